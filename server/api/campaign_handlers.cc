@@ -1,0 +1,185 @@
+#include "server/api/campaign_handlers.h"
+
+#include "server/util/logging.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/api/convert.h"
+#include "server/api/status.h"
+
+namespace campaign::api {
+namespace {
+
+namespace pb = ::outbound::v1;
+
+// The single value of metadata `key`: empty when absent, an error when sent
+// more than once (two credentials in one call are refused, not guessed at).
+absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& context,
+                                           absl::string_view key) {
+  auto [begin, end] = context.client_metadata().equal_range(grpc::string_ref(key.data(), key.size()));
+  if (begin == end) return std::string();
+  std::string value(begin->second.data(), begin->second.size());
+  if (++begin != end) {
+    return absl::InvalidArgumentError(absl::StrCat("metadata ", key, " was sent more than once"));
+  }
+  return value;
+}
+
+}  // namespace
+
+CampaignHandlers::CampaignHandlers(RunService* service, auth::Authenticator* authenticator,
+                                   Executor* executor)
+    : service_(service), authenticator_(authenticator), executor_(executor) {}
+
+grpc::ServerUnaryReactor* CampaignHandlers::Serve(
+    grpc::CallbackServerContext* context, std::function<absl::Status(const Caller&)> body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto task = [this, context, reactor, body = std::move(body)] {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+      return;
+    }
+    absl::StatusOr<std::string> authorization = SingleMetadata(*context, kAuthorizationHeader);
+    absl::StatusOr<std::string> business = SingleMetadata(*context, kBusinessIdHeader);
+    if (!authorization.ok() || !business.ok()) {
+      reactor->Finish(ToGrpcStatus(!authorization.ok()
+                                       ? absl::UnauthenticatedError(authorization.status().message())
+                                       : business.status()));
+      return;
+    }
+    absl::StatusOr<Principal> principal = authenticator_->Authenticate(*authorization);
+    if (!principal.ok()) {
+      if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
+        spdlog::warn("security: refused a call from {}: {}", context->peer(),
+                     principal.status().message());
+      }
+      reactor->Finish(ToGrpcStatus(principal.status()));
+      return;
+    }
+    reactor->Finish(ToGrpcStatus(body(Caller{*std::move(principal), *std::move(business)})));
+  };
+  if (!executor_->Submit(std::move(task))) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the server is overloaded; retry with backoff"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerContext* context,
+                                                        int64_t run_id, RunAction action,
+                                                        pb::OutboundCallRun* response) {
+  return Serve(context, [this, run_id, action, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<Run> run = service_->ChangeRun(caller, run_id, action);
+    if (!run.ok()) return run.status();
+    ToProto(*run, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContext* context,
+                                                      const pb::CreateRunRequest* request,
+                                                      pb::CreateRunResponse* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    CreateRunInput input;
+    input.request_id = request->request_id();
+    input.concurrency = request->concurrency();
+    input.leads = FromProto(request->leads());
+    input.outbound_list_id = request->outbound_list_id();
+    input.project_id = request->project_id();
+    input.start_paused = request->start_paused();
+    absl::StatusOr<CreateRunOutput> output = service_->CreateRun(caller, input);
+    if (!output.ok()) return output.status();
+    ToProto(output->run, response->mutable_run());
+    response->set_duplicate_leads_dropped(output->duplicate_leads_dropped);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::AddLeads(grpc::CallbackServerContext* context,
+                                                     const pb::AddLeadsRequest* request,
+                                                     pb::AddLeadsResponse* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<AddLeadsOutput> output =
+        service_->AddLeads(caller, request->run_id(), FromProto(request->leads()));
+    if (!output.ok()) return output.status();
+    ToProto(output->run, response->mutable_run());
+    response->set_added(output->added);
+    response->set_duplicates_skipped(output->duplicates_skipped);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::GetRun(grpc::CallbackServerContext* context,
+                                                   const pb::GetRunRequest* request,
+                                                   pb::OutboundCallRun* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<Run> run = service_->GetRun(caller, request->run_id());
+    if (!run.ok()) return run.status();
+    ToProto(*run, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ListRuns(grpc::CallbackServerContext* context,
+                                                     const pb::ListRunsRequest* request,
+                                                     pb::ListRunsResponse* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(request->status());
+    if (!status.ok()) return status.status();
+    absl::StatusOr<Listing<Run>> listing = service_->ListRuns(
+        caller, ListRunsInput{request->page_size(), request->page_token(), *status});
+    if (!listing.ok()) return listing.status();
+    for (const Run& run : listing->items) ToProto(run, response->add_runs());
+    response->set_next_page_token(listing->next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ListJobs(grpc::CallbackServerContext* context,
+                                                     const pb::ListJobsRequest* request,
+                                                     pb::ListJobsResponse* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<std::optional<JobStatus>> status = JobStatusFilter(request->status());
+    if (!status.ok()) return status.status();
+    absl::StatusOr<Listing<Job>> listing = service_->ListJobs(
+        caller, ListJobsInput{request->run_id(), request->page_size(), request->page_token(),
+                              *status});
+    if (!listing.ok()) return listing.status();
+    for (const Job& job : listing->items) ToProto(job, response->add_jobs());
+    response->set_next_page_token(listing->next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext* context,
+                                                    const pb::StopRunRequest* request,
+                                                    pb::StopRunResponse* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    absl::StatusOr<StopRunOutput> output = service_->StopRun(caller, request->run_id());
+    if (!output.ok()) return output.status();
+    ToProto(output->run, response->mutable_run());
+    response->set_cancelled_jobs(output->cancelled_jobs);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::CancelRun(grpc::CallbackServerContext* context,
+                                                      const pb::CancelRunRequest* request,
+                                                      pb::OutboundCallRun* response) {
+  return ServeChange(context, request->run_id(), RunAction::kCancel, response);
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::PauseRun(grpc::CallbackServerContext* context,
+                                                     const pb::PauseRunRequest* request,
+                                                     pb::OutboundCallRun* response) {
+  return ServeChange(context, request->run_id(), RunAction::kPause, response);
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ResumeRun(grpc::CallbackServerContext* context,
+                                                      const pb::ResumeRunRequest* request,
+                                                      pb::OutboundCallRun* response) {
+  return ServeChange(context, request->run_id(), RunAction::kResume, response);
+}
+
+}  // namespace campaign::api

@@ -1,0 +1,141 @@
+#include "server/api/convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace campaign::api {
+namespace {
+
+namespace pb = ::outbound::v1;
+
+void SetTime(absl::Time time, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(time);
+  int64_t seconds = micros / 1'000'000;
+  int64_t rest = micros % 1'000'000;
+  if (rest < 0) {
+    rest += 1'000'000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+}  // namespace
+
+pb::RunStatus ToProto(std::optional<RunStatus> status) {
+  if (!status) return pb::RUN_STATUS_UNSPECIFIED;
+  switch (*status) {
+    case RunStatus::kPending:
+      return pb::RUN_STATUS_PENDING;
+    case RunStatus::kRunning:
+      return pb::RUN_STATUS_RUNNING;
+    case RunStatus::kPaused:
+      return pb::RUN_STATUS_PAUSED;
+    case RunStatus::kStopped:
+      return pb::RUN_STATUS_STOPPED;
+    case RunStatus::kCancelled:
+      return pb::RUN_STATUS_CANCELLED;
+    case RunStatus::kCompleted:
+      return pb::RUN_STATUS_COMPLETED;
+    case RunStatus::kFailed:
+      return pb::RUN_STATUS_FAILED;
+  }
+  return pb::RUN_STATUS_UNSPECIFIED;
+}
+
+pb::JobStatus ToProto(std::optional<JobStatus> status) {
+  if (!status) return pb::JOB_STATUS_UNSPECIFIED;
+  switch (*status) {
+    case JobStatus::kQueued:
+      return pb::JOB_STATUS_QUEUED;
+    case JobStatus::kDialing:
+      return pb::JOB_STATUS_DIALING;
+    case JobStatus::kCalling:
+      return pb::JOB_STATUS_CALLING;
+    case JobStatus::kCompleted:
+      return pb::JOB_STATUS_COMPLETED;
+    case JobStatus::kFailed:
+      return pb::JOB_STATUS_FAILED;
+    case JobStatus::kNoAnswer:
+      return pb::JOB_STATUS_NO_ANSWER;
+    case JobStatus::kBusy:
+      return pb::JOB_STATUS_BUSY;
+    case JobStatus::kCancelled:
+      return pb::JOB_STATUS_CANCELLED;
+  }
+  return pb::JOB_STATUS_UNSPECIFIED;
+}
+
+absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value) {
+  if (value == pb::RUN_STATUS_UNSPECIFIED) return std::optional<RunStatus>();
+  for (RunStatus status : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPaused,
+                           RunStatus::kStopped, RunStatus::kCancelled, RunStatus::kCompleted,
+                           RunStatus::kFailed}) {
+    if (ToProto(status) == value) return std::optional<RunStatus>(status);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a RunStatus"));
+}
+
+absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value) {
+  if (value == pb::JOB_STATUS_UNSPECIFIED) return std::optional<JobStatus>();
+  for (JobStatus status : {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling,
+                           JobStatus::kCompleted, JobStatus::kFailed, JobStatus::kNoAnswer,
+                           JobStatus::kBusy, JobStatus::kCancelled}) {
+    if (ToProto(status) == value) return std::optional<JobStatus>(status);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a JobStatus"));
+}
+
+void ToProto(const Run& run, pb::OutboundCallRun* out) {
+  out->set_id(run.id);
+  out->set_business_id(run.business_id);
+  out->set_outbound_list_id(run.outbound_list_id);
+  out->set_created_by_user_id(run.created_by_user_id);
+  out->set_request_id(run.request_id);
+  out->set_concurrency(run.concurrency);
+  out->set_total_leads(run.total_leads);
+  out->set_queued_count(run.queued_count);
+  out->set_in_progress_count(run.in_progress_count);
+  out->set_completed_count(run.completed_count);
+  out->set_failed_count(run.failed_count);
+  out->set_cancelled_count(run.cancelled_count);
+  out->set_cursor_position(run.cursor_position);
+  out->set_status(ToProto(run.status));
+  out->set_cancel_requested(run.cancel_requested);
+  out->set_last_error(run.last_error);
+  out->set_locked_by_worker(run.locked_by_worker);
+  if (run.lock_ts) SetTime(*run.lock_ts, out->mutable_lock_ts());
+  SetTime(run.created_at, out->mutable_created_at());
+  if (run.started_at) SetTime(*run.started_at, out->mutable_started_at());
+  if (run.ended_at) SetTime(*run.ended_at, out->mutable_ended_at());
+  SetTime(run.updated_at, out->mutable_updated_at());
+}
+
+void ToProto(const Job& job, pb::OutboundCallJob* out) {
+  out->set_id(job.id);
+  out->set_run_id(job.run_id);
+  out->set_business_id(job.business_id);
+  out->set_lead_id(job.lead_id);
+  out->set_lead_name(job.lead_name);
+  out->set_phone(job.phone);
+  out->set_project_id(job.project_id);
+  out->set_call_log_id(job.call_log_id);
+  out->set_status(ToProto(job.status));
+  out->set_error_message(job.error_message);
+  out->set_call_sid(job.call_sid);
+  out->set_attempts(job.attempts);
+  if (job.dial_started_at) SetTime(*job.dial_started_at, out->mutable_dial_started_at());
+  SetTime(job.created_at, out->mutable_created_at());
+  if (job.started_at) SetTime(*job.started_at, out->mutable_started_at());
+  if (job.completed_at) SetTime(*job.completed_at, out->mutable_completed_at());
+}
+
+std::vector<Lead> FromProto(const google::protobuf::RepeatedPtrField<pb::Lead>& leads) {
+  std::vector<Lead> result;
+  result.reserve(leads.size());
+  for (const pb::Lead& lead : leads) {
+    result.push_back(Lead{lead.lead_id(), lead.phone(), lead.name()});
+  }
+  return result;
+}
+
+}  // namespace campaign::api

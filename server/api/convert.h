@@ -1,0 +1,33 @@
+// Translation between the outbound.v1 protobuf messages and domain types.
+#ifndef CAMPAIGN_SERVER_API_CONVERT_H_
+#define CAMPAIGN_SERVER_API_CONVERT_H_
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "outbound/v1/campaign_service.pb.h"
+#include "outbound/v1/resources.pb.h"
+#include "server/model/model.h"
+
+namespace campaign::api {
+
+// Domain status → proto enum (UNSPECIFIED for a status this build does not know).
+outbound::v1::RunStatus ToProto(std::optional<RunStatus> status);
+outbound::v1::JobStatus ToProto(std::optional<JobStatus> status);
+
+// Proto enum used as a filter → domain status; UNSPECIFIED means no filter.
+// A value outside the enum is INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value);
+absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value);
+
+// Fills `out` from a run or job.
+void ToProto(const Run& run, outbound::v1::OutboundCallRun* out);
+void ToProto(const Job& job, outbound::v1::OutboundCallJob* out);
+
+// Copies request leads into domain leads (validation happens later).
+std::vector<Lead> FromProto(const google::protobuf::RepeatedPtrField<outbound::v1::Lead>& leads);
+
+}  // namespace campaign::api
+
+#endif  // CAMPAIGN_SERVER_API_CONVERT_H_

@@ -1,0 +1,111 @@
+#include "server/api/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include "server/util/logging.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "server/api/campaign_handlers.h"
+#include "server/api/executor.h"
+#include "server/auth/auth.h"
+#include "server/service/run_service.h"
+#include "server/store/api_key_store.h"
+#include "server/store/database.h"
+#include "server/store/run_store.h"
+
+namespace campaign::api {
+namespace {
+
+// Bytes a lead may take on the wire at most: id, a phone of up to 32 bytes,
+// a 255-byte name, and field tags.
+constexpr int64_t kMaxLeadWireBytes = 320;
+// Headroom for the rest of a request.
+constexpr int64_t kRequestOverheadBytes = 1 << 20;
+// Tasks that may wait for a handler thread before calls are refused.
+constexpr size_t kMaxQueuedCalls = 10'000;
+
+constexpr char kRoleCheckSql[] =
+    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user";
+
+}  // namespace
+
+int MaxReceiveMessageBytes(const Limits& limits) {
+  const int64_t bytes = limits.max_leads_per_request * kMaxLeadWireBytes + kRequestOverheadBytes;
+  return static_cast<int>(std::min<int64_t>(bytes, std::numeric_limits<int>::max()));
+}
+
+struct CampaignServer::Parts {
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<store::RunStore> run_store;
+  std::unique_ptr<store::ApiKeyStore> key_store;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<RunService> service;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<CampaignHandlers> handlers;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const ServerConfig& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->database = std::make_unique<store::Database>(
+      config.database_url, store::PoolOptions{.size = config.db_pool_size});
+  absl::StatusOr<bool> bypasses_rls = parts->database->Transact(
+      store::Tenancy::AllBusinesses(), "check database role",
+      [](pqxx::work& txn) -> absl::StatusOr<bool> {
+        return txn.exec(kRoleCheckSql)[0][0].as<bool>();
+      });
+  if (!bypasses_rls.ok()) return bypasses_rls.status();
+  if (*bypasses_rls) {
+    spdlog::warn(
+        "the database role is a superuser or has BYPASSRLS: row-level security, the second "
+        "wall between businesses, is off; connect as an ordinary role");
+  }
+  parts->run_store = std::make_unique<store::RunStore>(parts->database.get(), config.lease_ttl);
+  parts->key_store = std::make_unique<store::ApiKeyStore>(parts->database.get());
+  parts->authenticator = std::make_unique<auth::Authenticator>(
+      [keys = parts->key_store.get()](absl::string_view hash) { return keys->FindByHash(hash); },
+      config.auth_cache_ttl);
+  parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
+  parts->executor = std::make_unique<Executor>(config.handler_threads, kMaxQueuedCalls);
+  parts->handlers = std::make_unique<CampaignHandlers>(
+      parts->service.get(), parts->authenticator.get(), parts->executor.get());
+
+  // The health service's descriptor must be linked in for reflection to
+  // describe it; naming it here keeps the linker from dropping it.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &parts->port);
+  builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(config.limits));
+  builder.RegisterService(parts->handlers.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot listen on \"", config.listen, "\" (--listen / CAMPAIGN_LISTEN)"));
+  }
+  return std::unique_ptr<CampaignServer>(new CampaignServer(std::move(parts)));
+}
+
+CampaignServer::CampaignServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+CampaignServer::~CampaignServer() {
+  Shutdown(absl::Seconds(5));
+  parts_->server->Wait();
+}
+
+int CampaignServer::port() const { return parts_->port; }
+
+void CampaignServer::Shutdown(absl::Duration grace) {
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void CampaignServer::Wait() { parts_->server->Wait(); }
+
+}  // namespace campaign::api

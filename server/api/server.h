@@ -1,0 +1,64 @@
+// Assembles the service: database pool, stores, authenticator, handlers and
+// the gRPC server with health and reflection. Used by `campaignd serve` and
+// by the end-to-end tests (which listen on port 0).
+#ifndef CAMPAIGN_SERVER_API_SERVER_H_
+#define CAMPAIGN_SERVER_API_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/service/validation.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace campaign::api {
+
+// Everything `serve` is configured with.
+struct ServerConfig {
+  // libpq connection string or URI; the role must not bypass row-level security.
+  std::string database_url;
+  // host:port to listen on; port 0 picks a free one (see CampaignServer::port).
+  std::string listen = "127.0.0.1:50051";
+  // Database connections, and threads running handler work.
+  int db_pool_size = 16;
+  int handler_threads = 16;
+  // Request limits.
+  Limits limits;
+  // How long a resolved API key is trusted before it is looked up again.
+  absl::Duration auth_cache_ttl = absl::Seconds(5);
+  // A lease older than this is expired (its worker is presumed dead).
+  absl::Duration lease_ttl = absl::Seconds(30);
+};
+
+// A running server. Destroying it shuts it down.
+class CampaignServer {
+ public:
+  // Connects to the database (failing fast when it does not answer), then
+  // starts listening. INVALID_ARGUMENT for an address it cannot listen on.
+  static absl::StatusOr<std::unique_ptr<CampaignServer>> Start(const ServerConfig& config);
+  ~CampaignServer();
+
+  // The port actually listened on.
+  int port() const;
+  // Stops accepting calls and waits up to `grace` for calls in flight.
+  void Shutdown(absl::Duration grace);
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  struct Parts;
+  explicit CampaignServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+// Largest request message accepted: fits max_leads_per_request leads of the
+// largest allowed size.
+int MaxReceiveMessageBytes(const Limits& limits);
+
+}  // namespace campaign::api
+
+#endif  // CAMPAIGN_SERVER_API_SERVER_H_

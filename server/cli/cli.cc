@@ -1,0 +1,244 @@
+#include "server/cli/cli.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include "server/util/logging.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "server/api/server.h"
+#include "server/store/api_key_store.h"
+#include "server/store/database.h"
+#include "server/store/embedded_migrations.h"
+#include "server/store/migrator.h"
+
+namespace {
+
+// The value of environment variable `name`, or `fallback` when unset.
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : fallback;
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, database_url, EnvOr("CAMPAIGN_DATABASE_URL", ""),
+          "PostgreSQL connection string or URI (env CAMPAIGN_DATABASE_URL)");
+ABSL_FLAG(std::string, listen, EnvOr("CAMPAIGN_LISTEN", "127.0.0.1:50051"),
+          "gRPC listen address host:port (env CAMPAIGN_LISTEN)");
+ABSL_FLAG(std::string, log_level, EnvOr("CAMPAIGN_LOG_LEVEL", "info"),
+          "trace, debug, info, warn, error (env CAMPAIGN_LOG_LEVEL)");
+ABSL_FLAG(int, db_pool_size, 16, "database connections of serve");
+ABSL_FLAG(int, handler_threads, 16, "threads running RPC work");
+ABSL_FLAG(int, max_concurrency, 100, "highest concurrency a run may ask for");
+ABSL_FLAG(int64_t, max_leads_per_request, 100'000, "most leads in one CreateRun or AddLeads");
+ABSL_FLAG(absl::Duration, auth_cache_ttl, absl::Seconds(5),
+          "how long a resolved API key is cached (a revoked key stops working within it)");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
+          "a run lease older than this is expired (its worker presumed dead)");
+ABSL_FLAG(bool, migrate, true, "serve: apply pending migrations before serving");
+ABSL_FLAG(std::string, name, "", "create-business: the business name");
+ABSL_FLAG(int64_t, business_id, 0, "create-api-key: the key's business (not for system_admin)");
+ABSL_FLAG(std::string, role, "", "create-api-key: system_admin, owner, admin or agent");
+ABSL_FLAG(int64_t, user_id, 0, "create-api-key: the CRM user behind the key (optional)");
+ABSL_FLAG(std::string, label, "", "create-api-key: a note to recognise the key by");
+ABSL_FLAG(int64_t, id, 0, "revoke-api-key: the key's id");
+
+namespace campaign::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "campaignd <command> [flags]\n"
+    "commands:\n"
+    "  serve            run the gRPC API\n"
+    "  migrate          apply pending database migrations\n"
+    "  create-business  --name NAME; prints the new business id\n"
+    "  create-api-key   [--business-id ID] --role ROLE [--user-id ID] [--label TEXT];\n"
+    "                   prints the key (shown once; only its hash is stored)\n"
+    "  revoke-api-key   --id ID\n"
+    "Every command needs --database-url or CAMPAIGN_DATABASE_URL.";
+
+// Prints one line naming the problem and returns the exit code for it.
+int Fail(const std::string& message) {
+  std::cerr << "campaignd: " << message << "\n";
+  return 2;
+}
+
+int Fail(const absl::Status& status) {
+  return Fail(absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
+}
+
+absl::Status ConfigureLogging() {
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-level \"", level, "\" is not one of trace, debug, info, warn, error"));
+  }
+  // Logs go to stderr; stdout carries command results only.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("campaignd"));
+  spdlog::set_level(parsed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DatabaseUrl() {
+  std::string url = absl::GetFlag(FLAGS_database_url);
+  if (url.empty()) {
+    return absl::InvalidArgumentError("--database-url (or CAMPAIGN_DATABASE_URL) is required");
+  }
+  return url;
+}
+
+int Migrate(const std::string& url) {
+  absl::StatusOr<store::MigrationReport> report = store::Migrate(url, store::EmbeddedMigrations());
+  if (!report.ok()) return Fail(report.status());
+  spdlog::info("database at migration {} ({} applied now{}{})", report->current_version,
+               report->applied.size(), report->applied.empty() ? "" : ": ",
+               absl::StrJoin(report->applied, ", "));
+  return 0;
+}
+
+int Serve(const std::string& url) {
+  api::ServerConfig config;
+  config.database_url = url;
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.handler_threads = absl::GetFlag(FLAGS_handler_threads);
+  config.limits.max_concurrency = absl::GetFlag(FLAGS_max_concurrency);
+  config.limits.max_leads_per_request = absl::GetFlag(FLAGS_max_leads_per_request);
+  config.auth_cache_ttl = absl::GetFlag(FLAGS_auth_cache_ttl);
+  config.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  if (config.db_pool_size < 1) return Fail("--db-pool-size must be >= 1");
+  if (config.handler_threads < 1) return Fail("--handler-threads must be >= 1");
+  if (config.limits.max_concurrency < 1) return Fail("--max-concurrency must be >= 1");
+  if (config.limits.max_leads_per_request < 1 ||
+      config.limits.max_leads_per_request > 5'000'000) {
+    return Fail("--max-leads-per-request must be within 1..5000000");
+  }
+  if (config.auth_cache_ttl < absl::ZeroDuration()) return Fail("--auth-cache-ttl must be >= 0");
+  if (config.lease_ttl <= absl::ZeroDuration()) return Fail("--lease-ttl must be > 0");
+
+  if (absl::GetFlag(FLAGS_migrate)) {
+    if (int code = Migrate(url); code != 0) return code;
+  }
+  // Block the shutdown signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<api::CampaignServer>> server = api::CampaignServer::Start(config);
+  if (!server.ok()) return Fail(server.status());
+  spdlog::info("campaignd serving on {} (port {})", config.listen, (*server)->port());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Shutdown(absl::Seconds(10));
+  (*server)->Wait();
+  spdlog::info("campaignd stopped");
+  return 0;
+}
+
+int CreateBusiness(const std::string& url) {
+  store::Database database(url, store::PoolOptions{.size = 1});
+  store::ApiKeyStore keys(&database);
+  absl::StatusOr<int64_t> id = keys.CreateBusiness(absl::GetFlag(FLAGS_name));
+  if (!id.ok()) return Fail(id.status());
+  std::cout << *id << std::endl;
+  return 0;
+}
+
+int CreateApiKey(const std::string& url) {
+  const std::string role_name = absl::GetFlag(FLAGS_role);
+  std::optional<Role> role = ParseRole(role_name);
+  if (!role) {
+    return Fail(absl::StrCat("--role \"", role_name,
+                             "\" is not one of system_admin, owner, admin, agent"));
+  }
+  const int64_t business = absl::GetFlag(FLAGS_business_id);
+  if (business < 0) return Fail("--business-id must be > 0");
+  store::Database database(url, store::PoolOptions{.size = 1});
+  store::ApiKeyStore keys(&database);
+  absl::StatusOr<store::NewApiKey> key =
+      keys.CreateApiKey(business == 0 ? std::nullopt : std::optional(business), *role,
+                        absl::GetFlag(FLAGS_user_id), absl::GetFlag(FLAGS_label));
+  if (!key.ok()) return Fail(key.status());
+  spdlog::info("created api key {} ({}); it is shown once", key->id, role_name);
+  std::cout << key->key << std::endl;
+  return 0;
+}
+
+int RevokeApiKey(const std::string& url) {
+  const int64_t id = absl::GetFlag(FLAGS_id);
+  if (id <= 0) return Fail("--id must be > 0");
+  store::Database database(url, store::PoolOptions{.size = 1});
+  store::ApiKeyStore keys(&database);
+  if (absl::Status status = keys.RevokeApiKey(id); !status.ok()) return Fail(status);
+  spdlog::info("revoked api key {}", id);
+  return 0;
+}
+
+// Abseil spells flags with underscores; campaignd's documented spelling uses
+// dashes (--database-url). Both are accepted: dashes in a flag's name (not
+// its value) become underscores.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& arg = args[i];
+    if (arg == "--") break;
+    if (arg.size() < 3 || arg[0] != '-' || arg[1] != '-') continue;
+    const size_t end = std::min(arg.find('='), arg.size());
+    for (size_t k = 2; k < end; ++k) {
+      if (arg[k] == '-') arg[k] = '_';
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(arg_pointers.size()), arg_pointers.data());
+  if (positional.size() != 2) {
+    return Fail(positional.size() < 2 ? absl::StrCat("a command is required\n", kUsage)
+                                      : absl::StrCat("unexpected argument \"", positional[2], "\""));
+  }
+  if (absl::Status status = ConfigureLogging(); !status.ok()) return Fail(status.message().data());
+  const std::string command = positional[1];
+  using Command = int (*)(const std::string&);
+  const std::vector<std::pair<std::string, Command>> commands = {
+      {"serve", Serve},
+      {"migrate", Migrate},
+      {"create-business", CreateBusiness},
+      {"create-api-key", CreateApiKey},
+      {"revoke-api-key", RevokeApiKey},
+  };
+  for (const auto& [name, run] : commands) {
+    if (name != command) continue;
+    absl::StatusOr<std::string> url = DatabaseUrl();
+    if (!url.ok()) return Fail(std::string(url.status().message()));
+    return run(*url);
+  }
+  return Fail(absl::StrCat("unknown command \"", command, "\"\n", kUsage));
+}
+
+}  // namespace campaign::cli

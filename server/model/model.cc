@@ -1,0 +1,89 @@
+#include "server/model/model.h"
+
+#include <array>
+#include <utility>
+
+namespace campaign {
+namespace {
+
+constexpr std::array<std::pair<RunStatus, absl::string_view>, 7> kRunStatusNames = {{
+    {RunStatus::kPending, "pending"},
+    {RunStatus::kRunning, "running"},
+    {RunStatus::kPaused, "paused"},
+    {RunStatus::kStopped, "stopped"},
+    {RunStatus::kCancelled, "cancelled"},
+    {RunStatus::kCompleted, "completed"},
+    {RunStatus::kFailed, "failed"},
+}};
+
+constexpr std::array<std::pair<JobStatus, absl::string_view>, 8> kJobStatusNames = {{
+    {JobStatus::kQueued, "queued"},
+    {JobStatus::kDialing, "dialing"},
+    {JobStatus::kCalling, "calling"},
+    {JobStatus::kCompleted, "completed"},
+    {JobStatus::kFailed, "failed"},
+    {JobStatus::kNoAnswer, "no_answer"},
+    {JobStatus::kBusy, "busy"},
+    {JobStatus::kCancelled, "cancelled"},
+}};
+
+template <typename Enum, size_t N>
+absl::string_view NameOf(const std::array<std::pair<Enum, absl::string_view>, N>& names,
+                        Enum value) {
+  for (const auto& [candidate, name] : names) {
+    if (candidate == value) return name;
+  }
+  return "unknown";
+}
+
+template <typename Enum, size_t N>
+std::optional<Enum> ValueOf(const std::array<std::pair<Enum, absl::string_view>, N>& names,
+                            absl::string_view name) {
+  for (const auto& [value, candidate] : names) {
+    if (candidate == name) return value;
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::pair<Role, absl::string_view>, 4> kRoleNames = {{
+    {Role::kSystemAdmin, "system_admin"},
+    {Role::kOwner, "owner"},
+    {Role::kAdmin, "admin"},
+    {Role::kAgent, "agent"},
+}};
+
+}  // namespace
+
+absl::string_view RoleName(Role role) { return NameOf(kRoleNames, role); }
+std::optional<Role> ParseRole(absl::string_view name) { return ValueOf(kRoleNames, name); }
+
+absl::string_view RunStatusName(RunStatus status) { return NameOf(kRunStatusNames, status); }
+absl::string_view JobStatusName(JobStatus status) { return NameOf(kJobStatusNames, status); }
+
+std::optional<RunStatus> ParseRunStatus(absl::string_view name) {
+  return ValueOf(kRunStatusNames, name);
+}
+std::optional<JobStatus> ParseJobStatus(absl::string_view name) {
+  return ValueOf(kJobStatusNames, name);
+}
+
+bool IsTerminal(RunStatus status) {
+  return status == RunStatus::kStopped || status == RunStatus::kCancelled ||
+         status == RunStatus::kCompleted || status == RunStatus::kFailed;
+}
+
+absl::string_view RunActionName(RunAction action) {
+  switch (action) {
+    case RunAction::kStop:
+      return "stop";
+    case RunAction::kCancel:
+      return "cancel";
+    case RunAction::kPause:
+      return "pause";
+    case RunAction::kResume:
+      return "resume";
+  }
+  return "unknown";
+}
+
+}  // namespace campaign

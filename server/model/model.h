@@ -1,0 +1,155 @@
+// Domain types of the campaign service, free of protobuf and libpqxx so that
+// validation, authorisation and state rules can be tested on their own.
+#ifndef CAMPAIGN_SERVER_MODEL_MODEL_H_
+#define CAMPAIGN_SERVER_MODEL_MODEL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace campaign {
+
+// Lifecycle of a run; see DESIGN.md "State machines".
+enum class RunStatus {
+  kPending,
+  kRunning,
+  kPaused,
+  kStopped,
+  kCancelled,
+  kCompleted,
+  kFailed,
+};
+
+// Lifecycle of a job (one lead of a run).
+enum class JobStatus {
+  kQueued,
+  kDialing,
+  kCalling,
+  kCompleted,
+  kFailed,
+  kNoAnswer,
+  kBusy,
+  kCancelled,
+};
+
+// The lowercase name stored in the database ("pending", "no_answer", ...).
+absl::string_view RunStatusName(RunStatus status);
+absl::string_view JobStatusName(JobStatus status);
+
+// Parses a stored name; nullopt for a name this version does not know.
+std::optional<RunStatus> ParseRunStatus(absl::string_view name);
+std::optional<JobStatus> ParseJobStatus(absl::string_view name);
+
+// True for stopped, cancelled, completed and failed.
+bool IsTerminal(RunStatus status);
+
+// A lead as given by a caller, after validation (phone in E.164).
+struct Lead {
+  int64_t lead_id = 0;
+  std::string phone;
+  std::string name;
+};
+
+// A run as stored. Optional timestamps are unset until the event happens.
+struct Run {
+  int64_t id = 0;
+  int64_t business_id = 0;
+  int64_t outbound_list_id = 0;
+  int64_t created_by_user_id = 0;
+  std::string request_id;
+  int32_t concurrency = 0;
+  int64_t total_leads = 0;
+  int64_t queued_count = 0;
+  int64_t in_progress_count = 0;
+  int64_t completed_count = 0;
+  int64_t failed_count = 0;
+  int64_t cancelled_count = 0;
+  int64_t cursor_position = 0;
+  // nullopt when the stored status is unknown to this version.
+  std::optional<RunStatus> status;
+  bool cancel_requested = false;
+  std::string last_error;
+  std::string locked_by_worker;
+  std::optional<absl::Time> lock_ts;
+  int64_t lease_epoch = 0;
+  int64_t version = 0;
+  absl::Time created_at;
+  std::optional<absl::Time> started_at;
+  std::optional<absl::Time> ended_at;
+  absl::Time updated_at;
+};
+
+// A job as stored.
+struct Job {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t business_id = 0;
+  int64_t lead_id = 0;
+  std::string lead_name;
+  std::string phone;
+  int64_t project_id = 0;
+  int64_t call_log_id = 0;
+  // nullopt when the stored status is unknown to this version.
+  std::optional<JobStatus> status;
+  std::string error_message;
+  std::string call_sid;
+  int32_t attempts = 0;
+  std::optional<absl::Time> dial_started_at;
+  absl::Time created_at;
+  std::optional<absl::Time> started_at;
+  std::optional<absl::Time> completed_at;
+};
+
+// What CreateRun asks for, after validation and de-duplication of leads.
+struct NewRun {
+  int64_t business_id = 0;
+  int64_t created_by_user_id = 0;
+  std::string request_id;
+  // Digest of the request's payload; a retry must carry the same one.
+  std::string request_digest;
+  int32_t concurrency = 0;
+  int64_t outbound_list_id = 0;
+  int64_t project_id = 0;
+  bool start_paused = false;
+  std::vector<Lead> leads;
+};
+
+// A change of a run's state a user can ask for.
+enum class RunAction { kStop, kCancel, kPause, kResume };
+
+// Name of an action for messages ("stop", "cancel", ...).
+absl::string_view RunActionName(RunAction action);
+
+// What an API key may do. system_admin spans every business; the others
+// belong to exactly one.
+enum class Role { kSystemAdmin, kOwner, kAdmin, kAgent };
+
+// The stored name of a role ("system_admin", "owner", ...).
+absl::string_view RoleName(Role role);
+// Parses a role name; nullopt for an unknown one.
+std::optional<Role> ParseRole(absl::string_view name);
+
+// The authenticated caller of an RPC, resolved from its API key.
+struct Principal {
+  int64_t api_key_id = 0;
+  Role role = Role::kAgent;
+  // Unset for system_admin keys only.
+  std::optional<int64_t> business_id;
+  // The CRM user behind the key; 0 when the key names none.
+  int64_t user_id = 0;
+};
+
+// An API key as stored (the key itself is never stored, only its hash).
+struct ApiKeyRecord {
+  Principal principal;
+  std::string label;
+  bool revoked = false;
+};
+
+}  // namespace campaign
+
+#endif  // CAMPAIGN_SERVER_MODEL_MODEL_H_

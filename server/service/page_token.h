@@ -1,0 +1,26 @@
+// Opaque keyset page tokens. A token is bound to the listing and filter it was
+// issued for, so it cannot be replayed against another query.
+#ifndef CAMPAIGN_SERVER_SERVICE_PAGE_TOKEN_H_
+#define CAMPAIGN_SERVER_SERVICE_PAGE_TOKEN_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+
+namespace campaign {
+
+// Encodes the position after `last_id` of the listing described by `query`
+// (e.g. "runs|business=3|status=running").
+std::string EncodePageToken(absl::string_view query, int64_t last_id);
+
+// Decodes a token issued for `query`; nullopt for an empty token (first page).
+// INVALID_ARGUMENT for a malformed token or one issued for another query.
+absl::StatusOr<std::optional<int64_t>> DecodePageToken(absl::string_view token,
+                                                       absl::string_view query);
+
+}  // namespace campaign
+
+#endif  // CAMPAIGN_SERVER_SERVICE_PAGE_TOKEN_H_

@@ -1,0 +1,190 @@
+#include "server/service/run_service.h"
+
+#include "server/util/logging.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/service/page_token.h"
+#include "server/util/crypto.h"
+
+namespace campaign {
+namespace {
+
+void AppendField(std::string& out, absl::string_view value) {
+  absl::StrAppend(&out, value.size(), ":", value, ";");
+}
+
+std::string ScopeText(std::optional<int64_t> business_id) {
+  return business_id ? absl::StrCat(*business_id) : std::string("*");
+}
+
+}  // namespace
+
+std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads) {
+  std::string canonical = absl::StrCat("create-run/v1;", input.concurrency, ";",
+                                       input.outbound_list_id, ";", input.project_id, ";",
+                                       input.start_paused ? 1 : 0, ";", leads.size(), ";");
+  for (const Lead& lead : leads) {
+    absl::StrAppend(&canonical, lead.lead_id, ";");
+    AppendField(canonical, lead.phone);
+    AppendField(canonical, lead.name);
+  }
+  return Sha256Hex(canonical);
+}
+
+RunService::RunService(store::RunStore* store, Limits limits) : store_(store), limits_(limits) {}
+
+absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller,
+                                               auth::Permission permission) {
+  if (!auth::Allows(caller.principal.role, permission)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the ", RoleName(caller.principal.role), " role may not ",
+        permission == auth::Permission::kWrite ? "create runs or add leads" : "do this"));
+  }
+  absl::StatusOr<auth::Scope> scope =
+      auth::ResolveScope(caller.principal, caller.x_business_id, /*allow_all_businesses=*/false);
+  if (!scope.ok()) {
+    if (scope.status().code() == absl::StatusCode::kPermissionDenied) {
+      spdlog::warn("security: {} named x-business-id {} of another business; refused",
+                   auth::DescribePrincipal(caller.principal), caller.x_business_id);
+    }
+    return scope.status();
+  }
+  return *scope->business_id;
+}
+
+absl::Status RunService::AuditNotFound(const Caller& caller, int64_t business_id, int64_t run_id,
+                                       absl::Status status) {
+  if (status.code() != absl::StatusCode::kNotFound) return status;
+  absl::StatusOr<std::optional<int64_t>> owner = store_->RunOwner(run_id);
+  if (owner.ok() && owner->has_value() && **owner != business_id) {
+    spdlog::warn("security: {} acting for business {} addressed run {} of business {}; "
+                 "answered NOT_FOUND",
+                 auth::DescribePrincipal(caller.principal), business_id, run_id, **owner);
+  }
+  return status;
+}
+
+absl::StatusOr<CreateRunOutput> RunService::CreateRun(const Caller& caller,
+                                                      const CreateRunInput& input) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kWrite);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidateRequestId(input.request_id); !s.ok()) return s;
+  if (absl::Status s = ValidateConcurrency(input.concurrency, limits_); !s.ok()) return s;
+  if (absl::Status s = ValidateOptionalId(input.outbound_list_id, "outbound_list_id"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateOptionalId(input.project_id, "project_id"); !s.ok()) return s;
+  absl::StatusOr<NormalizedLeads> leads = NormalizeLeads(input.leads, limits_);
+  if (!leads.ok()) return leads.status();
+
+  NewRun run;
+  run.business_id = *business_id;
+  run.created_by_user_id = caller.principal.user_id;
+  run.request_id = input.request_id;
+  run.request_digest = CreateRunDigest(input, leads->leads);
+  run.concurrency = input.concurrency;
+  run.outbound_list_id = input.outbound_list_id;
+  run.project_id = input.project_id;
+  run.start_paused = input.start_paused;
+  run.leads = std::move(leads->leads);
+  absl::StatusOr<store::CreatedRun> created = store_->CreateRun(run);
+  if (!created.ok()) return created.status();
+  if (created->created) {
+    spdlog::info("{} created run {} with {} leads (request_id {})",
+                 auth::DescribePrincipal(caller.principal), created->run.id,
+                 created->run.total_leads, input.request_id);
+  }
+  return CreateRunOutput{std::move(created->run), leads->duplicates_dropped};
+}
+
+absl::StatusOr<AddLeadsOutput> RunService::AddLeads(const Caller& caller, int64_t run_id,
+                                                    const std::vector<Lead>& leads) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kWrite);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
+  absl::StatusOr<NormalizedLeads> normalized = NormalizeLeads(leads, limits_);
+  if (!normalized.ok()) return normalized.status();
+  absl::StatusOr<store::AddedLeads> added =
+      store_->AddLeads(*business_id, run_id, normalized->leads);
+  if (!added.ok()) return AuditNotFound(caller, *business_id, run_id, added.status());
+  return AddLeadsOutput{std::move(added->run), added->added,
+                        added->skipped + normalized->duplicates_dropped};
+}
+
+absl::StatusOr<Run> RunService::GetRun(const Caller& caller, int64_t run_id) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kRead);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
+  absl::StatusOr<Run> run = store_->GetRun(*business_id, run_id);
+  if (!run.ok()) return AuditNotFound(caller, *business_id, run_id, run.status());
+  return run;
+}
+
+absl::StatusOr<Listing<Run>> RunService::ListRuns(const Caller& caller,
+                                                  const ListRunsInput& input) {
+  if (!auth::Allows(caller.principal.role, auth::Permission::kRead)) {
+    return absl::PermissionDeniedError("this role may not list runs");
+  }
+  absl::StatusOr<auth::Scope> scope =
+      auth::ResolveScope(caller.principal, caller.x_business_id, /*allow_all_businesses=*/true);
+  if (!scope.ok()) return scope.status();
+  absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
+  if (!page_size.ok()) return page_size.status();
+  const std::string query =
+      absl::StrCat("runs|", ScopeText(scope->business_id), "|",
+                   input.status ? RunStatusName(*input.status) : "any");
+  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(input.page_token, query);
+  if (!after.ok()) return after.status();
+  absl::StatusOr<store::Page<Run>> page =
+      store_->ListRuns(scope->business_id, input.status, *after, *page_size);
+  if (!page.ok()) return page.status();
+  Listing<Run> listing{std::move(page->items), ""};
+  if (page->next_after_id) listing.next_page_token = EncodePageToken(query, *page->next_after_id);
+  return listing;
+}
+
+absl::StatusOr<Listing<Job>> RunService::ListJobs(const Caller& caller,
+                                                  const ListJobsInput& input) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kRead);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidatePositiveId(input.run_id, "run_id"); !s.ok()) return s;
+  absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
+  if (!page_size.ok()) return page_size.status();
+  const std::string query = absl::StrCat("jobs|", *business_id, "|", input.run_id, "|",
+                                         input.status ? JobStatusName(*input.status) : "any");
+  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(input.page_token, query);
+  if (!after.ok()) return after.status();
+  absl::StatusOr<store::Page<Job>> page =
+      store_->ListJobs(*business_id, input.run_id, input.status, *after, *page_size);
+  if (!page.ok()) return AuditNotFound(caller, *business_id, input.run_id, page.status());
+  Listing<Job> listing{std::move(page->items), ""};
+  if (page->next_after_id) listing.next_page_token = EncodePageToken(query, *page->next_after_id);
+  return listing;
+}
+
+absl::StatusOr<StopRunOutput> RunService::StopRun(const Caller& caller, int64_t run_id) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kControl);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
+  absl::StatusOr<store::ChangedRun> changed =
+      store_->ApplyAction(*business_id, run_id, RunAction::kStop);
+  if (!changed.ok()) return AuditNotFound(caller, *business_id, run_id, changed.status());
+  spdlog::info("{} stopped run {} ({} queued jobs cancelled)",
+               auth::DescribePrincipal(caller.principal), run_id, changed->cancelled_jobs);
+  return StopRunOutput{std::move(changed->run), changed->cancelled_jobs};
+}
+
+absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id,
+                                          RunAction action) {
+  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kControl);
+  if (!business_id.ok()) return business_id.status();
+  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
+  absl::StatusOr<store::ChangedRun> changed = store_->ApplyAction(*business_id, run_id, action);
+  if (!changed.ok()) return AuditNotFound(caller, *business_id, run_id, changed.status());
+  spdlog::info("{} asked to {} run {}: now {}", auth::DescribePrincipal(caller.principal),
+               RunActionName(action), run_id,
+               changed->run.status ? RunStatusName(*changed->run.status) : "unknown");
+  return std::move(changed->run);
+}
+
+}  // namespace campaign

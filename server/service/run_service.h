@@ -1,0 +1,116 @@
+// The campaign API's logic, free of gRPC: authorisation, validation, paging
+// and the calls into the store. Handlers only translate protobuf to these
+// types and back, so everything here is testable without a server.
+#ifndef CAMPAIGN_SERVER_SERVICE_RUN_SERVICE_H_
+#define CAMPAIGN_SERVER_SERVICE_RUN_SERVICE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/auth/auth.h"
+#include "server/model/model.h"
+#include "server/service/validation.h"
+#include "server/store/run_store.h"
+
+namespace campaign {
+
+// Who is calling: the authenticated principal and the raw x-business-id
+// metadata value (empty when absent).
+struct Caller {
+  Principal principal;
+  std::string x_business_id;
+};
+
+// CreateRun's input as the caller sent it.
+struct CreateRunInput {
+  std::string request_id;
+  int32_t concurrency = 0;
+  std::vector<Lead> leads;
+  int64_t outbound_list_id = 0;
+  int64_t project_id = 0;
+  bool start_paused = false;
+};
+
+// CreateRun's result.
+struct CreateRunOutput {
+  Run run;
+  // Leads dropped because their lead_id repeated within the request.
+  int64_t duplicate_leads_dropped = 0;
+};
+
+// AddLeads's result.
+struct AddLeadsOutput {
+  Run run;
+  int64_t added = 0;
+  // Repeated within the request or already in the run.
+  int64_t duplicates_skipped = 0;
+};
+
+// ListRuns's input.
+struct ListRunsInput {
+  int32_t page_size = 0;
+  std::string page_token;
+  std::optional<RunStatus> status;
+};
+
+// ListJobs's input.
+struct ListJobsInput {
+  int64_t run_id = 0;
+  int32_t page_size = 0;
+  std::string page_token;
+  std::optional<JobStatus> status;
+};
+
+// A page of a listing with the token of the next one (empty on the last).
+template <typename T>
+struct Listing {
+  std::vector<T> items;
+  std::string next_page_token;
+};
+
+// StopRun's result.
+struct StopRunOutput {
+  Run run;
+  int64_t cancelled_jobs = 0;
+};
+
+// Implements the RPCs of outbound.v1.CampaignService on domain types.
+class RunService {
+ public:
+  RunService(store::RunStore* store, Limits limits);
+
+  absl::StatusOr<CreateRunOutput> CreateRun(const Caller& caller, const CreateRunInput& input);
+  absl::StatusOr<AddLeadsOutput> AddLeads(const Caller& caller, int64_t run_id,
+                                          const std::vector<Lead>& leads);
+  absl::StatusOr<Run> GetRun(const Caller& caller, int64_t run_id);
+  absl::StatusOr<Listing<Run>> ListRuns(const Caller& caller, const ListRunsInput& input);
+  absl::StatusOr<Listing<Job>> ListJobs(const Caller& caller, const ListJobsInput& input);
+  absl::StatusOr<StopRunOutput> StopRun(const Caller& caller, int64_t run_id);
+  // CancelRun, PauseRun and ResumeRun.
+  absl::StatusOr<Run> ChangeRun(const Caller& caller, int64_t run_id, RunAction action);
+
+  // The limits requests are validated against.
+  const Limits& limits() const { return limits_; }
+
+ private:
+  // Authorises `permission` and resolves the single business of the call.
+  absl::StatusOr<int64_t> BusinessOf(const Caller& caller, auth::Permission permission);
+  // Logs a security warning when a NOT_FOUND for `run_id` hides another
+  // business's run; returns `status` unchanged either way.
+  absl::Status AuditNotFound(const Caller& caller, int64_t business_id, int64_t run_id,
+                             absl::Status status);
+
+  store::RunStore* store_;
+  const Limits limits_;
+};
+
+// SHA-256 over a canonical encoding of what a CreateRun asks for (everything
+// but request_id), so a retry is told apart from a different request.
+std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads);
+
+}  // namespace campaign
+
+#endif  // CAMPAIGN_SERVER_SERVICE_RUN_SERVICE_H_

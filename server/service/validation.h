@@ -1,0 +1,71 @@
+// Validation of caller input: every error is INVALID_ARGUMENT naming the
+// field and, for leads, the first offending lead's index and id.
+#ifndef CAMPAIGN_SERVER_SERVICE_VALIDATION_H_
+#define CAMPAIGN_SERVER_SERVICE_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/model/model.h"
+
+namespace campaign {
+
+// Server-side limits on requests; configured by flags.
+struct Limits {
+  // Highest concurrency a run may ask for.
+  int32_t max_concurrency = 100;
+  // Most leads in one CreateRun or AddLeads request.
+  int64_t max_leads_per_request = 100'000;
+};
+
+// Longest request_id, in bytes.
+inline constexpr size_t kMaxRequestIdBytes = 128;
+// Longest lead name, in bytes.
+inline constexpr size_t kMaxLeadNameBytes = 255;
+// Default and largest page sizes of the list methods.
+inline constexpr int32_t kDefaultPageSize = 50;
+inline constexpr int32_t kMaxPageSize = 1000;
+
+// Leads after validation: phones in E.164, repeated lead_ids dropped.
+struct NormalizedLeads {
+  std::vector<Lead> leads;
+  // Leads dropped because their lead_id appeared earlier in the same list.
+  int64_t duplicates_dropped = 0;
+};
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
+bool IsValidUtf8(absl::string_view text);
+
+// Parses `phone` as an international number and returns it in E.164, or
+// INVALID_ARGUMENT. `field` names it in the message (e.g. "leads[3].phone").
+absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string_view field);
+
+// Validates `leads` (count within limits, lead_id > 0, phone valid, name
+// UTF-8 of at most kMaxLeadNameBytes) and de-duplicates them, first wins.
+absl::StatusOr<NormalizedLeads> NormalizeLeads(const std::vector<Lead>& leads,
+                                               const Limits& limits);
+
+// Validates CreateRun's request_id: required, UTF-8, no control characters,
+// at most kMaxRequestIdBytes.
+absl::Status ValidateRequestId(absl::string_view request_id);
+
+// Validates a concurrency against 1..limits.max_concurrency.
+absl::Status ValidateConcurrency(int32_t concurrency, const Limits& limits);
+
+// Validates an id field that must be > 0 (`field` names it).
+absl::Status ValidatePositiveId(int64_t id, absl::string_view field);
+
+// Validates an optional id field that must be >= 0 (`field` names it).
+absl::Status ValidateOptionalId(int64_t id, absl::string_view field);
+
+// Maps a requested page size to the effective one: 0 means the default,
+// larger than the maximum is lowered to it, negative is INVALID_ARGUMENT.
+absl::StatusOr<int32_t> EffectivePageSize(int32_t page_size);
+
+}  // namespace campaign
+
+#endif  // CAMPAIGN_SERVER_SERVICE_VALIDATION_H_

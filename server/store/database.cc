@@ -1,0 +1,140 @@
+#include "server/store/database.h"
+
+#include "server/util/logging.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace campaign::store {
+namespace {
+
+// Sets both tenancy settings in one round trip; `true` makes them local to
+// the transaction (SET LOCAL), so a pooled connection never leaks them.
+constexpr char kSetTenancySql[] =
+    "SELECT set_config('campaign.business_id', $1, true), "
+    "set_config('campaign.all_businesses', $2, true)";
+
+absl::Status FromSqlState(const std::string& state, absl::string_view what,
+                          const std::exception& error) {
+  auto cls = [&](absl::string_view prefix) { return absl::StartsWith(state, prefix); };
+  if (state == "23505") {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
+  }
+  if (state == "23503") {
+    return absl::FailedPreconditionError(absl::StrCat(what, ": a referenced record does not exist"));
+  }
+  if (state == "23502" || state == "23514" || cls("22")) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": a value is out of range"));
+  }
+  if (state == "40001" || state == "40P01") {
+    return absl::AbortedError(absl::StrCat(what, ": conflicting concurrent update, retry"));
+  }
+  if (state == "57014") {
+    return absl::DeadlineExceededError(absl::StrCat(what, ": the database query timed out"));
+  }
+  if (cls("08") || cls("53") || cls("57P")) {
+    return absl::UnavailableError(absl::StrCat(what, ": the database is unavailable"));
+  }
+  return absl::InternalError(absl::StrCat(what, ": internal database error"));
+}
+
+}  // namespace
+
+absl::Status StatusFromException(const std::exception& error, absl::string_view what) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
+    spdlog::error("database connection lost during {}: {}", what, error.what());
+    return absl::UnavailableError(absl::StrCat(what, ": the database is unavailable"));
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+    spdlog::error("commit of {} is in doubt: {}", what, error.what());
+    return absl::UnavailableError(
+        absl::StrCat(what, ": the database connection was lost during commit; the outcome "
+                           "is unknown (retrying with the same request_id is safe)"));
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error); sql != nullptr) {
+    absl::Status status = FromSqlState(sql->sqlstate(), what, error);
+    if (status.code() == absl::StatusCode::kInternal ||
+        status.code() == absl::StatusCode::kUnavailable) {
+      spdlog::error("database error during {} (SQLSTATE {}): {}", what, sql->sqlstate(),
+                    error.what());
+    } else {
+      spdlog::debug("database refused {} (SQLSTATE {}): {}", what, sql->sqlstate(), error.what());
+    }
+    return status;
+  }
+  spdlog::error("unexpected error during {}: {}", what, error.what());
+  return absl::InternalError(absl::StrCat(what, ": internal error"));
+}
+
+Database::Database(std::string url, PoolOptions options)
+    : url_(std::move(url)), options_(options) {}
+
+Database::~Database() = default;
+
+absl::StatusOr<Database::Lease> Database::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < options_.size;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
+      return absl::UnavailableError(absl::StrCat(
+          "no database connection became free within ", absl::FormatDuration(options_.acquire_timeout),
+          " (pool size ", options_.size, ")"));
+    }
+    ++busy_;
+    if (!idle_.empty()) {
+      Lease lease{std::move(idle_.back())};
+      idle_.pop_back();
+      return lease;
+    }
+    ++open_;  // reserve the slot; opened below without holding the lock
+  }
+  try {
+    return Lease{std::make_unique<pqxx::connection>(url_)};
+  } catch (const std::exception& error) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    --busy_;
+    return StatusFromException(error, "connect to the database");
+  }
+}
+
+void Database::Release(Lease lease, bool broken) {
+  std::unique_ptr<pqxx::connection> connection = std::move(lease.connection);
+  if (broken || connection == nullptr || !connection->is_open()) connection.reset();
+  absl::MutexLock lock(&mu_);
+  --busy_;
+  if (connection == nullptr) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(connection));
+  }
+}
+
+void Database::SetTenancy(pqxx::work& txn, const Tenancy& tenancy) {
+  txn.exec_params(kSetTenancySql,
+                  tenancy.business_id ? std::to_string(*tenancy.business_id) : std::string(),
+                  tenancy.business_id ? "off" : "on");
+}
+
+absl::Status Database::Ping() {
+  return Transact(Tenancy::AllBusinesses(), "ping", [](pqxx::work& txn) {
+    txn.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+int Database::OpenConnections() const {
+  absl::MutexLock lock(&mu_);
+  return open_;
+}
+
+int Database::BusyConnections() const {
+  absl::MutexLock lock(&mu_);
+  return busy_;
+}
+
+}  // namespace campaign::store

@@ -1,0 +1,141 @@
+// Connections to PostgreSQL: a bounded pool and the one place where libpqxx
+// exceptions become absl::Status. Every transaction declares its tenancy, which
+// row-level security enforces (see migrations/0005_row_level_security.sql).
+#ifndef CAMPAIGN_SERVER_STORE_DATABASE_H_
+#define CAMPAIGN_SERVER_STORE_DATABASE_H_
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <type_traits>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace campaign::store {
+
+// Which businesses' rows a transaction may see and write.
+struct Tenancy {
+  // One business; row-level security hides every other.
+  static Tenancy Business(int64_t business_id) { return Tenancy{business_id}; }
+  // Every business: only for system admins' listings, the scheduler,
+  // migrations and key management.
+  static Tenancy AllBusinesses() { return Tenancy{std::nullopt}; }
+
+  std::optional<int64_t> business_id;
+};
+
+// Maps a libpqxx (or standard) exception to the most specific status. `what`
+// names the operation for the message, e.g. "create run".
+absl::Status StatusFromException(const std::exception& error, absl::string_view what);
+
+// Options of the connection pool.
+struct PoolOptions {
+  // Most open connections.
+  int size = 8;
+  // How long Transact waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+};
+
+// A fixed-size pool of libpqxx connections opened on demand. Broken
+// connections are dropped and reopened by a later caller, so the service
+// recovers by itself once the database is back.
+class Database {
+ public:
+  Database(std::string url, PoolOptions options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs `body` in a READ COMMITTED transaction scoped to `tenancy` and
+  // commits it when `body` returns OK. Deadlocks and serialization failures
+  // are retried (body must have no effects outside the transaction);
+  // exceptions become statuses. `what` names the operation for messages.
+  template <typename Body>
+  auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
+      -> std::invoke_result_t<Body&, pqxx::work&>;
+
+  // The connection string (for tools that need their own connection).
+  const std::string& url() const { return url_; }
+
+  // Opens and closes one connection: OK when the database answers.
+  absl::Status Ping();
+
+  // Connections currently open and currently lent out.
+  int OpenConnections() const;
+  int BusyConnections() const;
+
+ private:
+  // A connection lent out by Acquire; Release returns it.
+  struct Lease {
+    std::unique_ptr<pqxx::connection> connection;
+  };
+  absl::StatusOr<Lease> Acquire();
+  void Release(Lease lease, bool broken);
+  static void SetTenancy(pqxx::work& txn, const Tenancy& tenancy);
+
+  const std::string url_;
+  const PoolOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// How many times Transact runs a body that hit a deadlock or serialization
+// failure.
+inline constexpr int kMaxTransactionAttempts = 3;
+
+template <typename Body>
+auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
+    -> std::invoke_result_t<Body&, pqxx::work&> {
+  using Result = std::invoke_result_t<Body&, pqxx::work&>;
+  absl::Status last_error;
+  for (int attempt = 1; attempt <= kMaxTransactionAttempts; ++attempt) {
+    absl::StatusOr<Lease> lease = Acquire();
+    if (!lease.ok()) return Result(lease.status());
+    bool broken = false;
+    try {
+      pqxx::work txn(*lease->connection);
+      SetTenancy(txn, tenancy);
+      Result result = body(txn);
+      if (result.ok()) txn.commit();
+      Release(*std::move(lease), false);
+      return result;
+    } catch (const pqxx::broken_connection& error) {
+      broken = true;
+      last_error = StatusFromException(error, what);
+    } catch (const pqxx::in_doubt_error& error) {
+      broken = true;
+      last_error = StatusFromException(error, what);
+    } catch (const pqxx::deadlock_detected& error) {
+      last_error = StatusFromException(error, what);
+      Release(*std::move(lease), false);
+      continue;
+    } catch (const pqxx::serialization_failure& error) {
+      last_error = StatusFromException(error, what);
+      Release(*std::move(lease), false);
+      continue;
+    } catch (const std::exception& error) {
+      last_error = StatusFromException(error, what);
+      broken = !lease->connection->is_open();
+    }
+    Release(*std::move(lease), broken);
+    return Result(last_error);
+  }
+  return Result(last_error);
+}
+
+}  // namespace campaign::store
+
+#endif  // CAMPAIGN_SERVER_STORE_DATABASE_H_

@@ -1,0 +1,112 @@
+#include "server/store/migrator.h"
+
+#include "server/util/logging.h"
+
+#include <map>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "server/store/database.h"
+#include "server/util/crypto.h"
+
+namespace campaign::store {
+namespace {
+
+// Arbitrary constant shared by every campaignd: the advisory lock that
+// serialises migrations across replicas.
+constexpr int64_t kMigrationLockKey = 0x0CA11'0001;
+
+constexpr char kLockSql[] = "SELECT pg_advisory_lock($1)";
+constexpr char kUnlockSql[] = "SELECT pg_advisory_unlock($1)";
+constexpr char kCreateLedgerSql[] = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    integer PRIMARY KEY,
+  name       text NOT NULL,
+  checksum   char(64) NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+))sql";
+constexpr char kReadLedgerSql[] = "SELECT version, name, checksum FROM schema_migrations";
+constexpr char kRecordSql[] =
+    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
+// Migrations may touch rows of every business under row-level security.
+constexpr char kAllBusinessesSql[] =
+    "SELECT set_config('campaign.all_businesses', 'on', true)";
+
+struct LedgerRow {
+  std::string name;
+  std::string checksum;
+};
+
+absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
+                                              const std::vector<MigrationFile>& files) {
+  {
+    pqxx::work txn(connection);
+    txn.exec(kCreateLedgerSql);
+    txn.commit();
+  }
+  std::map<int, LedgerRow> ledger;
+  {
+    pqxx::work txn(connection);
+    for (const auto& row : txn.exec(kReadLedgerSql)) {
+      ledger[row[0].as<int>()] = {row[1].as<std::string>(), row[2].as<std::string>()};
+    }
+    txn.commit();
+  }
+  MigrationReport report;
+  for (const MigrationFile& file : files) {
+    const std::string checksum = Sha256Hex(file.sql);
+    if (auto it = ledger.find(file.version); it != ledger.end()) {
+      if (it->second.checksum != checksum) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "migration ", file.name, " was changed after it was applied (recorded checksum ",
+            it->second.checksum, ", file checksum ", checksum,
+            "); add a new migration instead of editing an applied one"));
+      }
+      continue;
+    }
+    spdlog::info("applying migration {}", file.name);
+    try {
+      pqxx::work txn(connection);
+      txn.exec(kAllBusinessesSql);
+      txn.exec(file.sql);
+      txn.exec_params(kRecordSql, file.version, file.name, checksum);
+      txn.commit();
+    } catch (const pqxx::sql_error& error) {
+      spdlog::error("migration {} failed: {}", file.name, error.what());
+      return absl::FailedPreconditionError(
+          absl::StrCat("migration ", file.name, " failed: ", error.what()));
+    }
+    report.applied.push_back(file.name);
+    ledger[file.version] = {file.name, checksum};
+  }
+  if (!ledger.empty()) report.current_version = ledger.rbegin()->first;
+  const int known = files.empty() ? 0 : files.back().version;
+  if (report.current_version > known) {
+    spdlog::warn("the database is at migration {}, newer than this build knows ({})",
+                 report.current_version, known);
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<MigrationReport> Migrate(const std::string& url,
+                                        const std::vector<MigrationFile>& files) {
+  try {
+    pqxx::connection connection(url);
+    // Session-level lock: held across the per-migration transactions and
+    // released by the unlock below, or by PostgreSQL if this process dies.
+    {
+      pqxx::nontransaction txn(connection);
+      txn.exec_params(kLockSql, kMigrationLockKey);
+    }
+    absl::StatusOr<MigrationReport> report = MigrateLocked(connection, files);
+    pqxx::nontransaction txn(connection);
+    txn.exec_params(kUnlockSql, kMigrationLockKey);
+    return report;
+  } catch (const std::exception& error) {
+    return StatusFromException(error, "migrate");
+  }
+}
+
+}  // namespace campaign::store

@@ -1,0 +1,101 @@
+// Runs and jobs in PostgreSQL. Every method takes the business it acts for and
+// filters on it; row-level security enforces the same scope underneath.
+#ifndef CAMPAIGN_SERVER_STORE_RUN_STORE_H_
+#define CAMPAIGN_SERVER_STORE_RUN_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/model/model.h"
+#include "server/store/database.h"
+
+namespace campaign::store {
+
+// Result of CreateRun.
+struct CreatedRun {
+  Run run;
+  // False when the request_id had already created this run (a retry).
+  bool created = false;
+};
+
+// Result of AddLeads.
+struct AddedLeads {
+  Run run;
+  // Jobs inserted.
+  int64_t added = 0;
+  // Leads whose (run_id, lead_id) already existed.
+  int64_t skipped = 0;
+};
+
+// Result of a state change.
+struct ChangedRun {
+  Run run;
+  // Queued jobs cancelled by the change.
+  int64_t cancelled_jobs = 0;
+};
+
+// One page of a keyset listing.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  // Set when more items follow: the last item's id.
+  std::optional<int64_t> next_after_id;
+};
+
+// Reads and writes runs and jobs.
+class RunStore {
+ public:
+  // `lease_ttl` decides whether a run's worker is alive (CancelRun).
+  RunStore(Database* database, absl::Duration lease_ttl);
+
+  // Creates the run and its jobs (leads already validated and de-duplicated)
+  // in one transaction. If the business already has a run with this
+  // request_id, returns it when the digests match (created = false) and
+  // ALREADY_EXISTS otherwise. A missing business is NOT_FOUND.
+  absl::StatusOr<CreatedRun> CreateRun(const NewRun& run);
+
+  // Appends jobs for `leads` to a pending, running or paused run, skipping
+  // lead_ids the run already has; counters change in the same transaction.
+  absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
+                                      const std::vector<Lead>& leads);
+
+  // One run of the business; NOT_FOUND when it has none with this id.
+  absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id);
+
+  // Runs newest first (id descending) with id < after_id; all businesses when
+  // business_id is unset.
+  absl::StatusOr<Page<Run>> ListRuns(std::optional<int64_t> business_id,
+                                     std::optional<RunStatus> status,
+                                     std::optional<int64_t> after_id, int32_t limit);
+
+  // Jobs of one run in id order with id > after_id; NOT_FOUND for a run the
+  // business does not have.
+  absl::StatusOr<Page<Job>> ListJobs(int64_t business_id, int64_t run_id,
+                                     std::optional<JobStatus> status,
+                                     std::optional<int64_t> after_id, int32_t limit);
+
+  // Applies a user action (see PlanTransition) with the run row locked, so it
+  // serialises with the scheduler's claims: queued jobs cancelled by it are
+  // cancelled in the same transaction.
+  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
+                                         RunAction action);
+
+  // The business owning a run, looked up across businesses; for telling a
+  // cross-business probe from a missing run in security logs only.
+  absl::StatusOr<std::optional<int64_t>> RunOwner(int64_t run_id);
+
+ private:
+  Database* database_;
+  absl::Duration lease_ttl_;
+};
+
+// Message of a run that is missing or belongs to another business; the two
+// are answered identically.
+std::string RunNotFoundMessage(int64_t run_id);
+
+}  // namespace campaign::store
+
+#endif  // CAMPAIGN_SERVER_STORE_RUN_STORE_H_
