@@ -16,6 +16,7 @@
 #include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
+#include "server/store/lease_store.h"
 #include "server/store/run_store.h"
 
 namespace campaign::api {
@@ -47,8 +48,12 @@ struct CampaignServer::Parts {
   std::unique_ptr<RunService> service;
   std::unique_ptr<Executor> executor;
   std::unique_ptr<CampaignHandlers> handlers;
+  std::unique_ptr<store::LeaseStore> lease_store;
+  std::unique_ptr<dialer::SimulatedDialer> dialer;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  bool shut_down = false;
 };
 
 absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const ServerConfig& config) {
@@ -90,6 +95,15 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     return absl::InvalidArgumentError(
         absl::StrCat("cannot listen on \"", config.listen, "\" (--listen / CAMPAIGN_LISTEN)"));
   }
+  parts->lease_store = std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
+  parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
+  if (config.scheduler_enabled) {
+    scheduler::SchedulerOptions options = config.scheduler;
+    options.lease_ttl = config.lease_ttl;
+    parts->scheduler = std::make_unique<scheduler::Scheduler>(parts->lease_store.get(),
+                                                              parts->dialer.get(), options);
+    parts->scheduler->Start();
+  }
   return std::unique_ptr<CampaignServer>(new CampaignServer(std::move(parts)));
 }
 
@@ -98,13 +112,22 @@ CampaignServer::CampaignServer(std::unique_ptr<Parts> parts) : parts_(std::move(
 CampaignServer::~CampaignServer() {
   Shutdown(absl::Seconds(5));
   parts_->server->Wait();
+  // The scheduler goes before the dialer whose outcomes it receives.
+  parts_->scheduler.reset();
 }
 
 int CampaignServer::port() const { return parts_->port; }
 
 void CampaignServer::Shutdown(absl::Duration grace) {
+  if (parts_->shut_down) return;
+  parts_->shut_down = true;
+  if (parts_->scheduler != nullptr) parts_->scheduler->Shutdown(grace);
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
+
+scheduler::Scheduler* CampaignServer::scheduler() const { return parts_->scheduler.get(); }
+
+dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts_->dialer.get(); }
 
 void CampaignServer::Wait() { parts_->server->Wait(); }
 

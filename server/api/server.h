@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/dialer/simulated_dialer.h"
+#include "server/scheduler/scheduler.h"
 #include "server/service/validation.h"
 
 namespace grpc {
@@ -32,6 +34,13 @@ struct ServerConfig {
   absl::Duration auth_cache_ttl = absl::Seconds(5);
   // A lease older than this is expired (its worker is presumed dead).
   absl::Duration lease_ttl = absl::Seconds(30);
+  // Run a scheduler worker next to the API (off for API-only replicas; off by
+  // default here so API tests see runs stay as created).
+  bool scheduler_enabled = false;
+  // The worker's settings; its lease_ttl is taken from `lease_ttl` above.
+  scheduler::SchedulerOptions scheduler;
+  // The simulated dialer's settings.
+  dialer::SimulatedDialerOptions simulated_dialer;
 };
 
 // A running server. Destroying it shuts it down.
@@ -44,8 +53,15 @@ class CampaignServer {
 
   // The port actually listened on.
   int port() const;
-  // Stops accepting calls and waits up to `grace` for calls in flight.
+  // Drains the scheduler (no new dials; up to `grace` for calls in progress,
+  // then leases are released), then stops accepting RPCs and waits up to
+  // `grace` for RPCs in flight.
   void Shutdown(absl::Duration grace);
+
+  // The scheduler worker, or null when disabled.
+  scheduler::Scheduler* scheduler() const;
+  // The simulated dialer (present also when the scheduler is disabled).
+  dialer::SimulatedDialer* simulated_dialer() const;
   // Blocks until the server has shut down.
   void Wait();
 

@@ -49,6 +49,23 @@ ABSL_FLAG(absl::Duration, auth_cache_ttl, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "a run lease older than this is expired (its worker presumed dead)");
 ABSL_FLAG(bool, migrate, true, "serve: apply pending migrations before serving");
+ABSL_FLAG(bool, scheduler, true, "serve: run a scheduler worker (false for API-only replicas)");
+ABSL_FLAG(std::string, worker_id, "", "scheduler identity in locked_by_worker (default host:pid:random)");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5), "how often held leases are renewed");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
+          "how often expired leases are taken over (with up to 50% jitter)");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
+          "how often a worker looks for new runs when idle");
+ABSL_FLAG(int, max_runs, 50, "most runs one worker holds at once");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
+          "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");
+ABSL_FLAG(std::string, dialer, "simulated", "telephony provider: simulated");
+ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
+ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3), "simulated dialer: call length");
+ABSL_FLAG(std::string, sim_outcomes, "completed=80,no_answer=10,busy=5",
+          "simulated dialer: outcome mix in percent; failed takes the rest");
+ABSL_FLAG(std::string, sim_dial_log, "",
+          "simulated dialer: append one line per dial to this file");
 ABSL_FLAG(std::string, name, "", "create-business: the business name");
 ABSL_FLAG(int64_t, business_id, 0, "create-api-key: the key's business (not for system_admin)");
 ABSL_FLAG(std::string, role, "", "create-api-key: system_admin, owner, admin or agent");
@@ -129,6 +146,44 @@ int Serve(const std::string& url) {
   }
   if (config.auth_cache_ttl < absl::ZeroDuration()) return Fail("--auth-cache-ttl must be >= 0");
   if (config.lease_ttl <= absl::ZeroDuration()) return Fail("--lease-ttl must be > 0");
+  config.scheduler_enabled = absl::GetFlag(FLAGS_scheduler);
+  config.scheduler.worker_id = absl::GetFlag(FLAGS_worker_id);
+  config.scheduler.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  config.scheduler.sweep_interval = absl::GetFlag(FLAGS_sweep_interval);
+  config.scheduler.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  config.scheduler.max_runs = absl::GetFlag(FLAGS_max_runs);
+  if (config.scheduler.heartbeat_interval <= absl::ZeroDuration() ||
+      config.scheduler.heartbeat_interval >= config.lease_ttl) {
+    return Fail(absl::StrCat("--heartbeat-interval (",
+                             absl::FormatDuration(config.scheduler.heartbeat_interval),
+                             ") must be > 0 and shorter than --lease-ttl (",
+                             absl::FormatDuration(config.lease_ttl), ")"));
+  }
+  if (config.scheduler.sweep_interval <= absl::ZeroDuration()) {
+    return Fail("--sweep-interval must be > 0");
+  }
+  if (config.scheduler.poll_interval <= absl::ZeroDuration()) {
+    return Fail("--poll-interval must be > 0");
+  }
+  if (config.scheduler.max_runs < 1) return Fail("--max-runs must be >= 1");
+  if (config.scheduler.worker_id.size() > 128) return Fail("--worker-id must be at most 128 bytes");
+  const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
+  if (absl::GetFlag(FLAGS_dialer) != "simulated") {
+    return Fail(absl::StrCat("--dialer \"", absl::GetFlag(FLAGS_dialer),
+                             "\" is not supported (simulated)"));
+  }
+  config.simulated_dialer.seed = absl::GetFlag(FLAGS_sim_seed);
+  config.simulated_dialer.call_duration = absl::GetFlag(FLAGS_sim_call_duration);
+  config.simulated_dialer.dial_log_path = absl::GetFlag(FLAGS_sim_dial_log);
+  if (config.simulated_dialer.call_duration < absl::ZeroDuration()) {
+    return Fail("--sim-call-duration must be >= 0");
+  }
+  if (absl::Status status =
+          dialer::ParseOutcomeMix(absl::GetFlag(FLAGS_sim_outcomes), &config.simulated_dialer);
+      !status.ok()) {
+    return Fail(std::string(status.message()));
+  }
 
   if (absl::GetFlag(FLAGS_migrate)) {
     if (int code = Migrate(url); code != 0) return code;
@@ -147,7 +202,7 @@ int Serve(const std::string& url) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  (*server)->Shutdown(absl::Seconds(10));
+  (*server)->Shutdown(shutdown_grace);
   (*server)->Wait();
   spdlog::info("campaignd stopped");
   return 0;
@@ -236,6 +291,9 @@ int Main(int argc, char** argv) {
     if (name != command) continue;
     absl::StatusOr<std::string> url = DatabaseUrl();
     if (!url.ok()) return Fail(std::string(url.status().message()));
+    if (absl::Status status = store::CheckConnection(*url); !status.ok()) {
+      return Fail(absl::StrCat(status.message(), " (--database-url / CAMPAIGN_DATABASE_URL)"));
+    }
     return run(*url);
   }
   return Fail(absl::StrCat("unknown command \"", command, "\"\n", kUsage));

@@ -1,1 +1,447 @@
+// Unit tests of caller-input validation: UTF-8, E.164 phones (libphonenumber),
+// leads (limits, ids, names, de-duplication), request ids, concurrency and
+// page sizes. Every refusal must be INVALID_ARGUMENT naming the field.
+#include "server/service/validation.h"
+
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace campaign {
+namespace {
+
+// Passes when `status` is INVALID_ARGUMENT and its message holds every one of
+// `parts`; the failure message shows the status.
+testing::AssertionResult IsInvalidArgumentWith(const absl::Status& status,
+                                               const std::vector<std::string>& parts) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) {
+    return testing::AssertionFailure() << "expected INVALID_ARGUMENT, got " << status;
+  }
+  for (const std::string& part : parts) {
+    if (!absl::StrContains(status.message(), part)) {
+      return testing::AssertionFailure()
+             << "message does not contain \"" << part << "\": " << status.message();
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
+// Builds a lead.
+Lead MakeLead(int64_t lead_id, std::string phone, std::string name = "") {
+  return Lead{lead_id, std::move(phone), std::move(name)};
+}
+
+// ---------------------------------------------------------------- UTF-8
+
+// Well-formed text, including every sequence length and the range limits.
+TEST(IsValidUtf8Test, AcceptsWellFormedText) {
+  for (const std::string& text : std::vector<std::string>{
+           "",
+           "plain ASCII",
+           std::string("nul\0inside", 10),  // U+0000 is valid UTF-8
+           "\x7F",                         // highest 1-byte
+           "\xC2\x80",                     // U+0080, lowest 2-byte
+           "caf\xC3\xA9",                  // café
+           "\xDF\xBF",                     // U+07FF, highest 2-byte
+           "\xE0\xA0\x80",                 // U+0800, lowest 3-byte
+           "\xE2\x82\xAC",                 // €
+           "\xED\x9F\xBF",                 // U+D7FF, just below the surrogates
+           "\xEE\x80\x80",                 // U+E000, just above the surrogates
+           "\xEF\xBF\xBF",                 // U+FFFF
+           "\xF0\x90\x80\x80",             // U+10000, lowest 4-byte
+           "\xF0\x9F\x98\x80",             // 😀
+           "\xF4\x8F\xBF\xBF",             // U+10FFFF, highest code point
+           "Jos\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x93\x9E ok",
+       }) {
+    EXPECT_TRUE(IsValidUtf8(text)) << absl::CHexEscape(text);
+  }
+}
+
+// Overlong encodings (a code point in more bytes than needed) are refused.
+TEST(IsValidUtf8Test, RefusesOverlongEncodings) {
+  for (const char* text : {"\xC0\x80", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x80\xAF",
+                           "\xE0\x9F\xBF", "\xF0\x80\x80\x80", "\xF0\x80\x80\xAF",
+                           "\xF0\x8F\xBF\xBF"}) {
+    EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
+  }
+}
+
+// UTF-16 surrogates (U+D800..U+DFFF) encoded as UTF-8 are refused.
+TEST(IsValidUtf8Test, RefusesSurrogates) {
+  for (const char* text : {"\xED\xA0\x80", "\xED\xAD\xBF", "\xED\xB0\x80", "\xED\xBF\xBF",
+                           "\xED\xA0\xBD\xED\xB8\x80"}) {
+    EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
+  }
+}
+
+// Sequences cut short — at the end of the text or by a non-continuation byte —
+// are refused.
+TEST(IsValidUtf8Test, RefusesTruncatedSequences) {
+  for (const char* text : {"\xC3", "a\xC3", "\xE2\x82", "\xE2", "\xF0\x9F\x98", "\xF0\x9F",
+                           "\xF0", "\xC3" "a", "\xE2\x82" "a", "\xF0\x9F\x98" "a",
+                           "\xE2" "a\xAC", "\xC3\xC3\xA9"}) {
+    EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
+  }
+}
+
+// Code points above U+10FFFF are refused, as are bytes that never start a
+// sequence (lone continuation bytes, F8..FF).
+TEST(IsValidUtf8Test, RefusesOutOfRangeAndInvalidBytes) {
+  for (const char* text :
+       {"\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xF7\xBF\xBF\xBF", "\x80", "\xBF", "a\x80" "b",
+        "\xF8\x88\x80\x80\x80", "\xFC\x84\x80\x80\x80\x80", "\xFE", "\xFF"}) {
+    EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
+  }
+}
+
+// ---------------------------------------------------------------- Phones
+
+// International numbers in the usual spellings are normalised to E.164
+// (libphonenumber considers every one of these valid).
+TEST(NormalizePhoneTest, NormalisesInternationalNumbersToE164) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"+14155550101", "+14155550101"},     {"+1 415 555 0101", "+14155550101"},
+      {"+1 (415) 555-0101", "+14155550101"}, {"+1-415-555-0101", "+14155550101"},
+      {" +14155550101 ", "+14155550101"},    {"+442071838750", "+442071838750"},
+      {"+44 20 7183 8750", "+442071838750"}, {"+4915112345678", "+4915112345678"},
+      {"+49 151 12345678", "+4915112345678"}, {"+33 6 12 34 56 78", "+33612345678"},
+  };
+  for (const auto& [input, e164] : cases) {
+    auto result = NormalizePhone(input, "phone");
+    ASSERT_TRUE(result.ok()) << "\"" << input << "\": " << result.status();
+    EXPECT_EQ(*result, e164) << "\"" << input << "\"";
+  }
+}
+
+// A national number (no "+country") is refused: it would be ambiguous.
+TEST(NormalizePhoneTest, RefusesNationalNumbers) {
+  for (const char* input : {"4155550101", "(415) 555-0101", "14155550101", "020 7183 8750",
+                            "00 1 415 555 0101"}) {
+    auto result = NormalizePhone(input, "leads[0].phone");
+    EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[0].phone", input}))
+        << "\"" << input << "\"";
+  }
+}
+
+// Garbage, incomplete and impossible numbers are refused, naming the field and
+// the offending value.
+TEST(NormalizePhoneTest, RefusesGarbage) {
+  for (const char* input : {"abc", "+", "+1", "+1415555010", "+141555501011111", "+999123456",
+                            "+1 415 555 01a1", "call me", "+1 415 555 0101 #"}) {
+    auto result = NormalizePhone(input, "the_phone");
+    EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
+                                      {"the_phone", absl::StrCat("\"", input, "\"")}))
+        << "\"" << input << "\"";
+  }
+}
+
+// An empty phone is refused as missing, naming the field.
+TEST(NormalizePhoneTest, RefusesEmpty) {
+  auto result = NormalizePhone("", "leads[2] (lead_id 9): phone");
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(result.status(), {"leads[2] (lead_id 9): phone", "required"}));
+}
+
+// The echoed value is bounded and escaped, so a hostile value cannot flood or
+// corrupt the message.
+TEST(NormalizePhoneTest, MessageQuotesValueSafely) {
+  auto control = NormalizePhone("+1\n415\x01", "phone");
+  ASSERT_FALSE(control.ok());
+  EXPECT_FALSE(absl::StrContains(control.status().message(), "\n")) << control.status();
+  EXPECT_FALSE(absl::StrContains(control.status().message(), "\x01")) << control.status();
+
+  auto long_value = NormalizePhone(std::string(1'000, '9'), "phone");
+  ASSERT_FALSE(long_value.ok());
+  EXPECT_EQ(long_value.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(long_value.status().message().size(), 300u) << long_value.status();
+}
+
+// A phone far longer than any real number is refused without libphonenumber
+// spending seconds on it: its parsing time grows quadratically with the input
+// (10,000 digits cost about a second of CPU, 40,000 nearly twenty), and the
+// gRPC receive limit admits megabytes in one lead. Measured in process CPU
+// time with a wide margin, so load from other processes does not matter.
+TEST(NormalizePhoneTest, RefusesOverlongPhoneQuickly) {
+  const std::string phone = "+" + std::string(10'000, '9');
+  const std::clock_t start = std::clock();
+  auto result = NormalizePhone(phone, "leads[0] (lead_id 1): phone");
+  const double cpu_ms = 1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[0] (lead_id 1): phone"}));
+  EXPECT_LT(cpu_ms, 100.0) << "refusing a 10,001-byte phone took " << cpu_ms << " ms of CPU";
+}
+
+// ---------------------------------------------------------------- Leads
+
+// An empty list is refused.
+TEST(NormalizeLeadsTest, RefusesEmptyList) {
+  auto result = NormalizeLeads({}, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads"}));
+}
+
+// The number of leads is bounded by Limits (before de-duplication), and the
+// message gives both counts.
+TEST(NormalizeLeadsTest, RefusesTooManyLeads) {
+  Limits limits;
+  limits.max_leads_per_request = 3;
+  std::vector<Lead> leads = {MakeLead(1, "+14155550101"), MakeLead(2, "+14155550102"),
+                             MakeLead(3, "+14155550103")};
+  auto at_limit = NormalizeLeads(leads, limits);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->leads.size(), 3u);
+
+  leads.push_back(MakeLead(1, "+14155550101"));  // a duplicate still counts
+  auto over = NormalizeLeads(leads, limits);
+  EXPECT_TRUE(IsInvalidArgumentWith(over.status(), {"leads", "4", "3"}));
+}
+
+// The default limit is 100,000 leads per request.
+TEST(NormalizeLeadsTest, DefaultLimitIsOneHundredThousand) {
+  EXPECT_EQ(Limits{}.max_leads_per_request, 100'000);
+  std::vector<Lead> leads(100'001, MakeLead(1, "+14155550101"));
+  auto result = NormalizeLeads(leads, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"100001", "100000"}));
+}
+
+// lead_id must be > 0; the message names the index and the value.
+TEST(NormalizeLeadsTest, RefusesNonPositiveLeadId) {
+  for (int64_t bad : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    std::vector<Lead> leads = {MakeLead(5, "+14155550101"), MakeLead(bad, "+14155550102")};
+    auto result = NormalizeLeads(leads, Limits{});
+    EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
+                                      {"leads[1].lead_id", absl::StrCat("got ", bad)}))
+        << bad;
+  }
+}
+
+// A bad phone names "leads[i] (lead_id X)", the field and the value.
+TEST(NormalizeLeadsTest, RefusesBadPhoneNamingLead) {
+  std::vector<Lead> leads = {MakeLead(10, "+14155550101"), MakeLead(11, "+442071838750"),
+                             MakeLead(77, "4155550101")};
+  auto result = NormalizeLeads(leads, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
+                                    {"leads[2] (lead_id 77)", "phone", "\"4155550101\""}));
+}
+
+// A missing phone is refused naming the lead.
+TEST(NormalizeLeadsTest, RefusesMissingPhone) {
+  auto result = NormalizeLeads({MakeLead(3, "")}, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[0] (lead_id 3)", "phone"}));
+}
+
+// Names may be up to 255 bytes (counted in bytes, not characters).
+TEST(NormalizeLeadsTest, NameLengthLimitIs255Bytes) {
+  std::string ascii_255(255, 'a');
+  std::string multibyte_255 = "a";
+  for (int i = 0; i < 127; ++i) multibyte_255 += "\xC3\xA9";  // 127 × é = 254 bytes
+  ASSERT_EQ(multibyte_255.size(), 255u);
+  auto ok = NormalizeLeads(
+      {MakeLead(1, "+14155550101", ascii_255), MakeLead(2, "+14155550102", multibyte_255)},
+      Limits{});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->leads[0].name, ascii_255);
+  EXPECT_EQ(ok->leads[1].name, multibyte_255);
+
+  auto too_long = NormalizeLeads(
+      {MakeLead(1, "+14155550101"), MakeLead(8, "+14155550102", std::string(256, 'a'))},
+      Limits{});
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(too_long.status(), {"leads[1] (lead_id 8)", "name", "256", "255"}));
+
+  // 128 × é = 256 bytes though only 128 characters.
+  std::string multibyte_256;
+  for (int i = 0; i < 128; ++i) multibyte_256 += "\xC3\xA9";
+  auto too_long_multibyte = NormalizeLeads({MakeLead(4, "+14155550101", multibyte_256)}, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(too_long_multibyte.status(), {"leads[0] (lead_id 4)", "name"}));
+}
+
+// A name that is not valid UTF-8 is refused naming the lead.
+TEST(NormalizeLeadsTest, RefusesInvalidUtf8Name) {
+  for (const char* name : {"Jos\xE9", "\xC0\xAF", "\xED\xA0\x80", "ab\xF0\x9F"}) {
+    auto result = NormalizeLeads(
+        {MakeLead(1, "+14155550101", "fine"), MakeLead(2, "+14155550102", name)}, Limits{});
+    EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[1] (lead_id 2)", "name", "UTF-8"}))
+        << absl::CHexEscape(name);
+  }
+}
+
+// Valid leads come back in order with phones normalised and names kept.
+TEST(NormalizeLeadsTest, NormalisesPhonesAndKeepsOrder) {
+  auto result = NormalizeLeads({MakeLead(30, "+44 20 7183 8750", "Ada"),
+                                MakeLead(10, "+1 (415) 555-0101", "Jos\xC3\xA9"),
+                                MakeLead(20, "+49 151 12345678", "")},
+                               Limits{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->duplicates_dropped, 0);
+  ASSERT_EQ(result->leads.size(), 3u);
+  EXPECT_EQ(result->leads[0].lead_id, 30);
+  EXPECT_EQ(result->leads[0].phone, "+442071838750");
+  EXPECT_EQ(result->leads[0].name, "Ada");
+  EXPECT_EQ(result->leads[1].lead_id, 10);
+  EXPECT_EQ(result->leads[1].phone, "+14155550101");
+  EXPECT_EQ(result->leads[1].name, "Jos\xC3\xA9");
+  EXPECT_EQ(result->leads[2].lead_id, 20);
+  EXPECT_EQ(result->leads[2].phone, "+4915112345678");
+  EXPECT_EQ(result->leads[2].name, "");
+}
+
+// A lead_id repeated in the list is kept once, the first occurrence wins,
+// the drops are counted and the order of first occurrences is preserved.
+TEST(NormalizeLeadsTest, DropsDuplicatesFirstWins) {
+  auto result = NormalizeLeads({MakeLead(7, "+14155550107", "first seven"),
+                                MakeLead(3, "+14155550103", "first three"),
+                                MakeLead(7, "+14155550199", "second seven"),
+                                MakeLead(5, "+14155550105", "five"),
+                                MakeLead(3, "+14155550198", "second three"),
+                                MakeLead(7, "+14155550197", "third seven")},
+                               Limits{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->duplicates_dropped, 3);
+  ASSERT_EQ(result->leads.size(), 3u);
+  EXPECT_EQ(result->leads[0].lead_id, 7);
+  EXPECT_EQ(result->leads[0].phone, "+14155550107");
+  EXPECT_EQ(result->leads[0].name, "first seven");
+  EXPECT_EQ(result->leads[1].lead_id, 3);
+  EXPECT_EQ(result->leads[1].phone, "+14155550103");
+  EXPECT_EQ(result->leads[1].name, "first three");
+  EXPECT_EQ(result->leads[2].lead_id, 5);
+  EXPECT_EQ(result->leads[2].name, "five");
+}
+
+// Every lead is validated, duplicates included: the error names the first
+// offending one, and nothing is returned.
+TEST(NormalizeLeadsTest, ReportsFirstOffendingLead) {
+  auto result = NormalizeLeads({MakeLead(1, "+14155550101"), MakeLead(2, "nope"),
+                                MakeLead(3, "also bad"), MakeLead(-4, "+14155550104")},
+                               Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[1] (lead_id 2)", "\"nope\""}));
+  EXPECT_FALSE(absl::StrContains(result.status().message(), "also bad")) << result.status();
+
+  auto bad_duplicate = NormalizeLeads({MakeLead(1, "+14155550101"), MakeLead(1, "bad")},
+                                      Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(bad_duplicate.status(), {"leads[1] (lead_id 1)"}));
+}
+
+// ---------------------------------------------------------------- request_id
+
+// Ordinary ids, including UTF-8 and exactly 128 bytes, are accepted.
+TEST(ValidateRequestIdTest, AcceptsOrdinaryIds) {
+  for (const std::string& id :
+       {std::string("a"), std::string("create-2024-06-01T12:00:00Z#1"),
+        std::string("7f9c2ba4-e88f-11ee-9d2c-0242ac120002"), std::string("r\xC3\xA9sum\xC3\xA9"),
+        std::string(128, 'x')}) {
+    EXPECT_TRUE(ValidateRequestId(id).ok()) << id << ": " << ValidateRequestId(id);
+  }
+}
+
+// An empty request_id is refused: it is required.
+TEST(ValidateRequestIdTest, RefusesEmpty) {
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(""), {"request_id", "required"}));
+}
+
+// 129 bytes is one too many (also when the characters are multi-byte).
+TEST(ValidateRequestIdTest, RefusesOverlong) {
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(std::string(129, 'x')),
+                                    {"request_id", "129", "128"}));
+  std::string multibyte;
+  for (int i = 0; i < 65; ++i) multibyte += "\xC3\xA9";  // 65 characters, 130 bytes
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(multibyte), {"request_id"}));
+}
+
+// ASCII control characters (C0 and DEL) are refused.
+TEST(ValidateRequestIdTest, RefusesAsciiControlCharacters) {
+  for (const std::string& id :
+       {std::string("a\x01" "b"), std::string("tab\there"), std::string("line\n"),
+        std::string("\r"), std::string("del\x7F"), std::string("nul\0x", 5),
+        std::string("esc\x1B[31m")}) {
+    EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(id), {"request_id", "control"}))
+        << absl::CHexEscape(id);
+  }
+}
+
+// Unicode C1 control characters (U+0080..U+009F, e.g. NEL U+0085) are control
+// characters too (general category Cc), so the header's "no control
+// characters" refuses them as well.
+TEST(ValidateRequestIdTest, RefusesUnicodeC1ControlCharacters) {
+  for (const std::string& id : {std::string("a\xC2\x85" "b"), std::string("\xC2\x80"),
+                                std::string("x\xC2\x9B" "31m")}) {
+    EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(id), {"request_id"}))
+        << absl::CHexEscape(id);
+  }
+}
+
+// A request_id that is not valid UTF-8 is refused.
+TEST(ValidateRequestIdTest, RefusesInvalidUtf8) {
+  for (const char* id : {"abc\xFF", "\xC3(", "\xED\xA0\x80", "\xC0\xAF"}) {
+    EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(id), {"request_id", "UTF-8"}))
+        << absl::CHexEscape(id);
+  }
+}
+
+// ---------------------------------------------------------------- concurrency
+
+// Concurrency must be within 1..max_concurrency (default 100).
+TEST(ValidateConcurrencyTest, Bounds) {
+  const Limits defaults;
+  EXPECT_EQ(defaults.max_concurrency, 100);
+  EXPECT_TRUE(ValidateConcurrency(1, defaults).ok());
+  EXPECT_TRUE(ValidateConcurrency(3, defaults).ok());
+  EXPECT_TRUE(ValidateConcurrency(100, defaults).ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateConcurrency(0, defaults), {"concurrency", "0"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateConcurrency(-1, defaults), {"concurrency", "-1"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateConcurrency(101, defaults), {"concurrency", "101"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateConcurrency(std::numeric_limits<int32_t>::max(), defaults), {"concurrency"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateConcurrency(std::numeric_limits<int32_t>::min(), defaults), {"concurrency"}));
+}
+
+// A configured maximum replaces the default one, and the message names it.
+TEST(ValidateConcurrencyTest, ConfiguredMaximum) {
+  Limits limits;
+  limits.max_concurrency = 5;
+  EXPECT_TRUE(ValidateConcurrency(5, limits).ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateConcurrency(6, limits), {"1..5", "6"}));
+}
+
+// ---------------------------------------------------------------- ids
+
+// Required ids must be > 0, optional ones >= 0; messages name the field.
+TEST(ValidateIdTest, PositiveAndOptionalIds) {
+  EXPECT_TRUE(ValidatePositiveId(1, "run_id").ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidatePositiveId(0, "run_id"), {"run_id", "0"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidatePositiveId(-3, "run_id"), {"run_id", "-3"}));
+  EXPECT_TRUE(ValidateOptionalId(0, "project_id").ok());
+  EXPECT_TRUE(ValidateOptionalId(9, "project_id").ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateOptionalId(-1, "project_id"), {"project_id", "-1"}));
+}
+
+// ---------------------------------------------------------------- page size
+
+// 0 means the default (50), larger than 1000 is lowered to 1000, negative is
+// refused.
+TEST(EffectivePageSizeTest, DefaultsClampsAndRefuses) {
+  const std::vector<std::pair<int32_t, int32_t>> cases = {
+      {0, 50}, {1, 1}, {50, 50}, {999, 999}, {1000, 1000}, {1001, 1000}, {2000, 1000},
+      {std::numeric_limits<int32_t>::max(), 1000},
+  };
+  for (const auto& [requested, effective] : cases) {
+    auto result = EffectivePageSize(requested);
+    ASSERT_TRUE(result.ok()) << requested << ": " << result.status();
+    EXPECT_EQ(*result, effective) << requested;
+  }
+  EXPECT_TRUE(IsInvalidArgumentWith(EffectivePageSize(-1).status(), {"page_size", "-1"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      EffectivePageSize(std::numeric_limits<int32_t>::min()).status(), {"page_size"}));
+}
+
+}  // namespace
+}  // namespace campaign

@@ -68,6 +68,17 @@ absl::Status StatusFromException(const std::exception& error, absl::string_view 
   return absl::InternalError(absl::StrCat(what, ": internal error"));
 }
 
+absl::Status CheckConnection(const std::string& url) {
+  try {
+    pqxx::connection connection(url);
+    return absl::OkStatus();
+  } catch (const std::exception& error) {
+    std::string reason = error.what();
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", reason));
+  }
+}
+
 Database::Database(std::string url, PoolOptions options)
     : url_(std::move(url)), options_(options) {}
 

@@ -39,6 +39,10 @@ struct Tenancy {
 // names the operation for the message, e.g. "create run".
 absl::Status StatusFromException(const std::exception& error, absl::string_view what);
 
+// Opens and closes one connection to `url`: OK when the database answers,
+// else UNAVAILABLE carrying libpq's reason (it never contains a password).
+absl::Status CheckConnection(const std::string& url);
+
 // Options of the connection pool.
 struct PoolOptions {
   // Most open connections.

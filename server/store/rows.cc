@@ -3,6 +3,11 @@
 namespace campaign::store {
 namespace {
 
+constexpr char kCancelQueuedJobsSql[] =
+    "UPDATE outbound_call_jobs j"
+    "   SET status = 'cancelled', error_message = $3, completed_at = now()"
+    " WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'";
+
 std::optional<absl::Time> OptionalTime(const pqxx::field& field) {
   if (field.is_null()) return std::nullopt;
   return absl::FromUnixMicros(field.as<int64_t>());
@@ -64,6 +69,11 @@ Job JobFromRow(const pqxx::row& row) {
   job.started_at = OptionalTime(row[i++]);
   job.completed_at = OptionalTime(row[i++]);
   return job;
+}
+
+int64_t CancelQueuedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
+                         const std::string& reason) {
+  return txn.exec_params(kCancelQueuedJobsSql, run_id, business_id, reason).affected_rows();
 }
 
 }  // namespace campaign::store

@@ -40,6 +40,11 @@ Run RunFromRow(const pqxx::row& row, int first = 0);
 // Decodes CAMPAIGN_JOB_COLUMNS starting at column 0.
 Job JobFromRow(const pqxx::row& row);
 
+// Cancels every queued job of a run with `reason` as error message; returns
+// how many. The caller adjusts the run's counters in the same transaction.
+int64_t CancelQueuedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
+                         const std::string& reason);
+
 }  // namespace campaign::store
 
 #endif  // CAMPAIGN_SERVER_STORE_ROWS_H_

@@ -77,11 +77,6 @@ constexpr char kListJobsSql[] =
     "   AND ($4::int8 IS NULL OR j.id > $4)"
     " ORDER BY j.id LIMIT $5";
 
-constexpr char kCancelQueuedJobsSql[] =
-    "UPDATE outbound_call_jobs j"
-    "   SET status = 'cancelled', error_message = $3, completed_at = now()"
-    " WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'";
-
 // Writes a planned transition; `$6` queued jobs moved to cancelled.
 constexpr char kApplyTransitionSql[] =
     "UPDATE outbound_call_runs r"
@@ -274,9 +269,7 @@ absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t ru
         if (plan->noop) return ChangedRun{current, 0};
         int64_t cancelled = 0;
         if (plan->cancel_queued_jobs) {
-          cancelled = txn.exec_params(kCancelQueuedJobsSql, run_id, business_id,
-                                      ActionMessage(action))
-                          .affected_rows();
+          cancelled = CancelQueuedJobs(txn, run_id, business_id, ActionMessage(action));
         }
         pqxx::result updated = txn.exec_params(
             kApplyTransitionSql, run_id, business_id, std::string(RunStatusName(plan->to)),

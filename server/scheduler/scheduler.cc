@@ -1,0 +1,470 @@
+#include "server/scheduler/scheduler.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "server/util/crypto.h"
+#include "server/util/logging.h"
+
+namespace campaign::scheduler {
+namespace {
+
+// Consecutive unexpected errors on one run before the worker fails it.
+constexpr int kMaxConsecutiveErrors = 5;
+// Longest pause after database errors.
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+
+bool IsFinal(std::optional<RunStatus> status) { return status && IsTerminal(*status); }
+
+}  // namespace
+
+std::string DefaultWorkerId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "unknown", ":", getpid(), ":", RandomToken(6));
+}
+
+Scheduler::Scheduler(store::LeaseStore* leases, dialer::Dialer* dialer, SchedulerOptions options)
+    : leases_(leases), dialer_(dialer), options_(std::move(options)) {
+  if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
+  dialer_->SetOutcomeCallback(
+      [this](const dialer::DialRequest& request, const std::string& call_sid,
+             const dialer::CallOutcome& outcome) { OnOutcome(request, call_sid, outcome); });
+}
+
+Scheduler::~Scheduler() { Shutdown(absl::ZeroDuration()); }
+
+void Scheduler::Start() {
+  absl::MutexLock lock(&signal_mu_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+  spdlog::info("scheduler worker {} started", options_.worker_id);
+}
+
+void Scheduler::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&signal_mu_);
+    if (!started_ || !thread_.joinable()) return;
+    if (!draining_) {
+      draining_ = true;
+      drain_deadline_ = absl::Now() + grace;
+    } else {
+      drain_deadline_ = std::min(drain_deadline_, absl::Now() + grace);
+    }
+  }
+  thread_.join();
+}
+
+std::vector<int64_t> Scheduler::HeldRuns() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> ids;
+  for (const auto& [id, run] : runs_) ids.push_back(id);
+  return ids;
+}
+
+int Scheduler::SweepNow() {
+  absl::MutexLock lock(&mu_);
+  const size_t before = runs_.size();
+  AcquireRuns(store::AcquireMode::kExpired);
+  return static_cast<int>(runs_.size() - before);
+}
+
+void Scheduler::OnOutcome(const dialer::DialRequest& request, const std::string& call_sid,
+                          const dialer::CallOutcome& outcome) {
+  absl::MutexLock lock(&signal_mu_);
+  outcomes_.push_back(Outcome{request, call_sid, outcome});
+}
+
+void Scheduler::Loop() {
+  absl::BitGen random;
+  for (;;) {
+    bool draining = false;
+    absl::Time drain_deadline;
+    {
+      absl::MutexLock lock(&signal_mu_);
+      draining = draining_;
+      drain_deadline = drain_deadline_;
+    }
+    absl::Duration wait = absl::ZeroDuration();
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      more_work_ = false;
+      if (!draining && now >= next_sweep_) {
+        AcquireRuns(store::AcquireMode::kExpired);
+        next_sweep_ = now + options_.sweep_interval * absl::Uniform(random, 0.5, 1.5);
+      }
+      if (!draining && now >= next_acquire_) {
+        AcquireRuns(store::AcquireMode::kFree);
+        next_acquire_ = now + options_.poll_interval;
+      }
+      if (now >= next_heartbeat_) {
+        HeartbeatAll();
+        next_heartbeat_ = now + options_.heartbeat_interval;
+      }
+      RecordDelivered();
+      if (now >= next_reconcile_) {
+        PollRemoteCalls();
+        next_reconcile_ = now + options_.reconcile_interval;
+      }
+      if (!draining && !runs_.empty()) {
+        // Round robin: start after the run that went first last time.
+        std::vector<int64_t> order;
+        for (const auto& [id, run] : runs_) order.push_back(id);
+        std::rotate(order.begin(),
+                    std::upper_bound(order.begin(), order.end(), next_run_turn_), order.end());
+        next_run_turn_ = order.front();
+        for (int64_t id : order) {
+          auto it = runs_.find(id);
+          if (it != runs_.end()) Dispatch(it->second);
+        }
+      }
+      ReleaseIdleRuns();
+      if (draining) {
+        bool calls_left = false;
+        for (const auto& [id, run] : runs_) calls_left |= !run.calls.empty();
+        if (!calls_left || absl::Now() >= drain_deadline) {
+          ReleaseAll();
+          spdlog::info("scheduler worker {} stopped", options_.worker_id);
+          return;
+        }
+      }
+      if (!more_work_) wait = options_.poll_interval + backoff_;
+    }
+    // Sleep until an outcome arrives, a shutdown begins, or the wait ends.
+    absl::MutexLock lock(&signal_mu_);
+    std::pair<Scheduler*, bool> seen{this, draining};
+    signal_mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::pair<Scheduler*, bool>* arg) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return !arg->first->outcomes_.empty() || arg->first->draining_ != arg->second;
+            },
+            &seen),
+        wait);
+  }
+}
+
+void Scheduler::AcquireRuns(store::AcquireMode mode) {
+  const int room = options_.max_runs - static_cast<int>(runs_.size());
+  if (room <= 0) return;
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases_->Acquire(options_.worker_id, room, mode);
+  if (!acquired.ok()) {
+    spdlog::warn("worker {} cannot acquire runs: {}", options_.worker_id,
+                 acquired.status().ToString());
+    backoff_ = std::min(kMaxBackoff, std::max(options_.poll_interval, backoff_ * 2));
+    return;
+  }
+  backoff_ = absl::ZeroDuration();
+  for (store::AcquiredRun& run : *acquired) {
+    if (run.previous_worker.empty()) {
+      spdlog::info("worker {} acquired run {} (epoch {})", options_.worker_id, run.lease.run_id,
+                   run.lease.epoch);
+    } else {
+      spdlog::warn("worker {} took over run {} from {} (epoch {})", options_.worker_id,
+                   run.lease.run_id, run.previous_worker, run.lease.epoch);
+    }
+    HeldRun& held = runs_[run.lease.run_id];
+    held.lease = run.lease;
+    held.concurrency = run.concurrency;
+    absl::StatusOr<store::RunControl> control = leases_->Control(held.lease);
+    if (!control.ok()) {
+      if (HandleError(held, control.status())) continue;
+    } else {
+      held.control = *control;
+    }
+    // Whatever is dialing or calling now was started by another worker (or
+    // by an earlier life of this one): find out what became of it.
+    Reconcile(held);
+  }
+}
+
+void Scheduler::Reconcile(HeldRun& run) {
+  absl::StatusOr<std::vector<store::ActiveJob>> active = leases_->ActiveJobs(run.lease);
+  if (!active.ok()) {
+    HandleError(run, active.status());
+    return;
+  }
+  std::vector<store::JobResult> results;
+  for (const store::ActiveJob& job : *active) {
+    if (run.calls.count(job.job_id) > 0) continue;  // ours, in progress
+    absl::StatusOr<std::optional<dialer::CallState>> state =
+        job.call_sid.empty() ? dialer_->LookupByToken(job.token)
+                             : dialer_->LookupByCallId(job.call_sid);
+    if (!state.ok()) {
+      spdlog::warn("run {}: cannot look up job {} at the provider: {}; retrying later",
+                   run.lease.run_id, job.job_id, state.status().ToString());
+      run.calls[job.job_id] = Call{job.job_id, job.token, job.call_sid, /*remote=*/true};
+      continue;
+    }
+    if (!state->has_value()) {
+      // Never blindly again: a dial whose fate is unknown is failed, not requeued.
+      results.push_back(store::JobResult{
+          job.job_id, job.token, JobStatus::kFailed,
+          job.call_sid.empty()
+              ? "dial outcome unknown: the worker that claimed this job lost its lease before "
+                "the provider confirmed the call"
+              : absl::StrCat("call lost: the provider has no record of call ", job.call_sid),
+          ""});
+      continue;
+    }
+    const dialer::CallState& call = **state;
+    if (call.outcome) {
+      results.push_back(store::JobResult{job.job_id, job.token, call.outcome->status,
+                                         call.outcome->error, call.call_sid});
+      continue;
+    }
+    if (job.call_sid.empty()) {
+      absl::Status recorded =
+          leases_->RecordCallStarted(run.lease, job.job_id, job.token, call.call_sid);
+      if (!recorded.ok() && HandleError(run, recorded)) return;
+    }
+    run.calls[job.job_id] = Call{job.job_id, job.token, call.call_sid, /*remote=*/true};
+  }
+  if (!active->empty()) {
+    spdlog::info("run {}: reconciled {} active jobs ({} finished, {} still in progress)",
+                 run.lease.run_id, active->size(), results.size(), run.calls.size());
+  }
+  if (!results.empty()) Record(run, std::move(results));
+}
+
+void Scheduler::HeartbeatAll() {
+  std::vector<int64_t> ids;
+  for (const auto& [id, run] : runs_) ids.push_back(id);
+  for (int64_t id : ids) {
+    auto it = runs_.find(id);
+    if (it == runs_.end()) continue;
+    absl::StatusOr<store::RunControl> control = leases_->Heartbeat(it->second.lease);
+    if (!control.ok()) {
+      HandleError(it->second, control.status());
+    } else {
+      it->second.control = *control;
+    }
+  }
+}
+
+void Scheduler::RecordDelivered() {
+  std::deque<Outcome> delivered;
+  {
+    absl::MutexLock lock(&signal_mu_);
+    delivered.swap(outcomes_);
+  }
+  std::map<int64_t, std::vector<store::JobResult>> by_run;
+  for (const Outcome& outcome : delivered) {
+    auto it = runs_.find(outcome.request.run_id);
+    // A run this worker no longer holds: its new holder reconciles the call.
+    if (it == runs_.end() || it->second.calls.count(outcome.request.job_id) == 0) continue;
+    by_run[outcome.request.run_id].push_back(
+        store::JobResult{outcome.request.job_id, outcome.request.token, outcome.outcome.status,
+                         outcome.outcome.error, outcome.call_sid});
+  }
+  for (auto& [run_id, results] : by_run) {
+    auto it = runs_.find(run_id);
+    if (it != runs_.end()) Record(it->second, std::move(results));
+  }
+}
+
+void Scheduler::PollRemoteCalls() {
+  std::vector<int64_t> ids;
+  for (const auto& [id, run] : runs_) ids.push_back(id);
+  for (int64_t id : ids) {
+    auto it = runs_.find(id);
+    if (it == runs_.end()) continue;
+    HeldRun& run = it->second;
+    std::vector<store::JobResult> results;
+    for (auto& [job_id, call] : run.calls) {
+      if (!call.remote) continue;
+      absl::StatusOr<std::optional<dialer::CallState>> state =
+          call.call_sid.empty() ? dialer_->LookupByToken(call.token)
+                                : dialer_->LookupByCallId(call.call_sid);
+      if (!state.ok()) continue;  // try again next time
+      if (!state->has_value()) {
+        results.push_back(store::JobResult{job_id, call.token, JobStatus::kFailed,
+                                           "dial outcome unknown: the provider has no record "
+                                           "of this call",
+                                           ""});
+      } else if ((*state)->outcome) {
+        results.push_back(store::JobResult{job_id, call.token, (*state)->outcome->status,
+                                           (*state)->outcome->error, (*state)->call_sid});
+      }
+    }
+    if (!results.empty()) Record(run, std::move(results));
+  }
+}
+
+void Scheduler::Dispatch(HeldRun& run) {
+  if (run.control.cancel_requested && !IsFinal(run.control.status) && !run.cancel_finalized) {
+    absl::StatusOr<int64_t> cancelled = leases_->FinalizeCancel(run.lease);
+    if (!cancelled.ok()) {
+      HandleError(run, cancelled.status());
+      return;
+    }
+    run.cancel_finalized = true;
+    spdlog::info("run {} cancelled by request: {} queued jobs cancelled, {} calls finishing",
+                 run.lease.run_id, *cancelled, run.calls.size());
+    absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
+    if (!control.ok()) {
+      HandleError(run, control.status());
+      return;
+    }
+    run.control = *control;
+  }
+  if (!run.control.Dispatchable()) return;
+  const int free = run.concurrency - static_cast<int>(run.calls.size());
+  if (free <= 0) return;
+  const int batch = std::min(free, options_.max_claim_batch);
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases_->Claim(run.lease, batch);
+  if (!claimed.ok()) {
+    HandleError(run, claimed.status());
+    return;
+  }
+  if (claimed->empty()) {
+    // Nothing claimed: learn why (paused, stopped, cancel, lease lost, or
+    // nothing left) before the next round.
+    absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
+    if (!control.ok()) {
+      HandleError(run, control.status());
+      return;
+    }
+    run.control = *control;
+    if (run.control.Dispatchable() && run.control.queued == 0 && run.control.in_progress == 0 &&
+        run.calls.empty()) {
+      absl::StatusOr<bool> completed = leases_->CompleteIfDone(run.lease);
+      if (!completed.ok()) {
+        HandleError(run, completed.status());
+        return;
+      }
+      if (*completed) run.control.status = RunStatus::kCompleted;
+    }
+    return;
+  }
+  consecutive_errors_.erase(run.lease.run_id);
+  const int64_t run_id = run.lease.run_id;
+  for (const store::ClaimedJob& job : *claimed) {
+    // DialClaimed may drop the run (lease lost): look it up again each time.
+    auto it = runs_.find(run_id);
+    if (it == runs_.end()) break;
+    DialClaimed(it->second, job);
+  }
+  if (static_cast<int>(claimed->size()) == batch) more_work_ = true;
+}
+
+void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
+  // Stop, cancel and pause win: the run is re-read before every dial.
+  absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
+  if (!control.ok()) {
+    // The job stays dialing without a call; whoever holds the run next
+    // reconciles it (the provider never saw it, so it is failed, not redialed).
+    HandleError(run, control.status());
+    return;
+  }
+  run.control = *control;
+  if (!run.control.Dispatchable()) {
+    const bool paused = run.control.status == RunStatus::kPaused;
+    absl::Status released = leases_->ReleaseClaim(
+        run.lease, job, paused ? JobStatus::kQueued : JobStatus::kCancelled,
+        paused ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
+                                                                : "Cancelled by user"));
+    if (!released.ok()) HandleError(run, released);
+    return;
+  }
+  dialer::DialRequest request{run.lease.business_id, run.lease.run_id, job.job_id, job.lead_id,
+                              job.phone, job.token, options_.worker_id};
+  absl::StatusOr<std::string> call_sid = dialer_->Dial(request);
+  if (!call_sid.ok()) {
+    Record(run, {store::JobResult{job.job_id, job.token, JobStatus::kFailed,
+                                  absl::StrCat("dial failed: ", call_sid.status().message()),
+                                  ""}});
+    return;
+  }
+  run.calls[job.job_id] = Call{job.job_id, job.token, *call_sid, /*remote=*/false};
+  absl::Status recorded = leases_->RecordCallStarted(run.lease, job.job_id, job.token, *call_sid);
+  if (!recorded.ok()) HandleError(run, recorded);
+}
+
+void Scheduler::Record(HeldRun& run, std::vector<store::JobResult> results) {
+  absl::StatusOr<store::RunControl> control = leases_->RecordOutcomes(run.lease, results);
+  if (!control.ok()) {
+    HandleError(run, control.status());
+    return;
+  }
+  run.control = *control;
+  for (const store::JobResult& result : results) run.calls.erase(result.job_id);
+  if (run.control.status == RunStatus::kCompleted) {
+    spdlog::info("run {} completed", run.lease.run_id);
+  }
+}
+
+bool Scheduler::HandleError(HeldRun& run, const absl::Status& status) {
+  const int64_t run_id = run.lease.run_id;
+  if (status.code() == absl::StatusCode::kAborted) {
+    spdlog::warn("worker {} lost its lease on run {}: {}; letting go", options_.worker_id, run_id,
+                 status.message());
+    consecutive_errors_.erase(run_id);
+    runs_.erase(run_id);
+    return true;
+  }
+  if (status.code() == absl::StatusCode::kUnavailable ||
+      status.code() == absl::StatusCode::kDeadlineExceeded) {
+    // The database is away: nothing is dialed until claims can be recorded.
+    backoff_ = std::min(kMaxBackoff, std::max(options_.poll_interval, backoff_ * 2));
+    spdlog::warn("run {}: database unavailable ({}); backing off {}", run_id, status.message(),
+                 absl::FormatDuration(backoff_));
+    return false;
+  }
+  const int errors = ++consecutive_errors_[run_id];
+  spdlog::error("run {}: {} (error {} of {})", run_id, status.ToString(), errors,
+                kMaxConsecutiveErrors);
+  if (errors >= kMaxConsecutiveErrors) {
+    absl::Status failed = leases_->FailRun(run.lease, status.message());
+    spdlog::error("run {} failed: {}{}", run_id, status.message(),
+                  failed.ok() ? "" : absl::StrCat(" (could not record: ", failed.message(), ")"));
+    absl::Status released = leases_->Release(run.lease);
+    (void)released;
+    consecutive_errors_.erase(run_id);
+    runs_.erase(run_id);
+    return true;
+  }
+  return false;
+}
+
+void Scheduler::ReleaseIdleRuns() {
+  std::vector<int64_t> idle;
+  for (const auto& [id, run] : runs_) {
+    if (!run.calls.empty()) continue;
+    const bool finished = IsFinal(run.control.status);
+    const bool paused = run.control.status == RunStatus::kPaused;
+    if (finished || paused) idle.push_back(id);
+  }
+  for (int64_t id : idle) {
+    HeldRun& run = runs_[id];
+    absl::Status released = leases_->Release(run.lease);
+    if (!released.ok()) {
+      if (!HandleError(run, released)) continue;
+    } else {
+      spdlog::info("worker {} released run {} ({})", options_.worker_id, id,
+                   run.control.status ? RunStatusName(*run.control.status) : "unknown");
+    }
+    runs_.erase(id);
+  }
+}
+
+void Scheduler::ReleaseAll() {
+  for (auto& [id, run] : runs_) {
+    absl::Status released = leases_->Release(run.lease);
+    if (released.ok()) {
+      spdlog::info("worker {} handed run {} back ({} calls still in progress)",
+                   options_.worker_id, id, run.calls.size());
+    } else {
+      spdlog::warn("worker {} could not release run {}: {}", options_.worker_id, id,
+                   released.ToString());
+    }
+  }
+  runs_.clear();
+}
+
+}  // namespace campaign::scheduler

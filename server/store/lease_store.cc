@@ -1,0 +1,398 @@
+#include "server/store/lease_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/store/rows.h"
+
+namespace campaign::store {
+namespace {
+
+// One sweeper at a time across replicas (transaction-scoped advisory lock).
+constexpr int64_t kSweepLockKey = 0x0CA11'0002;
+constexpr char kTrySweepLockSql[] = "SELECT pg_try_advisory_xact_lock($1)";
+
+// Leases runs to dispatch, and runs with calls left to reconcile. `$4` picks
+// free runs (false) or runs whose lease expired (true). The pre-update holder
+// is read from the same snapshot.
+constexpr char kAcquireSql[] = R"sql(
+WITH candidates AS (
+  SELECT r.id, r.locked_by_worker AS previous_worker
+    FROM outbound_call_runs r
+   WHERE (r.status IN ('pending', 'running')
+          OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
+              AND r.in_progress_count > 0))
+     AND CASE WHEN $4
+              THEN r.locked_by_worker IS NOT NULL
+                   AND (r.lock_ts IS NULL
+                        OR r.lock_ts < now() - $2::float8 * interval '1 microsecond')
+              ELSE r.locked_by_worker IS NULL END
+   ORDER BY r.id
+   LIMIT $3
+   FOR UPDATE SKIP LOCKED)
+UPDATE outbound_call_runs r
+   SET locked_by_worker = $1, lock_ts = now(), lease_epoch = r.lease_epoch + 1,
+       status = CASE WHEN r.status = 'pending' THEN 'running' ELSE r.status END,
+       started_at = CASE WHEN r.status = 'pending' THEN coalesce(r.started_at, now())
+                         ELSE r.started_at END,
+       version = r.version + 1, updated_at = now()
+  FROM candidates c
+ WHERE r.id = c.id
+RETURNING r.id, r.business_id, r.lease_epoch, r.concurrency, coalesce(c.previous_worker, ''))sql";
+
+// The fence of every write: the run row, locked, if this lease still holds.
+constexpr char kFenceSql[] =
+    "SELECT 1 FROM outbound_call_runs"
+    " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3 FOR NO KEY UPDATE";
+
+constexpr char kControlSql[] =
+    "SELECT status, cancel_requested, queued_count, in_progress_count FROM outbound_call_runs"
+    " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3";
+
+constexpr char kHeartbeatSql[] =
+    "UPDATE outbound_call_runs SET lock_ts = now()"
+    " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3"
+    " RETURNING status, cancel_requested, queued_count, in_progress_count";
+
+// Claims queued jobs with the run row locked and re-checked in the same
+// statement; never more than the run's free slots.
+constexpr char kClaimSql[] = R"sql(
+WITH run AS (
+  SELECT r.id, greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
+    FROM outbound_call_runs r
+   WHERE r.id = $1 AND r.lease_epoch = $2 AND r.locked_by_worker = $3
+     AND r.status = 'running' AND NOT r.cancel_requested
+   FOR NO KEY UPDATE),
+picked AS (
+  SELECT j.id
+    FROM outbound_call_jobs j
+   WHERE j.run_id = (SELECT id FROM run) AND j.status = 'queued'
+   ORDER BY j.id
+   LIMIT (SELECT free FROM run)
+   FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE outbound_call_jobs j
+     SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
+         dial_started_at = now(), attempts = j.attempts + 1
+    FROM picked
+   WHERE j.id = picked.id
+  RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
+counted AS (
+  UPDATE outbound_call_runs r
+     SET queued_count = r.queued_count - (SELECT count(*) FROM claimed),
+         in_progress_count = r.in_progress_count + (SELECT count(*) FROM claimed),
+         lock_ts = now(), version = r.version + 1, updated_at = now()
+   WHERE r.id = (SELECT id FROM run) AND EXISTS (SELECT 1 FROM claimed)
+  RETURNING 1)
+SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id)sql";
+
+constexpr char kReleaseClaimSql[] =
+    "UPDATE outbound_call_jobs"
+    "   SET status = $4, error_message = nullif($5, ''),"
+    "       completed_at = CASE WHEN $4 = 'queued' THEN NULL ELSE now() END,"
+    "       dial_lock_token = CASE WHEN $4 = 'queued' THEN NULL ELSE dial_lock_token END,"
+    "       dial_started_at = CASE WHEN $4 = 'queued' THEN NULL ELSE dial_started_at END,"
+    "       attempts = attempts - 1"
+    " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'"
+    "   AND call_sid IS NULL";
+
+constexpr char kCallStartedSql[] =
+    "UPDATE outbound_call_jobs SET status = 'calling', call_sid = $4, started_at = now()"
+    " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'";
+
+constexpr char kFinishJobSql[] =
+    "UPDATE outbound_call_jobs"
+    "   SET status = $4, error_message = nullif($5, ''), completed_at = now(),"
+    "       call_sid = coalesce(nullif($6, ''), call_sid),"
+    "       started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END"
+    " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3"
+    "   AND status IN ('dialing', 'calling')";
+
+// Applies counter deltas; returns the control state afterwards.
+constexpr char kCountSql[] =
+    "UPDATE outbound_call_runs r"
+    "   SET queued_count = r.queued_count + $2, in_progress_count = r.in_progress_count + $3,"
+    "       completed_count = r.completed_count + $4, failed_count = r.failed_count + $5,"
+    "       cancelled_count = r.cancelled_count + $6, cursor_position = r.cursor_position + $7,"
+    "       version = r.version + 1, updated_at = now()"
+    " WHERE r.id = $1"
+    " RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count";
+
+constexpr char kCompleteSql[] =
+    "UPDATE outbound_call_runs"
+    "   SET status = 'completed', ended_at = now(), completed_at = now(),"
+    "       version = version + 1, updated_at = now()"
+    " WHERE id = $1 AND status = 'running' AND NOT cancel_requested"
+    "   AND queued_count = 0 AND in_progress_count = 0"
+    " RETURNING status, cancel_requested, queued_count, in_progress_count";
+
+// Ends a run with `$2` (cancelled or failed) after `$3` queued jobs were
+// cancelled; `$4` is the error (failed runs only).
+constexpr char kEndRunSql[] =
+    "UPDATE outbound_call_runs"
+    "   SET status = $2, ended_at = now(), completed_at = now(),"
+    "       last_error = coalesce(nullif($4, ''), last_error),"
+    "       queued_count = queued_count - $3, cancelled_count = cancelled_count + $3,"
+    "       cursor_position = cursor_position + $3,"
+    "       version = version + 1, updated_at = now()"
+    " WHERE id = $1 AND status IN ('pending', 'running', 'paused')";
+
+constexpr char kActiveJobsSql[] =
+    "SELECT id, lead_id, coalesce(phone, ''), coalesce(dial_lock_token, ''),"
+    "       coalesce(call_sid, ''), status,"
+    "       (extract(epoch from coalesce(dial_started_at, created_at)) * 1000000)::int8"
+    "  FROM outbound_call_jobs"
+    " WHERE run_id = $1 AND status IN ('dialing', 'calling') ORDER BY id";
+
+constexpr char kReleaseSql[] =
+    "UPDATE outbound_call_runs SET locked_by_worker = NULL, lock_ts = NULL"
+    " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3";
+
+absl::Status LeaseLost(const Lease& lease) {
+  return absl::AbortedError(absl::StrCat("lease on run ", lease.run_id, " (epoch ", lease.epoch,
+                                         ") was lost to another worker"));
+}
+
+RunControl ControlFromRow(const pqxx::row& row) {
+  RunControl control;
+  control.status = ParseRunStatus(row[0].as<std::string>());
+  control.cancel_requested = row[1].as<bool>();
+  control.queued = row[2].as<int64_t>();
+  control.in_progress = row[3].as<int64_t>();
+  return control;
+}
+
+// Changes of the run's counters caused by job transitions.
+struct CounterDelta {
+  int64_t queued = 0;
+  int64_t in_progress = 0;
+  int64_t completed = 0;
+  int64_t failed = 0;
+  int64_t cancelled = 0;
+  int64_t cursor = 0;
+
+  // Accounts for `count` jobs moving from `from` to `to`.
+  void Move(JobStatus from, JobStatus to, int64_t count) {
+    Add(from, -count);
+    Add(to, count);
+  }
+
+ private:
+  void Add(JobStatus status, int64_t count) {
+    switch (status) {
+      case JobStatus::kQueued:
+        queued += count;
+        return;
+      case JobStatus::kDialing:
+      case JobStatus::kCalling:
+        in_progress += count;
+        return;
+      case JobStatus::kCompleted:
+        completed += count;
+        cursor += count;
+        return;
+      case JobStatus::kFailed:
+      case JobStatus::kNoAnswer:
+      case JobStatus::kBusy:
+        failed += count;
+        cursor += count;
+        return;
+      case JobStatus::kCancelled:
+        cancelled += count;
+        cursor += count;
+        return;
+    }
+  }
+};
+
+RunControl ApplyCounts(pqxx::work& txn, int64_t run_id, const CounterDelta& delta) {
+  return ControlFromRow(txn.exec_params1(kCountSql, run_id, delta.queued, delta.in_progress,
+                                         delta.completed, delta.failed, delta.cancelled,
+                                         delta.cursor));
+}
+
+// Runs `body` in a transaction of the lease's business after checking (and
+// locking) the lease; ABORTED when it was lost.
+template <typename Body>
+auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body&& body)
+    -> std::invoke_result_t<Body&, pqxx::work&> {
+  using Result = std::invoke_result_t<Body&, pqxx::work&>;
+  return database->Transact(Tenancy::Business(lease.business_id), what,
+                            [&](pqxx::work& txn) -> Result {
+                              if (txn.exec_params(kFenceSql, lease.run_id, lease.epoch,
+                                                  lease.worker)
+                                      .empty()) {
+                                return Result(LeaseLost(lease));
+                              }
+                              return body(txn);
+                            });
+}
+
+}  // namespace
+
+LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl)
+    : database_(database), lease_ttl_(lease_ttl) {}
+
+absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& worker,
+                                                             int max_runs, AcquireMode mode) {
+  const bool expired = mode == AcquireMode::kExpired;
+  return database_->Transact(
+      Tenancy::AllBusinesses(), expired ? "sweep expired leases" : "acquire runs",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<AcquiredRun>> {
+        std::vector<AcquiredRun> acquired;
+        if (max_runs <= 0) return acquired;
+        if (expired && !txn.exec_params1(kTrySweepLockSql, kSweepLockKey)[0].as<bool>()) {
+          return acquired;  // another replica is sweeping right now
+        }
+        for (const auto& row :
+             txn.exec_params(kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_),
+                             max_runs, expired)) {
+          AcquiredRun run;
+          run.lease.run_id = row[0].as<int64_t>();
+          run.lease.business_id = row[1].as<int64_t>();
+          run.lease.epoch = row[2].as<int64_t>();
+          run.lease.worker = worker;
+          run.concurrency = row[3].as<int32_t>();
+          run.previous_worker = row[4].as<std::string>();
+          acquired.push_back(std::move(run));
+        }
+        return acquired;
+      });
+}
+
+absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "heartbeat",
+      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        pqxx::result rows = txn.exec_params(kHeartbeatSql, lease.run_id, lease.epoch, lease.worker);
+        if (rows.empty()) return LeaseLost(lease);
+        return ControlFromRow(rows[0]);
+      });
+}
+
+absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "read run control",
+      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        pqxx::result rows = txn.exec_params(kControlSql, lease.run_id, lease.epoch, lease.worker);
+        if (rows.empty()) return LeaseLost(lease);
+        return ControlFromRow(rows[0]);
+      });
+}
+
+absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, int max_jobs) {
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "claim jobs",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ClaimedJob>> {
+        std::vector<ClaimedJob> jobs;
+        for (const auto& row :
+             txn.exec_params(kClaimSql, lease.run_id, lease.epoch, lease.worker, max_jobs)) {
+          jobs.push_back(ClaimedJob{row[0].as<int64_t>(), row[1].as<int64_t>(),
+                                    row[2].as<std::string>(), row[3].as<std::string>()});
+        }
+        return jobs;
+      });
+}
+
+absl::Status LeaseStore::ReleaseClaim(const Lease& lease, const ClaimedJob& job, JobStatus to,
+                                      absl::string_view reason) {
+  return Fenced(database_, lease, "release claim", [&](pqxx::work& txn) -> absl::Status {
+    const int64_t moved =
+        txn.exec_params(kReleaseClaimSql, job.job_id, lease.run_id, job.token,
+                        std::string(JobStatusName(to)), std::string(reason))
+            .affected_rows();
+    CounterDelta delta;
+    delta.Move(JobStatus::kDialing, to, moved);
+    if (moved > 0) ApplyCounts(txn, lease.run_id, delta);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status LeaseStore::RecordCallStarted(const Lease& lease, int64_t job_id,
+                                           absl::string_view token, absl::string_view call_sid) {
+  return Fenced(database_, lease, "record call start", [&](pqxx::work& txn) -> absl::Status {
+    txn.exec_params(kCallStartedSql, job_id, lease.run_id, std::string(token),
+                    std::string(call_sid));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<RunControl> LeaseStore::RecordOutcomes(const Lease& lease,
+                                                      const std::vector<JobResult>& results) {
+  return Fenced(
+      database_, lease, "record call outcomes",
+      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        CounterDelta delta;
+        for (const JobResult& result : results) {
+          const int64_t finished =
+              txn.exec_params(kFinishJobSql, result.job_id, lease.run_id, result.token,
+                              std::string(JobStatusName(result.status)), result.error,
+                              result.call_sid)
+                  .affected_rows();
+          // dialing and calling both count as in progress.
+          delta.Move(JobStatus::kDialing, result.status, finished);
+        }
+        RunControl control = ApplyCounts(txn, lease.run_id, delta);
+        if (control.status == RunStatus::kRunning && !control.cancel_requested &&
+            control.queued == 0 && control.in_progress == 0) {
+          pqxx::result completed = txn.exec_params(kCompleteSql, lease.run_id);
+          if (!completed.empty()) control = ControlFromRow(completed[0]);
+        }
+        return control;
+      });
+}
+
+absl::StatusOr<int64_t> LeaseStore::FinalizeCancel(const Lease& lease) {
+  return Fenced(database_, lease, "cancel run", [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
+    const int64_t cancelled =
+        CancelQueuedJobs(txn, lease.run_id, lease.business_id, "Cancelled by user");
+    txn.exec_params(kEndRunSql, lease.run_id, std::string(RunStatusName(RunStatus::kCancelled)),
+                    cancelled, std::string());
+    return cancelled;
+  });
+}
+
+absl::StatusOr<bool> LeaseStore::CompleteIfDone(const Lease& lease) {
+  return Fenced(database_, lease, "complete run", [&](pqxx::work& txn) -> absl::StatusOr<bool> {
+    return !txn.exec_params(kCompleteSql, lease.run_id).empty();
+  });
+}
+
+absl::Status LeaseStore::FailRun(const Lease& lease, absl::string_view error) {
+  return Fenced(database_, lease, "fail run", [&](pqxx::work& txn) -> absl::Status {
+    const int64_t cancelled = CancelQueuedJobs(txn, lease.run_id, lease.business_id,
+                                               absl::StrCat("Run failed: ", error));
+    txn.exec_params(kEndRunSql, lease.run_id, std::string(RunStatusName(RunStatus::kFailed)),
+                    cancelled, std::string(error));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease) {
+  return Fenced(
+      database_, lease, "list active jobs",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ActiveJob>> {
+        std::vector<ActiveJob> jobs;
+        for (const auto& row : txn.exec_params(kActiveJobsSql, lease.run_id)) {
+          ActiveJob job;
+          job.job_id = row[0].as<int64_t>();
+          job.lead_id = row[1].as<int64_t>();
+          job.phone = row[2].as<std::string>();
+          job.token = row[3].as<std::string>();
+          job.call_sid = row[4].as<std::string>();
+          job.status = ParseJobStatus(row[5].as<std::string>()).value_or(JobStatus::kDialing);
+          job.dial_started_at = absl::FromUnixMicros(row[6].as<int64_t>());
+          jobs.push_back(std::move(job));
+        }
+        return jobs;
+      });
+}
+
+absl::Status LeaseStore::Release(const Lease& lease) {
+  return database_->Transact(Tenancy::Business(lease.business_id), "release lease",
+                             [&](pqxx::work& txn) -> absl::Status {
+                               txn.exec_params(kReleaseSql, lease.run_id, lease.epoch,
+                                               lease.worker);
+                               return absl::OkStatus();
+                             });
+}
+
+}  // namespace campaign::store

@@ -1,0 +1,151 @@
+// The scheduler's side of the database: leases on runs, fenced claims of
+// queued jobs, and the recording of dials and their outcomes. Every write for
+// a run is fenced on the lease epoch the worker acquired it with, so a worker
+// that lost its lease can no longer change anything.
+#ifndef CAMPAIGN_SERVER_STORE_LEASE_STORE_H_
+#define CAMPAIGN_SERVER_STORE_LEASE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/model/model.h"
+#include "server/store/database.h"
+
+namespace campaign::store {
+
+// A run held by a worker: the fencing token of every write for it.
+struct Lease {
+  int64_t run_id = 0;
+  int64_t business_id = 0;
+  int64_t epoch = 0;
+  std::string worker;
+};
+
+// A run a worker just acquired.
+struct AcquiredRun {
+  Lease lease;
+  int32_t concurrency = 0;
+  // The worker that held it before (its lease expired, or it released it).
+  std::string previous_worker;
+};
+
+// What a worker needs to know of its run before it claims or dials.
+struct RunControl {
+  std::optional<RunStatus> status;
+  bool cancel_requested = false;
+  int64_t queued = 0;
+  int64_t in_progress = 0;
+
+  // True when new dials may start: running and no cancel requested.
+  bool Dispatchable() const { return status == RunStatus::kRunning && !cancel_requested; }
+};
+
+// A job claimed for dialing.
+struct ClaimedJob {
+  int64_t job_id = 0;
+  int64_t lead_id = 0;
+  std::string phone;
+  std::string token;
+};
+
+// A job in dialing or calling, as found when a worker acquires a run.
+struct ActiveJob {
+  int64_t job_id = 0;
+  int64_t lead_id = 0;
+  std::string phone;
+  std::string token;
+  // Empty while dialing.
+  std::string call_sid;
+  JobStatus status = JobStatus::kDialing;
+  absl::Time dial_started_at;
+};
+
+// The final result of one job, for RecordOutcomes.
+struct JobResult {
+  int64_t job_id = 0;
+  std::string token;
+  // kCompleted, kFailed, kNoAnswer or kBusy.
+  JobStatus status = JobStatus::kCompleted;
+  std::string error;
+  // The provider's call id when known and not yet recorded; empty otherwise.
+  std::string call_sid;
+};
+
+// Which runs Acquire looks at.
+enum class AcquireMode {
+  // Runs no worker holds.
+  kFree,
+  // Runs whose holder's lease expired (the sweep); one sweeper at a time
+  // across replicas, through an advisory lock.
+  kExpired,
+};
+
+// Leases, claims and outcomes. A write whose lease was lost is ABORTED.
+class LeaseStore {
+ public:
+  LeaseStore(Database* database, absl::Duration lease_ttl);
+
+  // Leases up to `max_runs` runs for `worker`: runs to dispatch (pending or
+  // running) and runs that still have calls to reconcile (paused, stopped or
+  // cancelled with jobs in progress). A pending run becomes running with
+  // started_at set. Each acquisition increments the run's lease epoch.
+  absl::StatusOr<std::vector<AcquiredRun>> Acquire(const std::string& worker, int max_runs,
+                                                   AcquireMode mode);
+
+  // Renews the lease (lock_ts = now) and returns the run's control state.
+  absl::StatusOr<RunControl> Heartbeat(const Lease& lease);
+
+  // Reads the run's control state; ABORTED when the lease is lost. Called
+  // before every dial.
+  absl::StatusOr<RunControl> Control(const Lease& lease);
+
+  // Claims up to `max_jobs` queued jobs in id order, never more than the
+  // run's free concurrency slots, in one statement that also checks the run
+  // is running, not cancel-requested and still leased by this worker: a
+  // Stop, Cancel, Pause or lease loss that commits first wins. Claimed jobs
+  // become dialing with a fresh token, dial_started_at and attempts + 1.
+  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs);
+
+  // Undoes a claim whose dial never started: the job goes back to queued
+  // (run paused) or becomes cancelled with `reason` (run stopped/cancelled).
+  absl::Status ReleaseClaim(const Lease& lease, const ClaimedJob& job, JobStatus to,
+                            absl::string_view reason);
+
+  // Records that the provider accepted the call: calling, call_sid, started_at.
+  absl::Status RecordCallStarted(const Lease& lease, int64_t job_id, absl::string_view token,
+                                 absl::string_view call_sid);
+
+  // Finishes jobs (dialing or calling) with their outcomes in one transaction,
+  // counters and cursor included; completes the run when nothing is queued or
+  // in progress any more. Jobs already final are left alone.
+  absl::StatusOr<RunControl> RecordOutcomes(const Lease& lease,
+                                            const std::vector<JobResult>& results);
+
+  // Honours a cancel request: queued jobs become cancelled ("Cancelled by
+  // user") and the run cancelled with ended_at. Returns the jobs cancelled.
+  absl::StatusOr<int64_t> FinalizeCancel(const Lease& lease);
+
+  // Completes a running run with nothing queued or in progress; true if it did.
+  absl::StatusOr<bool> CompleteIfDone(const Lease& lease);
+
+  // Fails the run with `error`: queued jobs are cancelled, last_error set.
+  absl::Status FailRun(const Lease& lease, absl::string_view error);
+
+  // The run's jobs in dialing or calling.
+  absl::StatusOr<std::vector<ActiveJob>> ActiveJobs(const Lease& lease);
+
+  // Gives the lease up so another worker can take the run at once.
+  absl::Status Release(const Lease& lease);
+
+ private:
+  Database* database_;
+  absl::Duration lease_ttl_;
+};
+
+}  // namespace campaign::store
+
+#endif  // CAMPAIGN_SERVER_STORE_LEASE_STORE_H_
