@@ -71,6 +71,12 @@ absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string
   if (phone.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   }
+  // libphonenumber's parser is quadratic in its input: refuse long strings
+  // before parsing them.
+  if (phone.size() > kMaxPhoneBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is %d bytes; a phone number is at most %d", field, phone.size(), kMaxPhoneBytes));
+  }
   PhoneNumber parsed;
   // "ZZ": no default region, so only international numbers ("+<country>...")
   // parse; a national number would be ambiguous across businesses.
@@ -78,6 +84,11 @@ absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string
       !util.IsValidNumber(parsed)) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, " ", Quote(phone), " is not a valid international phone number (E.164, e.g. +14155550123)"));
+  }
+  if (parsed.has_extension()) {
+    // E.164 has no extensions: dialing the main line instead would be wrong.
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " ", Quote(phone), " has an extension; extensions cannot be dialed"));
   }
   std::string e164;
   util.Format(parsed, PhoneNumberUtil::E164, &e164);
@@ -137,8 +148,13 @@ absl::Status ValidateRequestId(absl::string_view request_id) {
   if (!IsValidUtf8(request_id)) {
     return absl::InvalidArgumentError("request_id is not valid UTF-8");
   }
-  for (char c : request_id) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+  for (size_t i = 0; i < request_id.size(); ++i) {
+    const auto c = static_cast<unsigned char>(request_id[i]);
+    // C0 controls, DEL, and C1 controls (U+0080..U+009F, encoded C2 80..C2 9F).
+    const bool c1 = c == 0xC2 && i + 1 < request_id.size() &&
+                    static_cast<unsigned char>(request_id[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(request_id[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
       return absl::InvalidArgumentError(
           absl::StrCat("request_id ", Quote(request_id), " contains a control character"));
     }

@@ -24,6 +24,8 @@ struct Limits {
 
 // Longest request_id, in bytes.
 inline constexpr size_t kMaxRequestIdBytes = 128;
+// Longest phone string accepted for parsing, in bytes.
+inline constexpr size_t kMaxPhoneBytes = 64;
 // Longest lead name, in bytes.
 inline constexpr size_t kMaxLeadNameBytes = 255;
 // Default and largest page sizes of the list methods.
