@@ -1,6 +1,7 @@
 -- Upgrades outbound_call_runs in place: the columns the scheduler, the API and
--- idempotent creation need, status and counter checks, and the indexes for
--- keyset listing and the scheduler's lease scan. Safe to run on a legacy
+-- idempotent creation need, the business key, and the indexes for
+-- keyset listing and the scheduler's lease scan (status and counter checks come in
+-- 0003, after the recount). Safe to run on a legacy
 -- table holding data and on the baseline of 0001.
 
 ALTER TABLE outbound_call_runs
@@ -27,26 +28,8 @@ UPDATE outbound_call_runs
    SET ended_at = completed_at
  WHERE ended_at IS NULL AND completed_at IS NOT NULL;
 
--- Rows written from now on must carry a known status and sane numbers; legacy
--- rows are not re-checked (NOT VALID) so the upgrade never fails on old data.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_constraint
-                  WHERE conrelid = 'outbound_call_runs'::regclass
-                    AND conname = 'outbound_call_runs_status_check') THEN
-    ALTER TABLE outbound_call_runs ADD CONSTRAINT outbound_call_runs_status_check
-      CHECK (status IN ('pending', 'running', 'paused', 'stopped', 'cancelled',
-                        'completed', 'failed')) NOT VALID;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_constraint
-                  WHERE conrelid = 'outbound_call_runs'::regclass
-                    AND conname = 'outbound_call_runs_numbers_check') THEN
-    ALTER TABLE outbound_call_runs ADD CONSTRAINT outbound_call_runs_numbers_check
-      CHECK (concurrency > 0 AND total_leads >= 0 AND queued_count >= 0
-             AND in_progress_count >= 0 AND completed_count >= 0
-             AND failed_count >= 0 AND cancelled_count >= 0
-             AND cursor_position >= 0 AND cursor_position <= total_leads) NOT VALID;
-  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_constraint
                   WHERE conrelid = 'outbound_call_runs'::regclass
                     AND conname = 'outbound_call_runs_business_id_fkey') THEN

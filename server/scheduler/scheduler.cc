@@ -297,6 +297,7 @@ void Scheduler::PollRemoteCalls() {
 }
 
 void Scheduler::Dispatch(HeldRun& run) {
+  if (!RetryPending(run)) return;
   if (run.control.cancel_requested && !IsFinal(run.control.status) && !run.cancel_finalized) {
     absl::StatusOr<int64_t> cancelled = leases_->FinalizeCancel(run.lease);
     if (!cancelled.ok()) {
@@ -357,19 +358,16 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
   // Stop, cancel and pause win: the run is re-read before every dial.
   absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
   if (!control.ok()) {
-    // The job stays dialing without a call; whoever holds the run next
-    // reconciles it (the provider never saw it, so it is failed, not redialed).
-    HandleError(run, control.status());
+    // Not dialed: undone later. If the lease is gone instead, the next
+    // holder finds the job dialing without a call and fails it, never
+    // redials it.
+    if (!HandleError(run, control.status())) run.unstarted.push_back(job);
     return;
   }
   run.control = *control;
   if (!run.control.Dispatchable()) {
-    const bool paused = run.control.status == RunStatus::kPaused;
-    absl::Status released = leases_->ReleaseClaim(
-        run.lease, job, paused ? JobStatus::kQueued : JobStatus::kCancelled,
-        paused ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
-                                                                : "Cancelled by user"));
-    if (!released.ok()) HandleError(run, released);
+    absl::Status undone = UndoClaim(run, job);
+    if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
     return;
   }
   dialer::DialRequest request{run.lease.business_id, run.lease.run_id, job.job_id, job.lead_id,
@@ -386,10 +384,55 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
   if (!recorded.ok()) HandleError(run, recorded);
 }
 
+absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job) {
+  // Paused: the job waits in the queue again. Stopped or cancelled: it is
+  // cancelled like the other queued jobs.
+  const bool paused = run.control.status == RunStatus::kPaused && !run.control.cancel_requested;
+  return leases_->ReleaseClaim(
+      run.lease, job, paused ? JobStatus::kQueued : JobStatus::kCancelled,
+      paused ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
+                                                              : "Cancelled by user"));
+}
+
+bool Scheduler::RetryPending(HeldRun& run) {
+  if (!run.unrecorded.empty()) {
+    std::vector<store::JobResult> results;
+    results.swap(run.unrecorded);
+    const int64_t run_id = run.lease.run_id;
+    Record(run, std::move(results));
+    auto it = runs_.find(run_id);
+    if (it == runs_.end() || !it->second.unrecorded.empty()) return false;
+  }
+  while (!run.unstarted.empty()) {
+    absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
+    if (!control.ok()) {
+      HandleError(run, control.status());
+      return false;
+    }
+    run.control = *control;
+    if (run.control.Dispatchable()) {
+      // The run may dial again: the claims are simply put back in the queue.
+      run.control.status = RunStatus::kPaused;
+    }
+    absl::Status undone = UndoClaim(run, run.unstarted.back());
+    run.control = *control;
+    if (!undone.ok()) {
+      HandleError(run, undone);
+      return false;
+    }
+    run.unstarted.pop_back();
+  }
+  return true;
+}
+
 void Scheduler::Record(HeldRun& run, std::vector<store::JobResult> results) {
   absl::StatusOr<store::RunControl> control = leases_->RecordOutcomes(run.lease, results);
   if (!control.ok()) {
-    HandleError(run, control.status());
+    // Kept for the next round unless the run was dropped (its new holder
+    // reconciles the calls through the provider).
+    if (!HandleError(run, control.status())) {
+      run.unrecorded.insert(run.unrecorded.end(), results.begin(), results.end());
+    }
     return;
   }
   run.control = *control;

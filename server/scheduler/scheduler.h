@@ -87,6 +87,11 @@ class Scheduler {
     int32_t concurrency = 0;
     store::RunControl control;
     std::map<int64_t, Call> calls;  // by job id
+    // Claims whose dial never started and could not be undone yet (the
+    // database was away); retried every round.
+    std::vector<store::ClaimedJob> unstarted;
+    // Outcomes that could not be recorded yet; retried every round.
+    std::vector<store::JobResult> unrecorded;
     bool cancel_finalized = false;
   };
   // An outcome delivered by the dialer.
@@ -106,6 +111,12 @@ class Scheduler {
   void DialClaimed(HeldRun& run, const store::ClaimedJob& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Record(HeldRun& run, std::vector<store::JobResult> results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Retries what an earlier database error left undone; false if the run
+  // was dropped or the database is still away.
+  bool RetryPending(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Undoes a claim whose dial did not start, as the run's state demands.
+  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Handles a failed store call for `run`: true when the run was dropped.
   bool HandleError(HeldRun& run, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
