@@ -110,6 +110,20 @@ absl::Status ConfigureLogging() {
   return absl::OkStatus();
 }
 
+// Checks the form host:port (port 0..65535) before anything else is done;
+// whether the address can be bound is only known when serving starts.
+absl::Status ValidateListenAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen (or CAMPAIGN_LISTEN) \"", listen, "\" is not host:port with a port 0..65535"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> DatabaseUrl() {
   std::string url = absl::GetFlag(FLAGS_database_url);
   if (url.empty()) {
@@ -137,6 +151,9 @@ int Serve(const std::string& url) {
   config.limits.max_leads_per_request = absl::GetFlag(FLAGS_max_leads_per_request);
   config.auth_cache_ttl = absl::GetFlag(FLAGS_auth_cache_ttl);
   config.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  if (absl::Status status = ValidateListenAddress(config.listen); !status.ok()) {
+    return Fail(std::string(status.message()));
+  }
   if (config.db_pool_size < 1) return Fail("--db-pool-size must be >= 1");
   if (config.handler_threads < 1) return Fail("--handler-threads must be >= 1");
   if (config.limits.max_concurrency < 1) return Fail("--max-concurrency must be >= 1");

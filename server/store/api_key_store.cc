@@ -43,7 +43,7 @@ absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> busin
     return absl::InvalidArgumentError(
         role == Role::kSystemAdmin
             ? "a system_admin key belongs to no business: omit --business-id"
-            : absl::StrCat("a ", RoleName(role), " key needs --business-id"));
+            : absl::StrCat("--business-id is required for a key of role ", RoleName(role)));
   }
   if (user_id < 0) {
     return absl::InvalidArgumentError(absl::StrCat("user id must be >= 0, got ", user_id));

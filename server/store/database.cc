@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -73,8 +76,10 @@ absl::Status CheckConnection(const std::string& url) {
     pqxx::connection connection(url);
     return absl::OkStatus();
   } catch (const std::exception& error) {
-    std::string reason = error.what();
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    // libpq's messages span lines ("...\n\tIs the server running..."):
+    // callers print one line.
+    std::string reason(absl::StripAsciiWhitespace(error.what()));
+    std::replace_if(reason.begin(), reason.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
     return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", reason));
   }
 }

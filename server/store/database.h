@@ -62,8 +62,9 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // Runs `body` in a READ COMMITTED transaction scoped to `tenancy` and
-  // commits it when `body` returns OK. Deadlocks and serialization failures
-  // are retried (body must have no effects outside the transaction);
+  // commits it when `body` returns OK. Deadlocks, serialization failures and
+  // connections lost before the commit are retried (body must have no
+  // effects outside the transaction);
   // exceptions become statuses. `what` names the operation for messages.
   template <typename Body>
   auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
@@ -117,8 +118,11 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
       Release(*std::move(lease), false);
       return result;
     } catch (const pqxx::broken_connection& error) {
-      broken = true;
+      // The transaction never committed: retry on a fresh connection (a
+      // pooled one may have died with a database restart).
       last_error = StatusFromException(error, what);
+      Release(*std::move(lease), true);
+      continue;
     } catch (const pqxx::in_doubt_error& error) {
       broken = true;
       last_error = StatusFromException(error, what);
