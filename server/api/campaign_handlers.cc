@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/api/convert.h"
 #include "server/api/status.h"
+#include "server/api/watch_handlers.h"
 
 namespace campaign::api {
 namespace {
@@ -28,9 +29,26 @@ absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& co
 
 }  // namespace
 
+absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& context,
+                                        auth::Authenticator* authenticator) {
+  absl::StatusOr<std::string> authorization = SingleMetadata(context, kAuthorizationHeader);
+  absl::StatusOr<std::string> business = SingleMetadata(context, kBusinessIdHeader);
+  if (!authorization.ok()) return absl::UnauthenticatedError(authorization.status().message());
+  if (!business.ok()) return business.status();
+  absl::StatusOr<Principal> principal = authenticator->Authenticate(*authorization);
+  if (!principal.ok()) {
+    if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
+      spdlog::warn("security: refused a call from {}: {}", context.peer(),
+                   principal.status().message());
+    }
+    return principal.status();
+  }
+  return Caller{*std::move(principal), *std::move(business)};
+}
+
 CampaignHandlers::CampaignHandlers(RunService* service, auth::Authenticator* authenticator,
-                                   Executor* executor)
-    : service_(service), authenticator_(authenticator), executor_(executor) {}
+                                   Executor* executor, WatchHandlers* watch)
+    : service_(service), authenticator_(authenticator), executor_(executor), watch_(watch) {}
 
 grpc::ServerUnaryReactor* CampaignHandlers::Serve(
     grpc::CallbackServerContext* context, std::function<absl::Status(const Caller&)> body) {
@@ -40,24 +58,12 @@ grpc::ServerUnaryReactor* CampaignHandlers::Serve(
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
       return;
     }
-    absl::StatusOr<std::string> authorization = SingleMetadata(*context, kAuthorizationHeader);
-    absl::StatusOr<std::string> business = SingleMetadata(*context, kBusinessIdHeader);
-    if (!authorization.ok() || !business.ok()) {
-      reactor->Finish(ToGrpcStatus(!authorization.ok()
-                                       ? absl::UnauthenticatedError(authorization.status().message())
-                                       : business.status()));
+    absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
+    if (!caller.ok()) {
+      reactor->Finish(ToGrpcStatus(caller.status()));
       return;
     }
-    absl::StatusOr<Principal> principal = authenticator_->Authenticate(*authorization);
-    if (!principal.ok()) {
-      if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
-        spdlog::warn("security: refused a call from {}: {}", context->peer(),
-                     principal.status().message());
-      }
-      reactor->Finish(ToGrpcStatus(principal.status()));
-      return;
-    }
-    reactor->Finish(ToGrpcStatus(body(Caller{*std::move(principal), *std::move(business)})));
+    reactor->Finish(ToGrpcStatus(body(*caller)));
   };
   if (!executor_->Submit(std::move(task))) {
     reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -180,6 +186,18 @@ grpc::ServerUnaryReactor* CampaignHandlers::ResumeRun(grpc::CallbackServerContex
                                                       const pb::ResumeRunRequest* request,
                                                       pb::OutboundCallRun* response) {
   return ServeChange(context, request->run_id(), RunAction::kResume, response);
+}
+
+grpc::ServerWriteReactor<pb::WatchRunResponse>* CampaignHandlers::WatchRun(
+    grpc::CallbackServerContext* context, const pb::WatchRunRequest* request) {
+  if (watch_ == nullptr) return pb::CampaignService::CallbackService::WatchRun(context, request);
+  return watch_->WatchRun(context, request);
+}
+
+grpc::ServerWriteReactor<pb::WatchRunsResponse>* CampaignHandlers::WatchRuns(
+    grpc::CallbackServerContext* context, const pb::WatchRunsRequest* request) {
+  if (watch_ == nullptr) return pb::CampaignService::CallbackService::WatchRuns(context, request);
+  return watch_->WatchRuns(context, request);
 }
 
 }  // namespace campaign::api

@@ -14,14 +14,23 @@
 
 namespace campaign::api {
 
+class WatchHandlers;
+
 // Metadata keys the service reads.
 inline constexpr char kAuthorizationHeader[] = "authorization";
 inline constexpr char kBusinessIdHeader[] = "x-business-id";
 
+// Authenticates a call from its metadata: the caller, or UNAUTHENTICATED /
+// INVALID_ARGUMENT / UNAVAILABLE. Blocking (may read the key store).
+absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& context,
+                                        auth::Authenticator* authenticator);
+
 // The CampaignService implementation.
 class CampaignHandlers final : public outbound::v1::CampaignService::CallbackService {
  public:
-  CampaignHandlers(RunService* service, auth::Authenticator* authenticator, Executor* executor);
+  // `watch` serves WatchRun and WatchRuns (UNIMPLEMENTED when null).
+  CampaignHandlers(RunService* service, auth::Authenticator* authenticator, Executor* executor,
+                   WatchHandlers* watch = nullptr);
 
   grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::CreateRunRequest* request,
@@ -50,6 +59,12 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   grpc::ServerUnaryReactor* ResumeRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::ResumeRunRequest* request,
                                       outbound::v1::OutboundCallRun* response) override;
+  grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::WatchRunRequest* request) override;
+  grpc::ServerWriteReactor<outbound::v1::WatchRunsResponse>* WatchRuns(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::WatchRunsRequest* request) override;
 
  private:
   // Authenticates the call and runs `body` with its caller on the executor,
@@ -63,6 +78,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   RunService* service_;
   auth::Authenticator* authenticator_;
   Executor* executor_;
+  WatchHandlers* watch_;
 };
 
 }  // namespace campaign::api

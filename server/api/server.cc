@@ -12,11 +12,15 @@
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/campaign_handlers.h"
 #include "server/api/executor.h"
+#include "server/api/watch_handlers.h"
 #include "server/auth/auth.h"
+#include "server/progress/hub.h"
+#include "server/progress/listener.h"
 #include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
+#include "server/store/progress_store.h"
 #include "server/store/run_store.h"
 
 namespace campaign::api {
@@ -47,6 +51,11 @@ struct CampaignServer::Parts {
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<RunService> service;
   std::unique_ptr<Executor> executor;
+  std::unique_ptr<store::ProgressStore> progress_store;
+  std::unique_ptr<progress::ProgressHub> hub;
+  // Feeds the hub; goes before it.
+  std::unique_ptr<progress::Listener> listener;
+  std::unique_ptr<WatchHandlers> watch_handlers;
   std::unique_ptr<CampaignHandlers> handlers;
   std::unique_ptr<store::LeaseStore> lease_store;
   std::unique_ptr<dialer::SimulatedDialer> dialer;
@@ -78,8 +87,22 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       config.auth_cache_ttl);
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
   parts->executor = std::make_unique<Executor>(config.handler_threads, kMaxQueuedCalls);
+  parts->progress_store = std::make_unique<store::ProgressStore>(parts->database.get());
+  parts->hub = std::make_unique<progress::ProgressHub>(
+      parts->progress_store.get(),
+      progress::HubOptions{.max_streams = config.watch_max_streams,
+                           .max_streams_per_business = config.watch_max_streams_per_business,
+                           .max_rate = config.watch_max_rate});
+  parts->hub->Start();
+  parts->listener =
+      std::make_unique<progress::Listener>(config.database_url, parts->hub.get());
+  parts->listener->Start();
+  parts->watch_handlers = std::make_unique<WatchHandlers>(
+      parts->hub.get(), parts->authenticator.get(), parts->executor.get(),
+      parts->run_store.get());
   parts->handlers = std::make_unique<CampaignHandlers>(
-      parts->service.get(), parts->authenticator.get(), parts->executor.get());
+      parts->service.get(), parts->authenticator.get(), parts->executor.get(),
+      parts->watch_handlers.get());
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.
@@ -121,6 +144,10 @@ int CampaignServer::port() const { return parts_->port; }
 void CampaignServer::Shutdown(absl::Duration grace) {
   if (parts_->shut_down) return;
   parts_->shut_down = true;
+  // Watch streams end first, with UNAVAILABLE, so their clients reconnect
+  // elsewhere instead of holding the server's shutdown until the deadline.
+  parts_->listener->Stop();
+  parts_->hub->Shutdown();
   if (parts_->scheduler != nullptr) parts_->scheduler->Shutdown(grace);
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
@@ -128,6 +155,10 @@ void CampaignServer::Shutdown(absl::Duration grace) {
 scheduler::Scheduler* CampaignServer::scheduler() const { return parts_->scheduler.get(); }
 
 dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts_->dialer.get(); }
+
+progress::ProgressHub* CampaignServer::progress_hub() const { return parts_->hub.get(); }
+
+progress::Listener* CampaignServer::progress_listener() const { return parts_->listener.get(); }
 
 void CampaignServer::Wait() { parts_->server->Wait(); }
 

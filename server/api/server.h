@@ -17,6 +17,11 @@ namespace grpc {
 class Server;
 }
 
+namespace campaign::progress {
+class ProgressHub;
+class Listener;
+}  // namespace campaign::progress
+
 namespace campaign::api {
 
 // Everything `serve` is configured with.
@@ -41,6 +46,11 @@ struct ServerConfig {
   scheduler::SchedulerOptions scheduler;
   // The simulated dialer's settings.
   dialer::SimulatedDialerOptions simulated_dialer;
+  // Live progress streams (WatchRun, WatchRuns): most open in the process,
+  // most per business, and most messages per second per run and stream.
+  int watch_max_streams = 1000;
+  int watch_max_streams_per_business = 100;
+  double watch_max_rate = 10;
 };
 
 // A running server. Destroying it shuts it down.
@@ -53,15 +63,19 @@ class CampaignServer {
 
   // The port actually listened on.
   int port() const;
-  // Drains the scheduler (no new dials; up to `grace` for calls in progress,
-  // then leases are released), then stops accepting RPCs and waits up to
-  // `grace` for RPCs in flight.
+  // Ends open watch streams with UNAVAILABLE, drains the scheduler (no new
+  // dials; up to `grace` for calls in progress, then leases are released),
+  // then stops accepting RPCs and waits up to `grace` for RPCs in flight.
   void Shutdown(absl::Duration grace);
 
   // The scheduler worker, or null when disabled.
   scheduler::Scheduler* scheduler() const;
   // The simulated dialer (present also when the scheduler is disabled).
   dialer::SimulatedDialer* simulated_dialer() const;
+  // The fan-out of live progress to watch streams.
+  progress::ProgressHub* progress_hub() const;
+  // The process's LISTEN connection.
+  progress::Listener* progress_listener() const;
   // Blocks until the server has shut down.
   void Wait();
 

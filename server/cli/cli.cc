@@ -59,6 +59,10 @@ ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
 ABSL_FLAG(int, max_runs, 50, "most runs one worker holds at once");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");
+ABSL_FLAG(int, watch_max_streams, 1000, "most open WatchRun/WatchRuns streams per process");
+ABSL_FLAG(int, watch_max_streams_per_business, 100,
+          "most open WatchRun/WatchRuns streams per business and process");
+ABSL_FLAG(double, watch_max_rate, 10, "most watch messages per second per run and stream");
 ABSL_FLAG(std::string, dialer, "simulated", "telephony provider: simulated");
 ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
 ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3), "simulated dialer: call length");
@@ -184,6 +188,14 @@ int Serve(const std::string& url) {
   }
   if (config.scheduler.max_runs < 1) return Fail("--max-runs must be >= 1");
   if (config.scheduler.worker_id.size() > 128) return Fail("--worker-id must be at most 128 bytes");
+  config.watch_max_streams = absl::GetFlag(FLAGS_watch_max_streams);
+  config.watch_max_streams_per_business = absl::GetFlag(FLAGS_watch_max_streams_per_business);
+  config.watch_max_rate = absl::GetFlag(FLAGS_watch_max_rate);
+  if (config.watch_max_streams < 0) return Fail("--watch-max-streams must be >= 0");
+  if (config.watch_max_streams_per_business < 0) {
+    return Fail("--watch-max-streams-per-business must be >= 0");
+  }
+  if (!(config.watch_max_rate > 0)) return Fail("--watch-max-rate must be > 0");
   const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
   if (absl::GetFlag(FLAGS_dialer) != "simulated") {

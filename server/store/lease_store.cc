@@ -56,7 +56,7 @@ constexpr char kHeartbeatSql[] =
 // statement; never more than the run's free slots.
 constexpr char kClaimSql[] = R"sql(
 WITH run AS (
-  SELECT r.id, greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
+  SELECT r.id, r.version, greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
     FROM outbound_call_runs r
    WHERE r.id = $1 AND r.lease_epoch = $2 AND r.locked_by_worker = $3
      AND r.status = 'running' AND NOT r.cancel_requested
@@ -71,7 +71,8 @@ picked AS (
 claimed AS (
   UPDATE outbound_call_jobs j
      SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
-         dial_started_at = now(), attempts = j.attempts + 1
+         dial_started_at = now(), attempts = j.attempts + 1,
+         run_version = (SELECT version + 1 FROM run)
     FROM picked
    WHERE j.id = picked.id
   RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
@@ -86,23 +87,26 @@ SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id)sql";
 
 constexpr char kReleaseClaimSql[] =
     "UPDATE outbound_call_jobs"
-    "   SET status = $4, error_message = nullif($5, ''),"
-    "       completed_at = CASE WHEN $4 = 'queued' THEN NULL ELSE now() END,"
-    "       dial_lock_token = CASE WHEN $4 = 'queued' THEN NULL ELSE dial_lock_token END,"
-    "       dial_started_at = CASE WHEN $4 = 'queued' THEN NULL ELSE dial_started_at END,"
-    "       attempts = attempts - 1"
+    "   SET status = $4::text, error_message = nullif($5, ''),"
+    "       completed_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE now() END,"
+    "       dial_lock_token = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_lock_token END,"
+    "       dial_started_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_started_at END,"
+    "       attempts = attempts - 1,"
+    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $2)"
     " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'"
     "   AND call_sid IS NULL";
 
 constexpr char kCallStartedSql[] =
-    "UPDATE outbound_call_jobs SET status = 'calling', call_sid = $4, started_at = now()"
+    "UPDATE outbound_call_jobs SET status = 'calling', call_sid = $4, started_at = now(),"
+    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $2)"
     " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'";
 
 constexpr char kFinishJobSql[] =
     "UPDATE outbound_call_jobs"
     "   SET status = $4, error_message = nullif($5, ''), completed_at = now(),"
     "       call_sid = coalesce(nullif($6, ''), call_sid),"
-    "       started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END"
+    "       started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END,"
+    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $2)"
     " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3"
     "   AND status IN ('dialing', 'calling')";
 
@@ -287,6 +291,12 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
              txn.exec_params(kClaimSql, lease.run_id, lease.epoch, lease.worker, max_jobs)) {
           jobs.push_back(ClaimedJob{row[0].as<int64_t>(), row[1].as<int64_t>(),
                                     row[2].as<std::string>(), row[3].as<std::string>()});
+        }
+        // Nothing claimed: a lost lease is reported as such, like every
+        // other fenced write.
+        if (jobs.empty() &&
+            txn.exec_params(kControlSql, lease.run_id, lease.epoch, lease.worker).empty()) {
+          return LeaseLost(lease);
         }
         return jobs;
       });

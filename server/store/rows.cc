@@ -5,7 +5,8 @@ namespace {
 
 constexpr char kCancelQueuedJobsSql[] =
     "UPDATE outbound_call_jobs j"
-    "   SET status = 'cancelled', error_message = $3, completed_at = now()"
+    "   SET status = 'cancelled', error_message = $3, completed_at = now(),"
+    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $1)"
     " WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'";
 
 std::optional<absl::Time> OptionalTime(const pqxx::field& field) {

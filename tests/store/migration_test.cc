@@ -30,6 +30,9 @@
 namespace campaign {
 namespace {
 
+// The number of files in migrations/; raise it with every new migration.
+constexpr int kLatestVersion = 6;
+
 // campaign::Run under a name that gtest's Test::Run does not hide in tests.
 using RunRecord = ::campaign::Run;
 
@@ -121,9 +124,9 @@ class MigrationTest : public ::testing::Test {
   TestDatabase db_;
 };
 
-TEST_F(MigrationTest, TheBuildEmbedsTheFiveMigrationsInOrder) {
+TEST_F(MigrationTest, TheBuildEmbedsEveryMigrationInOrder) {
   const std::vector<MigrationFile>& files = EmbeddedMigrations();
-  ASSERT_EQ(files.size(), 5u);
+  ASSERT_EQ(files.size(), static_cast<size_t>(kLatestVersion));
   for (size_t i = 0; i < files.size(); ++i) {
     EXPECT_EQ(files[i].version, static_cast<int>(i + 1));
     EXPECT_TRUE(absl::StartsWith(files[i].name, absl::StrFormat("%04d_", i + 1))) << files[i].name;
@@ -135,9 +138,9 @@ TEST_F(MigrationTest, FreshDatabaseGetsEveryMigrationOnceAndReapplyingIsANoOp) {
   absl::StatusOr<MigrationReport> first = store::Migrate(db_.app_url(), EmbeddedMigrations());
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->applied, NamesFrom(0));
-  EXPECT_EQ(first->current_version, 5);
+  EXPECT_EQ(first->current_version, kLatestVersion);
   EXPECT_EQ(Ledger(db_), ExpectedLedger());
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM schema_migrations"), 5);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM schema_migrations"), kLatestVersion);
   for (const char* table : {"business", "outbound_call_runs", "outbound_call_jobs", "api_keys"}) {
     EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM pg_tables WHERE schemaname = "
                                         "'public' AND tablename = '",
@@ -153,7 +156,7 @@ TEST_F(MigrationTest, FreshDatabaseGetsEveryMigrationOnceAndReapplyingIsANoOp) {
   absl::StatusOr<MigrationReport> second = store::Migrate(db_.app_url(), EmbeddedMigrations());
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(second->applied.empty());
-  EXPECT_EQ(second->current_version, 5);
+  EXPECT_EQ(second->current_version, kLatestVersion);
   EXPECT_EQ(SchemaDump(db_), schema);
   EXPECT_EQ(Ledger(db_), ExpectedLedger());
   EXPECT_EQ(
@@ -217,7 +220,7 @@ TEST_F(MigrationTest, ConcurrentCampaigndMigrateProcessesConverge) {
     EXPECT_EQ(results[i].exit_code, 0) << "process " << i << ": " << results[i].err;
   }
   EXPECT_EQ(Ledger(db_), ExpectedLedger());
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM schema_migrations"), 5);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM schema_migrations"), kLatestVersion);
 
   TestDatabase reference;
   reference.Migrate();
@@ -250,7 +253,7 @@ TEST_F(MigrationTest, EveryIntermediateVersionConvergesToTheFreshSchema) {
     absl::StatusOr<MigrationReport> rest = store::Migrate(partial.app_url(), EmbeddedMigrations());
     ASSERT_TRUE(rest.ok()) << rest.status();
     EXPECT_EQ(rest->applied, NamesFrom(version));
-    EXPECT_EQ(rest->current_version, 5);
+    EXPECT_EQ(rest->current_version, kLatestVersion);
     EXPECT_EQ(Ledger(partial), ExpectedLedger());
     EXPECT_EQ(SchemaDump(partial), fresh);
     EXPECT_EQ(partial.QueryInt("SELECT business_id FROM outbound_call_jobs WHERE id = 1"), 1);
@@ -533,7 +536,7 @@ TEST_F(MigrationTest, LegacyRunsWithValuesTheNewChecksRejectStillUpgrade) {
 
   absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->current_version, 5);
+  EXPECT_EQ(report->current_version, kLatestVersion);
   EXPECT_EQ(
       QueryText(db_.admin_url(),
                 "SELECT string_agg(format('%s:%s:%s:total=%s:queued=%s:completed=%s', id,"

@@ -1,0 +1,269 @@
+#include "server/api/watch_handlers.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/api/campaign_handlers.h"
+#include "server/api/convert.h"
+#include "server/api/status.h"
+#include "server/service/validation.h"
+#include "server/util/logging.h"
+
+namespace campaign::api {
+namespace {
+
+namespace pb = ::outbound::v1;
+
+// One watch stream: pulls messages from its subscription whenever the hub
+// says one may be ready and no write is in flight. Deletes itself in OnDone.
+//
+// Finish is called exactly once and never while a write is in flight; until
+// the executor task has attached a subscription or failed the call, nothing
+// finishes the stream (OnCancel only records the cancellation), so the task
+// never outlives the reactor.
+template <typename Response>
+class WatchReactor final : public grpc::ServerWriteReactor<Response>,
+                           public progress::SubscriptionSink {
+ public:
+  // Fills a response from an update.
+  using Fill = std::function<void(const progress::Update&, Response*)>;
+
+  // With `finish_on_terminal`, the stream ends with OK after the message
+  // carrying a terminal run status (WatchRun).
+  WatchReactor(progress::ProgressHub* hub, Fill fill, bool finish_on_terminal)
+      : hub_(hub), fill_(std::move(fill)), finish_on_terminal_(finish_on_terminal) {}
+
+  // Ends the stream before it was subscribed (from the executor task).
+  void Fail(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      finishing_ = true;
+    }
+    this->Finish(std::move(status));
+  }
+
+  // Starts feeding the stream from `subscription` (from the executor task).
+  void Attach(std::shared_ptr<progress::Subscription> subscription) {
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = subscription;
+      cancelled = cancelled_;
+    }
+    if (cancelled) hub_->Unsubscribe(subscription);
+    MaybeWrite();
+  }
+
+  void OnReady() override { MaybeWrite(); }
+
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        finishing_ = true;
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "the stream was closed");
+      } else if (sent_terminal_) {
+        finishing_ = true;
+        finish = grpc::Status::OK;
+      }
+    }
+    if (finish.has_value()) {
+      this->Finish(*std::move(finish));
+    } else {
+      MaybeWrite();
+    }
+  }
+
+  void OnCancel() override {
+    std::shared_ptr<progress::Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      subscription = subscription_;
+    }
+    if (subscription == nullptr) return;  // the executor task will see it
+    hub_->Unsubscribe(subscription);      // frees the slot at once
+    MaybeWrite();                         // finishes unless a write is in flight
+  }
+
+  void OnDone() override {
+    std::shared_ptr<progress::Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = subscription_;
+    }
+    hub_->Unsubscribe(subscription);
+    delete this;
+  }
+
+  // Whether the client cancelled before the stream started.
+  bool cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
+
+ private:
+  void MaybeWrite() {
+    std::optional<grpc::Status> finish;
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (subscription_ == nullptr || writing_ || finishing_) return;
+      if (cancelled_) {
+        finishing_ = true;
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+      } else {
+        progress::Poll poll = subscription_->Next();
+        if (poll.closed.has_value()) {
+          finishing_ = true;
+          finish = ToGrpcStatus(*poll.closed);
+        } else if (poll.update.has_value()) {
+          response_.Clear();
+          fill_(*poll.update, &response_);
+          sent_terminal_ = finish_on_terminal_ && poll.update->run.status.has_value() &&
+                           IsTerminal(*poll.update->run.status);
+          writing_ = true;
+          write = true;
+        }
+      }
+    }
+    if (finish.has_value()) {
+      this->Finish(*std::move(finish));
+    } else if (write) {
+      this->StartWrite(&response_);
+    }
+  }
+
+  progress::ProgressHub* const hub_;
+  const Fill fill_;
+  const bool finish_on_terminal_;
+  absl::Mutex mu_;
+  std::shared_ptr<progress::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool sent_terminal_ ABSL_GUARDED_BY(mu_) = false;
+  // The message being written; untouched while writing_.
+  Response response_;
+};
+
+void FillWatchRun(const progress::Update& update, pb::WatchRunResponse* out) {
+  ToProto(update.run, out->mutable_run());
+  out->set_version(update.run.version);
+  for (const progress::JobUpdate& job : update.jobs) {
+    pb::JobUpdate* proto = out->add_job_updates();
+    proto->set_job_id(job.job_id);
+    proto->set_lead_id(job.lead_id);
+    proto->set_status(ToProto(job.status));
+    proto->set_error_message(job.error_message);
+  }
+  out->set_job_updates_truncated(update.jobs_truncated);
+}
+
+void FillWatchRuns(const progress::Update& update, pb::WatchRunsResponse* out) {
+  ToProto(update.run, out->mutable_run());
+  out->set_version(update.run.version);
+}
+
+// Authorises watching (every role may read) and resolves the business.
+absl::StatusOr<auth::Scope> WatchScope(const Caller& caller, bool allow_all_businesses) {
+  if (!auth::Allows(caller.principal.role, auth::Permission::kRead)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the ", RoleName(caller.principal.role), " role may not watch runs"));
+  }
+  absl::StatusOr<auth::Scope> scope =
+      auth::ResolveScope(caller.principal, caller.x_business_id, allow_all_businesses);
+  if (!scope.ok() && scope.status().code() == absl::StatusCode::kPermissionDenied) {
+    spdlog::warn("security: {} named x-business-id {} of another business; refused",
+                 auth::DescribePrincipal(caller.principal), caller.x_business_id);
+  }
+  return scope;
+}
+
+constexpr char kOverloaded[] = "the server is overloaded; retry with backoff";
+
+}  // namespace
+
+WatchHandlers::WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
+                             Executor* executor, store::RunStore* run_store)
+    : hub_(hub), authenticator_(authenticator), executor_(executor), run_store_(run_store) {}
+
+grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
+    grpc::CallbackServerContext* context, const pb::WatchRunRequest* request) {
+  auto* reactor = new WatchReactor<pb::WatchRunResponse>(hub_, FillWatchRun,
+                                                         /*finish_on_terminal=*/true);
+  const int64_t run_id = request->run_id();
+  const int64_t after_version = request->after_version();
+  auto task = [this, context, reactor, run_id, after_version] {
+    if (reactor->cancelled()) {
+      reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+      return;
+    }
+    absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
+    if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
+    absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/false);
+    if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
+    if (absl::Status valid = ValidatePositiveId(run_id, "run_id"); !valid.ok()) {
+      return reactor->Fail(ToGrpcStatus(valid));
+    }
+    if (after_version < 0) {
+      return reactor->Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "after_version must be >= 0"));
+    }
+    const int64_t business_id = *scope->business_id;
+    absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
+        hub_->WatchRun(business_id, run_id, after_version, reactor);
+    if (!subscription.ok()) {
+      if (subscription.status().code() == absl::StatusCode::kNotFound) {
+        absl::StatusOr<std::optional<int64_t>> owner = run_store_->RunOwner(run_id);
+        if (owner.ok() && owner->has_value() && **owner != business_id) {
+          spdlog::warn("security: {} acting for business {} tried to watch run {} of "
+                       "business {}; answered NOT_FOUND",
+                       auth::DescribePrincipal(caller->principal), business_id, run_id, **owner);
+        }
+      }
+      return reactor->Fail(ToGrpcStatus(subscription.status()));
+    }
+    reactor->Attach(*std::move(subscription));
+  };
+  if (!executor_->Submit(std::move(task))) {
+    reactor->Fail(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded));
+  }
+  return reactor;
+}
+
+grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
+    grpc::CallbackServerContext* context, const pb::WatchRunsRequest* request) {
+  auto* reactor = new WatchReactor<pb::WatchRunsResponse>(hub_, FillWatchRuns,
+                                                          /*finish_on_terminal=*/false);
+  const int status_value = request->status();
+  auto task = [this, context, reactor, status_value] {
+    if (reactor->cancelled()) {
+      reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+      return;
+    }
+    absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
+    if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
+    absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/true);
+    if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
+    absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(status_value);
+    if (!status.ok()) return reactor->Fail(ToGrpcStatus(status.status()));
+    absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
+        hub_->WatchRuns(scope->business_id, *status, reactor);
+    if (!subscription.ok()) return reactor->Fail(ToGrpcStatus(subscription.status()));
+    reactor->Attach(*std::move(subscription));
+  };
+  if (!executor_->Submit(std::move(task))) {
+    reactor->Fail(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded));
+  }
+  return reactor;
+}
+
+}  // namespace campaign::api

@@ -1,0 +1,159 @@
+#include "server/progress/listener.h"
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/util/logging.h"
+
+namespace campaign::progress {
+namespace {
+
+// How long one wait for notifications lasts before the stop flag is checked.
+constexpr long kAwaitMicros = 200'000;
+
+// Hands each notification of the channel to the hub.
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& connection, ProgressHub* hub)
+      : pqxx::notification_receiver(connection, kProgressChannel), hub_(hub) {}
+
+  void operator()(const std::string& payload, int backend_pid) override {
+    std::optional<RunNotification> parsed = ParseNotification(payload);
+    if (!parsed.has_value()) {
+      spdlog::warn("progress: ignored a malformed {} notification", kProgressChannel);
+      return;
+    }
+    hub_->OnNotification(parsed->business_id, parsed->run_id, parsed->version);
+  }
+
+ private:
+  ProgressHub* const hub_;
+};
+
+}  // namespace
+
+std::optional<RunNotification> ParseNotification(absl::string_view payload) {
+  std::vector<absl::string_view> parts = absl::StrSplit(payload, ':');
+  if (parts.size() != 3) return std::nullopt;
+  RunNotification notification;
+  if (!absl::SimpleAtoi(parts[0], &notification.business_id) ||
+      !absl::SimpleAtoi(parts[1], &notification.run_id) ||
+      !absl::SimpleAtoi(parts[2], &notification.version) || notification.run_id <= 0) {
+    return std::nullopt;
+  }
+  return notification;
+}
+
+std::string WithApplicationName(const std::string& url, absl::string_view name) {
+  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+    const char separator = url.find('?') == std::string::npos ? '?' : '&';
+    return absl::StrCat(url, std::string(1, separator), "application_name=", name);
+  }
+  // key=value form: a later key overrides an earlier one.
+  return absl::StrCat(url, url.empty() ? "" : " ", "application_name=", name);
+}
+
+Listener::Listener(std::string database_url, ProgressHub* hub, ListenerOptions options)
+    : url_(WithApplicationName(database_url, kListenerApplicationName)),
+      hub_(hub),
+      options_(options) {}
+
+Listener::~Listener() { Stop(); }
+
+void Listener::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Listener::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Listener::listening() const {
+  absl::MutexLock lock(&mu_);
+  return listening_;
+}
+
+int64_t Listener::connections() const {
+  absl::MutexLock lock(&mu_);
+  return connections_;
+}
+
+bool Listener::AwaitConnections(int64_t count, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return connections_ >= count && listening_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+bool Listener::Sleep(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&stopping), delay);
+  return !stopping_;
+}
+
+void Listener::Run() {
+  absl::Duration backoff = options_.min_backoff;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    try {
+      pqxx::connection connection(url_);
+      Receiver receiver(connection, hub_);  // issues LISTEN
+      int64_t established = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        listening_ = true;
+        established = ++connections_;
+      }
+      if (established > 1) {
+        spdlog::info("progress: listening on {} again; refreshing open streams",
+                     kProgressChannel);
+      }
+      // Whatever changed while nobody listened (or before the first LISTEN)
+      // reaches open streams through a fresh read.
+      hub_->RefreshAll();
+      backoff = options_.min_backoff;
+      while (true) {
+        {
+          absl::MutexLock lock(&mu_);
+          if (stopping_) break;
+        }
+        connection.await_notification(0, kAwaitMicros);
+        if (!connection.is_open()) throw pqxx::broken_connection("listener connection closed");
+      }
+      absl::MutexLock lock(&mu_);
+      listening_ = false;
+      return;
+    } catch (const std::exception& error) {
+      {
+        absl::MutexLock lock(&mu_);
+        listening_ = false;
+      }
+      std::string reason = error.what();
+      std::replace(reason.begin(), reason.end(), '\n', ' ');
+      spdlog::warn("progress: the {} listener lost its database connection ({}); "
+                   "reconnecting in {}",
+                   kProgressChannel, reason, absl::FormatDuration(backoff));
+      if (!Sleep(backoff)) return;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+}
+
+}  // namespace campaign::progress

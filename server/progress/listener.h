@@ -1,0 +1,87 @@
+// The process's one LISTEN connection: receives run_progress notifications
+// and hands them to the ProgressHub. Reconnects with backoff when the
+// connection drops, then has the hub refresh every open stream, so a change
+// committed while it was away is not lost.
+#ifndef CAMPAIGN_SERVER_PROGRESS_LISTENER_H_
+#define CAMPAIGN_SERVER_PROGRESS_LISTENER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/progress/hub.h"
+
+namespace campaign::progress {
+
+// The notification channel the migrations' trigger notifies on.
+inline constexpr char kProgressChannel[] = "run_progress";
+// application_name of the listening connection (visible in
+// pg_stat_activity).
+inline constexpr char kListenerApplicationName[] = "campaignd-listener";
+
+// A parsed notification payload "<business_id>:<run_id>:<version>".
+struct RunNotification {
+  int64_t business_id = 0;
+  int64_t run_id = 0;
+  int64_t version = 0;
+};
+
+// Parses a payload; nullopt when malformed.
+std::optional<RunNotification> ParseNotification(absl::string_view payload);
+
+// `url` (a postgresql:// URI or a key=value string) with application_name
+// set to `name`.
+std::string WithApplicationName(const std::string& url, absl::string_view name);
+
+// Settings of a Listener.
+struct ListenerOptions {
+  // First and largest wait between reconnection attempts.
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+};
+
+// Owns the LISTEN connection and its thread.
+class Listener {
+ public:
+  Listener(std::string database_url, ProgressHub* hub, ListenerOptions options = {});
+  // Stops.
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Starts the thread (it connects in the background).
+  void Start();
+  // Stops the thread and closes the connection; idempotent.
+  void Stop();
+
+  // Whether the connection is currently listening.
+  bool listening() const;
+  // How many times the connection was (re)established.
+  int64_t connections() const;
+  // Blocks until the connection has been established at least `count` times
+  // or `timeout` passed; true when it was.
+  bool AwaitConnections(int64_t count, absl::Duration timeout) const;
+
+ private:
+  void Run();
+  // Waits up to `delay` unless stopping; false when stopping.
+  bool Sleep(absl::Duration delay);
+
+  const std::string url_;
+  ProgressHub* const hub_;
+  const ListenerOptions options_;
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool listening_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace campaign::progress
+
+#endif  // CAMPAIGN_SERVER_PROGRESS_LISTENER_H_

@@ -1,0 +1,500 @@
+// Live progress (issue 4) end to end: real PostgreSQL, in-process replicas
+// with real gRPC stubs. Replica A runs the scheduler (calls last 20 ms);
+// replica B serves the API only, so everything a subscriber on B sees
+// travelled through PostgreSQL NOTIFY. Streams are read to their end under
+// a deadline; waits poll a condition with a bound; nothing sleeps to
+// synchronise.
+
+#include <gtest/gtest.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "outbound/v1/campaign_service.grpc.pb.h"
+#include "server/api/server.h"
+#include "server/progress/hub.h"
+#include "server/progress/listener.h"
+#include "tests/support/test_database.h"
+#include "tests/support/test_server.h"
+
+namespace campaign {
+namespace {
+
+namespace pb = ::outbound::v1;
+using testing::CallContext;
+using testing::TestDatabase;
+
+// Polls `condition` until it holds or `timeout` passes; returns the last value.
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() > deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// One in-process campaignd with its own channel and stub.
+struct Replica {
+  std::unique_ptr<api::CampaignServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::CampaignService::Stub> stub;
+
+  progress::ProgressHub& hub() const { return *server->progress_hub(); }
+};
+
+// A stream read to its end: every message and the final status.
+template <typename Response>
+struct StreamResult {
+  std::vector<Response> messages;
+  grpc::Status status;
+};
+
+// Reads a stream to its end.
+template <typename Response>
+StreamResult<Response> Drain(grpc::ClientReader<Response>& reader,
+                             std::vector<Response> already = {}) {
+  StreamResult<Response> result;
+  result.messages = std::move(already);
+  Response message;
+  while (reader.Read(&message)) result.messages.push_back(message);
+  result.status = reader.Finish();
+  return result;
+}
+
+// `count` leads with ordinary numbers (no magic outcome suffix).
+std::vector<pb::Lead> Leads(int count) {
+  std::vector<pb::Lead> leads;
+  for (int i = 0; i < count; ++i) {
+    pb::Lead lead;
+    lead.set_lead_id(i + 1);
+    lead.set_phone(absl::StrCat("+1415555", 2000 + i));
+    lead.set_name(absl::StrCat("Lead ", i + 1));
+    leads.push_back(lead);
+  }
+  return leads;
+}
+
+// Two replicas on one database: A dispatches, B only serves the API. Keys:
+// owner and agent of business 1, owner of business 2.
+class WatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    business_ = db_.CreateBusiness("watch test");
+    other_business_ = db_.CreateBusiness("other business");
+    owner_ = db_.CreateApiKey(business_, Role::kOwner).key;
+    agent_ = db_.CreateApiKey(business_, Role::kAgent).key;
+    other_owner_ = db_.CreateApiKey(other_business_, Role::kOwner).key;
+    api::ServerConfig a;
+    a.scheduler_enabled = true;
+    a.lease_ttl = absl::Seconds(2);
+    a.scheduler.poll_interval = absl::Milliseconds(20);
+    a.scheduler.heartbeat_interval = absl::Milliseconds(200);
+    a.scheduler.sweep_interval = absl::Milliseconds(500);
+    a.simulated_dialer.call_duration = absl::Milliseconds(20);
+    replica_a_ = StartReplica(a);
+    replica_b_ = StartReplica(b_config_);
+  }
+
+  Replica StartReplica(api::ServerConfig config) {
+    config.database_url = db_.app_url();
+    config.listen = "127.0.0.1:0";
+    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server =
+        api::CampaignServer::Start(config);
+    if (!server.ok()) throw std::runtime_error(server.status().ToString());
+    Replica replica;
+    replica.server = *std::move(server);
+    replica.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica.server->port()),
+                                          grpc::InsecureChannelCredentials());
+    replica.stub = pb::CampaignService::NewStub(replica.channel);
+    return replica;
+  }
+
+  // Creates a run through replica B; returns it.
+  pb::OutboundCallRun CreateRun(int leads, int concurrency, bool paused) {
+    static std::atomic<int> counter{0};
+    pb::CreateRunRequest request;
+    request.set_request_id(absl::StrCat("watch-", counter++));
+    request.set_concurrency(concurrency);
+    request.set_start_paused(paused);
+    for (const pb::Lead& lead : Leads(leads)) *request.add_leads() = lead;
+    pb::CreateRunResponse response;
+    grpc::Status status = replica_b_.stub->CreateRun(CallContext(owner_).get(), request, &response);
+    if (!status.ok()) throw std::runtime_error(status.error_message());
+    return response.run();
+  }
+
+  void Resume(int64_t run_id) {
+    pb::ResumeRunRequest request;
+    request.set_run_id(run_id);
+    pb::OutboundCallRun run;
+    ASSERT_TRUE(replica_b_.stub->ResumeRun(CallContext(owner_).get(), request, &run).ok());
+  }
+
+  pb::OutboundCallRun GetRun(int64_t run_id) {
+    pb::GetRunRequest request;
+    request.set_run_id(run_id);
+    pb::OutboundCallRun run;
+    grpc::Status status = replica_b_.stub->GetRun(CallContext(owner_).get(), request, &run);
+    if (!status.ok()) throw std::runtime_error(status.error_message());
+    return run;
+  }
+
+  // Opens WatchRun on `replica` with `key`.
+  std::unique_ptr<grpc::ClientReader<pb::WatchRunResponse>> Watch(
+      const Replica& replica, grpc::ClientContext* context, int64_t run_id,
+      int64_t after_version = 0) {
+    pb::WatchRunRequest request;
+    request.set_run_id(run_id);
+    request.set_after_version(after_version);
+    return replica.stub->WatchRun(context, request);
+  }
+
+  TestDatabase db_;
+  int64_t business_ = 0;
+  int64_t other_business_ = 0;
+  std::string owner_;
+  std::string agent_;
+  std::string other_owner_;
+  // Replica B's settings (tests adjust them before SetUp through subclasses).
+  api::ServerConfig b_config_;
+  Replica replica_a_;
+  Replica replica_b_;
+};
+
+// Versions strictly grow, the last message carries the terminal status, and
+// the job updates add up to every job's final status.
+void ExpectWellFormed(const std::vector<pb::WatchRunResponse>& messages, int total_jobs) {
+  ASSERT_FALSE(messages.empty());
+  std::map<int64_t, pb::JobStatus> jobs;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    EXPECT_GT(messages[i].version(), 0);
+    if (i > 0) EXPECT_GT(messages[i].version(), messages[i - 1].version()) << "message " << i;
+    EXPECT_FALSE(messages[i].job_updates_truncated());
+    for (const pb::JobUpdate& job : messages[i].job_updates()) jobs[job.job_id()] = job.status();
+  }
+  EXPECT_EQ(messages.back().run().status(), pb::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(messages.back().run().cursor_position(), total_jobs);
+  EXPECT_EQ(static_cast<int>(jobs.size()), total_jobs);
+  for (const auto& [job_id, status] : jobs) {
+    EXPECT_TRUE(status == pb::JOB_STATUS_COMPLETED || status == pb::JOB_STATUS_NO_ANSWER ||
+                status == pb::JOB_STATUS_BUSY || status == pb::JOB_STATUS_FAILED)
+        << "job " << job_id << " ended " << pb::JobStatus_Name(status);
+  }
+}
+
+// A subscriber on replica B follows a run dispatched by replica A from its
+// first snapshot (sent at once) to completion; the final snapshot equals
+// GetRun's (except the lease fields, which the worker clears after the last
+// change without a new version).
+TEST_F(WatchTest, SubscriberOnOtherReplicaFollowsRunToCompletion) {
+  const pb::OutboundCallRun created = CreateRun(20, 4, /*paused=*/true);
+  auto context = CallContext(owner_);
+  auto reader = Watch(replica_b_, context.get(), created.id());
+  pb::WatchRunResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.run().status(), pb::RUN_STATUS_PAUSED);
+  EXPECT_EQ(first.job_updates_size(), 0);
+  EXPECT_GT(first.version(), 0);
+  Resume(created.id());
+  StreamResult<pb::WatchRunResponse> result = Drain(*reader, {first});
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ExpectWellFormed(result.messages, 20);
+  EXPECT_GE(result.messages.size(), 3u);
+
+  google::protobuf::util::MessageDifferencer differ;
+  const auto* descriptor = pb::OutboundCallRun::descriptor();
+  differ.IgnoreField(descriptor->FindFieldByName("locked_by_worker"));
+  differ.IgnoreField(descriptor->FindFieldByName("lock_ts"));
+  std::string report;
+  differ.ReportDifferencesToString(&report);
+  EXPECT_TRUE(differ.Compare(result.messages.back().run(), GetRun(created.id()))) << report;
+}
+
+// Resuming with after_version sends only newer snapshots, and a finished
+// run watched from its final version ends at once with OK.
+TEST_F(WatchTest, AfterVersionResumesWithoutRepeats) {
+  const pb::OutboundCallRun created = CreateRun(30, 2, /*paused=*/true);
+  int64_t last_version = 0;
+  {
+    auto context = CallContext(owner_);
+    auto reader = Watch(replica_b_, context.get(), created.id());
+    pb::WatchRunResponse message;
+    ASSERT_TRUE(reader->Read(&message));
+    Resume(created.id());
+    ASSERT_TRUE(reader->Read(&message));
+    last_version = message.version();
+    EXPECT_EQ(message.run().status(), pb::RUN_STATUS_RUNNING);
+    context->TryCancel();
+    Drain(*reader);
+  }
+  auto context = CallContext(owner_);
+  auto reader = Watch(replica_b_, context.get(), created.id(), last_version);
+  StreamResult<pb::WatchRunResponse> result = Drain(*reader);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_FALSE(result.messages.empty());
+  EXPECT_GT(result.messages.front().version(), last_version);
+  for (size_t i = 1; i < result.messages.size(); ++i) {
+    EXPECT_GT(result.messages[i].version(), result.messages[i - 1].version());
+  }
+  EXPECT_EQ(result.messages.back().run().status(), pb::RUN_STATUS_COMPLETED);
+
+  auto again = CallContext(owner_);
+  auto finished = Watch(replica_b_, again.get(), created.id(), result.messages.back().version());
+  StreamResult<pb::WatchRunResponse> nothing = Drain(*finished);
+  EXPECT_TRUE(nothing.status.ok()) << nothing.status.error_message();
+  EXPECT_TRUE(nothing.messages.empty());
+}
+
+// Two hundred concurrent subscribers on replica B all see the completion.
+class ManyWatchersTest : public WatchTest {
+ protected:
+  void SetUp() override {
+    b_config_.watch_max_streams_per_business = 500;
+    WatchTest::SetUp();
+  }
+};
+
+TEST_F(ManyWatchersTest, TwoHundredSubscribersAllSeeCompletion) {
+  constexpr int kWatchers = 200;
+  const pb::OutboundCallRun created = CreateRun(20, 5, /*paused=*/true);
+  std::vector<std::thread> threads;
+  std::vector<StreamResult<pb::WatchRunResponse>> results(kWatchers);
+  std::atomic<int> first_seen{0};
+  for (int i = 0; i < kWatchers; ++i) {
+    threads.emplace_back([&, i] {
+      auto context = CallContext(owner_);
+      auto reader = Watch(replica_b_, context.get(), created.id());
+      pb::WatchRunResponse first;
+      if (!reader->Read(&first)) {
+        results[i].status = reader->Finish();
+        ++first_seen;
+        return;
+      }
+      ++first_seen;
+      results[i] = Drain(*reader, {first});
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return first_seen.load() == kWatchers; }));
+  EXPECT_EQ(replica_b_.hub().stats().streams, kWatchers);
+  Resume(created.id());
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kWatchers; ++i) {
+    ASSERT_TRUE(results[i].status.ok()) << i << ": " << results[i].status.error_message();
+    ASSERT_FALSE(results[i].messages.empty());
+    EXPECT_EQ(results[i].messages.back().run().status(), pb::RUN_STATUS_COMPLETED) << i;
+  }
+  // One read per change serves all of them: far fewer reads than messages.
+  size_t messages = 0;
+  for (const auto& result : results) messages += result.messages.size();
+  EXPECT_LT(replica_b_.hub().stats().run_reads * 10, static_cast<int64_t>(messages));
+  EXPECT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 0; }));
+}
+
+// A subscriber that reads nothing while the run completes holds at most one
+// pending snapshot in the hub, then reads the latest state.
+TEST_F(WatchTest, SlowSubscriberGetsLatestStateWithBoundedBacklog) {
+  const pb::OutboundCallRun created = CreateRun(60, 10, /*paused=*/true);
+  auto context = CallContext(owner_);
+  auto reader = Watch(replica_b_, context.get(), created.id());
+  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 1; }));
+  Resume(created.id());
+  ASSERT_TRUE(WaitFor([&] { return GetRun(created.id()).status() == pb::RUN_STATUS_COMPLETED; }));
+  EXPECT_LE(replica_b_.hub().stats().max_pending_snapshots, 1u);
+  StreamResult<pb::WatchRunResponse> result = Drain(*reader);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_FALSE(result.messages.empty());
+  EXPECT_EQ(result.messages.back().run().status(), pb::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(result.messages.back().run().cursor_position(), 60);
+  // Coalesced: 10 messages per second at most, far fewer than the changes.
+  EXPECT_LT(result.messages.size(), 60u);
+}
+
+// The LISTEN connections are killed during a watch: replica B reconnects,
+// listens again and the stream still reaches completion.
+TEST_F(WatchTest, SurvivesLosingTheListenConnection) {
+  progress::Listener& listener = *replica_b_.server->progress_listener();
+  ASSERT_TRUE(listener.AwaitConnections(1, absl::Seconds(10)));
+  const pb::OutboundCallRun created = CreateRun(40, 2, /*paused=*/true);
+  auto context = CallContext(owner_);
+  auto reader = Watch(replica_b_, context.get(), created.id());
+  pb::WatchRunResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  Resume(created.id());
+  pb::WatchRunResponse second;
+  ASSERT_TRUE(reader->Read(&second));
+  EXPECT_EQ(db_.QueryInt(absl::StrCat(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = '",
+                progress::kListenerApplicationName, "') t")),
+            2);
+  ASSERT_TRUE(listener.AwaitConnections(2, absl::Seconds(10)));
+  StreamResult<pb::WatchRunResponse> result = Drain(*reader, {first, second});
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.messages.back().run().status(), pb::RUN_STATUS_COMPLETED);
+  EXPECT_EQ(result.messages.back().run().cursor_position(), 40);
+}
+
+// Same isolation as every RPC: another business's run is NOT_FOUND exactly
+// like a missing one, agents may watch, a call without a key is
+// UNAUTHENTICATED.
+TEST_F(WatchTest, IsolationAndAuthentication) {
+  const pb::OutboundCallRun created = CreateRun(3, 1, /*paused=*/true);
+  auto other = CallContext(other_owner_);
+  StreamResult<pb::WatchRunResponse> foreign = Drain(*Watch(replica_b_, other.get(), created.id()));
+  EXPECT_EQ(foreign.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(foreign.messages.empty());
+  auto missing_context = CallContext(owner_);
+  StreamResult<pb::WatchRunResponse> missing =
+      Drain(*Watch(replica_b_, missing_context.get(), created.id() + 1000));
+  EXPECT_EQ(missing.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(foreign.status.error_message(),
+            absl::StrCat("run ", created.id(), " not found"));
+  EXPECT_EQ(missing.status.error_message(),
+            absl::StrCat("run ", created.id() + 1000, " not found"));
+
+  auto anonymous = CallContext("");
+  StreamResult<pb::WatchRunResponse> refused =
+      Drain(*Watch(replica_b_, anonymous.get(), created.id()));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  auto agent = CallContext(agent_);
+  auto reader = Watch(replica_b_, agent.get(), created.id());
+  pb::WatchRunResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.run().id(), created.id());
+  agent->TryCancel();
+  Drain(*reader);
+
+  // WatchRuns of the other business never shows this business's runs.
+  auto other_runs = CallContext(other_owner_);
+  other_runs->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  auto runs_reader = replica_b_.stub->WatchRuns(other_runs.get(), pb::WatchRunsRequest());
+  StreamResult<pb::WatchRunsResponse> none = Drain(*runs_reader);
+  EXPECT_EQ(none.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(none.messages.empty());
+}
+
+// Per-business and per-process caps answer RESOURCE_EXHAUSTED; cancelled
+// streams free their slots at once.
+class CapsTest : public WatchTest {
+ protected:
+  void SetUp() override {
+    b_config_.watch_max_streams = 3;
+    b_config_.watch_max_streams_per_business = 2;
+    WatchTest::SetUp();
+  }
+};
+
+TEST_F(CapsTest, CapsAndCancelledStreamsFreeSlots) {
+  const pb::OutboundCallRun created = CreateRun(3, 1, /*paused=*/true);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<pb::WatchRunResponse>>> readers;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(CallContext(owner_));
+    readers.push_back(Watch(replica_b_, contexts.back().get(), created.id()));
+    pb::WatchRunResponse first;
+    ASSERT_TRUE(readers.back()->Read(&first));
+  }
+  auto third = CallContext(owner_);
+  StreamResult<pb::WatchRunResponse> refused = Drain(*Watch(replica_b_, third.get(), created.id()));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.status.error_message().find("--watch-max-streams-per-business"),
+            std::string::npos)
+      << refused.status.error_message();
+
+  // The other business still has room, up to the process cap of 3.
+  const pb::OutboundCallRun foreign = [&] {
+    pb::CreateRunRequest request;
+    request.set_request_id("other-run");
+    request.set_concurrency(1);
+    request.set_start_paused(true);
+    for (const pb::Lead& lead : Leads(1)) *request.add_leads() = lead;
+    pb::CreateRunResponse response;
+    EXPECT_TRUE(
+        replica_b_.stub->CreateRun(CallContext(other_owner_).get(), request, &response).ok());
+    return response.run();
+  }();
+  auto other = CallContext(other_owner_);
+  auto other_reader = Watch(replica_b_, other.get(), foreign.id());
+  pb::WatchRunResponse message;
+  ASSERT_TRUE(other_reader->Read(&message));
+  auto fourth = CallContext(other_owner_);
+  StreamResult<pb::WatchRunResponse> full = Drain(*Watch(replica_b_, fourth.get(), foreign.id()));
+  EXPECT_EQ(full.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(full.status.error_message().find("--watch-max-streams "), std::string::npos)
+      << full.status.error_message();
+
+  // Cancelling one stream of business 1 frees its slot.
+  contexts[0]->TryCancel();
+  EXPECT_EQ(Drain(*readers[0]).status.error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+  auto again = CallContext(owner_);
+  auto again_reader = Watch(replica_b_, again.get(), created.id());
+  ASSERT_TRUE(again_reader->Read(&message));
+  EXPECT_EQ(message.run().id(), created.id());
+
+  // A deadline frees a slot the same way.
+  other->TryCancel();
+  Drain(*other_reader);
+  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+  auto short_lived = CallContext(other_owner_);
+  short_lived->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  StreamResult<pb::WatchRunResponse> expired =
+      Drain(*Watch(replica_b_, short_lived.get(), foreign.id()));
+  EXPECT_EQ(expired.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(expired.messages.size(), 1u);
+  EXPECT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+}
+
+// WatchRuns shows a run created after the stream opened, and its completion.
+TEST_F(WatchTest, WatchRunsSeesNewRunAndItsCompletion) {
+  const pb::OutboundCallRun earlier = CreateRun(1, 1, /*paused=*/true);
+  auto context = CallContext(agent_);
+  auto reader = replica_b_.stub->WatchRuns(context.get(), pb::WatchRunsRequest());
+  pb::WatchRunsResponse message;
+  ASSERT_TRUE(reader->Read(&message));  // the current set
+  EXPECT_EQ(message.run().id(), earlier.id());
+  const pb::OutboundCallRun created = CreateRun(5, 2, /*paused=*/false);
+  bool seen = false;
+  bool completed = false;
+  while (!completed && reader->Read(&message)) {
+    if (message.run().id() != created.id()) continue;
+    seen = true;
+    EXPECT_GT(message.version(), 0);
+    completed = message.run().status() == pb::RUN_STATUS_COMPLETED;
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_TRUE(completed);
+  context->TryCancel();
+  Drain(*reader);
+}
+
+// Shutting a replica down ends its open streams with UNAVAILABLE.
+TEST_F(WatchTest, ShutdownEndsStreamsWithUnavailable) {
+  const pb::OutboundCallRun created = CreateRun(2, 1, /*paused=*/true);
+  auto context = CallContext(owner_);
+  auto reader = Watch(replica_b_, context.get(), created.id());
+  pb::WatchRunResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  replica_b_.server->Shutdown(absl::Seconds(5));
+  StreamResult<pb::WatchRunResponse> result = Drain(*reader);
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << result.status.error_message();
+}
+
+}  // namespace
+}  // namespace campaign

@@ -1,0 +1,437 @@
+// The scheduler across real `campaignd serve` processes sharing one
+// PostgreSQL database and one dial log: SIGKILL of a worker mid-run at
+// several points, SIGSTOP past the lease TTL (fencing), and SIGTERM (graceful
+// hand-over without the TTL). Every wait polls the database for a state, up
+// to a bound; nothing sleeps to synchronise.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/dialer/simulated_dialer.h"
+#include "server/model/model.h"
+#include "server/store/database.h"
+#include "server/store/run_store.h"
+#include "tests/scheduler/scheduler_test_support.h"
+#include "tests/support/test_database.h"
+
+extern char** environ;
+
+namespace campaign {
+namespace {
+
+using testing::TestDatabase;
+using testing::sched::AllFinal;
+using testing::sched::AtMostOnce;
+using testing::sched::AttemptsAre;
+using testing::sched::CountersExact;
+using testing::sched::DialLine;
+using testing::sched::DialsMatchJobs;
+using testing::sched::DialsOfRun;
+using testing::sched::DialsPerLead;
+using testing::sched::Inspector;
+using testing::sched::JobRow;
+using testing::sched::MakeLeads;
+using testing::sched::ReadDialLog;
+using testing::sched::RunRow;
+using testing::sched::TempPath;
+using testing::sched::UndialedJobsAreUnknown;
+using testing::sched::WaitUntil;
+
+constexpr int kLeads = 1500;
+constexpr int kConcurrency = 20;
+constexpr absl::Duration kLeaseTtl = absl::Seconds(2);
+
+// A `campaignd` child process with stdout and stderr in files. Killed
+// (SIGKILL, which also ends a stopped process) and reaped on destruction if
+// still running.
+class Campaignd {
+ public:
+  Campaignd(const std::string& name, const std::map<std::string, std::string>& flags)
+      : name_(name), out_(absl::StrCat("campaignd-", name, "-out")),
+        err_(absl::StrCat("campaignd-", name, "-err")) {
+    std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
+    for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) throw std::runtime_error(absl::StrCat("cannot spawn ", CAMPAIGND_PATH));
+  }
+
+  ~Campaignd() {
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  Campaignd(const Campaignd&) = delete;
+  Campaignd& operator=(const Campaignd&) = delete;
+
+  const std::string& name() const { return name_; }
+  void Signal(int signal_number) { ASSERT_EQ(kill(pid_, signal_number), 0) << name_; }
+
+  // The wait status once the process exited, polling up to `timeout`.
+  std::optional<int> WaitExit(absl::Duration timeout) {
+    if (exited_) return status_;
+    const bool done = WaitUntil(
+        [&] {
+          const pid_t got = waitpid(pid_, &status_, WNOHANG);
+          return got == pid_;
+        },
+        timeout, absl::Milliseconds(10));
+    if (!done) return std::nullopt;
+    exited_ = true;
+    return status_;
+  }
+
+  std::string Stderr() const {
+    std::ifstream file(err_.path());
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+
+  // The last `lines` lines of stderr, for failure messages.
+  std::string StderrTail(size_t lines = 40) const {
+    std::vector<std::string> all = absl::StrSplit(Stderr(), '\n');
+    const size_t from = all.size() > lines ? all.size() - lines : 0;
+    std::string tail;
+    for (size_t i = from; i < all.size(); ++i) absl::StrAppend(&tail, all[i], "\n");
+    return tail;
+  }
+
+ private:
+  std::string name_;
+  TempPath out_;
+  TempPath err_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// A migrated database with one business and the means to start campaignd
+// workers on it that share one dial log; on failure, the workers' logs are
+// printed.
+class CampaigndSchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    business_id_ = db_.CreateBusiness("process test");
+    database_ = std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 2});
+    runs_ = std::make_unique<store::RunStore>(database_.get(), kLeaseTtl);
+    inspect_ = std::make_unique<Inspector>(db_.admin_url());
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& worker : workers_) {
+        std::cerr << "---- stderr of campaignd " << worker->name() << " (tail) ----\n"
+                  << worker->StderrTail();
+      }
+    }
+  }
+
+  int64_t CreateRun(int leads, int32_t concurrency) {
+    NewRun run;
+    run.business_id = business_id_;
+    run.created_by_user_id = 1;
+    run.request_id = "process-test";
+    run.request_digest = "digest";
+    run.concurrency = concurrency;
+    run.leads = MakeLeads(leads);
+    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
+    if (!created.ok()) throw std::runtime_error(created.status().ToString());
+    return created->run.id;
+  }
+
+  // Starts `campaignd serve` as worker `id`; `overrides` replace defaults.
+  Campaignd& StartWorker(const std::string& id,
+                         const std::map<std::string, std::string>& overrides = {}) {
+    std::map<std::string, std::string> flags = {
+        {"database-url", db_.app_url()},
+        {"listen", "127.0.0.1:0"},
+        {"migrate", "false"},
+        {"db-pool-size", "4"},
+        {"handler-threads", "2"},
+        {"lease-ttl", absl::FormatDuration(kLeaseTtl)},
+        {"heartbeat-interval", "300ms"},
+        {"sweep-interval", "300ms"},
+        {"poll-interval", "20ms"},
+        {"sim-call-duration", "50ms"},
+        {"sim-dial-log", dial_log_.path()},
+        {"worker-id", id},
+    };
+    for (const auto& [flag, value] : overrides) flags[flag] = value;
+    workers_.push_back(std::make_unique<Campaignd>(id, flags));
+    return *workers_.back();
+  }
+
+  ::testing::AssertionResult WaitForRun(int64_t run_id,
+                                        const std::function<bool(const RunRow&)>& condition,
+                                        absl::string_view what, RunRow* last = nullptr,
+                                        absl::Duration timeout = absl::Seconds(60)) {
+    RunRow seen;
+    const bool held = WaitUntil([&] {
+      seen = inspect_->Run(run_id);
+      return condition(seen);
+    }, timeout);
+    if (last != nullptr) *last = seen;
+    if (held) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "
+                                         << absl::FormatDuration(timeout) << "; last seen "
+                                         << seen;
+  }
+
+  std::vector<DialLine> Dials(int64_t run_id) {
+    return DialsOfRun(ReadDialLog(dial_log_.path()), run_id);
+  }
+
+  // Sessions of the test database left idle inside a transaction, with
+  // their last statement: a frozen worker holding the run row's lock.
+  std::string IdleInTransaction() {
+    return inspect_->Text(absl::StrCat(
+        "SELECT coalesce(string_agg(pid || ': ' || left(query, 120), ' | '), 'none')"
+        "  FROM pg_stat_activity WHERE datname = '", db_.name(),
+        "' AND state = 'idle in transaction'"));
+  }
+
+  static size_t DialsBy(const std::vector<DialLine>& dials, const std::string& worker) {
+    size_t count = 0;
+    for (const DialLine& dial : dials) count += dial.worker == worker;
+    return count;
+  }
+
+  // Stops the remaining workers with SIGTERM; each must exit 0.
+  void StopWorkersCleanly() {
+    for (auto& worker : workers_) {
+      if (worker->WaitExit(absl::ZeroDuration()).has_value()) continue;
+      worker->Signal(SIGCONT);
+      worker->Signal(SIGTERM);
+      std::optional<int> status = worker->WaitExit(absl::Seconds(30));
+      ASSERT_TRUE(status.has_value()) << worker->name() << " did not exit on SIGTERM";
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << worker->name() << " wait status " << *status;
+    }
+  }
+
+  // The checks every finished run ends with: completed, all jobs final with
+  // one attempt, counters exact, no lead dialed twice, each dial recorded on
+  // its job, and every lead nobody dialed failed "dial outcome unknown".
+  void ExpectCompletedCorrectly(int64_t run, const RunRow& done) {
+    const std::vector<JobRow> jobs = inspect_->Jobs(run);
+    const std::vector<DialLine> dials = Dials(run);
+    EXPECT_EQ(done.status, "completed");
+    EXPECT_EQ(done.cursor, kLeads);
+    EXPECT_TRUE(AllFinal(jobs));
+    EXPECT_TRUE(CountersExact(done, jobs));
+    EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+    EXPECT_TRUE(AtMostOnce(dials));
+    EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+    EXPECT_TRUE(UndialedJobsAreUnknown(jobs, dials, /*strict=*/true));
+  }
+
+  TestDatabase db_;
+  int64_t business_id_ = 0;
+  std::unique_ptr<store::Database> database_;
+  std::unique_ptr<store::RunStore> runs_;
+  std::unique_ptr<Inspector> inspect_;
+  TempPath dial_log_{"process-dial-log"};
+  // campaignd's default seed (1) and outcome mix.
+  dialer::SimulatedDialer reference_{dialer::SimulatedDialerOptions{}};
+  std::vector<std::unique_ptr<Campaignd>> workers_;
+};
+
+// Issue test 2, at a kill point given as the percentage of final jobs. Two
+// campaignd processes on a 1,500-lead run at concurrency 20; the holder is
+// SIGKILLed. The survivor takes the run over only once the dead lease is
+// older than the TTL, reconciles what the dead worker left in flight (by
+// call id, or by token through the dial log; a dial that never happened is
+// failed "dial outcome unknown") and finishes: every lead at most once in
+// the dial log, every job final, counters summing to the total.
+class KillTest : public CampaigndSchedulerTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(KillTest, SurvivorReclaimsAfterTheTtlAndFinishes) {
+  const int64_t run = CreateRun(kLeads, kConcurrency);
+  StartWorker("w1");
+  StartWorker("w2");
+
+  const int64_t kill_point = kLeads * GetParam() / 100;
+  RunRow seen;
+  ASSERT_TRUE(WaitForRun(
+      run,
+      [&](const RunRow& r) { return r.cursor >= kill_point && !r.worker.empty(); },
+      absl::StrCat("held past ", kill_point, " final jobs"), &seen));
+  ASSERT_EQ(seen.status, "running") << seen;
+  Campaignd& victim = *workers_[seen.worker == "w1" ? 0 : 1];
+  const std::string survivor = seen.worker == "w1" ? "w2" : "w1";
+  victim.Signal(SIGKILL);
+  std::optional<int> killed = victim.WaitExit(absl::Seconds(10));
+  ASSERT_TRUE(killed.has_value());
+  ASSERT_TRUE(WIFSIGNALED(*killed));
+
+  const RunRow dead = inspect_->Run(run);
+  ASSERT_EQ(dead.worker, victim.name()) << "taken over before the lease expired";
+  ASSERT_TRUE(dead.lock_ts.has_value());
+  // Watch the takeover: the survivor must not hold the run while the dead
+  // lease is younger than the TTL (50 ms margin for the probe's own clock).
+  bool early = false;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<std::string> probe = absl::StrSplit(
+            inspect_->Text(absl::StrCat(
+                "SELECT coalesce(locked_by_worker, '') || ' ' || lease_epoch || ' ' ||"
+                " (extract(epoch from now()) * 1000000)::int8 FROM outbound_call_runs"
+                " WHERE id = ", run)),
+            ' ');
+        int64_t epoch = 0, now_us = 0;
+        if (probe.size() != 3 || !absl::SimpleAtoi(probe[1], &epoch) ||
+            !absl::SimpleAtoi(probe[2], &now_us)) {
+          return false;
+        }
+        const bool taken = probe[0] == survivor && epoch > dead.epoch;
+        if (taken && absl::FromUnixMicros(now_us) <
+                         *dead.lock_ts + kLeaseTtl - absl::Milliseconds(50)) {
+          early = true;
+        }
+        return taken;
+      },
+      absl::Seconds(30)))
+      << survivor << " did not take over the dead worker's run";
+  EXPECT_FALSE(early) << "the run was taken over before its lease expired";
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  ExpectCompletedCorrectly(run, done);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_GT(DialsBy(dials, victim.name()), 0u);
+  EXPECT_GT(DialsBy(dials, survivor), 0u);
+  StopWorkersCleanly();
+}
+
+INSTANTIATE_TEST_SUITE_P(KillPoints, KillTest, ::testing::Values(10, 40, 80),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return absl::StrCat("After", info.param, "Percent");
+                         });
+
+// Issue test 3. The holder is SIGSTOPped past the TTL; the other worker
+// takes the run over; the first is SIGCONTed. Once it has noticed the loss
+// (it logs "lost its lease"), it has dialed nothing more for that run — its
+// dial log lines stopped at the takeover — and the run completes with each
+// lead at most once and every dial recorded.
+TEST_F(CampaigndSchedulerTest, StoppedWorkerDialsNothingAfterTakeover) {
+  const int64_t run = CreateRun(kLeads, kConcurrency);
+  StartWorker("w1");
+  StartWorker("w2");
+
+  RunRow seen;
+  ASSERT_TRUE(WaitForRun(
+      run, [&](const RunRow& r) { return r.cursor >= kLeads * 3 / 10 && !r.worker.empty(); },
+      "held past 30%", &seen));
+  ASSERT_EQ(seen.status, "running") << seen;
+  Campaignd& frozen = *workers_[seen.worker == "w1" ? 0 : 1];
+  const std::string other = seen.worker == "w1" ? "w2" : "w1";
+  frozen.Signal(SIGSTOP);
+  const int64_t frozen_epoch = inspect_->Run(run).epoch;
+
+  ASSERT_TRUE(WaitForRun(
+      run, [&](const RunRow& r) { return r.worker == other && r.epoch > frozen_epoch; },
+      "taken over", nullptr, absl::Seconds(30)))
+      << "; sessions idle in a transaction (a frozen worker holding row locks): "
+      << IdleInTransaction();
+  const size_t frozen_dials = DialsBy(Dials(run), frozen.name());
+  EXPECT_GT(frozen_dials, 0u);
+
+  frozen.Signal(SIGCONT);
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  const std::string noticed = absl::StrCat("lost its lease on run ", run);
+  ASSERT_TRUE(WaitUntil([&] { return absl::StrContains(frozen.Stderr(), noticed); },
+                        absl::Seconds(30)))
+      << frozen.name() << " never noticed it lost the run";
+
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_EQ(DialsBy(dials, frozen.name()), frozen_dials)
+      << frozen.name() << " dialed after its lease was taken over";
+  ExpectCompletedCorrectly(run, done);
+  StopWorkersCleanly();
+}
+
+// SIGTERM of the worker holding a run: it stops claiming, lets its calls
+// finish, releases the lease and exits 0; the other worker takes the run at
+// once — the 60 s lease TTL never comes into play — and finishes it with
+// every lead dialed exactly once.
+TEST_F(CampaigndSchedulerTest, SigtermHandsTheRunOverWithoutWaitingForTheTtl) {
+  const std::map<std::string, std::string> flags = {{"lease-ttl", "60s"},
+                                                    {"shutdown-grace", "10s"}};
+  const int64_t run = CreateRun(kLeads, kConcurrency);
+  StartWorker("w1", flags);
+  StartWorker("w2", flags);
+
+  RunRow seen;
+  ASSERT_TRUE(WaitForRun(
+      run, [&](const RunRow& r) { return r.cursor >= kLeads / 5 && !r.worker.empty(); },
+      "held past 20%", &seen));
+  ASSERT_EQ(seen.status, "running") << seen;
+  Campaignd& leaving = *workers_[seen.worker == "w1" ? 0 : 1];
+  const std::string other = seen.worker == "w1" ? "w2" : "w1";
+  const absl::Time sent = absl::Now();
+  leaving.Signal(SIGTERM);
+  std::optional<int> status = leaving.WaitExit(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << leaving.name() << " did not exit on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
+
+  ASSERT_TRUE(WaitForRun(run, [&](const RunRow& r) { return r.worker == other; },
+                         "taken over", nullptr, absl::Seconds(20)))
+      << "the other worker waited for the lease TTL";
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(20));
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  ExpectCompletedCorrectly(run, done);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_EQ(dials.size(), static_cast<size_t>(kLeads)) << "graceful: every lead dialed";
+  EXPECT_EQ(DialsPerLead(dials).size(), static_cast<size_t>(kLeads));
+  EXPECT_GT(DialsBy(dials, leaving.name()), 0u);
+  EXPECT_GT(DialsBy(dials, other), 0u);
+  StopWorkersCleanly();
+}
+
+}  // namespace
+}  // namespace campaign

@@ -1,0 +1,957 @@
+// The scheduler in-process against a real PostgreSQL: several Scheduler
+// instances (each with its own pool, LeaseStore and SimulatedDialer, all
+// appending to one dial log) play the replicas of issue 3. Intervals are
+// short (heartbeat 100 ms, poll 20 ms, sweep 200 ms, lease TTL 1 s) and calls
+// last 5-20 ms, so whole runs finish in about a second. Waits poll the
+// database for a state (bounded); nothing sleeps to synchronise.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/dialer/simulated_dialer.h"
+#include "server/model/model.h"
+#include "server/scheduler/scheduler.h"
+#include "server/store/database.h"
+#include "server/store/lease_store.h"
+#include "server/store/run_store.h"
+#include "tests/scheduler/scheduler_test_support.h"
+#include "tests/support/test_database.h"
+
+namespace campaign {
+namespace {
+
+using testing::TestDatabase;
+using testing::sched::AllFinal;
+using testing::sched::AtMostOnce;
+using testing::sched::AttemptsAre;
+using testing::sched::CountersExact;
+using testing::sched::DialLine;
+using testing::sched::DialsMatchJobs;
+using testing::sched::DialsOfRun;
+using testing::sched::DialsPerLead;
+using testing::sched::Inspector;
+using testing::sched::JobRow;
+using testing::sched::kDialOutcomeUnknown;
+using testing::sched::MakeLeads;
+using testing::sched::PlannedStatus;
+using testing::sched::Problems;
+using testing::sched::ReadDialLog;
+using testing::sched::RunRow;
+using testing::sched::TempPath;
+using testing::sched::UndialedJobsAreUnknown;
+using testing::sched::WaitUntil;
+
+constexpr absl::Duration kLeaseTtl = absl::Seconds(1);
+
+// How a test worker is set up.
+struct WorkerOptions {
+  absl::Duration call_duration = absl::Milliseconds(10);
+  absl::Duration lease_ttl = kLeaseTtl;
+  int max_runs = 50;
+};
+
+// One replica: its own connection pool, lease store, simulated dialer (seed
+// 1, default mix, appending to the test's dial log) and scheduler. Torn down
+// in the order that keeps every callback target alive: the scheduler thread
+// stops first, then the dialer (whose outcomes go to the scheduler), then
+// the scheduler object.
+struct Worker {
+  std::string id;
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<store::LeaseStore> leases;
+  std::unique_ptr<dialer::SimulatedDialer> dialer;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
+
+  ~Worker() {
+    if (scheduler != nullptr) scheduler->Shutdown(absl::ZeroDuration());
+    dialer.reset();
+    scheduler.reset();
+    leases.reset();
+    database.reset();
+  }
+};
+
+// A migrated database with one business, a RunStore to create and change
+// runs as the API would, an Inspector for superuser reads, a shared dial log
+// and the workers a test adds.
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    business_id_ = db_.CreateBusiness("scheduler test");
+    database_ = std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 4});
+    runs_ = std::make_unique<store::RunStore>(database_.get(), kLeaseTtl);
+    inspect_ = std::make_unique<Inspector>(db_.admin_url());
+  }
+
+  // Creates a run through RunStore::CreateRun; returns its id.
+  int64_t CreateRun(std::vector<Lead> leads, int32_t concurrency) {
+    static std::atomic<int> counter{0};
+    NewRun run;
+    run.business_id = business_id_;
+    run.created_by_user_id = 1;
+    run.request_id = absl::StrCat("sched-", counter++);
+    run.request_digest = "digest";
+    run.concurrency = concurrency;
+    run.leads = std::move(leads);
+    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
+    if (!created.ok()) throw std::runtime_error(created.status().ToString());
+    return created->run.id;
+  }
+
+  // Adds a worker (not started).
+  Worker& AddWorker(const std::string& id, WorkerOptions options = {}) {
+    auto worker = std::make_unique<Worker>();
+    worker->id = id;
+    worker->database =
+        std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 4});
+    worker->leases =
+        std::make_unique<store::LeaseStore>(worker->database.get(), options.lease_ttl);
+    dialer::SimulatedDialerOptions sim;
+    sim.seed = 1;
+    sim.call_duration = options.call_duration;
+    sim.dial_log_path = dial_log_.path();
+    worker->dialer = std::make_unique<dialer::SimulatedDialer>(sim);
+    scheduler::SchedulerOptions sched;
+    sched.worker_id = id;
+    sched.heartbeat_interval = absl::Milliseconds(100);
+    sched.lease_ttl = options.lease_ttl;
+    sched.sweep_interval = absl::Milliseconds(200);
+    sched.poll_interval = absl::Milliseconds(20);
+    sched.reconcile_interval = absl::Milliseconds(50);
+    sched.max_runs = options.max_runs;
+    worker->scheduler = std::make_unique<scheduler::Scheduler>(worker->leases.get(),
+                                                               worker->dialer.get(), sched);
+    workers_.push_back(std::move(worker));
+    return *workers_.back();
+  }
+
+  Worker* FindWorker(const std::string& id) {
+    for (auto& worker : workers_) {
+      if (worker->id == id) return worker.get();
+    }
+    return nullptr;
+  }
+
+  // Waits until `condition` holds for the run (polling every 20 ms, up to
+  // `timeout`); `last` receives the last state seen.
+  ::testing::AssertionResult WaitForRun(int64_t run_id,
+                                        const std::function<bool(const RunRow&)>& condition,
+                                        absl::string_view what, RunRow* last = nullptr,
+                                        absl::Duration timeout = absl::Seconds(60)) {
+    RunRow seen;
+    const bool held = WaitUntil([&] {
+      seen = inspect_->Run(run_id);
+      return condition(seen);
+    }, timeout);
+    if (last != nullptr) *last = seen;
+    if (held) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "
+                                         << absl::FormatDuration(timeout) << "; last seen "
+                                         << seen;
+  }
+
+  std::vector<DialLine> Dials(int64_t run_id) {
+    return DialsOfRun(ReadDialLog(dial_log_.path()), run_id);
+  }
+
+  // Backdates a run's lease as if its holder had stopped heartbeating an
+  // hour ago.
+  void ExpireLease(int64_t run_id) {
+    inspect_->Exec(absl::StrCat(
+        "UPDATE outbound_call_runs SET lock_ts = now() - interval '1 hour' WHERE id = ", run_id));
+  }
+
+  TestDatabase db_;
+  int64_t business_id_ = 0;
+  std::unique_ptr<store::Database> database_;
+  std::unique_ptr<store::RunStore> runs_;
+  std::unique_ptr<Inspector> inspect_;
+  TempPath dial_log_{"scheduler-dial-log"};
+  // What the workers' dialers plan for each lead (same seed and mix).
+  dialer::SimulatedDialer reference_{dialer::SimulatedDialerOptions{}};
+  // Last: workers stop before anything they use goes away.
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// Issue test 1. Three workers share one 2,000-lead run: the holder is shut
+// down gracefully twice mid-run so every worker dials part of it. The dial
+// log holds every lead exactly once, every job is final with attempts == 1
+// and records its dial's call id and planned outcome, the counters sum to
+// the total, the cursor is at the total and the run completed.
+TEST_F(SchedulerTest, ThreeWorkersDialEveryLeadExactlyOnce) {
+  constexpr int kLeads = 2000;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 40);
+  std::vector<Worker*> workers = {
+      &AddWorker("w1", {.call_duration = absl::Milliseconds(5)}),
+      &AddWorker("w2", {.call_duration = absl::Milliseconds(12)}),
+      &AddWorker("w3", {.call_duration = absl::Milliseconds(20)})};
+  for (Worker* worker : workers) worker->scheduler->Start();
+
+  std::set<std::string> retired;
+  for (int64_t threshold : {kLeads / 4, kLeads / 2}) {
+    RunRow seen;
+    ASSERT_TRUE(WaitForRun(
+        run,
+        [&](const RunRow& r) {
+          return r.cursor >= threshold && !r.worker.empty() && retired.count(r.worker) == 0;
+        },
+        absl::StrCat("held by a live worker past ", threshold, " final jobs"), &seen));
+    ASSERT_EQ(seen.status, "running") << seen;
+    Worker* holder = FindWorker(seen.worker);
+    ASSERT_NE(holder, nullptr) << "unknown holder " << seen.worker;
+    holder->scheduler->Shutdown(absl::Seconds(5));
+    retired.insert(holder->id);
+    EXPECT_TRUE(holder->scheduler->HeldRuns().empty());
+    EXPECT_NE(inspect_->Run(run).worker, holder->id) << "shutdown must release the lease";
+  }
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  EXPECT_EQ(done.cursor, kLeads);
+  EXPECT_EQ(done.total, kLeads);
+  EXPECT_TRUE(done.started_at.has_value());
+  EXPECT_TRUE(done.ended_at.has_value());
+  EXPECT_GE(done.epoch, 3) << "three acquisitions, each a new epoch";
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_EQ(dials.size(), static_cast<size_t>(kLeads));
+  EXPECT_EQ(DialsPerLead(dials).size(), static_cast<size_t>(kLeads)) << "every lead dialed";
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  std::map<std::string, int> per_worker;
+  for (const DialLine& dial : dials) ++per_worker[dial.worker];
+  EXPECT_EQ(per_worker.size(), 3u) << "every worker dialed part of the run";
+}
+
+// Leases stolen from live workers (lock_ts backdated, then another worker's
+// SweepNow) while they dispatch at concurrency 30: the old holder is a
+// zombie that learns of its loss only at its next fenced write. Still no lead
+// is dialed twice, every job is final with attempts == 1, counters are exact,
+// a lead never dialed is a job failed "dial outcome unknown", and each old
+// holder lets go of the run.
+TEST_F(SchedulerTest, StolenLeasesNeverCauseASecondDial) {
+  constexpr int kLeads = 1200;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 30);
+  Worker& a = AddWorker("a");
+  Worker& b = AddWorker("b");
+  a.scheduler->Start();
+  b.scheduler->Start();
+
+  int steals = 0;
+  for (int64_t mark = 150; mark < kLeads * 3 / 4; mark += 150) {
+    RunRow seen;
+    ASSERT_TRUE(WaitForRun(
+        run, [&](const RunRow& r) { return r.cursor >= mark && !r.worker.empty(); },
+        absl::StrCat("held past ", mark, " final jobs"), &seen));
+    if (seen.status != "running") break;
+    Worker& thief = seen.worker == "a" ? b : a;
+    // The holder may heartbeat between the backdating and the sweep: retry.
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          ExpireLease(run);
+          thief.scheduler->SweepNow();
+          return inspect_->Run(run).worker == thief.id;
+        },
+        absl::Seconds(10), absl::Milliseconds(1)))
+        << "worker " << thief.id << " could not take over the expired lease";
+    ++steals;
+    // The old holder notices at its next fenced write and lets go.
+    Worker& zombie = thief.id == "a" ? b : a;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          const std::vector<int64_t> held = zombie.scheduler->HeldRuns();
+          return std::find(held.begin(), held.end(), run) == held.end();
+        },
+        absl::Seconds(5)))
+        << zombie.id << " still believes it holds the run";
+  }
+  EXPECT_GE(steals, 3);
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  EXPECT_GE(done.epoch, 1 + steals);
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(done.cursor, kLeads);
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+  EXPECT_TRUE(UndialedJobsAreUnknown(jobs, dials, /*strict=*/false));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials, /*tolerate_unknown=*/true));
+  int unknown = 0;
+  for (const JobRow& job : jobs) unknown += absl::StartsWith(job.error, kDialOutcomeUnknown);
+  EXPECT_LE(unknown, steals * 30) << "only jobs in flight at a takeover can be unknown";
+}
+
+// Issue test 4 (stop). StopRun through RunStore::ApplyAction while one
+// worker dispatches at concurrency 50: every job queued at the stop stays
+// unclaimed and is cancelled "Stopped by user"; jobs claimed before it are
+// either dialed or released as cancelled, never both; at most the one dial
+// whose run check preceded the commit happens after StopRun returns; every
+// job is final and the counters are exact.
+TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
+  constexpr int kLeads = 1500;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 50);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+
+  absl::StatusOr<store::ChangedRun> stopped =
+      runs_->ApplyAction(business_id_, run, RunAction::kStop);
+  const absl::Time stop_returned = absl::Now();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->run.status, RunStatus::kStopped);
+  const int64_t cancelled_by_stop = stopped->cancelled_jobs;
+  EXPECT_GT(cancelled_by_stop, 0);
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+      "drained and released", &done));
+  EXPECT_EQ(done.status, "stopped");
+  EXPECT_TRUE(done.cancel_requested);
+  EXPECT_TRUE(done.ended_at.has_value());
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+
+  std::set<int64_t> dialed;
+  for (const DialLine& dial : dials) dialed.insert(dial.lead_id);
+  int64_t cancelled = 0, never_claimed = 0, released = 0;
+  Problems problems;
+  for (const JobRow& job : jobs) {
+    if (job.status != "cancelled") continue;
+    ++cancelled;
+    const std::string what = absl::StrCat("cancelled job ", job.id, " ");
+    problems.Check(dialed.count(job.lead_id) == 0, what + "was dialed");
+    problems.Check(job.error == "Stopped by user", what + "error: " + job.error);
+    problems.Check(job.attempts == 0, absl::StrCat(what, "attempts ", job.attempts));
+    (job.token.empty() ? never_claimed : released) += 1;
+  }
+  EXPECT_TRUE(problems.Result());
+  EXPECT_EQ(never_claimed, cancelled_by_stop)
+      << "a job queued when the stop committed was claimed afterwards";
+  EXPECT_EQ(static_cast<int64_t>(dialed.size()) + released, kLeads - cancelled_by_stop);
+  EXPECT_EQ(static_cast<int64_t>(dialed.size()) + cancelled, kLeads);
+  EXPECT_EQ(done.cancelled, cancelled);
+
+  int after_stop = 0;
+  for (const DialLine& dial : dials) after_stop += dial.time > stop_returned;
+  EXPECT_LE(after_stop, 1) << "dials started after StopRun returned";
+}
+
+// Issue test 4 (cancel). CancelRun on a run a live worker dispatches at
+// concurrency 50 only requests the cancel; the worker honours it before its
+// next dial: queued jobs cancelled "Cancelled by user", the run cancelled
+// with ended_at, calls in flight recorded, at most one dial after CancelRun
+// returned, no cancelled job dialed, counts exact.
+TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
+  constexpr int kLeads = 1500;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 50);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+
+  absl::StatusOr<store::ChangedRun> requested =
+      runs_->ApplyAction(business_id_, run, RunAction::kCancel);
+  const absl::Time cancel_returned = absl::Now();
+  ASSERT_TRUE(requested.ok()) << requested.status();
+  EXPECT_TRUE(requested->run.cancel_requested);
+  EXPECT_EQ(requested->run.status, RunStatus::kRunning) << "a live worker finalizes the cancel";
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run,
+      [](const RunRow& r) {
+        return r.status != "running" && r.in_progress == 0 && r.worker.empty();
+      },
+      "ended, drained and released", &done));
+  EXPECT_EQ(done.status, "cancelled") << done.last_error;
+  EXPECT_TRUE(done.last_error.empty()) << done.last_error;
+  EXPECT_TRUE(done.ended_at.has_value());
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  std::set<int64_t> dialed;
+  for (const DialLine& dial : dials) dialed.insert(dial.lead_id);
+  int64_t cancelled = 0;
+  Problems problems;
+  for (const JobRow& job : jobs) {
+    if (job.status != "cancelled") continue;
+    ++cancelled;
+    const std::string what = absl::StrCat("cancelled job ", job.id, " ");
+    problems.Check(dialed.count(job.lead_id) == 0, what + "was dialed");
+    problems.Check(job.error == "Cancelled by user", what + "error: " + job.error);
+  }
+  EXPECT_TRUE(problems.Result());
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(static_cast<int64_t>(dialed.size()) + cancelled, kLeads);
+  int after_cancel = 0;
+  for (const DialLine& dial : dials) after_cancel += dial.time > cancel_returned;
+  EXPECT_LE(after_cancel, 1) << "dials started after CancelRun returned";
+}
+
+// A cancel of a run whose calls are in flight (1 s calls, concurrency 5) is
+// finalized by its worker at once: the run is cancelled with ended_at and
+// its queued jobs "Cancelled by user" before the calls end; the calls are
+// then recorded with their real outcomes, and the lease is released.
+TEST_F(SchedulerTest, CancelOfAHeldRunIsFinalizedByTheWorker) {
+  const int64_t run = CreateRun(MakeLeads(40), 5);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Seconds(1)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitUntil([&] {
+    return inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE run_id = ",
+                                      run, " AND status = 'calling'")) == 5;
+  })) << "five calls in flight";
+
+  absl::StatusOr<store::ChangedRun> requested =
+      runs_->ApplyAction(business_id_, run, RunAction::kCancel);
+  ASSERT_TRUE(requested.ok()) << requested.status();
+  EXPECT_EQ(requested->cancelled_jobs, 0) << "the holder cancels, not the API";
+
+  RunRow cancelled_row;
+  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.status == "cancelled"; },
+                         "cancelled", &cancelled_row));
+  ASSERT_TRUE(cancelled_row.ended_at.has_value());
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+      "drained and released", &done));
+  EXPECT_EQ(done.status, "cancelled");
+  EXPECT_TRUE(done.last_error.empty()) << done.last_error;
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(dials.size(), 5u);
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  std::set<int64_t> dialed;
+  for (const DialLine& dial : dials) dialed.insert(dial.lead_id);
+  Problems problems;
+  for (const JobRow& job : jobs) {
+    const std::string what = absl::StrCat("job ", job.id, " ");
+    if (dialed.count(job.lead_id) > 0) {
+      problems.Check(job.status != "cancelled", what + "dialed but cancelled");
+      problems.Check(job.completed_at.has_value() && *job.completed_at > *cancelled_row.ended_at,
+                     what + "ended before the run was cancelled: the cancel waited for the call");
+    } else {
+      problems.Check(job.status == "cancelled" && job.error == "Cancelled by user",
+                     what + job.status + " (" + job.error + ")");
+    }
+  }
+  EXPECT_TRUE(problems.Result());
+}
+
+// Issue test 5. 300 leads at concurrency 7 with 20 ms calls: the simulated
+// dialer never had more than 7 calls of the run at once, the run's
+// in_progress_count never exceeded 7 while it ran, and, from the jobs'
+// claim and completion times, no job was claimed while 7 others were open.
+TEST_F(SchedulerTest, ConcurrencyIsNeverExceeded) {
+  constexpr int kLeads = 300;
+  constexpr int kConcurrency = 7;
+  const int64_t run = CreateRun(MakeLeads(kLeads), kConcurrency);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(20)});
+  worker.scheduler->Start();
+
+  int64_t most_in_progress = 0;
+  int64_t most_open_jobs = 0;
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run,
+      [&](const RunRow& r) {
+        most_in_progress = std::max(most_in_progress, r.in_progress);
+        most_open_jobs = std::max(
+            most_open_jobs,
+            inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE run_id = ",
+                                       run, " AND status IN ('dialing', 'calling')")));
+        return r.status == "completed";
+      },
+      "completed", &done));
+  EXPECT_LE(most_in_progress, kConcurrency);
+  EXPECT_LE(most_open_jobs, kConcurrency);
+  EXPECT_LE(worker.dialer->MaxConcurrentCalls(run), kConcurrency);
+  EXPECT_GE(worker.dialer->MaxConcurrentCalls(run), 2) << "the run should use its slots";
+  EXPECT_EQ(worker.dialer->ActiveCalls(run), 0);
+
+  // One worker claims only after recording the outcomes that freed the
+  // slots, so [dial_started_at, completed_at) spans are the claimed jobs.
+  const int64_t most_overlapping = inspect_->Int(absl::StrCat(
+      "SELECT max((SELECT count(*) FROM outbound_call_jobs k"
+      "             WHERE k.run_id = j.run_id AND k.dial_started_at <= j.dial_started_at"
+      "               AND k.completed_at > j.dial_started_at))"
+      "  FROM outbound_call_jobs j WHERE j.run_id = ",
+      run));
+  EXPECT_LE(most_overlapping, kConcurrency);
+  EXPECT_GE(most_overlapping, 2);
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(dials.size(), static_cast<size_t>(kLeads));
+  EXPECT_TRUE(AtMostOnce(dials));
+}
+
+// Issue test 6 (pause). Pausing a run dispatching at concurrency 50 stops
+// new dials: jobs claimed but not yet dialed go back to the queue
+// unattempted (never failed, never dialed), the run stays paused (its worker
+// lets it go once its calls ended) and the dial log does not grow while the
+// worker completes another run meanwhile (the barrier). Resumed, the run
+// completes with every lead dialed exactly once.
+TEST_F(SchedulerTest, PauseStopsNewDialsAndResumeFinishes) {
+  constexpr int kLeads = 1500;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 50);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(5)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 300; }, "past 300"));
+
+  absl::StatusOr<store::ChangedRun> paused =
+      runs_->ApplyAction(business_id_, run, RunAction::kPause);
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_EQ(paused->run.status, RunStatus::kPaused);
+  RunRow at_pause;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+      "drained and released", &at_pause));
+  EXPECT_EQ(at_pause.status, "paused");
+  EXPECT_TRUE(CountersExact(at_pause, inspect_->Jobs(run)));
+  const size_t dials_at_pause = Dials(run).size();
+  EXPECT_LT(dials_at_pause, static_cast<size_t>(kLeads));
+  EXPECT_EQ(static_cast<int64_t>(dials_at_pause), at_pause.cursor)
+      << "every dial so far is recorded, no other job was touched";
+  Problems requeued;
+  for (const JobRow& job : inspect_->Jobs(run)) {
+    if (job.status != "queued") continue;
+    requeued.Check(job.attempts == 0 && job.token.empty(),
+                   absl::StrCat("queued job ", job.id, " attempts ", job.attempts, " token ",
+                                job.token));
+  }
+  EXPECT_TRUE(requeued.Result());
+
+  // Barrier: the worker keeps dispatching (another run, to completion).
+  const int64_t other = CreateRun(MakeLeads(20, 100'001), 5);
+  ASSERT_TRUE(WaitForRun(other, [](const RunRow& r) { return r.status == "completed"; },
+                         "completed"));
+  EXPECT_EQ(Dials(run).size(), dials_at_pause) << "a paused run was dialed";
+  EXPECT_EQ(inspect_->Run(run).status, "paused");
+  const std::vector<int64_t> held = worker.scheduler->HeldRuns();
+  EXPECT_EQ(std::count(held.begin(), held.end(), run), 0);
+
+  absl::StatusOr<store::ChangedRun> resumed =
+      runs_->ApplyAction(business_id_, run, RunAction::kResume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->run.status, RunStatus::kRunning);
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(done.cursor, kLeads);
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_EQ(DialsPerLead(dials).size(), static_cast<size_t>(kLeads));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+}
+
+// Issue test 6 (fairness). One worker, a 3,000-lead run at concurrency 5 and
+// a 10-lead run created after it: the small run completes while the large
+// one is still running.
+TEST_F(SchedulerTest, SmallRunCompletesWhileALargeRunIsStillRunning) {
+  const int64_t large = CreateRun(MakeLeads(3000), 5);
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(20)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitForRun(large, [](const RunRow& r) { return r.cursor >= 20; }, "past 20"));
+
+  const int64_t small = CreateRun(MakeLeads(10, 500'001), 5);
+  RunRow small_done;
+  ASSERT_TRUE(WaitForRun(small, [](const RunRow& r) { return r.status == "completed"; },
+                         "completed", &small_done));
+  const RunRow large_then = inspect_->Run(large);
+  EXPECT_EQ(large_then.status, "running");
+  EXPECT_LT(large_then.cursor, large_then.total);
+  EXPECT_EQ(large_then.worker, "w1");
+  EXPECT_TRUE(CountersExact(small_done, inspect_->Jobs(small)));
+  EXPECT_EQ(DialsPerLead(Dials(small)).size(), 10u);
+
+  // Done with the large run.
+  ASSERT_TRUE(runs_->ApplyAction(business_id_, large, RunAction::kStop).ok());
+  RunRow large_done;
+  ASSERT_TRUE(WaitForRun(
+      large, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+      "drained and released", &large_done));
+  EXPECT_TRUE(CountersExact(large_done, inspect_->Jobs(large)));
+  EXPECT_TRUE(AtMostOnce(Dials(large)));
+}
+
+// Issue test 7, without waiting for any TTL. A run held by a dead worker
+// (lease backdated in SQL, epoch 7) with jobs it left behind: dialing jobs it
+// never dialed, dialing jobs it did dial (dial log line, call id never
+// recorded), calling jobs whose calls ended, and calls still in progress.
+// SweepNow takes the run over at once with epoch 8: never-dialed jobs are
+// failed "dial outcome unknown", ended calls get their outcomes, calls in
+// progress are tracked and recorded when they end, and the rest of the run
+// completes with every other lead dialed exactly once. A run whose lease is
+// fresh is not taken by the sweep, until it expires.
+TEST_F(SchedulerTest, SweepTakesOverAnExpiredLeaseAndReconcilesItsJobs) {
+  const int64_t run = CreateRun(MakeLeads(60), 5);
+  const int64_t fresh = CreateRun(MakeLeads(5, 9'001), 5);
+  std::vector<JobRow> jobs = inspect_->Jobs(run);
+  ASSERT_EQ(jobs.size(), 60u);
+
+  // The dead worker's provider: calls that already ended, and calls that
+  // last 1.5 s more.
+  dialer::SimulatedDialerOptions ended_options;
+  ended_options.call_duration = absl::ZeroDuration();
+  ended_options.dial_log_path = dial_log_.path();
+  dialer::SimulatedDialer ended(ended_options);
+  dialer::SimulatedDialerOptions long_options = ended_options;
+  long_options.call_duration = absl::Milliseconds(1500);
+  dialer::SimulatedDialer long_calls(long_options);
+  const std::string dead = "dead:1:x";
+  auto token_of = [](const JobRow& job) { return absl::StrCat("dead-tok-", job.id); };
+  auto dial = [&](dialer::SimulatedDialer& by, const JobRow& job) {
+    absl::StatusOr<std::string> sid = by.Dial(dialer::DialRequest{
+        business_id_, run, job.id, job.lead_id, job.phone, token_of(job), dead});
+    if (!sid.ok()) throw std::runtime_error(sid.status().ToString());
+    return *sid;
+  };
+  auto set_dialing = [&](const JobRow& job) {
+    inspect_->Exec(absl::StrCat(
+        "UPDATE outbound_call_jobs SET status = 'dialing', dial_lock_token = '", token_of(job),
+        "', dial_started_at = now() - interval '1 hour', attempts = 1 WHERE id = ", job.id));
+  };
+  auto set_calling = [&](const JobRow& job, const std::string& sid) {
+    inspect_->Exec(absl::StrCat(
+        "UPDATE outbound_call_jobs SET status = 'calling', dial_lock_token = '", token_of(job),
+        "', call_sid = '", sid, "', dial_started_at = now() - interval '1 hour',"
+        " started_at = now() - interval '1 hour', attempts = 1 WHERE id = ", job.id));
+  };
+  // jobs[0..2]: claimed, never dialed.
+  for (int i = 0; i <= 2; ++i) set_dialing(jobs[i]);
+  // jobs[3..4]: dialed (call ended), call id never recorded.
+  std::map<int64_t, std::string> sids;
+  for (int i = 3; i <= 4; ++i) {
+    sids[jobs[i].id] = dial(ended, jobs[i]);
+    set_dialing(jobs[i]);
+  }
+  // jobs[5..7]: calling, call ended.
+  for (int i = 5; i <= 7; ++i) set_calling(jobs[i], sids[jobs[i].id] = dial(ended, jobs[i]));
+  // jobs[8]: calling, still in progress; jobs[9]: dialed, in progress, call id not recorded.
+  set_calling(jobs[8], sids[jobs[8].id] = dial(long_calls, jobs[8]));
+  sids[jobs[9].id] = dial(long_calls, jobs[9]);
+  set_dialing(jobs[9]);
+  inspect_->Exec(absl::StrCat(
+      "UPDATE outbound_call_runs SET status = 'running', started_at = now() - interval '1 hour',"
+      " locked_by_worker = '", dead, "', lock_ts = now() - interval '1 hour', lease_epoch = 7,"
+      " queued_count = queued_count - 10, in_progress_count = 10 WHERE id = ", run));
+  inspect_->Exec(absl::StrCat(
+      "UPDATE outbound_call_runs SET status = 'running', started_at = now(),"
+      " locked_by_worker = 'alive:2:y', lock_ts = now(), lease_epoch = 3 WHERE id = ", fresh));
+  ASSERT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+
+  Worker& sweeper = AddWorker("sweeper");
+  EXPECT_EQ(sweeper.scheduler->SweepNow(), 1);
+  const RunRow taken = inspect_->Run(run);
+  EXPECT_EQ(taken.worker, "sweeper");
+  EXPECT_EQ(taken.epoch, 8);
+  EXPECT_EQ(taken.status, "running");
+  EXPECT_EQ(sweeper.scheduler->HeldRuns(), std::vector<int64_t>{run});
+  const RunRow untouched = inspect_->Run(fresh);
+  EXPECT_EQ(untouched.worker, "alive:2:y") << "a live lease was taken";
+  EXPECT_EQ(untouched.epoch, 3);
+
+  jobs = inspect_->Jobs(run);
+  EXPECT_TRUE(CountersExact(taken, jobs));
+  for (int i = 0; i <= 2; ++i) {
+    EXPECT_EQ(jobs[i].status, "failed") << "job " << jobs[i].id;
+    EXPECT_TRUE(absl::StartsWith(jobs[i].error, kDialOutcomeUnknown)) << jobs[i].error;
+  }
+  for (int i = 3; i <= 7; ++i) {
+    EXPECT_EQ(jobs[i].status, PlannedStatus(reference_, run, jobs[i])) << "job " << jobs[i].id;
+    EXPECT_EQ(jobs[i].call_sid, sids[jobs[i].id]) << "job " << jobs[i].id;
+    EXPECT_TRUE(jobs[i].completed_at.has_value());
+  }
+  for (int i = 8; i <= 9; ++i) {
+    EXPECT_EQ(jobs[i].status, "calling") << "job " << jobs[i].id << " is still in progress";
+    EXPECT_EQ(jobs[i].call_sid, sids[jobs[i].id]) << "job " << jobs[i].id;
+  }
+  EXPECT_EQ(taken.in_progress, 2);
+
+  sweeper.scheduler->Start();
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+  jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(done.cursor, 60);
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_EQ(dials.size(), 57u) << "all but the three never-dialed leads, once";
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  EXPECT_TRUE(UndialedJobsAreUnknown(jobs, dials, /*strict=*/true));
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+  Problems redialed;
+  for (const DialLine& d : dials) {
+    const bool left_by_dead = d.job_id >= jobs[3].id && d.job_id <= jobs[9].id;
+    redialed.Check(d.worker == (left_by_dead ? dead : "sweeper"),
+                   absl::StrCat("lead ", d.lead_id, " dialed by ", d.worker));
+  }
+  EXPECT_TRUE(redialed.Result());
+
+  // Once the fresh lease expires (1 s without heartbeats), the periodic
+  // sweep takes that run over too.
+  RunRow fresh_done;
+  ASSERT_TRUE(WaitForRun(
+      fresh, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "taken over after its TTL and completed", &fresh_done));
+  EXPECT_EQ(fresh_done.epoch, 4);
+  EXPECT_TRUE(CountersExact(fresh_done, inspect_->Jobs(fresh)));
+}
+
+// Issue test 8. Worker A holds a run with 2 s calls in flight; Shutdown with
+// no grace returns without waiting for them and releases the lease; worker B
+// (lease TTL 60 s) takes the run at once, reconciles A's calls by call id
+// when they end — never redialing them — and finishes the rest.
+TEST_F(SchedulerTest, GracefulShutdownHandsTheRunOverWithoutTheTtl) {
+  constexpr int kLeads = 30;
+  const int64_t run = CreateRun(MakeLeads(kLeads), 10);
+  Worker& a = AddWorker("a", {.call_duration = absl::Seconds(2), .lease_ttl = absl::Seconds(60)});
+  a.scheduler->Start();
+  ASSERT_TRUE(WaitUntil([&] {
+    return inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE run_id = ",
+                                      run, " AND status = 'calling'")) == 10;
+  })) << "ten calls in flight";
+
+  const absl::Time before = absl::Now();
+  a.scheduler->Shutdown(absl::ZeroDuration());
+  EXPECT_LT(absl::Now() - before, absl::Milliseconds(1500))
+      << "Shutdown with no grace waited for the calls";
+  const RunRow released = inspect_->Run(run);
+  EXPECT_EQ(released.worker, "") << "the lease must be released";
+  EXPECT_EQ(released.status, "running");
+  EXPECT_EQ(released.in_progress, 10);
+
+  Worker& b = AddWorker("b", {.call_duration = absl::Milliseconds(20),
+                              .lease_ttl = absl::Seconds(60)});
+  b.scheduler->Start();
+  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.worker == "b"; }, "taken by b",
+                         nullptr, absl::Seconds(10)))
+      << "b must not wait for the 60 s TTL";
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done));
+
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_EQ(dials.size(), static_cast<size_t>(kLeads));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+  std::map<std::string, int> per_worker;
+  for (const DialLine& dial : dials) ++per_worker[dial.worker];
+  EXPECT_EQ(per_worker["a"], 10);
+  EXPECT_EQ(per_worker["b"], kLeads - 10);
+}
+
+// Fencing in the store: once another worker acquired the run, every write
+// with the old epoch is ABORTED and changes nothing — neither the run row
+// nor any job — while the new holder's writes go through.
+TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
+  const int64_t run = CreateRun(MakeLeads(10), 3);
+  store::LeaseStore leases(database_.get(), kLeaseTtl);
+
+  absl::StatusOr<std::vector<store::AcquiredRun>> first =
+      leases.Acquire("A", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 1u);
+  const store::Lease a = (*first)[0].lease;
+  EXPECT_EQ(a.run_id, run);
+  EXPECT_EQ(a.epoch, 1);
+  EXPECT_EQ((*first)[0].previous_worker, "");
+  EXPECT_EQ((*first)[0].concurrency, 3);
+  RunRow acquired = inspect_->Run(run);
+  EXPECT_EQ(acquired.status, "running") << "a pending run starts when acquired";
+  EXPECT_TRUE(acquired.started_at.has_value());
+
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(a, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 3u) << "never more than the concurrency";
+  ASSERT_TRUE(leases.RecordCallStarted(a, (*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-a")
+                  .ok());
+
+  // Live lease: neither a free nor an expired acquisition takes it.
+  absl::StatusOr<std::vector<store::AcquiredRun>> none =
+      leases.Acquire("B", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  none = leases.Acquire("B", 10, store::AcquireMode::kExpired);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "a live lease was swept";
+
+  ExpireLease(run);
+  absl::StatusOr<std::vector<store::AcquiredRun>> second =
+      leases.Acquire("B", 10, store::AcquireMode::kExpired);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->size(), 1u);
+  const store::Lease b = (*second)[0].lease;
+  EXPECT_EQ(b.epoch, 2);
+  EXPECT_EQ((*second)[0].previous_worker, "A");
+
+  auto snapshot = [&] {
+    return absl::StrCat(
+        inspect_->Text(absl::StrCat("SELECT row_to_json(r)::text FROM outbound_call_runs r"
+                                    " WHERE id = ", run)),
+        "\n",
+        inspect_->Text(absl::StrCat("SELECT string_agg(row_to_json(j)::text, ',' ORDER BY id)"
+                                    " FROM outbound_call_jobs j WHERE run_id = ", run)));
+  };
+  const std::string before = snapshot();
+  const store::ClaimedJob& job1 = (*claimed)[1];
+  const std::vector<std::pair<std::string, std::function<absl::Status()>>> writes = {
+      {"Heartbeat", [&] { return leases.Heartbeat(a).status(); }},
+      {"Control", [&] { return leases.Control(a).status(); }},
+      {"Claim", [&] { return leases.Claim(a, 10).status(); }},
+      {"ReleaseClaim",
+       [&] { return leases.ReleaseClaim(a, job1, JobStatus::kQueued, ""); }},
+      {"RecordCallStarted",
+       [&] { return leases.RecordCallStarted(a, job1.job_id, job1.token, "SIMx-C-b"); }},
+      {"RecordOutcomes",
+       [&] {
+         return leases
+             .RecordOutcomes(a, {store::JobResult{(*claimed)[0].job_id, (*claimed)[0].token,
+                                                  JobStatus::kCompleted, "", "SIMx-C-a"}})
+             .status();
+       }},
+      {"FinalizeCancel", [&] { return leases.FinalizeCancel(a).status(); }},
+      {"CompleteIfDone", [&] { return leases.CompleteIfDone(a).status(); }},
+      {"FailRun", [&] { return leases.FailRun(a, "stale"); }},
+      {"ActiveJobs", [&] { return leases.ActiveJobs(a).status(); }},
+  };
+  for (const auto& [name, write] : writes) {
+    const absl::Status status = write();
+    EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << name << " with a lost lease: " << status;
+    EXPECT_EQ(snapshot(), before) << name << " with a lost lease changed the database";
+  }
+  // Giving up a lease one no longer holds is harmless.
+  (void)leases.Release(a);
+  EXPECT_EQ(snapshot(), before) << "Release with a lost lease changed the database";
+
+  // The new holder's lease works, and sees what A left.
+  absl::StatusOr<store::RunControl> control = leases.Heartbeat(b);
+  ASSERT_TRUE(control.ok()) << control.status();
+  EXPECT_EQ(control->in_progress, 3);
+  absl::StatusOr<std::vector<store::ActiveJob>> active = leases.ActiveJobs(b);
+  ASSERT_TRUE(active.ok()) << active.status();
+  ASSERT_EQ(active->size(), 3u);
+  EXPECT_EQ((*active)[0].status, JobStatus::kCalling);
+  EXPECT_EQ((*active)[0].call_sid, "SIMx-C-a");
+  EXPECT_EQ((*active)[1].status, JobStatus::kDialing);
+  absl::StatusOr<std::vector<store::ClaimedJob>> full = leases.Claim(b, 10);
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE(full->empty()) << "all 3 slots are taken by A's jobs";
+  ASSERT_TRUE(leases.Release(b).ok());
+  EXPECT_EQ(inspect_->Run(run).worker, "");
+}
+
+
+// LeaseStore::ReleaseClaim undoes a claim whose dial never started (the
+// scheduler's path when a pause, stop or cancel is seen between claim and
+// dial): back to queued with no token, no dial time and the attempt given
+// back, or cancelled with the reason; counters follow in the same
+// transaction; a claim is released once; a requeued job is claimed again
+// first.
+TEST_F(SchedulerTest, ReleaseClaimUndoesAnUndialedClaim) {
+  const int64_t run = CreateRun(MakeLeads(10), 3);
+  store::LeaseStore leases(database_.get(), kLeaseTtl);
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire("A", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  ASSERT_EQ(acquired->size(), 1u);
+  const store::Lease lease = (*acquired)[0].lease;
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 3u);
+
+  absl::Status requeued = leases.ReleaseClaim(lease, (*claimed)[0], JobStatus::kQueued, "");
+  EXPECT_TRUE(requeued.ok()) << "release to queued (run paused): " << requeued;
+  absl::Status cancelled =
+      leases.ReleaseClaim(lease, (*claimed)[1], JobStatus::kCancelled, "Stopped by user");
+  EXPECT_TRUE(cancelled.ok()) << "release to cancelled (run stopped): " << cancelled;
+
+  std::vector<JobRow> jobs = inspect_->Jobs(run);
+  RunRow row = inspect_->Run(run);
+  EXPECT_TRUE(CountersExact(row, jobs));
+  EXPECT_EQ(jobs[0].status, "queued");
+  EXPECT_EQ(jobs[0].attempts, 0);
+  EXPECT_TRUE(jobs[0].token.empty());
+  EXPECT_FALSE(jobs[0].dial_started_at.has_value());
+  EXPECT_EQ(jobs[1].status, "cancelled");
+  EXPECT_EQ(jobs[1].error, "Stopped by user");
+  EXPECT_EQ(jobs[1].attempts, 0);
+  EXPECT_TRUE(jobs[1].completed_at.has_value());
+  EXPECT_EQ(jobs[2].status, "dialing");
+  EXPECT_EQ(row.queued, 8);
+  EXPECT_EQ(row.in_progress, 1);
+  EXPECT_EQ(row.cancelled, 1);
+  EXPECT_EQ(row.cursor, 1);
+
+  // Released once: a second release changes nothing.
+  EXPECT_TRUE(leases.ReleaseClaim(lease, (*claimed)[1], JobStatus::kQueued, "").ok());
+  EXPECT_EQ(inspect_->Jobs(run)[1].status, "cancelled");
+  EXPECT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+
+  // The requeued job goes first again, with a fresh token.
+  absl::StatusOr<std::vector<store::ClaimedJob>> again = leases.Claim(lease, 10);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), 2u) << "3 slots, one still dialing";
+  EXPECT_EQ((*again)[0].job_id, (*claimed)[0].job_id);
+  EXPECT_NE((*again)[0].token, (*claimed)[0].token);
+  EXPECT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+}
+
+}  // namespace
+}  // namespace campaign
