@@ -15,11 +15,11 @@
 #include "server/api/watch_handlers.h"
 #include "server/auth/auth.h"
 #include "server/progress/hub.h"
-#include "server/progress/listener.h"
 #include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
+#include "server/store/notification_listener.h"
 #include "server/store/progress_store.h"
 #include "server/store/run_store.h"
 
@@ -54,7 +54,7 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::ProgressStore> progress_store;
   std::unique_ptr<progress::ProgressHub> hub;
   // Feeds the hub; goes before it.
-  std::unique_ptr<progress::Listener> listener;
+  std::unique_ptr<store::NotificationListener> listener;
   std::unique_ptr<WatchHandlers> watch_handlers;
   std::unique_ptr<CampaignHandlers> handlers;
   std::unique_ptr<store::LeaseStore> lease_store;
@@ -94,8 +94,17 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                            .max_streams_per_business = config.watch_max_streams_per_business,
                            .max_rate = config.watch_max_rate});
   parts->hub->Start();
-  parts->listener =
-      std::make_unique<progress::Listener>(config.database_url, parts->hub.get());
+  progress::ProgressHub* hub = parts->hub.get();
+  parts->listener = std::make_unique<store::NotificationListener>(
+      config.database_url,
+      store::ListenerCallbacks{
+          .on_notification =
+              [hub](const store::RunNotification& change) {
+                hub->OnNotification(change.business_id, change.run_id, change.version);
+              },
+          // Whatever changed while nobody listened reaches open streams
+          // through a fresh read.
+          .on_listening = [hub] { hub->RefreshAll(); }});
   parts->listener->Start();
   parts->watch_handlers = std::make_unique<WatchHandlers>(
       parts->hub.get(), parts->authenticator.get(), parts->executor.get(),
@@ -158,7 +167,7 @@ dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts
 
 progress::ProgressHub* CampaignServer::progress_hub() const { return parts_->hub.get(); }
 
-progress::Listener* CampaignServer::progress_listener() const { return parts_->listener.get(); }
+store::NotificationListener* CampaignServer::progress_listener() const { return parts_->listener.get(); }
 
 void CampaignServer::Wait() { parts_->server->Wait(); }
 

@@ -19,8 +19,11 @@ class Server;
 
 namespace campaign::progress {
 class ProgressHub;
-class Listener;
 }  // namespace campaign::progress
+
+namespace campaign::store {
+class NotificationListener;
+}  // namespace campaign::store
 
 namespace campaign::api {
 
@@ -75,7 +78,7 @@ class CampaignServer {
   // The fan-out of live progress to watch streams.
   progress::ProgressHub* progress_hub() const;
   // The process's LISTEN connection.
-  progress::Listener* progress_listener() const;
+  store::NotificationListener* progress_listener() const;
   // Blocks until the server has shut down.
   void Wait();
 

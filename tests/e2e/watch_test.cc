@@ -25,7 +25,7 @@
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/api/server.h"
 #include "server/progress/hub.h"
-#include "server/progress/listener.h"
+#include "server/store/notification_listener.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
 
@@ -326,7 +326,7 @@ TEST_F(WatchTest, SlowSubscriberGetsLatestStateWithBoundedBacklog) {
 // The LISTEN connections are killed during a watch: replica B reconnects,
 // listens again and the stream still reaches completion.
 TEST_F(WatchTest, SurvivesLosingTheListenConnection) {
-  progress::Listener& listener = *replica_b_.server->progress_listener();
+  store::NotificationListener& listener = *replica_b_.server->progress_listener();
   ASSERT_TRUE(listener.AwaitConnections(1, absl::Seconds(10)));
   const pb::OutboundCallRun created = CreateRun(40, 2, /*paused=*/true);
   auto context = CallContext(owner_);
@@ -339,7 +339,7 @@ TEST_F(WatchTest, SurvivesLosingTheListenConnection) {
   EXPECT_EQ(db_.QueryInt(absl::StrCat(
                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND application_name = '",
-                progress::kListenerApplicationName, "') t")),
+                store::kListenerApplicationName, "') t")),
             2);
   ASSERT_TRUE(listener.AwaitConnections(2, absl::Seconds(10)));
   StreamResult<pb::WatchRunResponse> result = Drain(*reader, {first, second});

@@ -1,10 +1,10 @@
 // Unit tests of the listener's payload parsing and connection string
 // handling (the connection itself is exercised by tests/e2e/watch_test.cc).
-#include "server/progress/listener.h"
+#include "server/store/notification_listener.h"
 
 #include <gtest/gtest.h>
 
-namespace campaign::progress {
+namespace campaign::store {
 namespace {
 
 // Well-formed payloads parse; anything else is refused.
@@ -30,4 +30,4 @@ TEST(ListenerTest, AddsApplicationName) {
 }
 
 }  // namespace
-}  // namespace campaign::progress
+}  // namespace campaign::store

@@ -1,4 +1,4 @@
-#include "server/progress/listener.h"
+#include "server/store/notification_listener.h"
 
 #include <pqxx/pqxx>
 
@@ -11,29 +11,29 @@
 #include "absl/strings/str_split.h"
 #include "server/util/logging.h"
 
-namespace campaign::progress {
+namespace campaign::store {
 namespace {
 
 // How long one wait for notifications lasts before the stop flag is checked.
 constexpr long kAwaitMicros = 200'000;
 
-// Hands each notification of the channel to the hub.
+// Hands each notification of the channel on.
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& connection, ProgressHub* hub)
-      : pqxx::notification_receiver(connection, kProgressChannel), hub_(hub) {}
+  Receiver(pqxx::connection_base& connection, const ListenerCallbacks* callbacks)
+      : pqxx::notification_receiver(connection, kProgressChannel), callbacks_(callbacks) {}
 
   void operator()(const std::string& payload, int backend_pid) override {
     std::optional<RunNotification> parsed = ParseNotification(payload);
     if (!parsed.has_value()) {
-      spdlog::warn("progress: ignored a malformed {} notification", kProgressChannel);
+      spdlog::warn("ignored a malformed {} notification", kProgressChannel);
       return;
     }
-    hub_->OnNotification(parsed->business_id, parsed->run_id, parsed->version);
+    if (callbacks_->on_notification) callbacks_->on_notification(*parsed);
   }
 
  private:
-  ProgressHub* const hub_;
+  const ListenerCallbacks* const callbacks_;
 };
 
 }  // namespace
@@ -59,20 +59,21 @@ std::string WithApplicationName(const std::string& url, absl::string_view name) 
   return absl::StrCat(url, url.empty() ? "" : " ", "application_name=", name);
 }
 
-Listener::Listener(std::string database_url, ProgressHub* hub, ListenerOptions options)
+NotificationListener::NotificationListener(std::string database_url, ListenerCallbacks callbacks,
+                                           ListenerOptions options)
     : url_(WithApplicationName(database_url, kListenerApplicationName)),
-      hub_(hub),
+      callbacks_(std::move(callbacks)),
       options_(options) {}
 
-Listener::~Listener() { Stop(); }
+NotificationListener::~NotificationListener() { Stop(); }
 
-void Listener::Start() {
+void NotificationListener::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { Run(); });
 }
 
-void Listener::Stop() {
+void NotificationListener::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -80,17 +81,17 @@ void Listener::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Listener::listening() const {
+bool NotificationListener::listening() const {
   absl::MutexLock lock(&mu_);
   return listening_;
 }
 
-int64_t Listener::connections() const {
+int64_t NotificationListener::connections() const {
   absl::MutexLock lock(&mu_);
   return connections_;
 }
 
-bool Listener::AwaitConnections(int64_t count, absl::Duration timeout) const {
+bool NotificationListener::AwaitConnections(int64_t count, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto reached = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return connections_ >= count && listening_;
@@ -98,14 +99,14 @@ bool Listener::AwaitConnections(int64_t count, absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
-bool Listener::Sleep(absl::Duration delay) {
+bool NotificationListener::Sleep(absl::Duration delay) {
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   mu_.AwaitWithTimeout(absl::Condition(&stopping), delay);
   return !stopping_;
 }
 
-void Listener::Run() {
+void NotificationListener::Run() {
   absl::Duration backoff = options_.min_backoff;
   while (true) {
     {
@@ -114,7 +115,7 @@ void Listener::Run() {
     }
     try {
       pqxx::connection connection(url_);
-      Receiver receiver(connection, hub_);  // issues LISTEN
+      Receiver receiver(connection, &callbacks_);  // issues LISTEN
       int64_t established = 0;
       {
         absl::MutexLock lock(&mu_);
@@ -122,12 +123,11 @@ void Listener::Run() {
         established = ++connections_;
       }
       if (established > 1) {
-        spdlog::info("progress: listening on {} again; refreshing open streams",
-                     kProgressChannel);
+        spdlog::info("listening on {} again", kProgressChannel);
       }
-      // Whatever changed while nobody listened (or before the first LISTEN)
-      // reaches open streams through a fresh read.
-      hub_->RefreshAll();
+      // Changes committed while nobody listened (or before the first
+      // LISTEN) were not notified: the receiver refreshes.
+      if (callbacks_.on_listening) callbacks_.on_listening();
       backoff = options_.min_backoff;
       while (true) {
         {
@@ -147,7 +147,7 @@ void Listener::Run() {
       }
       std::string reason = error.what();
       std::replace(reason.begin(), reason.end(), '\n', ' ');
-      spdlog::warn("progress: the {} listener lost its database connection ({}); "
+      spdlog::warn("the {} listener lost its database connection ({}); "
                    "reconnecting in {}",
                    kProgressChannel, reason, absl::FormatDuration(backoff));
       if (!Sleep(backoff)) return;
@@ -156,4 +156,4 @@ void Listener::Run() {
   }
 }
 
-}  // namespace campaign::progress
+}  // namespace campaign::store

@@ -1,11 +1,13 @@
 // The process's one LISTEN connection: receives run_progress notifications
-// and hands them to the ProgressHub. Reconnects with backoff when the
-// connection drops, then has the hub refresh every open stream, so a change
-// committed while it was away is not lost.
-#ifndef CAMPAIGN_SERVER_PROGRESS_LISTENER_H_
-#define CAMPAIGN_SERVER_PROGRESS_LISTENER_H_
+// and hands them on (to the progress hub). Reconnects with backoff when the
+// connection drops, then says so, so that the receiver can refresh what a
+// change committed meanwhile would have told it. Lives in the store because
+// it is libpqxx code.
+#ifndef CAMPAIGN_SERVER_STORE_NOTIFICATION_LISTENER_H_
+#define CAMPAIGN_SERVER_STORE_NOTIFICATION_LISTENER_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -14,9 +16,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/progress/hub.h"
 
-namespace campaign::progress {
+namespace campaign::store {
 
 // The notification channel the migrations' trigger notifies on.
 inline constexpr char kProgressChannel[] = "run_progress";
@@ -38,7 +39,16 @@ std::optional<RunNotification> ParseNotification(absl::string_view payload);
 // set to `name`.
 std::string WithApplicationName(const std::string& url, absl::string_view name);
 
-// Settings of a Listener.
+// Where a NotificationListener delivers; both are called on its thread.
+struct ListenerCallbacks {
+  // A notification of a committed run change.
+  std::function<void(const RunNotification&)> on_notification;
+  // The connection is (again) listening: changes committed while it was not
+  // were not notified to this process.
+  std::function<void()> on_listening;
+};
+
+// Settings of a NotificationListener.
 struct ListenerOptions {
   // First and largest wait between reconnection attempts.
   absl::Duration min_backoff = absl::Milliseconds(100);
@@ -46,13 +56,14 @@ struct ListenerOptions {
 };
 
 // Owns the LISTEN connection and its thread.
-class Listener {
+class NotificationListener {
  public:
-  Listener(std::string database_url, ProgressHub* hub, ListenerOptions options = {});
+  NotificationListener(std::string database_url, ListenerCallbacks callbacks,
+                       ListenerOptions options = {});
   // Stops.
-  ~Listener();
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
+  ~NotificationListener();
+  NotificationListener(const NotificationListener&) = delete;
+  NotificationListener& operator=(const NotificationListener&) = delete;
 
   // Starts the thread (it connects in the background).
   void Start();
@@ -73,7 +84,7 @@ class Listener {
   bool Sleep(absl::Duration delay);
 
   const std::string url_;
-  ProgressHub* const hub_;
+  const ListenerCallbacks callbacks_;
   const ListenerOptions options_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -82,6 +93,6 @@ class Listener {
   std::thread thread_;
 };
 
-}  // namespace campaign::progress
+}  // namespace campaign::store
 
-#endif  // CAMPAIGN_SERVER_PROGRESS_LISTENER_H_
+#endif  // CAMPAIGN_SERVER_STORE_NOTIFICATION_LISTENER_H_
