@@ -8,6 +8,7 @@
 #include "server/api/convert.h"
 #include "server/api/status.h"
 #include "server/api/watch_handlers.h"
+#include "server/observability/logging.h"
 
 namespace campaign::api {
 namespace {
@@ -28,6 +29,12 @@ absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& co
 }
 
 }  // namespace
+
+std::string RequestIdOf(const grpc::CallbackServerContext& context) {
+  auto found = context.client_metadata().find(kRequestIdHeader);
+  if (found == context.client_metadata().end()) return std::string();
+  return std::string(found->second.data(), found->second.size());
+}
 
 absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& context,
                                         auth::Authenticator* authenticator) {
@@ -54,6 +61,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::Serve(
     grpc::CallbackServerContext* context, std::function<absl::Status(const Caller&)> body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto task = [this, context, reactor, body = std::move(body)] {
+    // Every line logged for this call (security warnings included) carries
+    // its request id, and its principal once known.
+    observability::ScopedLogFields log_fields({{"request_id", RequestIdOf(*context)}});
     if (context->IsCancelled()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
       return;
@@ -63,6 +73,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::Serve(
       reactor->Finish(ToGrpcStatus(caller.status()));
       return;
     }
+    log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
     reactor->Finish(ToGrpcStatus(body(*caller)));
   };
   if (!executor_->Submit(std::move(task))) {

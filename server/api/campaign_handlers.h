@@ -19,6 +19,12 @@ class WatchHandlers;
 // Metadata keys the service reads.
 inline constexpr char kAuthorizationHeader[] = "authorization";
 inline constexpr char kBusinessIdHeader[] = "x-business-id";
+// Set by the RPC interceptor (server/observability/rpc_interceptor.h) to the
+// caller's value or a generated one: exactly one per call.
+inline constexpr char kRequestIdHeader[] = "x-request-id";
+
+// The call's request id (empty if none), for log lines.
+std::string RequestIdOf(const grpc::CallbackServerContext& context);
 
 // Authenticates a call from its metadata: the caller, or UNAUTHENTICATED /
 // INVALID_ARGUMENT / UNAVAILABLE. Blocking (may read the key store).

@@ -5,8 +5,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include "server/util/logging.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
@@ -14,6 +21,10 @@
 #include "server/api/executor.h"
 #include "server/api/watch_handlers.h"
 #include "server/auth/auth.h"
+#include "server/observability/health_probe.h"
+#include "server/observability/metrics.h"
+#include "server/observability/metrics_dialer.h"
+#include "server/observability/rpc_interceptor.h"
 #include "server/progress/hub.h"
 #include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
@@ -22,6 +33,7 @@
 #include "server/store/notification_listener.h"
 #include "server/store/progress_store.h"
 #include "server/store/run_store.h"
+#include "server/store/stats_store.h"
 
 namespace campaign::api {
 namespace {
@@ -34,6 +46,85 @@ constexpr int64_t kRequestOverheadBytes = 1 << 20;
 // Tasks that may wait for a handler thread before calls are refused.
 constexpr size_t kMaxQueuedCalls = 10'000;
 
+// The service name the health service reports besides the overall "".
+constexpr char kServiceName[] = "outbound.v1.CampaignService";
+
+// The contents of the PEM file of `flag`; INVALID_ARGUMENT naming both when
+// it cannot be read or holds no PEM block.
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view flag) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", flag, " \"", path, "\": ", std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  if (!file.good() && !file.eof()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", flag, " \"", path, "\""));
+  }
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", path, "\" is not a PEM file"));
+  }
+  return text.str();
+}
+
+// Checks that `cert_pem` holds a certificate and `key_pem` its private key,
+// so a mismatch is one clear line instead of a failed listen.
+absl::Status CheckKeyPair(const std::string& cert_pem, const std::string& key_pem,
+                          const ServerConfig& config) {
+  BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+  BIO_free(cert_bio);
+  BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  absl::Status status;
+  if (cert == nullptr) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "--tls-cert \"", config.tls_cert_path, "\" holds no PEM certificate"));
+  } else if (key == nullptr) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "--tls-key \"", config.tls_key_path, "\" holds no unencrypted PEM private key"));
+  } else if (X509_check_private_key(cert, key) != 1) {
+    status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", config.tls_key_path,
+                                                     "\" is not the key of --tls-cert \"",
+                                                     config.tls_cert_path, "\""));
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return status;
+}
+
+// Plaintext without --tls-cert; TLS with it; mutual TLS with --tls-client-ca.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerConfig& config) {
+  if (config.tls_cert_path.empty() && config.tls_key_path.empty()) {
+    if (!config.tls_client_ca_path.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (config.tls_cert_path.empty() || config.tls_key_path.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  absl::StatusOr<std::string> cert = ReadPemFile(config.tls_cert_path, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile(config.tls_key_path, "--tls-key");
+  if (!key.ok()) return key.status();
+  if (absl::Status pair = CheckKeyPair(*cert, *key, config); !pair.ok()) return pair;
+  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!config.tls_client_ca_path.empty()) {
+    absl::StatusOr<std::string> ca = ReadPemFile(config.tls_client_ca_path, "--tls-client-ca");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
 constexpr char kRoleCheckSql[] =
     "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user";
 
@@ -45,6 +136,8 @@ int MaxReceiveMessageBytes(const Limits& limits) {
 }
 
 struct CampaignServer::Parts {
+  // First: everything below may report to it until destroyed.
+  std::unique_ptr<observability::Metrics> metrics;
   std::unique_ptr<store::Database> database;
   std::unique_ptr<store::RunStore> run_store;
   std::unique_ptr<store::ApiKeyStore> key_store;
@@ -59,16 +152,35 @@ struct CampaignServer::Parts {
   std::unique_ptr<CampaignHandlers> handlers;
   std::unique_ptr<store::LeaseStore> lease_store;
   std::unique_ptr<dialer::SimulatedDialer> dialer;
+  // Counts the scheduler's dials; wraps `dialer`.
+  std::unique_ptr<observability::MetricsDialer> metrics_dialer;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<grpc::Server> server;
+  // Drives the health service from the database's reachability.
+  std::unique_ptr<observability::HealthProbe> health_probe;
   int port = 0;
   bool shut_down = false;
 };
 
 absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const ServerConfig& config) {
   auto parts = std::make_unique<Parts>();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+  parts->metrics = std::make_unique<observability::Metrics>();
+  observability::Metrics* metrics = parts->metrics.get();
   parts->database = std::make_unique<store::Database>(
-      config.database_url, store::PoolOptions{.size = config.db_pool_size});
+      config.database_url,
+      store::PoolOptions{.size = config.db_pool_size,
+                         // A worker frozen inside a transaction (SIGSTOP, a
+                         // paused VM) must not hold its run's row lock past
+                         // the lease TTL, or nobody could take the run over.
+                         .idle_in_transaction_timeout =
+                             std::clamp(config.lease_ttl / 2, absl::Milliseconds(100),
+                                        absl::Seconds(10)),
+                         .on_error = [metrics](const absl::Status& error) {
+                           metrics->RecordDatabaseError(error);
+                         }});
   absl::StatusOr<bool> bypasses_rls = parts->database->Transact(
       store::Tenancy::AllBusinesses(), "check database role",
       [](pqxx::work& txn) -> absl::StatusOr<bool> {
@@ -119,7 +231,10 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &parts->port);
+  builder.AddListeningPort(config.listen, *credentials, &parts->port);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<observability::RpcInterceptorFactory>(metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(config.limits));
   builder.RegisterService(parts->handlers.get());
   parts->server = builder.BuildAndStart();
@@ -127,13 +242,51 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     return absl::InvalidArgumentError(
         absl::StrCat("cannot listen on \"", config.listen, "\" (--listen / CAMPAIGN_LISTEN)"));
   }
+  // Health follows the database: SERVING only while it answers.
+  grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
+  store::Database* database = parts->database.get();
+  parts->health_probe = std::make_unique<observability::HealthProbe>(observability::HealthProbeOptions{
+      .interval = config.health_probe_interval,
+      .check = [url = config.database_url] { return store::CheckConnection(url); },
+      .on_change =
+          [health, metrics](bool healthy) {
+            metrics->SetDatabaseUp(healthy);
+            if (health == nullptr) return;
+            health->SetServingStatus("", healthy);
+            health->SetServingStatus(kServiceName, healthy);
+          },
+      .refresh =
+          [database, metrics] {
+            absl::StatusOr<std::map<std::string, int64_t>> runs = store::CountRunsByStatus(database);
+            if (runs.ok()) metrics->SetRunsByStatus(*runs);
+          },
+      .refresh_interval = config.runs_gauge_interval});
+  parts->health_probe->Start();
+  metrics->AddScrapeGauge("campaign_db_pool_open_connections",
+                          "Database connections open in the pool",
+                          [database] { return database->OpenConnections(); });
+  metrics->AddScrapeGauge("campaign_db_pool_busy_connections",
+                          "Database connections of the pool in use",
+                          [database] { return database->BusyConnections(); });
+  metrics->AddScrapeGauge("campaign_watch_streams", "Open WatchRun and WatchRuns streams",
+                          [hub] { return hub->stats().streams; });
+  if (!config.metrics_listen.empty()) {
+    if (absl::Status served = metrics->Serve(config.metrics_listen); !served.ok()) {
+      return served;
+    }
+    spdlog::info("metrics served on http://{}/metrics (port {})", config.metrics_listen,
+                 metrics->port());
+  }
   parts->lease_store = std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
   parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
   if (config.scheduler_enabled) {
     scheduler::SchedulerOptions options = config.scheduler;
     options.lease_ttl = config.lease_ttl;
+    options.metrics = metrics->scheduler_metrics();
+    parts->metrics_dialer =
+        std::make_unique<observability::MetricsDialer>(parts->dialer.get(), metrics);
     parts->scheduler = std::make_unique<scheduler::Scheduler>(parts->lease_store.get(),
-                                                              parts->dialer.get(), options);
+                                                              parts->metrics_dialer.get(), options);
     parts->scheduler->Start();
   }
   return std::unique_ptr<CampaignServer>(new CampaignServer(std::move(parts)));
@@ -142,9 +295,13 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
 CampaignServer::CampaignServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 CampaignServer::~CampaignServer() {
+  // No scrape reads the parts below once they start going away.
+  parts_->metrics->StopServing();
   Shutdown(absl::Seconds(5));
   parts_->server->Wait();
-  // The scheduler goes before the dialer whose outcomes it receives.
+  // The scheduler is stopped (Shutdown); the dialer goes next, joining its
+  // thread so no outcome callback can reach the scheduler once it is gone.
+  parts_->dialer.reset();
   parts_->scheduler.reset();
 }
 
@@ -153,6 +310,13 @@ int CampaignServer::port() const { return parts_->port; }
 void CampaignServer::Shutdown(absl::Duration grace) {
   if (parts_->shut_down) return;
   parts_->shut_down = true;
+  // NOT_SERVING while draining: load balancers stop sending new calls. The
+  // health service ignores the probe from now on.
+  parts_->health_probe->Stop();
+  if (grpc::HealthCheckServiceInterface* health = parts_->server->GetHealthCheckService();
+      health != nullptr) {
+    health->Shutdown();
+  }
   // Watch streams end first, with UNAVAILABLE, so their clients reconnect
   // elsewhere instead of holding the server's shutdown until the deadline.
   parts_->listener->Stop();
@@ -168,6 +332,10 @@ dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts
 progress::ProgressHub* CampaignServer::progress_hub() const { return parts_->hub.get(); }
 
 store::NotificationListener* CampaignServer::progress_listener() const { return parts_->listener.get(); }
+
+observability::Metrics* CampaignServer::metrics() const { return parts_->metrics.get(); }
+
+int CampaignServer::metrics_port() const { return parts_->metrics->port(); }
 
 void CampaignServer::Wait() { parts_->server->Wait(); }
 

@@ -25,6 +25,10 @@ namespace campaign::store {
 class NotificationListener;
 }  // namespace campaign::store
 
+namespace campaign::observability {
+class Metrics;
+}  // namespace campaign::observability
+
 namespace campaign::api {
 
 // Everything `serve` is configured with.
@@ -54,6 +58,18 @@ struct ServerConfig {
   int watch_max_streams = 1000;
   int watch_max_streams_per_business = 100;
   double watch_max_rate = 10;
+  // host:port of the Prometheus endpoint (GET /metrics); empty: not served.
+  // Port 0 picks a free one (see CampaignServer::metrics_port).
+  std::string metrics_listen;
+  // How often the health probe asks the database, and how often the
+  // campaign_runs gauge is refreshed.
+  absl::Duration health_probe_interval = absl::Seconds(1);
+  absl::Duration runs_gauge_interval = absl::Seconds(5);
+  // PEM files. With a certificate and key the server speaks TLS only; with a
+  // client CA too it requires client certificates signed by it (mutual TLS).
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  std::string tls_client_ca_path;
 };
 
 // A running server. Destroying it shuts it down.
@@ -66,7 +82,8 @@ class CampaignServer {
 
   // The port actually listened on.
   int port() const;
-  // Ends open watch streams with UNAVAILABLE, drains the scheduler (no new
+  // Sets the health service to NOT_SERVING, ends open watch streams with
+  // UNAVAILABLE, drains the scheduler (no new
   // dials; up to `grace` for calls in progress, then leases are released),
   // then stops accepting RPCs and waits up to `grace` for RPCs in flight.
   void Shutdown(absl::Duration grace);
@@ -79,6 +96,10 @@ class CampaignServer {
   progress::ProgressHub* progress_hub() const;
   // The process's LISTEN connection.
   store::NotificationListener* progress_listener() const;
+  // The metrics (always collected; served only with metrics_listen).
+  observability::Metrics* metrics() const;
+  // The port metrics are served on, or 0.
+  int metrics_port() const;
   // Blocks until the server has shut down.
   void Wait();
 

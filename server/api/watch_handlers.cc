@@ -11,6 +11,7 @@
 #include "server/api/campaign_handlers.h"
 #include "server/api/convert.h"
 #include "server/api/status.h"
+#include "server/observability/logging.h"
 #include "server/service/validation.h"
 #include "server/util/logging.h"
 
@@ -202,12 +203,14 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
   const int64_t run_id = request->run_id();
   const int64_t after_version = request->after_version();
   auto task = [this, context, reactor, run_id, after_version] {
+    observability::ScopedLogFields log_fields({{"request_id", RequestIdOf(*context)}});
     if (reactor->cancelled()) {
       reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
       return;
     }
     absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
     if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
+    log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
     absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/false);
     if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
     if (absl::Status valid = ValidatePositiveId(run_id, "run_id"); !valid.ok()) {
@@ -245,12 +248,14 @@ grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
                                                           /*finish_on_terminal=*/false);
   const int status_value = request->status();
   auto task = [this, context, reactor, status_value] {
+    observability::ScopedLogFields log_fields({{"request_id", RequestIdOf(*context)}});
     if (reactor->cancelled()) {
       reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
       return;
     }
     absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
     if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
+    log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
     absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/true);
     if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
     absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(status_value);

@@ -19,6 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "server/api/server.h"
+#include "server/observability/logging.h"
+#include "server/observability/metrics.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
@@ -40,6 +42,15 @@ ABSL_FLAG(std::string, listen, EnvOr("CAMPAIGN_LISTEN", "127.0.0.1:50051"),
           "gRPC listen address host:port (env CAMPAIGN_LISTEN)");
 ABSL_FLAG(std::string, log_level, EnvOr("CAMPAIGN_LOG_LEVEL", "info"),
           "trace, debug, info, warn, error (env CAMPAIGN_LOG_LEVEL)");
+ABSL_FLAG(std::string, log_format, EnvOr("CAMPAIGN_LOG_FORMAT", "text"),
+          "text or json (one JSON object per line) (env CAMPAIGN_LOG_FORMAT)");
+ABSL_FLAG(std::string, metrics_listen, EnvOr("CAMPAIGN_METRICS_LISTEN", ""),
+          "serve Prometheus metrics on host:port at /metrics; empty: off "
+          "(env CAMPAIGN_METRICS_LISTEN)");
+ABSL_FLAG(std::string, tls_cert, "", "serve: PEM certificate (chain); with --tls-key enables TLS");
+ABSL_FLAG(std::string, tls_key, "", "serve: PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "serve: PEM CA bundle; clients must present a certificate it signed (mutual TLS)");
 ABSL_FLAG(int, db_pool_size, 16, "database connections of serve");
 ABSL_FLAG(int, handler_threads, 16, "threads running RPC work");
 ABSL_FLAG(int, max_concurrency, 100, "highest concurrency a run may ask for");
@@ -108,8 +119,15 @@ absl::Status ConfigureLogging() {
     return absl::InvalidArgumentError(
         absl::StrCat("--log-level \"", level, "\" is not one of trace, debug, info, warn, error"));
   }
+  const std::string format_name = absl::GetFlag(FLAGS_log_format);
+  std::optional<observability::LogFormat> format = observability::ParseLogFormat(format_name);
+  if (!format) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-format \"", format_name, "\" is not one of text, json"));
+  }
   // Logs go to stderr; stdout carries command results only.
   spdlog::set_default_logger(spdlog::stderr_color_mt("campaignd"));
+  spdlog::set_formatter(observability::MakeLogFormatter(*format));
   spdlog::set_level(parsed);
   return absl::OkStatus();
 }
@@ -158,6 +176,16 @@ int Serve(const std::string& url) {
   if (absl::Status status = ValidateListenAddress(config.listen); !status.ok()) {
     return Fail(std::string(status.message()));
   }
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!config.metrics_listen.empty()) {
+    if (absl::Status status = observability::ValidateMetricsAddress(config.metrics_listen);
+        !status.ok()) {
+      return Fail(std::string(status.message()));
+    }
+  }
+  config.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
+  config.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+  config.tls_client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
   if (config.db_pool_size < 1) return Fail("--db-pool-size must be >= 1");
   if (config.handler_threads < 1) return Fail("--handler-threads must be >= 1");
   if (config.limits.max_concurrency < 1) return Fail("--max-concurrency must be >= 1");

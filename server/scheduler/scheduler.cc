@@ -19,6 +19,11 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
 bool IsFinal(std::optional<RunStatus> status) { return status && IsTerminal(*status); }
 
+SchedulerMetrics* NoMetrics() {
+  static SchedulerMetrics* const none = new SchedulerMetrics();
+  return none;
+}
+
 }  // namespace
 
 std::string DefaultWorkerId() {
@@ -30,6 +35,7 @@ std::string DefaultWorkerId() {
 Scheduler::Scheduler(store::LeaseStore* leases, dialer::Dialer* dialer, SchedulerOptions options)
     : leases_(leases), dialer_(dialer), options_(std::move(options)) {
   if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
+  if (options_.metrics == nullptr) options_.metrics = NoMetrics();
   dialer_->SetOutcomeCallback(
       [this](const dialer::DialRequest& request, const std::string& call_sid,
              const dialer::CallOutcome& outcome) { OnOutcome(request, call_sid, outcome); });
@@ -165,6 +171,7 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
       spdlog::info("worker {} acquired run {} (epoch {})", options_.worker_id, run.lease.run_id,
                    run.lease.epoch);
     } else {
+      options_.metrics->LeaseTakenOver();
       spdlog::warn("worker {} took over run {} from {} (epoch {})", options_.worker_id,
                    run.lease.run_id, run.previous_worker, run.lease.epoch);
     }
@@ -198,6 +205,7 @@ void Scheduler::Reconcile(HeldRun& run) {
     if (!state.ok()) {
       spdlog::warn("run {}: cannot look up job {} at the provider: {}; retrying later",
                    run.lease.run_id, job.job_id, state.status().ToString());
+      options_.metrics->JobReconciled("error");
       run.calls[job.job_id] = Call{job.job_id, job.token, job.call_sid, /*remote=*/true};
       continue;
     }
@@ -210,12 +218,14 @@ void Scheduler::Reconcile(HeldRun& run) {
                 "the provider confirmed the call"
               : absl::StrCat("call lost: the provider has no record of call ", job.call_sid),
           ""});
+      options_.metrics->JobReconciled("lost");
       continue;
     }
     const dialer::CallState& call = **state;
     if (call.outcome) {
       results.push_back(store::JobResult{job.job_id, job.token, call.outcome->status,
                                          call.outcome->error, call.call_sid});
+      options_.metrics->JobReconciled("finished");
       continue;
     }
     if (job.call_sid.empty()) {
@@ -224,6 +234,7 @@ void Scheduler::Reconcile(HeldRun& run) {
       if (!recorded.ok() && HandleError(run, recorded)) return;
     }
     run.calls[job.job_id] = Call{job.job_id, job.token, call.call_sid, /*remote=*/true};
+    options_.metrics->JobReconciled("in_progress");
   }
   if (!active->empty()) {
     spdlog::info("run {}: reconciled {} active jobs ({} finished, {} still in progress)",
@@ -355,8 +366,10 @@ void Scheduler::Dispatch(HeldRun& run) {
 }
 
 void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
-  // Stop, cancel and pause win: the run is re-read before every dial.
-  absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
+  // Stop, cancel and pause win: the run is re-read before every dial, by a
+  // heartbeat that also proves the lease is still ours and renews it.
+  const absl::Time renewed_at = absl::Now();
+  absl::StatusOr<store::RunControl> control = leases_->Heartbeat(run.lease);
   if (!control.ok()) {
     // Not dialed: undone later. If the lease is gone instead, the next
     // holder finds the job dialing without a call and fails it, never
@@ -366,7 +379,17 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
   }
   run.control = *control;
   if (!run.control.Dispatchable()) {
-    absl::Status undone = UndoClaim(run, job);
+    absl::Status undone = UndoClaim(run, job, ShouldRequeue(run.control));
+    if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
+    return;
+  }
+  if (absl::Now() - renewed_at > options_.lease_ttl / 2) {
+    // This worker stalled (paused, swapped, starved) between the renewal and
+    // now: another worker may be taking the run over. Do not dial on a lease
+    // that may be gone; the job goes back to the queue.
+    spdlog::warn("run {}: worker {} stalled before dialing job {}; not dialing it",
+                 run.lease.run_id, options_.worker_id, job.job_id);
+    absl::Status undone = UndoClaim(run, job, /*requeue=*/true);
     if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
     return;
   }
@@ -384,14 +407,18 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
   if (!recorded.ok()) HandleError(run, recorded);
 }
 
-absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job) {
-  // Paused: the job waits in the queue again. Stopped or cancelled: it is
-  // cancelled like the other queued jobs.
-  const bool paused = run.control.status == RunStatus::kPaused && !run.control.cancel_requested;
+bool Scheduler::ShouldRequeue(const store::RunControl& control) {
+  // Running or paused: the job waits in the queue again. Stopped or
+  // cancelled: it is cancelled like the other queued jobs.
+  return !control.cancel_requested &&
+         (control.status == RunStatus::kRunning || control.status == RunStatus::kPaused);
+}
+
+absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job, bool requeue) {
   return leases_->ReleaseClaim(
-      run.lease, job, paused ? JobStatus::kQueued : JobStatus::kCancelled,
-      paused ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
-                                                              : "Cancelled by user"));
+      run.lease, job, requeue ? JobStatus::kQueued : JobStatus::kCancelled,
+      requeue ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
+                                                               : "Cancelled by user"));
 }
 
 bool Scheduler::RetryPending(HeldRun& run) {
@@ -410,12 +437,8 @@ bool Scheduler::RetryPending(HeldRun& run) {
       return false;
     }
     run.control = *control;
-    if (run.control.Dispatchable()) {
-      // The run may dial again: the claims are simply put back in the queue.
-      run.control.status = RunStatus::kPaused;
-    }
-    absl::Status undone = UndoClaim(run, run.unstarted.back());
-    run.control = *control;
+    absl::Status undone =
+        UndoClaim(run, run.unstarted.back(), ShouldRequeue(run.control));
     if (!undone.ok()) {
       HandleError(run, undone);
       return false;

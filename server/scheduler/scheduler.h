@@ -17,12 +17,27 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/dialer/dialer.h"
 #include "server/store/lease_store.h"
 
 namespace campaign::scheduler {
+
+// Events a worker reports for metrics (server/observability implements it);
+// the defaults do nothing. Called from the dispatcher thread.
+class SchedulerMetrics {
+ public:
+  virtual ~SchedulerMetrics() = default;
+  // A run whose lease had expired was taken over from another worker.
+  virtual void LeaseTakenOver() {}
+  // A job found dialing or calling in a run just acquired was looked up at the
+  // provider: `result` is "finished" (outcome recorded), "lost" (the provider
+  // has no record: failed), "in_progress" (tracked until it ends) or "error"
+  // (the lookup failed; retried later).
+  virtual void JobReconciled(absl::string_view result) {}
+};
 
 // Settings of a worker (flags of `campaignd serve`).
 struct SchedulerOptions {
@@ -43,6 +58,8 @@ struct SchedulerOptions {
   int max_runs = 50;
   // Most jobs claimed for one run per round, so runs take turns.
   int max_claim_batch = 20;
+  // Receives metrics events; not owned; none when null.
+  SchedulerMetrics* metrics = nullptr;
 };
 
 // A worker of the scheduler. Thread-safe.
@@ -115,9 +132,12 @@ class Scheduler {
   // Retries what an earlier database error left undone; false if the run
   // was dropped or the database is still away.
   bool RetryPending(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Undoes a claim whose dial did not start, as the run's state demands.
-  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job)
+  // Undoes a claim whose dial did not start: back to the queue when
+  // `requeue`, else cancelled as the run's (stopped/cancelled) state says.
+  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job, bool requeue)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether an undialed claim of a run in this state goes back to the queue.
+  static bool ShouldRequeue(const store::RunControl& control);
   // Handles a failed store call for `run`: true when the run was dropped.
   bool HandleError(HeldRun& run, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseIdleRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

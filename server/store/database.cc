@@ -19,6 +19,9 @@ constexpr char kSetTenancySql[] =
     "SELECT set_config('campaign.business_id', $1, true), "
     "set_config('campaign.all_businesses', $2, true)";
 
+constexpr char kSetIdleTimeoutSql[] =
+    "SELECT set_config('idle_in_transaction_session_timeout', $1, false)";
+
 absl::Status FromSqlState(const std::string& state, absl::string_view what,
                           const std::exception& error) {
   auto cls = [&](absl::string_view prefix) { return absl::StartsWith(state, prefix); };
@@ -109,7 +112,13 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
     ++open_;  // reserve the slot; opened below without holding the lock
   }
   try {
-    return Lease{std::make_unique<pqxx::connection>(url_)};
+    auto connection = std::make_unique<pqxx::connection>(url_);
+    if (options_.idle_in_transaction_timeout > absl::ZeroDuration()) {
+      pqxx::nontransaction txn(*connection);
+      txn.exec_params(kSetIdleTimeoutSql,
+                      absl::StrCat(absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
+    }
+    return Lease{std::move(connection)};
   } catch (const std::exception& error) {
     absl::MutexLock lock(&mu_);
     --open_;

@@ -49,6 +49,13 @@ struct PoolOptions {
   int size = 8;
   // How long Transact waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(5);
+  // When positive, PostgreSQL ends a session of this pool that stays idle
+  // inside a transaction this long (its locks are released).
+  absl::Duration idle_in_transaction_timeout = absl::ZeroDuration();
+  // Called with every database error (failed connects, errors raised by the
+  // database or the connection, including ones retried), for metrics. Not
+  // called for statuses a transaction body returns itself. Must be thread-safe.
+  std::function<void(const absl::Status&)> on_error = nullptr;
 };
 
 // A fixed-size pool of libpqxx connections opened on demand. Broken
@@ -88,6 +95,11 @@ class Database {
   absl::StatusOr<Lease> Acquire();
   void Release(Lease lease, bool broken);
   static void SetTenancy(pqxx::work& txn, const Tenancy& tenancy);
+  // Reports a database error to options_.on_error; returns it.
+  const absl::Status& Observe(const absl::Status& error) const {
+    if (options_.on_error) options_.on_error(error);
+    return error;
+  }
 
   const std::string url_;
   const PoolOptions options_;
@@ -108,7 +120,7 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
   absl::Status last_error;
   for (int attempt = 1; attempt <= kMaxTransactionAttempts; ++attempt) {
     absl::StatusOr<Lease> lease = Acquire();
-    if (!lease.ok()) return Result(lease.status());
+    if (!lease.ok()) return Result(Observe(lease.status()));
     bool broken = false;
     try {
       pqxx::work txn(*lease->connection);
@@ -120,22 +132,22 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
     } catch (const pqxx::broken_connection& error) {
       // The transaction never committed: retry on a fresh connection (a
       // pooled one may have died with a database restart).
-      last_error = StatusFromException(error, what);
+      last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), true);
       continue;
     } catch (const pqxx::in_doubt_error& error) {
       broken = true;
-      last_error = StatusFromException(error, what);
+      last_error = Observe(StatusFromException(error, what));
     } catch (const pqxx::deadlock_detected& error) {
-      last_error = StatusFromException(error, what);
+      last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), false);
       continue;
     } catch (const pqxx::serialization_failure& error) {
-      last_error = StatusFromException(error, what);
+      last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), false);
       continue;
     } catch (const std::exception& error) {
-      last_error = StatusFromException(error, what);
+      last_error = Observe(StatusFromException(error, what));
       broken = !lease->connection->is_open();
     }
     Release(*std::move(lease), broken);

@@ -368,7 +368,7 @@ TEST_F(CampaigndSchedulerTest, StoppedWorkerDialsNothingAfterTakeover) {
 
   ASSERT_TRUE(WaitForRun(
       run, [&](const RunRow& r) { return r.worker == other && r.epoch > frozen_epoch; },
-      "taken over", nullptr, absl::Seconds(30)))
+      "taken over", nullptr, absl::Seconds(15)))
       << "; sessions idle in a transaction (a frozen worker holding row locks): "
       << IdleInTransaction();
   const size_t frozen_dials = DialsBy(Dials(run), frozen.name());

@@ -84,12 +84,14 @@ struct DialLine {
   bool rejected = false;
 };
 
-// Every line of the dial log at `path` (none when it does not exist yet);
-// a malformed line is a test failure.
+// Every complete line of the dial log at `path` (none when it does not
+// exist yet; a last line still being written is left out); a malformed line
+// is a test failure.
 inline std::vector<DialLine> ReadDialLog(const std::string& path) {
   std::vector<DialLine> lines;
   std::ifstream file(path);
   for (std::string text; std::getline(file, text);) {
+    if (file.eof()) break;  // no newline yet: a dial being logged right now
     std::vector<std::string> parts = absl::StrSplit(text, ' ');
     DialLine line;
     std::string error;

@@ -27,6 +27,8 @@ class TestServer {
   std::string address() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   outbound::v1::CampaignService::Stub& stub() const { return *stub_; }
+  // The server itself (metrics, scheduler, Shutdown).
+  api::CampaignServer& server() const { return *server_; }
 
  private:
   std::unique_ptr<api::CampaignServer> server_;

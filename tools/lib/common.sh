@@ -15,8 +15,8 @@ CAMPAIGN_DEB_PACKAGES=(
   libgtest-dev libgmock-dev
   postgresql postgresql-client libpq-dev libpqxx-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev
-  nodejs npm
+  libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev prometheus-cpp-dev
+  nodejs npm jq openssl
 )
 
 # Where campaign_install_buf puts buf, and which version it installs.

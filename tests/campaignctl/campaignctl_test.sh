@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# End-to-end test of tools/campaignctl against a real `campaignd serve`
+# process (scheduler on, simulated dialer with short calls) on a database of
+# its own. Proves: create from CSV (quoted fields, duplicates, chunking of a
+# 50,000-line file through CreateRun + AddLeads), idempotent reruns, list,
+# get, jobs, watch to each outcome with its exit code, stop/cancel/pause/
+# resume, health, keys create/revoke, TLS and mutual TLS, the error exit codes
+# (NOT_FOUND, UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED,
+# FAILED_PRECONDITION, usage) and bad CSV refused before anything is sent.
+# Waits only on events (the server's log line, watch streams).
+#
+# Usage: campaignctl_test.sh PATH_TO_CAMPAIGND   (ctest passes it)
+# Needs CAMPAIGN_TEST_ADMIN_URL (a superuser URL; tools/test sets it).
+set -euo pipefail
+
+campaignd=${1:?usage: campaignctl_test.sh PATH_TO_CAMPAIGND}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+ctl=$root/tools/campaignctl
+admin_url=${CAMPAIGN_TEST_ADMIN_URL:-}
+app_role=campaign_test_app
+
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  exit 1
+}
+step() { printf '== %s\n' "$*"; }
+
+[[ -n $admin_url ]] ||
+  fail "CAMPAIGN_TEST_ADMIN_URL is not set: run the suite through tools/test"
+[[ -x $campaignd ]] || fail "campaignd not found at $campaignd"
+command -v psql >/dev/null || fail "psql is not installed"
+command -v jq >/dev/null || fail "jq is not installed"
+command -v openssl >/dev/null || fail "openssl is not installed"
+command -v script >/dev/null || fail "script (bsdutils) is not installed"
+
+# postgresql://[user@]host:port/db[?query] -> the same server, another
+# database (and user).
+[[ $admin_url =~ ^(postgres(ql)?://)([^@/]*@)?([^/?]*)(/[^?]*)?(\?.*)?$ ]] ||
+  fail "CAMPAIGN_TEST_ADMIN_URL must be a postgresql:// URI"
+url_scheme=${BASH_REMATCH[1]} url_user=${BASH_REMATCH[3]} url_host=${BASH_REMATCH[4]}
+url_query=${BASH_REMATCH[6]}
+db=ctl_test_$$_$RANDOM
+db_admin_url=$url_scheme$url_user$url_host/$db$url_query
+app_url=$url_scheme$app_role@$url_host/$db$url_query
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/campaignctl-test.XXXXXX")
+server_pids=() drain_pids=() db_created=false passed=false
+# shellcheck disable=SC2317  # runs from the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  local pid log
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}" "${drain_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if ! $passed; then
+    for log in "$tmp"/server*.log; do
+      [[ -s $log ]] || continue
+      echo "--- last lines of $(basename "$log"):" >&2
+      tail -n 30 "$log" >&2
+    done
+  fi
+  if $db_created; then
+    psql -X -q -v ON_ERROR_STOP=1 "$admin_url" \
+      -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+      echo "warning: could not drop database $db" >&2
+  fi
+  rm -rf -- "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+admin_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$admin_url" -c "$1"; }
+
+# ------------------------------------------------------------- database
+step "database $db owned by $app_role"
+# The role is cluster-wide and other tests may create it at the same time.
+if ! admin_sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$app_role')
+    THEN CREATE ROLE $app_role LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END \$\$" >/dev/null 2>&1; then
+  [[ $(admin_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$app_role'") == 1 ]] ||
+    fail "could not create role $app_role"
+fi
+admin_sql "CREATE DATABASE $db OWNER $app_role" >/dev/null
+db_created=true
+: "$db_admin_url"
+
+export CAMPAIGN_DATABASE_URL=$app_url
+"$campaignd" migrate >/dev/null 2>"$tmp/migrate.log" || { cat "$tmp/migrate.log" >&2; fail "migrate"; }
+business=$("$campaignd" create-business --name "ctl test" 2>/dev/null | tr -d '[:space:]')
+other_business=$("$campaignd" create-business --name "other" 2>/dev/null | tr -d '[:space:]')
+[[ $business =~ ^[0-9]+$ && $other_business =~ ^[0-9]+$ ]] || fail "create-business"
+key=$("$campaignd" create-api-key --business-id "$business" --role owner --label ctl 2>/dev/null |
+  tr -d '[:space:]')
+[[ -n $key ]] || fail "create-api-key"
+
+# ---------------------------------------------------------------- server
+# start_server NAME ARGS...: starts `campaignd serve ARGS` on a port the
+# kernel picks (--listen port 0) and sets $port from its log line. Waits on
+# that line (the read timeout only guards against a hung server).
+start_server() {
+  local name=$1 line
+  shift
+  mkfifo "$tmp/$name.fifo"
+  "$campaignd" serve --listen 127.0.0.1:0 "$@" </dev/null >/dev/null 2>"$tmp/$name.fifo" &
+  server_pids+=("$!")
+  exec {log_fd}<"$tmp/$name.fifo"
+  port=
+  while IFS= read -r -t 60 -u "$log_fd" line; do
+    printf '%s\n' "$line" >>"$tmp/$name.log"
+    if [[ $line =~ serving\ on\ .*\(port\ ([0-9]+)\) ]]; then
+      port=${BASH_REMATCH[1]}
+      break
+    fi
+  done
+  [[ -n $port ]] || fail "campaignd serve ($name) did not report its port"
+  cat <&"$log_fd" >>"$tmp/$name.log" &
+  drain_pids+=("$!")
+  exec {log_fd}<&-
+}
+
+step "campaignd serve on a free port"
+start_server server --sim-call-duration 10ms --poll-interval 50ms --auth-cache-ttl 0s \
+  --shutdown-grace 0s --max-leads-per-request 20000
+
+export CAMPAIGN_ADDR=127.0.0.1:$port CAMPAIGN_API_KEY=$key CAMPAIGND=$campaignd
+unset CAMPAIGN_BUSINESS_ID CAMPAIGN_TLS_CA CAMPAIGN_TLS_CERT CAMPAIGN_TLS_KEY
+
+# ctl EXPECTED_RC ARGS...: runs campaignctl; stdout in $tmp/out, stderr in
+# $tmp/err; fails unless it exits EXPECTED_RC.
+ctl() {
+  local want=$1 rc=0
+  shift
+  "$ctl" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+  if ((rc != want)); then
+    echo "--- stdout:" >&2; cat "$tmp/out" >&2
+    echo "--- stderr:" >&2; cat "$tmp/err" >&2
+    fail "campaignctl $* exited $rc, expected $want"
+  fi
+}
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() { [[ $2 == "$3" ]] || fail "$1: got \"$2\", expected \"$3\""; }
+expect_in() { grep -qF -- "$2" "$3" || { cat "$3" >&2; fail "$1: \"$2\" not in output"; }; }
+run_count() {
+  ctl 0 list --all --json
+  jq '.runs | length' "$tmp/out"
+}
+
+# ---------------------------------------------------------------- checks
+step "health"
+ctl 0 health
+expect_in "health" SERVING "$tmp/out"
+
+step "create from a small CSV (quoted fields, a duplicate lead_id)"
+cat >"$tmp/small.csv" <<'EOF'
+lead_id,phone,name
+1,+14155550101,Ada
+2,+14155550102,"Lovelace, Ada"
+3,+14155550103,"She said ""hi"""
+2,+14155550199,repeated lead
+4,+14155550104,
+EOF
+ctl 0 create "$tmp/small.csv" --concurrency 2 --json
+run_a=$(jq -r '.run.id' "$tmp/out")
+expect_eq "small run total" "$(jq -r '.run.totalLeads' "$tmp/out")" 4
+expect_eq "small run duplicates" "$(jq -r '.duplicateLeadsDropped' "$tmp/out")" 1
+ctl 0 jobs "$run_a" --all --json
+expect_eq "quoted name" "$(jq -r '.jobs[] | select(.leadId == "2") | .leadName' "$tmp/out")" "Lovelace, Ada"
+expect_eq "escaped quotes" "$(jq -r '.jobs[] | select(.leadId == "3") | .leadName' "$tmp/out")" 'She said "hi"'
+expect_eq "first of a repeated lead wins" \
+  "$(jq -r '.jobs[] | select(.leadId == "2") | .phone' "$tmp/out")" +14155550102
+
+step "a rerun of the same create makes no second run"
+ctl 0 create "$tmp/small.csv" --concurrency 2 --json
+expect_eq "rerun run id" "$(jq -r '.run.id' "$tmp/out")" "$run_a"
+expect_eq "runs after rerun" "$(run_count)" 1
+
+step "list shows it (table and JSON)"
+ctl 0 list
+expect_in "list table" "csv-" "$tmp/out"
+grep -qE "^$run_a +$business " "$tmp/out" || { cat "$tmp/out" >&2; fail "list table lacks run $run_a"; }
+
+step "watch to completion exits 0"
+ctl 0 watch "$run_a"
+expect_in "watch output" "completed 4/4 (100.0%)" "$tmp/out"
+ctl 0 get "$run_a" --json
+expect_eq "run A status" "$(jq -r '.status' "$tmp/out")" RUN_STATUS_COMPLETED
+ctl 0 get "$run_a"
+expect_in "get table" "4/4 (100.0%)" "$tmp/out"
+# On a terminal (script(1) gives it one): the one-line progress bar.
+COLUMNS=120 script -qec "$(printf '%q ' "$ctl" watch "$run_a")" /dev/null </dev/null >"$tmp/tty" ||
+  fail "watch on a terminal exited $?"
+expect_in "progress bar" "[##############################] 100.0% 4/4" "$tmp/tty"
+expect_in "progress bar status" "completed" "$tmp/tty"
+
+step "a 50,000-line file goes in chunks into one run"
+awk 'BEGIN { print "lead_id,phone,name"
+             for (i = 1; i <= 50000; i++) printf "%d,+1415%07d,Lead %d\n", i, 2000000 + i, i }' \
+  >"$tmp/big.csv"
+# The server takes at most 20,000 leads a request: one request could not do it.
+ctl 0 create "$tmp/big.csv" --concurrency 3 --start-paused --json
+run_b=$(jq -r '.run.id' "$tmp/out")
+expect_eq "big run total" "$(jq -r '.run.totalLeads' "$tmp/out")" 50000
+expect_eq "big run status" "$(jq -r '.run.status' "$tmp/out")" RUN_STATUS_PAUSED
+ctl 0 create "$tmp/big.csv" --concurrency 3 --start-paused --json
+expect_eq "big rerun run id" "$(jq -r '.run.id' "$tmp/out")" "$run_b"
+expect_eq "big rerun skipped" "$(jq -r '.duplicatesSkipped' "$tmp/out")" 40000
+expect_eq "runs after big rerun" "$(run_count)" 2
+ctl 0 get "$run_b" --json
+expect_eq "big run total (get)" "$(jq -r '.totalLeads' "$tmp/out")" 50000
+ctl 0 jobs "$run_b" --status queued --page-size 5 --json
+expect_eq "jobs page" "$(jq '.jobs | length' "$tmp/out")" 5
+expect_eq "jobs in dial order" "$(jq -r '[.jobs[].leadId] | join(",")' "$tmp/out")" 1,2,3,4,5
+
+step "resume, then stop another run; watch exits 4"
+ctl 0 resume "$run_b" --json
+status=$(jq -r '.status' "$tmp/out")
+[[ $status == RUN_STATUS_PENDING || $status == RUN_STATUS_RUNNING ]] || fail "resume gave $status"
+ctl 0 stop "$run_b" --json
+expect_eq "stopped" "$(jq -r '.run.status' "$tmp/out")" RUN_STATUS_STOPPED
+cancelled=$(jq -r '.cancelledJobs // "0"' "$tmp/out")
+((cancelled > 0 && cancelled <= 50000)) || fail "stop cancelled $cancelled jobs"
+ctl 4 watch "$run_b"
+ctl 0 stop "$run_b"
+expect_in "stop again" "stopped" "$tmp/out"
+
+step "pause, cancel (a run no worker holds); watch exits 5"
+printf 'lead_id,phone,name\n10,+14155550110,C\n' >"$tmp/c.csv"
+ctl 0 create "$tmp/c.csv" --start-paused --json
+run_c=$(jq -r '.run.id' "$tmp/out")
+ctl 0 pause "$run_c"
+expect_in "pause" "paused" "$tmp/out"
+ctl 0 cancel "$run_c"
+expect_in "cancel" "cancelled" "$tmp/out"
+ctl 5 watch "$run_c"
+expect_in "watch cancelled" "cancelled" "$tmp/out"
+ctl 19 resume "$run_c"
+expect_in "resume cancelled" FAILED_PRECONDITION "$tmp/err"
+expect_eq "runs" "$(run_count)" 3
+
+step "error exit codes"
+ctl 15 get 999999
+expect_in "unknown run" "NOT_FOUND" "$tmp/err"
+ctl 15 watch 999999
+ctl 26 --api-key ocs_not_a_key list
+expect_in "bad key" "UNAUTHENTICATED" "$tmp/err"
+ctl 2 get not-a-number
+ctl 2 frobnicate
+ctl 2 list --status sideways
+
+step "bad CSV: line numbers reported, nothing sent"
+{
+  echo 'lead_id,phone,name'
+  echo '20,+14155550120,fine'
+  echo '21,+14155550121'
+  echo 'x,+14155550122,not a number'
+  echo '23,,no phone'
+  printf '24,+14155550124,%0300d\n' 0
+  echo '0,+14155550125,zero'
+  echo '26,+14155550126,"unterminated'
+  echo '27,+14155550127,"a, quoted, name"'
+} >"$tmp/bad.csv"
+ctl 2 create "$tmp/bad.csv"
+for line in 3 4 5 6 7 8; do expect_in "bad line $line" "bad.csv:$line:" "$tmp/err"; done
+grep -qE 'bad\.csv:(2|9):' "$tmp/err" && fail "good lines reported as bad"
+expect_in "nothing sent" "nothing was sent" "$tmp/err"
+expect_eq "runs after bad CSV" "$(run_count)" 3
+
+step "keys create / revoke through campaignd; isolation"
+ctl 0 keys create --role agent --business-id "$business" --label ctl-agent --json
+agent_key=$(jq -r '.key' "$tmp/out") agent_key_id=$(jq -r '.id // ""' "$tmp/out")
+[[ -n $agent_key && $agent_key_id =~ ^[0-9]+$ ]] || fail "keys create printed $(cat "$tmp/out")"
+ctl 0 --api-key "$agent_key" get "$run_a"
+ctl 17 --api-key "$agent_key" create "$tmp/c.csv" --request-id agent-try
+ctl 0 keys revoke "$agent_key_id"
+ctl 26 --api-key "$agent_key" get "$run_a"
+ctl 0 keys create --role owner --business-id "$other_business"
+other_key=$(tr -d '[:space:]' <"$tmp/out")
+ctl 15 --api-key "$other_key" get "$run_a"
+ctl 0 keys create --role system_admin --label ctl-admin
+admin_key=$(tr -d '[:space:]' <"$tmp/out")
+ctl 0 --api-key "$admin_key" --business-id "$business" get "$run_a" --json
+expect_eq "admin reads the business" "$(jq -r '.id' "$tmp/out")" "$run_a"
+
+step "TLS and mutual TLS (certificates made now)"
+(
+  cd "$tmp"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=ctl-ca
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+    -extfile server.ext -out server.pem
+  openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=ctl-client
+  openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out client.pem
+) >/dev/null 2>"$tmp/openssl.log" || { cat "$tmp/openssl.log" >&2; fail "openssl"; }
+start_server server-tls --scheduler=false --tls-cert "$tmp/server.pem" --tls-key "$tmp/server.key"
+ctl 0 --addr "127.0.0.1:$port" --cacert "$tmp/ca.pem" get "$run_a" --json
+expect_eq "TLS get" "$(jq -r '.id' "$tmp/out")" "$run_a"
+ctl 24 --addr "127.0.0.1:$port" get "$run_a"
+start_server server-mtls --scheduler=false --tls-cert "$tmp/server.pem" --tls-key "$tmp/server.key" \
+  --tls-client-ca "$tmp/ca.pem"
+CAMPAIGN_TLS_CA=$tmp/ca.pem CAMPAIGN_TLS_CERT=$tmp/client.pem CAMPAIGN_TLS_KEY=$tmp/client.key \
+  ctl 0 --addr "127.0.0.1:$port" list --json
+expect_eq "mutual TLS list" "$(jq '.runs | length' "$tmp/out")" 3
+ctl 24 --addr "127.0.0.1:$port" --cacert "$tmp/ca.pem" get "$run_a"
+
+passed=true
+step "PASS"
