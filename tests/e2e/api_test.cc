@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
+#include "tests/support/leads.h"
 #include "tests/support/test_server.h"
 
 namespace campaign::testing {
@@ -30,17 +31,6 @@ namespace pb = ::outbound::v1;
 using google::protobuf::UnknownFieldSet;
 using google::protobuf::util::MessageDifferencer;
 using grpc::StatusCode;
-
-pb::Lead MakeLead(int64_t lead_id, const std::string& phone, const std::string& name = "") {
-  pb::Lead lead;
-  lead.set_lead_id(lead_id);
-  lead.set_phone(phone);
-  lead.set_name(name);
-  return lead;
-}
-
-// A valid US number distinct per lead id (lead ids below 10,000).
-std::string PhoneOf(int64_t lead_id) { return absl::StrCat("+1415555", 1000 + lead_id % 9000); }
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
+#include "tests/support/leads.h"
 #include "tests/support/test_server.h"
 
 namespace campaign::testing {
@@ -20,16 +21,6 @@ namespace {
 
 namespace pb = ::outbound::v1;
 using grpc::StatusCode;
-
-pb::Lead MakeLead(int64_t lead_id, const std::string& phone, const std::string& name = "") {
-  pb::Lead lead;
-  lead.set_lead_id(lead_id);
-  lead.set_phone(phone);
-  lead.set_name(name);
-  return lead;
-}
-
-std::string PhoneOf(int64_t lead_id) { return absl::StrCat("+1415555", 1000 + lead_id % 9000); }
 
 // A valid CreateRun request: leads 1001..1005 at indexes 0..4.
 pb::CreateRunRequest ValidRequest() {

@@ -3,9 +3,6 @@
 // once the database is back: broken pooled connections are replaced.
 #include <gtest/gtest.h>
 
-#include <pqxx/pqxx>
-
-#include "absl/strings/str_cat.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
 
@@ -13,25 +10,6 @@ namespace campaign::testing {
 namespace {
 
 namespace pb = ::outbound::v1;
-
-// Runs `sql` on the server's maintenance database as the superuser.
-void ExecOnServer(const std::string& sql) {
-  pqxx::connection connection(WithDatabase(TestDatabase::ServerAdminUrl(), "postgres"));
-  pqxx::nontransaction txn(connection);
-  txn.exec(sql);
-}
-
-// Closes the test database to new connections and ends the open ones.
-void TakeDatabaseAway(const TestDatabase& database) {
-  ExecOnServer(absl::StrCat("ALTER DATABASE ", database.name(), " ALLOW_CONNECTIONS false"));
-  ExecOnServer(absl::StrCat(
-      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '",
-      database.name(), "'"));
-}
-
-void BringDatabaseBack(const TestDatabase& database) {
-  ExecOnServer(absl::StrCat("ALTER DATABASE ", database.name(), " ALLOW_CONNECTIONS true"));
-}
 
 TEST(DatabaseOutageTest, RpcsAreUnavailableDuringTheOutageAndRecoverAfter) {
   TestDatabase database;
@@ -48,7 +26,7 @@ TEST(DatabaseOutageTest, RpcsAreUnavailableDuringTheOutageAndRecoverAfter) {
   pb::CreateRunResponse created;
   ASSERT_TRUE(server.stub().CreateRun(CallContext(key).get(), create, &created).ok());
 
-  TakeDatabaseAway(database);
+  database.RefuseConnections();
   pb::GetRunRequest get;
   get.set_run_id(created.run().id());
   // Every call during the outage: the pool's connections are broken, new ones
@@ -64,7 +42,7 @@ TEST(DatabaseOutageTest, RpcsAreUnavailableDuringTheOutageAndRecoverAfter) {
   EXPECT_EQ(server.stub().CreateRun(CallContext(key).get(), create, &refused).error_code(),
             grpc::StatusCode::UNAVAILABLE);
 
-  BringDatabaseBack(database);
+  database.AllowConnections();
   pb::OutboundCallRun run;
   grpc::Status status = server.stub().GetRun(CallContext(key).get(), get, &run);
   ASSERT_TRUE(status.ok()) << status.error_message();

@@ -21,7 +21,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <pqxx/pqxx>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -154,25 +153,6 @@ pb::CreateRunRequest RunRequest(const std::string& request_id,
   return request;
 }
 
-// Runs `sql` on the server's maintenance database as the superuser.
-void ExecOnServer(const std::string& sql) {
-  pqxx::connection connection(WithDatabase(TestDatabase::ServerAdminUrl(), "postgres"));
-  pqxx::nontransaction txn(connection);
-  txn.exec(sql);
-}
-
-// Closes the test database to new connections and ends the open ones (the
-// shared PostgreSQL server keeps running).
-void TakeDatabaseAway(const TestDatabase& database) {
-  ExecOnServer(absl::StrCat("ALTER DATABASE ", database.name(), " ALLOW_CONNECTIONS false"));
-  ExecOnServer(absl::StrCat(
-      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '",
-      database.name(), "'"));
-}
-
-void BringDatabaseBack(const TestDatabase& database) {
-  ExecOnServer(absl::StrCat("ALTER DATABASE ", database.name(), " ALLOW_CONNECTIONS true"));
-}
 
 // A server with fast probes, metrics on a free port, and optionally the
 // scheduler with instant simulated calls.
@@ -386,14 +366,14 @@ TEST(ObservabilityHealthTest, FollowsTheDatabase) {
   std::unique_ptr<HealthStub> health = grpc::health::v1::Health::NewStub(server.channel());
   EXPECT_TRUE(BothAre(*health, HealthCheckResponse::SERVING));
 
-  TakeDatabaseAway(database);
+  database.RefuseConnections();
   const bool lost = WaitUntil([&] { return BothAre(*health, HealthCheckResponse::NOT_SERVING); });
   pb::ListRunsRequest list;
   pb::ListRunsResponse listed;
   const grpc::StatusCode during =
       server.stub().ListRuns(CallContext(key).get(), list, &listed).error_code();
   const std::string text = Scrape(server);
-  BringDatabaseBack(database);
+  database.AllowConnections();
   ASSERT_TRUE(lost) << "health never became NOT_SERVING";
   EXPECT_EQ(during, grpc::StatusCode::UNAVAILABLE);
   EXPECT_GE(SeriesOrZero(text, "campaign_database_errors_total{code=\"UNAVAILABLE\"}"), 1)

@@ -201,16 +201,7 @@ class CampaigndSchedulerTest : public ::testing::Test {
                                         const std::function<bool(const RunRow&)>& condition,
                                         absl::string_view what, RunRow* last = nullptr,
                                         absl::Duration timeout = absl::Seconds(60)) {
-    RunRow seen;
-    const bool held = WaitUntil([&] {
-      seen = inspect_->Run(run_id);
-      return condition(seen);
-    }, timeout);
-    if (last != nullptr) *last = seen;
-    if (held) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "
-                                         << absl::FormatDuration(timeout) << "; last seen "
-                                         << seen;
+    return WaitForRunState(*inspect_, run_id, condition, what, last, timeout);
   }
 
   std::vector<DialLine> Dials(int64_t run_id) {

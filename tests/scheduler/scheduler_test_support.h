@@ -478,6 +478,22 @@ class Problems {
   std::vector<std::string> list_;
 };
 
+// Waits until `condition` holds for the run as `inspect` reads it (polling
+// every 20 ms, up to `timeout`); `last` receives the last state seen.
+inline ::testing::AssertionResult WaitForRunState(
+    Inspector& inspect, int64_t run_id, const std::function<bool(const RunRow&)>& condition,
+    absl::string_view what, RunRow* last = nullptr, absl::Duration timeout = absl::Seconds(60)) {
+  RunRow seen;
+  const bool held = WaitUntil([&] {
+    seen = inspect.Run(run_id);
+    return condition(seen);
+  }, timeout);
+  if (last != nullptr) *last = seen;
+  if (held) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "
+                                       << absl::FormatDuration(timeout) << "; last seen " << seen;
+}
+
 }  // namespace campaign::testing::sched
 
 #endif  // CAMPAIGN_TESTS_SCHEDULER_SCHEDULER_TEST_SUPPORT_H_

@@ -98,6 +98,20 @@ int64_t TestDatabase::QueryInt(const std::string& sql) const {
   return txn.exec1(sql)[0].as<int64_t>();
 }
 
+void TestDatabase::RefuseConnections() const {
+  const std::string maintenance = WithDatabase(ServerAdminUrl(), "postgres");
+  ExecOn(maintenance, absl::StrCat("ALTER DATABASE ", name_, " ALLOW_CONNECTIONS false"));
+  ExecOn(maintenance,
+         absl::StrCat("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE "
+                      "datname = '",
+                      name_, "'"));
+}
+
+void TestDatabase::AllowConnections() const {
+  ExecOn(WithDatabase(ServerAdminUrl(), "postgres"),
+         absl::StrCat("ALTER DATABASE ", name_, " ALLOW_CONNECTIONS true"));
+}
+
 int64_t TestDatabase::CreateBusiness(const std::string& name) const {
   store::Database database(app_url_, store::PoolOptions{.size = 1});
   store::ApiKeyStore keys(&database);

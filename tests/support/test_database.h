@@ -45,6 +45,12 @@ class TestDatabase {
   // Runs a query returning one integer, as the superuser.
   int64_t QueryInt(const std::string& sql) const;
 
+  // Closes this database to new connections and ends the open ones, as an
+  // outage would look to the service (the shared server keeps running).
+  void RefuseConnections() const;
+  // Undoes RefuseConnections.
+  void AllowConnections() const;
+
   // Creates a business; returns its id.
   int64_t CreateBusiness(const std::string& name) const;
   // Creates an API key; returns it.
