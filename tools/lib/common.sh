@@ -16,7 +16,7 @@ CAMPAIGN_DEB_PACKAGES=(
   postgresql postgresql-client libpq-dev libpqxx-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev prometheus-cpp-dev
-  nodejs npm jq openssl
+  nodejs npm jq openssl python3 bsdutils
 )
 
 # Where campaign_install_buf puts buf, and which version it installs.
