@@ -76,9 +76,8 @@ grpc::ServerUnaryReactor* CampaignHandlers::Serve(
     log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
     reactor->Finish(ToGrpcStatus(body(*caller)));
   };
-  if (!executor_->Submit(std::move(task))) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "the server is overloaded; retry with backoff"));
+  if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
+    reactor->Finish(ToGrpcStatus(submitted));
   }
   return reactor;
 }

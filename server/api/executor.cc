@@ -15,11 +15,29 @@ Executor::~Executor() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-bool Executor::Submit(std::function<void()> task) {
+absl::Status Executor::Submit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= max_queued_) return false;
+  if (stopping_ || !accepting_) {
+    return absl::UnavailableError("the server is shutting down; retry on another replica");
+  }
+  if (queue_.size() >= max_queued_) {
+    return absl::ResourceExhaustedError("the server is overloaded; retry with backoff");
+  }
   queue_.push_back(std::move(task));
-  return true;
+  return absl::OkStatus();
+}
+
+void Executor::StopAccepting() {
+  absl::MutexLock lock(&mu_);
+  accepting_ = false;
+}
+
+bool Executor::AwaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queue_.empty() && running_ == 0;
+  };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
 void Executor::Work() {
@@ -35,8 +53,11 @@ void Executor::Work() {
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
     task();
+    absl::MutexLock lock(&mu_);
+    --running_;
   }
 }
 

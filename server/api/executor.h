@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace campaign::api {
 
@@ -23,8 +25,15 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues `task`; false when the queue is full or the executor is stopping.
-  bool Submit(std::function<void()> task);
+  // Queues `task`. RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE
+  // once StopAccepting was called (the server is shutting down).
+  absl::Status Submit(std::function<void()> task);
+
+  // Refuses every later Submit; tasks already queued still run.
+  void StopAccepting();
+
+  // Waits until no task is queued or running, or `deadline`; true if idle.
+  bool AwaitIdle(absl::Time deadline);
 
  private:
   void Work();
@@ -32,6 +41,8 @@ class Executor {
   const size_t max_queued_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -321,8 +321,17 @@ void CampaignServer::Shutdown(absl::Duration grace) {
   // elsewhere instead of holding the server's shutdown until the deadline.
   parts_->listener->Stop();
   parts_->hub->Shutdown();
+  const absl::Time deadline = absl::Now() + grace;
   if (parts_->scheduler != nullptr) parts_->scheduler->Shutdown(grace);
-  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // Our RPCs drain: new ones are refused with UNAVAILABLE, those running
+  // finish (up to the deadline). Then the gRPC server stops at once: waiting
+  // in grpc::Server::Shutdown itself also waited on idle client connections
+  // (about 10 s with a client that kept its channel open).
+  parts_->executor->StopAccepting();
+  if (!parts_->executor->AwaitIdle(deadline)) {
+    spdlog::warn("RPCs still running after the shutdown grace; cancelling them");
+  }
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 scheduler::Scheduler* CampaignServer::scheduler() const { return parts_->scheduler.get(); }

@@ -188,8 +188,6 @@ absl::StatusOr<auth::Scope> WatchScope(const Caller& caller, bool allow_all_busi
   return scope;
 }
 
-constexpr char kOverloaded[] = "the server is overloaded; retry with backoff";
-
 }  // namespace
 
 WatchHandlers::WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
@@ -236,8 +234,8 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
     }
     reactor->Attach(*std::move(subscription));
   };
-  if (!executor_->Submit(std::move(task))) {
-    reactor->Fail(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded));
+  if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
+    reactor->Fail(ToGrpcStatus(submitted));
   }
   return reactor;
 }
@@ -265,8 +263,8 @@ grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
     if (!subscription.ok()) return reactor->Fail(ToGrpcStatus(subscription.status()));
     reactor->Attach(*std::move(subscription));
   };
-  if (!executor_->Submit(std::move(task))) {
-    reactor->Fail(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded));
+  if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
+    reactor->Fail(ToGrpcStatus(submitted));
   }
   return reactor;
 }
