@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
             << run.total_leads() << " leads, concurrency " << run.concurrency() << ")\n";
 
   v1::RunStatus final_status = run.status();
-  const absl::Status watched = (*client)->WatchRun(
-      run.id(), 0, [&final_status](const v1::WatchRunResponse& message) {
+  const absl::Status watched =
+      (*client)->WatchRun(run.id(), 0, [&final_status](const v1::WatchRunResponse& message) {
         const v1::OutboundCallRun& r = message.run();
         for (const v1::JobUpdate& update : message.job_updates()) {
           std::cout << "  lead " << update.lead_id() << ": " << ShortStatus(update.status())
@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
         std::cout << "[" << ShortStatus(r.status()) << "] " << r.cursor_position() << "/"
                   << r.total_leads() << " done (" << percent << "%): " << r.completed_count()
                   << " completed, " << r.failed_count() << " failed, " << r.cancelled_count()
-                  << " cancelled, " << r.in_progress_count() << " in progress, "
-                  << r.queued_count() << " queued\n";
+                  << " cancelled, " << r.in_progress_count() << " in progress, " << r.queued_count()
+                  << " queued\n";
         final_status = r.status();
         return true;  // keep watching: the stream ends after the terminal snapshot
       });

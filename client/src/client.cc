@@ -29,8 +29,7 @@ enum class Retry { kNever, kOnUnavailable };
 absl::Status ToAbsl(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   // gRPC and Abseil share the canonical code numbering.
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {

@@ -4,6 +4,8 @@
 // on events (notifications, joins, conditions under a bound); nothing
 // sleeps to synchronise and nothing asserts on timing.
 
+#include "outbound_campaign/client.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -28,7 +30,6 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.pb.h"
-#include "outbound_campaign/client.h"
 #include "server/api/server.h"
 #include "tests/support/test_database.h"
 
@@ -443,8 +444,7 @@ leaf server 'subjectAltName=IP:127.0.0.1,DNS:localhost'
 leaf client 'extendedKeyUsage=clientAuth'
 )";
     script.close();
-    const std::string command =
-        absl::StrCat("cd '", dir_, "' && bash make.sh > make.log 2>&1");
+    const std::string command = absl::StrCat("cd '", dir_, "' && bash make.sh > make.log 2>&1");
     if (std::system(command.c_str()) != 0) {
       std::ifstream log(path("make.log"));
       std::stringstream text;

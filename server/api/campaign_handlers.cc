@@ -1,7 +1,5 @@
 #include "server/api/campaign_handlers.h"
 
-#include "server/util/logging.h"
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +7,7 @@
 #include "server/api/status.h"
 #include "server/api/watch_handlers.h"
 #include "server/observability/logging.h"
+#include "server/util/logging.h"
 
 namespace campaign::api {
 namespace {
@@ -19,7 +18,8 @@ namespace pb = ::outbound::v1;
 // more than once (two credentials in one call are refused, not guessed at).
 absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& context,
                                            absl::string_view key) {
-  auto [begin, end] = context.client_metadata().equal_range(grpc::string_ref(key.data(), key.size()));
+  auto [begin, end] =
+      context.client_metadata().equal_range(grpc::string_ref(key.data(), key.size()));
   if (begin == end) return std::string();
   std::string value(begin->second.data(), begin->second.size());
   if (++begin != end) {
@@ -57,8 +57,8 @@ CampaignHandlers::CampaignHandlers(RunService* service, auth::Authenticator* aut
                                    Executor* executor, WatchHandlers* watch)
     : service_(service), authenticator_(authenticator), executor_(executor), watch_(watch) {}
 
-grpc::ServerUnaryReactor* CampaignHandlers::Serve(
-    grpc::CallbackServerContext* context, std::function<absl::Status(const Caller&)> body) {
+grpc::ServerUnaryReactor* CampaignHandlers::Serve(grpc::CallbackServerContext* context,
+                                                  std::function<absl::Status(const Caller&)> body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto task = [this, context, reactor, body = std::move(body)] {
     // Every line logged for this call (security warnings included) carries
@@ -159,8 +159,8 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListJobs(grpc::CallbackServerContext
     absl::StatusOr<std::optional<JobStatus>> status = JobStatusFilter(request->status());
     if (!status.ok()) return status.status();
     absl::StatusOr<Listing<Job>> listing = service_->ListJobs(
-        caller, ListJobsInput{request->run_id(), request->page_size(), request->page_token(),
-                              *status});
+        caller,
+        ListJobsInput{request->run_id(), request->page_size(), request->page_token(), *status});
     if (!listing.ok()) return listing.status();
     for (const Job& job : listing->items) ToProto(job, response->add_jobs());
     response->set_next_page_token(listing->next_page_token);

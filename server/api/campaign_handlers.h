@@ -66,11 +66,9 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
                                       const outbound::v1::ResumeRunRequest* request,
                                       outbound::v1::OutboundCallRun* response) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
-      grpc::CallbackServerContext* context,
-      const outbound::v1::WatchRunRequest* request) override;
+      grpc::CallbackServerContext* context, const outbound::v1::WatchRunRequest* request) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunsResponse>* WatchRuns(
-      grpc::CallbackServerContext* context,
-      const outbound::v1::WatchRunsRequest* request) override;
+      grpc::CallbackServerContext* context, const outbound::v1::WatchRunsRequest* request) override;
 
  private:
   // Authenticates the call and runs `body` with its caller on the executor,

@@ -67,9 +67,9 @@ pb::JobStatus ToProto(std::optional<JobStatus> status) {
 
 absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value) {
   if (value == pb::RUN_STATUS_UNSPECIFIED) return std::optional<RunStatus>();
-  for (RunStatus status : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPaused,
-                           RunStatus::kStopped, RunStatus::kCancelled, RunStatus::kCompleted,
-                           RunStatus::kFailed}) {
+  for (RunStatus status :
+       {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPaused, RunStatus::kStopped,
+        RunStatus::kCancelled, RunStatus::kCompleted, RunStatus::kFailed}) {
     if (ToProto(status) == value) return std::optional<RunStatus>(status);
   }
   return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a RunStatus"));
@@ -77,9 +77,9 @@ absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value) {
 
 absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value) {
   if (value == pb::JOB_STATUS_UNSPECIFIED) return std::optional<JobStatus>();
-  for (JobStatus status : {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling,
-                           JobStatus::kCompleted, JobStatus::kFailed, JobStatus::kNoAnswer,
-                           JobStatus::kBusy, JobStatus::kCancelled}) {
+  for (JobStatus status :
+       {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling, JobStatus::kCompleted,
+        JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy, JobStatus::kCancelled}) {
     if (ToProto(status) == value) return std::optional<JobStatus>(status);
   }
   return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a JobStatus"));

@@ -20,12 +20,12 @@ namespace {
 namespace pb = ::outbound::v1;
 
 const std::vector<RunStatus> kAllRunStatuses = {
-    RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused, RunStatus::kStopped,
+    RunStatus::kPending,   RunStatus::kRunning,   RunStatus::kPaused, RunStatus::kStopped,
     RunStatus::kCancelled, RunStatus::kCompleted, RunStatus::kFailed,
 };
 const std::vector<JobStatus> kAllJobStatuses = {
-    JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling, JobStatus::kCompleted,
-    JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy,   JobStatus::kCancelled,
+    JobStatus::kQueued, JobStatus::kDialing,  JobStatus::kCalling, JobStatus::kCompleted,
+    JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy,    JobStatus::kCancelled,
 };
 
 // Uppercases ASCII ("no_answer" → "NO_ANSWER").
@@ -36,14 +36,13 @@ std::string Upper(absl::string_view text) {
 }
 
 // Passes when `timestamp` holds exactly `seconds` and `nanos`.
-testing::AssertionResult IsTimestamp(const google::protobuf::Timestamp& timestamp,
-                                     int64_t seconds, int32_t nanos) {
+testing::AssertionResult IsTimestamp(const google::protobuf::Timestamp& timestamp, int64_t seconds,
+                                     int32_t nanos) {
   if (timestamp.seconds() == seconds && timestamp.nanos() == nanos) {
     return testing::AssertionSuccess();
   }
-  return testing::AssertionFailure() << "got {" << timestamp.seconds() << "s, "
-                                     << timestamp.nanos() << "ns}, want {" << seconds << "s, "
-                                     << nanos << "ns}";
+  return testing::AssertionFailure() << "got {" << timestamp.seconds() << "s, " << timestamp.nanos()
+                                     << "ns}, want {" << seconds << "s, " << nanos << "ns}";
 }
 
 // The created_at of a run converted from `time`.
@@ -221,13 +220,13 @@ TEST(TimestampTest, ConvertsMicrosecondsIncludingBefore1970) {
   EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixMicros(-1'000'000)), -1, 0));
   EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixMicros(-1'500'000)), -2, 500'000'000));
   // 1969-07-20 20:17:40.000123 UTC.
-  EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixMicros(-14'182'939'999'877)), -14'182'940,
-                          123'000));
+  EXPECT_TRUE(
+      IsTimestamp(Converted(absl::FromUnixMicros(-14'182'939'999'877)), -14'182'940, 123'000));
   // 0001-01-01T00:00:00Z, the earliest Timestamp protobuf allows.
   EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixSeconds(-62'135'596'800)), -62'135'596'800, 0));
   // 9999-12-31T23:59:59.999999Z, the latest microsecond protobuf allows.
-  EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixMicros(253'402'300'799'999'999)),
-                          253'402'300'799, 999'999'000));
+  EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixMicros(253'402'300'799'999'999)), 253'402'300'799,
+                          999'999'000));
 }
 
 // Precision below a microsecond (PostgreSQL stores microseconds) is dropped
@@ -235,8 +234,8 @@ TEST(TimestampTest, ConvertsMicrosecondsIncludingBefore1970) {
 TEST(TimestampTest, SubMicrosecondIsTruncatedTowardsThePast) {
   EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixNanos(1'999)), 0, 1'000));
   EXPECT_TRUE(IsTimestamp(Converted(absl::FromUnixNanos(-1)), -1, 999'999'000));
-  for (int64_t nanos : {int64_t{-3'000'000'001}, int64_t{-1'000}, int64_t{7},
-                        int64_t{3'999'999'999}}) {
+  for (int64_t nanos :
+       {int64_t{-3'000'000'001}, int64_t{-1'000}, int64_t{7}, int64_t{3'999'999'999}}) {
     const google::protobuf::Timestamp ts = Converted(absl::FromUnixNanos(nanos));
     EXPECT_GE(ts.nanos(), 0) << nanos;
     EXPECT_LT(ts.nanos(), 1'000'000'000) << nanos;
@@ -330,16 +329,14 @@ TEST(StatusFilterTest, OutOfRangeIsInvalidArgument) {
     ASSERT_FALSE(run.ok()) << value;
     EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument) << run.status();
     EXPECT_TRUE(absl::StrContains(run.status().message(), "status")) << run.status();
-    EXPECT_TRUE(absl::StrContains(run.status().message(), std::to_string(value)))
-        << run.status();
+    EXPECT_TRUE(absl::StrContains(run.status().message(), std::to_string(value))) << run.status();
   }
   for (int value : {99, 9, -1, 1'000'000}) {
     auto job = JobStatusFilter(value);
     ASSERT_FALSE(job.ok()) << value;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << job.status();
     EXPECT_TRUE(absl::StrContains(job.status().message(), "status")) << job.status();
-    EXPECT_TRUE(absl::StrContains(job.status().message(), std::to_string(value)))
-        << job.status();
+    EXPECT_TRUE(absl::StrContains(job.status().message(), std::to_string(value))) << job.status();
   }
 }
 

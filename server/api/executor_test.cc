@@ -29,10 +29,12 @@ TEST(ExecutorTest, FullQueueIsResourceExhausted) {
   Executor executor(1, 1);
   absl::Notification started;
   absl::Notification release;
-  ASSERT_TRUE(executor.Submit([&] {
-                        started.Notify();
-                        release.WaitForNotification();
-                      }).ok());
+  ASSERT_TRUE(executor
+                  .Submit([&] {
+                    started.Notify();
+                    release.WaitForNotification();
+                  })
+                  .ok());
   started.WaitForNotification();  // the thread is busy; the queue is empty
   ASSERT_TRUE(executor.Submit([] {}).ok());
   absl::Status refused = executor.Submit([] {});
@@ -46,10 +48,12 @@ TEST(ExecutorTest, AwaitIdleWaitsForRunningTasks) {
   Executor executor(2, 10);
   absl::Notification started;
   absl::Notification release;
-  ASSERT_TRUE(executor.Submit([&] {
-                        started.Notify();
-                        release.WaitForNotification();
-                      }).ok());
+  ASSERT_TRUE(executor
+                  .Submit([&] {
+                    started.Notify();
+                    release.WaitForNotification();
+                  })
+                  .ok());
   started.WaitForNotification();
   EXPECT_FALSE(executor.AwaitIdle(absl::Now()));
   release.Notify();

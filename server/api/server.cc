@@ -3,8 +3,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include "server/util/logging.h"
-
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -34,6 +32,7 @@
 #include "server/store/progress_store.h"
 #include "server/store/run_store.h"
 #include "server/store/stats_store.h"
+#include "server/util/logging.h"
 
 namespace campaign::api {
 namespace {
@@ -63,8 +62,7 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_vi
     return absl::InvalidArgumentError(absl::StrCat("cannot read ", flag, " \"", path, "\""));
   }
   if (text.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " \"", path, "\" is not a PEM file"));
+    return absl::InvalidArgumentError(absl::StrCat(flag, " \"", path, "\" is not a PEM file"));
   }
   return text.str();
 }
@@ -81,11 +79,11 @@ absl::Status CheckKeyPair(const std::string& cert_pem, const std::string& key_pe
   BIO_free(key_bio);
   absl::Status status;
   if (cert == nullptr) {
-    status = absl::InvalidArgumentError(absl::StrCat(
-        "--tls-cert \"", config.tls_cert_path, "\" holds no PEM certificate"));
+    status = absl::InvalidArgumentError(
+        absl::StrCat("--tls-cert \"", config.tls_cert_path, "\" holds no PEM certificate"));
   } else if (key == nullptr) {
-    status = absl::InvalidArgumentError(absl::StrCat(
-        "--tls-key \"", config.tls_key_path, "\" holds no unencrypted PEM private key"));
+    status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", config.tls_key_path,
+                                                     "\" holds no unencrypted PEM private key"));
   } else if (X509_check_private_key(cert, key) != 1) {
     status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", config.tls_key_path,
                                                      "\" is not the key of --tls-cert \"",
@@ -118,8 +116,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     absl::StatusOr<std::string> ca = ReadPemFile(config.tls_client_ca_path, "--tls-client-ca");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   options.pem_key_cert_pairs.push_back({*key, *cert});
   return grpc::SslServerCredentials(options);
@@ -175,17 +172,16 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                          // A worker frozen inside a transaction (SIGSTOP, a
                          // paused VM) must not hold its run's row lock past
                          // the lease TTL, or nobody could take the run over.
-                         .idle_in_transaction_timeout =
-                             std::clamp(config.lease_ttl / 2, absl::Milliseconds(100),
-                                        absl::Seconds(10)),
+                         .idle_in_transaction_timeout = std::clamp(
+                             config.lease_ttl / 2, absl::Milliseconds(100), absl::Seconds(10)),
                          .on_error = [metrics](const absl::Status& error) {
                            metrics->RecordDatabaseError(error);
                          }});
-  absl::StatusOr<bool> bypasses_rls = parts->database->Transact(
-      store::Tenancy::AllBusinesses(), "check database role",
-      [](pqxx::work& txn) -> absl::StatusOr<bool> {
-        return txn.exec(kRoleCheckSql)[0][0].as<bool>();
-      });
+  absl::StatusOr<bool> bypasses_rls =
+      parts->database->Transact(store::Tenancy::AllBusinesses(), "check database role",
+                                [](pqxx::work& txn) -> absl::StatusOr<bool> {
+                                  return txn.exec(kRoleCheckSql)[0][0].as<bool>();
+                                });
   if (!bypasses_rls.ok()) return bypasses_rls.status();
   if (*bypasses_rls) {
     spdlog::warn(
@@ -209,21 +205,20 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   progress::ProgressHub* hub = parts->hub.get();
   parts->listener = std::make_unique<store::NotificationListener>(
       config.database_url,
-      store::ListenerCallbacks{
-          .on_notification =
-              [hub](const store::RunNotification& change) {
-                hub->OnNotification(change.business_id, change.run_id, change.version);
-              },
-          // Whatever changed while nobody listened reaches open streams
-          // through a fresh read.
-          .on_listening = [hub] { hub->RefreshAll(); }});
+      store::ListenerCallbacks{.on_notification =
+                                   [hub](const store::RunNotification& change) {
+                                     hub->OnNotification(change.business_id, change.run_id,
+                                                         change.version);
+                                   },
+                               // Whatever changed while nobody listened reaches open streams
+                               // through a fresh read.
+                               .on_listening = [hub] { hub->RefreshAll(); }});
   parts->listener->Start();
   parts->watch_handlers = std::make_unique<WatchHandlers>(
-      parts->hub.get(), parts->authenticator.get(), parts->executor.get(),
-      parts->run_store.get());
-  parts->handlers = std::make_unique<CampaignHandlers>(
-      parts->service.get(), parts->authenticator.get(), parts->executor.get(),
-      parts->watch_handlers.get());
+      parts->hub.get(), parts->authenticator.get(), parts->executor.get(), parts->run_store.get());
+  parts->handlers =
+      std::make_unique<CampaignHandlers>(parts->service.get(), parts->authenticator.get(),
+                                         parts->executor.get(), parts->watch_handlers.get());
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.
@@ -245,22 +240,24 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   // Health follows the database: SERVING only while it answers.
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   store::Database* database = parts->database.get();
-  parts->health_probe = std::make_unique<observability::HealthProbe>(observability::HealthProbeOptions{
-      .interval = config.health_probe_interval,
-      .check = [url = config.database_url] { return store::CheckConnection(url); },
-      .on_change =
-          [health, metrics](bool healthy) {
-            metrics->SetDatabaseUp(healthy);
-            if (health == nullptr) return;
-            health->SetServingStatus("", healthy);
-            health->SetServingStatus(kServiceName, healthy);
-          },
-      .refresh =
-          [database, metrics] {
-            absl::StatusOr<std::map<std::string, int64_t>> runs = store::CountRunsByStatus(database);
-            if (runs.ok()) metrics->SetRunsByStatus(*runs);
-          },
-      .refresh_interval = config.runs_gauge_interval});
+  parts->health_probe =
+      std::make_unique<observability::HealthProbe>(observability::HealthProbeOptions{
+          .interval = config.health_probe_interval,
+          .check = [url = config.database_url] { return store::CheckConnection(url); },
+          .on_change =
+              [health, metrics](bool healthy) {
+                metrics->SetDatabaseUp(healthy);
+                if (health == nullptr) return;
+                health->SetServingStatus("", healthy);
+                health->SetServingStatus(kServiceName, healthy);
+              },
+          .refresh =
+              [database, metrics] {
+                absl::StatusOr<std::map<std::string, int64_t>> runs =
+                    store::CountRunsByStatus(database);
+                if (runs.ok()) metrics->SetRunsByStatus(*runs);
+              },
+          .refresh_interval = config.runs_gauge_interval});
   parts->health_probe->Start();
   metrics->AddScrapeGauge("campaign_db_pool_open_connections",
                           "Database connections open in the pool",
@@ -340,7 +337,9 @@ dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts
 
 progress::ProgressHub* CampaignServer::progress_hub() const { return parts_->hub.get(); }
 
-store::NotificationListener* CampaignServer::progress_listener() const { return parts_->listener.get(); }
+store::NotificationListener* CampaignServer::progress_listener() const {
+  return parts_->listener.get();
+}
 
 observability::Metrics* CampaignServer::metrics() const { return parts_->metrics.get(); }
 

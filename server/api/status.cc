@@ -9,8 +9,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const int code = static_cast<int>(status.code());
   // absl has no code beyond UNAUTHENTICATED (16) that gRPC knows; anything
   // else would be a bug, reported as UNKNOWN rather than passed through.
-  const auto grpc_code = (code >= 1 && code <= 16) ? static_cast<grpc::StatusCode>(code)
-                                                   : grpc::StatusCode::UNKNOWN;
+  const auto grpc_code =
+      (code >= 1 && code <= 16) ? static_cast<grpc::StatusCode>(code) : grpc::StatusCode::UNKNOWN;
   return grpc::Status(grpc_code, std::string(status.message()));
 }
 

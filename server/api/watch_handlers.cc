@@ -215,22 +215,15 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
       return reactor->Fail(ToGrpcStatus(valid));
     }
     if (after_version < 0) {
-      return reactor->Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "after_version must be >= 0"));
+      return reactor->Fail(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_version must be >= 0"));
     }
     const int64_t business_id = *scope->business_id;
     absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
         hub_->WatchRun(business_id, run_id, after_version, reactor);
     if (!subscription.ok()) {
-      if (subscription.status().code() == absl::StatusCode::kNotFound) {
-        absl::StatusOr<std::optional<int64_t>> owner = run_store_->RunOwner(run_id);
-        if (owner.ok() && owner->has_value() && **owner != business_id) {
-          spdlog::warn("security: {} acting for business {} tried to watch run {} of "
-                       "business {}; answered NOT_FOUND",
-                       auth::DescribePrincipal(caller->principal), business_id, run_id, **owner);
-        }
-      }
-      return reactor->Fail(ToGrpcStatus(subscription.status()));
+      return reactor->Fail(ToGrpcStatus(AuditNotFound(*run_store_, caller->principal, business_id,
+                                                      run_id, subscription.status())));
     }
     reactor->Attach(*std::move(subscription));
   };

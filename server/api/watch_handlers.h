@@ -16,8 +16,8 @@ namespace campaign::api {
 class WatchHandlers {
  public:
   // `run_store` is used only to log cross-business probes.
-  WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
-                Executor* executor, store::RunStore* run_store);
+  WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator, Executor* executor,
+                store::RunStore* run_store);
 
   // WatchRun: see proto/outbound/v1/campaign_service.proto.
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(

@@ -34,18 +34,19 @@ absl::StatusOr<Scope> ResolveScope(const Principal& principal, absl::string_view
   if (!x_business_id.empty()) {
     int64_t parsed = 0;
     if (!absl::SimpleAtoi(x_business_id, &parsed) || parsed <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "x-business-id metadata must be a positive integer, got \"",
-          absl::CHexEscape(x_business_id.substr(0, 32)), "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("x-business-id metadata must be a positive integer, got \"",
+                       absl::CHexEscape(x_business_id.substr(0, 32)), "\""));
     }
     named = parsed;
   }
   if (principal.role != Role::kSystemAdmin) {
     if (!principal.business_id) return absl::InternalError("tenant key without a business");
     if (named && *named != *principal.business_id) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "x-business-id ", *named, " does not match the business of this API key; only "
-          "system_admin keys may act for another business"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("x-business-id ", *named,
+                       " does not match the business of this API key; only "
+                       "system_admin keys may act for another business"));
     }
     return Scope{principal.business_id};
   }

@@ -20,8 +20,7 @@
 namespace campaign::auth {
 namespace {
 
-const std::vector<Role> kAllRoles = {Role::kSystemAdmin, Role::kOwner, Role::kAdmin,
-                                     Role::kAgent};
+const std::vector<Role> kAllRoles = {Role::kSystemAdmin, Role::kOwner, Role::kAdmin, Role::kAgent};
 const std::vector<Permission> kAllPermissions = {Permission::kRead, Permission::kControl,
                                                  Permission::kWrite};
 
@@ -100,15 +99,14 @@ TEST(ResolveScopeTest, MalformedBusinessIdIsInvalidArgument) {
   std::vector<Principal> principals = {SystemAdmin(), Tenant(Role::kOwner, 3),
                                        Tenant(Role::kAgent, 3)};
   for (const Principal& principal : principals) {
-    for (const char* value : {"abc", "0", "-1", "1x", "3x", " ", "1.5", "0x3",
-                              "99999999999999999999999"}) {
+    for (const char* value :
+         {"abc", "0", "-1", "1x", "3x", " ", "1.5", "0x3", "99999999999999999999999"}) {
       for (bool allow_all : {false, true}) {
         auto scope = ResolveScope(principal, value, allow_all);
         ASSERT_FALSE(scope.ok()) << RoleName(principal.role) << " with \"" << value << "\"";
         EXPECT_EQ(scope.status().code(), absl::StatusCode::kInvalidArgument)
             << RoleName(principal.role) << " with \"" << value << "\": " << scope.status();
-        EXPECT_TRUE(absl::StrContains(scope.status().message(), "x-business-id"))
-            << scope.status();
+        EXPECT_TRUE(absl::StrContains(scope.status().message(), "x-business-id")) << scope.status();
       }
     }
   }
@@ -225,8 +223,8 @@ class AuthenticatorTest : public testing::Test {
 
 // Missing or malformed authorization metadata is refused without a lookup.
 TEST_F(AuthenticatorTest, MissingOrMalformedHeaderIsUnauthenticated) {
-  for (const char* header : {"", "Basic x", "Basic Z29vZC1rZXk=", "Bearer", "Bearer ",
-                             "Bearer    ", "good-key", "Bearergood-key", "Token good-key"}) {
+  for (const char* header : {"", "Basic x", "Basic Z29vZC1rZXk=", "Bearer", "Bearer ", "Bearer    ",
+                             "good-key", "Bearergood-key", "Token good-key"}) {
     ExpectUnauthenticated(header);
   }
   EXPECT_EQ(store_.calls(), 0);
@@ -339,9 +337,9 @@ TEST_F(AuthenticatorTest, CacheIsPerKey) {
 // A store error is UNAVAILABLE (never UNAUTHENTICATED: the key may be fine),
 // is not cached, and the key works as soon as the store answers again.
 TEST_F(AuthenticatorTest, LookupErrorIsUnavailableAndNotCached) {
-  for (absl::Status error : {absl::InternalError("connection reset"),
-                             absl::UnavailableError("database down"),
-                             absl::DeadlineExceededError("timeout")}) {
+  for (absl::Status error :
+       {absl::InternalError("connection reset"), absl::UnavailableError("database down"),
+        absl::DeadlineExceededError("timeout")}) {
     store_.FailWith(error);
     auto result = authenticator_.Authenticate("Bearer good-key");
     ASSERT_FALSE(result.ok()) << error;
@@ -383,12 +381,11 @@ TEST_F(AuthenticatorTest, ConcurrentCallsAreSafe) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCallsPerThread; ++i) {
-        auto result = authenticator_.Authenticate(
-            (i + t) % 2 == 0 ? "Bearer good-key" : "Bearer revoked-key");
+        auto result = authenticator_.Authenticate((i + t) % 2 == 0 ? "Bearer good-key"
+                                                                   : "Bearer revoked-key");
         if (result.ok() && result->api_key_id == 17) {
           ++good;
-        } else if (!result.ok() &&
-                   result.status().code() == absl::StatusCode::kUnauthenticated) {
+        } else if (!result.ok() && result.status().code() == absl::StatusCode::kUnauthenticated) {
           ++refused;
         }
       }

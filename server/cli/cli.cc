@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include "server/util/logging.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
 #include "server/store/migrator.h"
+#include "server/util/logging.h"
 
 namespace {
 
@@ -61,8 +61,10 @@ ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "a run lease older than this is expired (its worker presumed dead)");
 ABSL_FLAG(bool, migrate, true, "serve: apply pending migrations before serving");
 ABSL_FLAG(bool, scheduler, true, "serve: run a scheduler worker (false for API-only replicas)");
-ABSL_FLAG(std::string, worker_id, "", "scheduler identity in locked_by_worker (default host:pid:random)");
-ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5), "how often held leases are renewed");
+ABSL_FLAG(std::string, worker_id, "",
+          "scheduler identity in locked_by_worker (default host:pid:random)");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
+          "how often held leases are renewed");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
           "how often expired leases are taken over (with up to 50% jitter)");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
@@ -79,8 +81,7 @@ ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
 ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3), "simulated dialer: call length");
 ABSL_FLAG(std::string, sim_outcomes, "completed=80,no_answer=10,busy=5",
           "simulated dialer: outcome mix in percent; failed takes the rest");
-ABSL_FLAG(std::string, sim_dial_log, "",
-          "simulated dialer: append one line per dial to this file");
+ABSL_FLAG(std::string, sim_dial_log, "", "simulated dialer: append one line per dial to this file");
 ABSL_FLAG(std::string, name, "", "create-business: the business name");
 ABSL_FLAG(int64_t, business_id, 0, "create-api-key: the key's business (not for system_admin)");
 ABSL_FLAG(std::string, role, "", "create-api-key: system_admin, owner, admin or agent");
@@ -140,8 +141,8 @@ absl::Status ValidateListenAddress(const std::string& listen) {
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port < 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen (or CAMPAIGN_LISTEN) \"", listen, "\" is not host:port with a port 0..65535"));
+    return absl::InvalidArgumentError(absl::StrCat("--listen (or CAMPAIGN_LISTEN) \"", listen,
+                                                   "\" is not host:port with a port 0..65535"));
   }
   return absl::OkStatus();
 }
@@ -189,8 +190,7 @@ int Serve(const std::string& url) {
   if (config.db_pool_size < 1) return Fail("--db-pool-size must be >= 1");
   if (config.handler_threads < 1) return Fail("--handler-threads must be >= 1");
   if (config.limits.max_concurrency < 1) return Fail("--max-concurrency must be >= 1");
-  if (config.limits.max_leads_per_request < 1 ||
-      config.limits.max_leads_per_request > 5'000'000) {
+  if (config.limits.max_leads_per_request < 1 || config.limits.max_leads_per_request > 5'000'000) {
     return Fail("--max-leads-per-request must be within 1..5000000");
   }
   if (config.auth_cache_ttl < absl::ZeroDuration()) return Fail("--auth-cache-ttl must be >= 0");
@@ -278,8 +278,8 @@ int CreateApiKey(const std::string& url) {
   const std::string role_name = absl::GetFlag(FLAGS_role);
   std::optional<Role> role = ParseRole(role_name);
   if (!role) {
-    return Fail(absl::StrCat("--role \"", role_name,
-                             "\" is not one of system_admin, owner, admin, agent"));
+    return Fail(
+        absl::StrCat("--role \"", role_name, "\" is not one of system_admin, owner, admin, agent"));
   }
   const int64_t business = absl::GetFlag(FLAGS_business_id);
   if (business < 0) return Fail("--business-id must be > 0");
@@ -331,8 +331,9 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   if (positional.size() != 2) {
-    return Fail(positional.size() < 2 ? absl::StrCat("a command is required\n", kUsage)
-                                      : absl::StrCat("unexpected argument \"", positional[2], "\""));
+    return Fail(positional.size() < 2
+                    ? absl::StrCat("a command is required\n", kUsage)
+                    : absl::StrCat("unexpected argument \"", positional[2], "\""));
   }
   if (absl::Status status = ConfigureLogging(); !status.ok()) return Fail(status.message().data());
   const std::string command = positional[1];

@@ -45,9 +45,8 @@ struct CallState {
 
 // Receives the outcome of a call this process placed, identified by the
 // DialRequest it was placed with and the provider's call id.
-using OutcomeCallback =
-    std::function<void(const DialRequest& request, const std::string& call_sid,
-                       const CallOutcome& outcome)>;
+using OutcomeCallback = std::function<void(const DialRequest& request, const std::string& call_sid,
+                                           const CallOutcome& outcome)>;
 
 // A telephony provider. Implementations are thread-safe.
 class Dialer {
@@ -62,8 +61,7 @@ class Dialer {
   virtual absl::StatusOr<std::optional<CallState>> LookupByToken(absl::string_view token) = 0;
 
   // The call with this id; nullopt when the provider does not know it.
-  virtual absl::StatusOr<std::optional<CallState>> LookupByCallId(
-      absl::string_view call_sid) = 0;
+  virtual absl::StatusOr<std::optional<CallState>> LookupByCallId(absl::string_view call_sid) = 0;
 
   // Ends a call in progress.
   virtual absl::Status HangUp(absl::string_view call_sid) = 0;

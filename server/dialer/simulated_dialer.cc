@@ -87,8 +87,9 @@ absl::Status ParseOutcomeMix(absl::string_view mix, SimulatedDialerOptions* opti
     } else if (kv.first == "busy") {
       busy = value;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--sim-outcomes: unknown outcome \"", kv.first, "\" (completed, no_answer, busy; failed takes the rest)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sim-outcomes: unknown outcome \"", kv.first,
+                       "\" (completed, no_answer, busy; failed takes the rest)"));
     }
   }
   if (completed + no_answer + busy > 100) {
@@ -129,9 +130,9 @@ std::optional<CallOutcome> SimulatedDialer::PlannedOutcome(int64_t run_id, int64
     return CallOutcome{JobStatus::kFailed, "simulated call failure"};
   }
   if (absl::EndsWith(phone, "0004")) return std::nullopt;
-  const uint64_t draw =
-      Mix(options_.seed ^ Mix(static_cast<uint64_t>(run_id) ^ Mix(static_cast<uint64_t>(lead_id)))) %
-      100;
+  const uint64_t draw = Mix(options_.seed ^ Mix(static_cast<uint64_t>(run_id) ^
+                                                Mix(static_cast<uint64_t>(lead_id)))) %
+                        100;
   if (draw < static_cast<uint64_t>(options_.completed_percent)) return OutcomeFromCode('C');
   if (draw < static_cast<uint64_t>(options_.completed_percent + options_.no_answer_percent)) {
     return OutcomeFromCode('N');
@@ -270,11 +271,11 @@ void SimulatedDialer::DeliverOutcomes() {
 void SimulatedDialer::AppendDialLog(const DialRequest& request, absl::string_view call_sid,
                                     bool rejected) {
   if (dial_log_fd_ < 0) return;
-  std::string line = absl::StrCat(absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()),
-                                   " run=", request.run_id, " job=", request.job_id,
-                                   " lead=", request.lead_id, " phone=", request.phone,
-                                   " worker=", request.worker, " token=", request.token, " ",
-                                   rejected ? "rejected" : absl::StrCat("sid=", call_sid), "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()),
+                   " run=", request.run_id, " job=", request.job_id, " lead=", request.lead_id,
+                   " phone=", request.phone, " worker=", request.worker, " token=", request.token,
+                   " ", rejected ? "rejected" : absl::StrCat("sid=", call_sid), "\n");
   // One write() of a short line with O_APPEND: lines of concurrent writers
   // (several processes in tests) never interleave.
   if (write(dial_log_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {

@@ -138,9 +138,8 @@ class OutcomeSink {
   // The deliveries once at least `count` arrived; fails after 10 s.
   std::vector<Delivery> Await(size_t count) {
     absl::MutexLock lock(&mu_);
-    auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return deliveries_.size() >= count;
-    };
+    auto enough = [this, count]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return deliveries_.size() >= count; };
     if (!mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10))) {
       ADD_FAILURE() << "only " << deliveries_.size() << " of " << count
                     << " outcomes delivered within 10 s";
@@ -434,8 +433,7 @@ TEST(SimulatedDialerTest, LookupByTokenFindsCallsOfAnotherInstanceThroughTheDial
   for (int64_t lead = 1; lead <= 20; ++lead) {
     ASSERT_TRUE(placer.Dial(Request(6, lead, PlainPhone(lead))).ok());
   }
-  absl::StatusOr<std::string> sid =
-      placer.Dial(Request(6, 100, PlainPhone(100), "tok-abc-123"));
+  absl::StatusOr<std::string> sid = placer.Dial(Request(6, 100, PlainPhone(100), "tok-abc-123"));
   ASSERT_TRUE(sid.ok()) << sid.status();
   // A token that is a prefix of another must not match it.
   ASSERT_TRUE(placer.Dial(Request(6, 101, PlainPhone(101), "tok-abc-1234")).ok());
@@ -631,8 +629,7 @@ TEST(ParseOutcomeMixTest, RejectsMalformedMixes) {
     absl::Status status = ParseOutcomeMix(mix, &options);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << mix << ": " << status;
     EXPECT_TRUE(absl::StrContains(status.message(), mentions))
-        << mix << ": message \"" << status.message() << "\" should mention \"" << mentions
-        << "\"";
+        << mix << ": message \"" << status.message() << "\" should mention \"" << mentions << "\"";
     EXPECT_TRUE(absl::StrContains(status.message(), "--sim-outcomes")) << status.message();
     EXPECT_EQ(options.completed_percent, 11) << mix << " changed the options";
     EXPECT_EQ(options.no_answer_percent, 22) << mix;

@@ -29,7 +29,7 @@ constexpr std::array<std::pair<JobStatus, absl::string_view>, 8> kJobStatusNames
 
 template <typename Enum, size_t N>
 absl::string_view NameOf(const std::array<std::pair<Enum, absl::string_view>, N>& names,
-                        Enum value) {
+                         Enum value) {
   for (const auto& [candidate, name] : names) {
     if (candidate == value) return name;
   }

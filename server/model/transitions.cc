@@ -49,8 +49,8 @@ absl::StatusOr<Transition> PlanTransition(const Run& run, RunAction action,
       if (IsTerminal(current)) return Illegal(run, action, "");
       if (run.cancel_requested) return Illegal(run, action, " and being cancelled");
       // A run no worker has started yet goes back to pending.
-      return Transition{.to = run.started_at.has_value() ? RunStatus::kRunning
-                                                         : RunStatus::kPending};
+      return Transition{.to =
+                            run.started_at.has_value() ? RunStatus::kRunning : RunStatus::kPending};
   }
   return absl::InternalError("unknown run action");
 }

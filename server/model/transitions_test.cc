@@ -18,15 +18,15 @@ namespace campaign {
 namespace {
 
 const std::vector<RunStatus> kAllRunStatuses = {
-    RunStatus::kPending, RunStatus::kRunning,   RunStatus::kPaused, RunStatus::kStopped,
+    RunStatus::kPending,   RunStatus::kRunning,   RunStatus::kPaused, RunStatus::kStopped,
     RunStatus::kCancelled, RunStatus::kCompleted, RunStatus::kFailed,
 };
 const std::vector<RunStatus> kActiveStatuses = {RunStatus::kPending, RunStatus::kRunning,
                                                 RunStatus::kPaused};
 const std::vector<RunStatus> kTerminalStatuses = {RunStatus::kStopped, RunStatus::kCancelled,
                                                   RunStatus::kCompleted, RunStatus::kFailed};
-const std::vector<RunAction> kAllActions = {RunAction::kStop, RunAction::kCancel,
-                                            RunAction::kPause, RunAction::kResume};
+const std::vector<RunAction> kAllActions = {RunAction::kStop, RunAction::kCancel, RunAction::kPause,
+                                            RunAction::kResume};
 
 // A run in `status`; `started` says whether a worker ever started it.
 Run MakeRun(std::optional<RunStatus> status, bool cancel_requested, bool started = true) {
@@ -57,8 +57,8 @@ void ExpectNoop(const absl::StatusOr<Transition>& result, const std::string& wha
 }
 
 // Asserts that `result` writes exactly the given change.
-void ExpectChange(const absl::StatusOr<Transition>& result, const std::string& what,
-                  RunStatus to, bool request_cancel, bool cancel_queued_jobs, bool ends_run) {
+void ExpectChange(const absl::StatusOr<Transition>& result, const std::string& what, RunStatus to,
+                  bool request_cancel, bool cancel_queued_jobs, bool ends_run) {
   ASSERT_TRUE(result.ok()) << what << ": " << result.status();
   EXPECT_FALSE(result->noop) << what;
   EXPECT_EQ(result->to, to) << what << ": got " << RunStatusName(result->to) << ", want "
@@ -105,8 +105,7 @@ TEST(PlanTransitionStopTest, FinishedRunIsNoop) {
     for (bool held : {false, true}) {
       for (bool cancel_requested : {false, true}) {
         const std::string what = Describe(status, RunAction::kStop, held, cancel_requested);
-        ExpectNoop(PlanTransition(MakeRun(status, cancel_requested), RunAction::kStop, held),
-                   what);
+        ExpectNoop(PlanTransition(MakeRun(status, cancel_requested), RunAction::kStop, held), what);
       }
     }
   }
@@ -149,10 +148,9 @@ TEST(PlanTransitionCancelTest, CancelledRunIsNoop) {
     for (bool cancel_requested : {false, true}) {
       const std::string what =
           Describe(RunStatus::kCancelled, RunAction::kCancel, held, cancel_requested);
-      ExpectNoop(
-          PlanTransition(MakeRun(RunStatus::kCancelled, cancel_requested), RunAction::kCancel,
-                         held),
-          what);
+      ExpectNoop(PlanTransition(MakeRun(RunStatus::kCancelled, cancel_requested),
+                                RunAction::kCancel, held),
+                 what);
     }
   }
 }
@@ -163,9 +161,8 @@ TEST(PlanTransitionCancelTest, OtherwiseFinishedRunIsIllegal) {
     for (bool held : {false, true}) {
       for (bool cancel_requested : {false, true}) {
         const std::string what = Describe(status, RunAction::kCancel, held, cancel_requested);
-        ExpectIllegal(
-            PlanTransition(MakeRun(status, cancel_requested), RunAction::kCancel, held), what,
-            RunAction::kCancel, RunStatusName(status));
+        ExpectIllegal(PlanTransition(MakeRun(status, cancel_requested), RunAction::kCancel, held),
+                      what, RunAction::kCancel, RunStatusName(status));
       }
     }
   }
@@ -236,8 +233,8 @@ TEST(PlanTransitionResumeTest, StartedPausedRunResumesToRunning) {
 // A run paused before any worker started it (start_paused) resumes to pending.
 TEST(PlanTransitionResumeTest, NeverStartedPausedRunResumesToPending) {
   for (bool held : {false, true}) {
-    const std::string what = Describe(RunStatus::kPaused, RunAction::kResume, held, false) +
-                             ", never started";
+    const std::string what =
+        Describe(RunStatus::kPaused, RunAction::kResume, held, false) + ", never started";
     ExpectChange(PlanTransition(MakeRun(RunStatus::kPaused, false, /*started=*/false),
                                 RunAction::kResume, held),
                  what, RunStatus::kPending, /*request_cancel=*/false,
@@ -251,8 +248,7 @@ TEST(PlanTransitionResumeTest, PendingOrRunningRunIsNoop) {
     for (bool held : {false, true}) {
       for (bool started : {false, true}) {
         const std::string what = Describe(status, RunAction::kResume, held, false);
-        ExpectNoop(PlanTransition(MakeRun(status, false, started), RunAction::kResume, held),
-                   what);
+        ExpectNoop(PlanTransition(MakeRun(status, false, started), RunAction::kResume, held), what);
       }
     }
   }
@@ -275,17 +271,15 @@ TEST(PlanTransitionResumeTest, FinishedRunIsIllegal) {
     for (bool held : {false, true}) {
       for (bool cancel_requested : {false, true}) {
         const std::string what = Describe(status, RunAction::kResume, held, cancel_requested);
-        ExpectIllegal(
-            PlanTransition(MakeRun(status, cancel_requested), RunAction::kResume, held), what,
-            RunAction::kResume, RunStatusName(status));
+        ExpectIllegal(PlanTransition(MakeRun(status, cancel_requested), RunAction::kResume, held),
+                      what, RunAction::kResume, RunStatusName(status));
       }
     }
   }
   auto completed = PlanTransition(MakeRun(RunStatus::kCompleted, false), RunAction::kResume,
                                   /*held_by_live_worker=*/false);
   ASSERT_FALSE(completed.ok());
-  EXPECT_TRUE(absl::StrContains(completed.status().message(), "completed"))
-      << completed.status();
+  EXPECT_TRUE(absl::StrContains(completed.status().message(), "completed")) << completed.status();
 }
 
 // Invariants over every action x status x lease x cancel_requested x started:
@@ -355,9 +349,8 @@ TEST(RunStatusNameTest, RoundTrips) {
 
 // Names this version does not know, or in another spelling, parse to nullopt.
 TEST(RunStatusNameTest, UnknownNamesAreNullopt) {
-  for (const char* name :
-       {"", "PENDING", "Pending", "pending ", " running", "canceled", "queued", "unknown",
-        "RUN_STATUS_PENDING", "archived"}) {
+  for (const char* name : {"", "PENDING", "Pending", "pending ", " running", "canceled", "queued",
+                           "unknown", "RUN_STATUS_PENDING", "archived"}) {
     EXPECT_FALSE(ParseRunStatus(name).has_value()) << "\"" << name << "\"";
   }
 }
@@ -376,10 +369,10 @@ TEST(RunStatusNameTest, TerminalStatuses) {
 // Every job status has a distinct lowercase name that parses back to it.
 TEST(JobStatusNameTest, RoundTrips) {
   const std::vector<std::pair<JobStatus, std::string>> expected = {
-      {JobStatus::kQueued, "queued"},       {JobStatus::kDialing, "dialing"},
-      {JobStatus::kCalling, "calling"},     {JobStatus::kCompleted, "completed"},
-      {JobStatus::kFailed, "failed"},       {JobStatus::kNoAnswer, "no_answer"},
-      {JobStatus::kBusy, "busy"},           {JobStatus::kCancelled, "cancelled"},
+      {JobStatus::kQueued, "queued"},   {JobStatus::kDialing, "dialing"},
+      {JobStatus::kCalling, "calling"}, {JobStatus::kCompleted, "completed"},
+      {JobStatus::kFailed, "failed"},   {JobStatus::kNoAnswer, "no_answer"},
+      {JobStatus::kBusy, "busy"},       {JobStatus::kCancelled, "cancelled"},
   };
   for (const auto& [status, name] : expected) {
     EXPECT_EQ(JobStatusName(status), name);
@@ -389,8 +382,8 @@ TEST(JobStatusNameTest, RoundTrips) {
 
 // Unknown job status names parse to nullopt.
 TEST(JobStatusNameTest, UnknownNamesAreNullopt) {
-  for (const char* name : {"", "QUEUED", "no-answer", "noanswer", "busy ", "pending", "ringing",
-                           "JOB_STATUS_BUSY"}) {
+  for (const char* name :
+       {"", "QUEUED", "no-answer", "noanswer", "busy ", "pending", "ringing", "JOB_STATUS_BUSY"}) {
     EXPECT_FALSE(ParseJobStatus(name).has_value()) << "\"" << name << "\"";
   }
 }

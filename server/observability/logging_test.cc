@@ -17,8 +17,7 @@ namespace {
 // A logger writing to a string in `format`.
 struct CapturedLogger {
   explicit CapturedLogger(LogFormat format)
-      : sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(out)),
-        logger("test", sink) {
+      : sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(out)), logger("test", sink) {
     logger.set_formatter(MakeLogFormatter(format));
   }
   std::ostringstream out;
@@ -74,8 +73,7 @@ TEST(LoggingTest, InnerScopeWinsForARepeatedKey) {
   ScopedLogFields inner({{"request_id", "inner"}});
   captured.logger.info("x");
   const std::string line = captured.out.str();
-  EXPECT_NE(line.find("\"request_id\":\"inner\",\"principal\":\"p\"}"), std::string::npos)
-      << line;
+  EXPECT_NE(line.find("\"request_id\":\"inner\",\"principal\":\"p\"}"), std::string::npos) << line;
   EXPECT_EQ(line.find("outer"), std::string::npos) << line;
 }
 

@@ -25,10 +25,9 @@ namespace {
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-constexpr RunStatus kRunStatuses[] = {RunStatus::kPending,   RunStatus::kRunning,
-                                      RunStatus::kPaused,    RunStatus::kStopped,
-                                      RunStatus::kCancelled, RunStatus::kCompleted,
-                                      RunStatus::kFailed};
+constexpr RunStatus kRunStatuses[] = {
+    RunStatus::kPending,   RunStatus::kRunning,   RunStatus::kPaused, RunStatus::kStopped,
+    RunStatus::kCancelled, RunStatus::kCompleted, RunStatus::kFailed};
 
 // Gauges whose values are read when scraped.
 class ScrapeGauges : public prometheus::Collectable {
@@ -82,8 +81,8 @@ absl::Status ValidateMetricsAddress(const std::string& address) {
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) || port < 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen \"", address, "\" is not host:port with a port 0..65535"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-listen \"", address, "\" is not host:port with a port 0..65535"));
   }
   return absl::OkStatus();
 }
@@ -168,7 +167,8 @@ void Metrics::RecordRpc(absl::string_view method, absl::string_view code,
                         std::optional<double> seconds) {
   const std::string method_name(method);
   impl_->rpcs.Add({{"method", method_name}, {"code", std::string(code)}}).Increment();
-  if (seconds) impl_->rpc_duration.Add({{"method", method_name}}, kLatencyBuckets).Observe(*seconds);
+  if (seconds)
+    impl_->rpc_duration.Add({{"method", method_name}}, kLatencyBuckets).Observe(*seconds);
 }
 
 void Metrics::RecordDial(absl::string_view outcome) {
@@ -209,8 +209,8 @@ absl::Status Metrics::Serve(const std::string& address) {
   try {
     impl_->exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
   } catch (const std::exception& error) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot listen on \"", address,
-                                                   "\" (--metrics-listen): ", error.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot listen on \"", address, "\" (--metrics-listen): ", error.what()));
   }
   impl_->exposer->RegisterCollectable(impl_->registry);
   impl_->exposer->RegisterCollectable(impl_->scrape_gauges);

@@ -31,8 +31,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -62,8 +62,7 @@ class Metrics {
 
   // A finished RPC: full method name ("/pkg.Service/Method"), gRPC code name
   // ("OK", "NOT_FOUND"), and its duration when it is a unary call.
-  void RecordRpc(absl::string_view method, absl::string_view code,
-                 std::optional<double> seconds);
+  void RecordRpc(absl::string_view method, absl::string_view code, std::optional<double> seconds);
   // A dial's outcome: a job status name or "rejected".
   void RecordDial(absl::string_view outcome);
   void CallStarted();

@@ -19,14 +19,13 @@ absl::StatusOr<std::string> MetricsDialer::Dial(const dialer::DialRequest& reque
 }
 
 void MetricsDialer::SetOutcomeCallback(dialer::OutcomeCallback callback) {
-  inner_->SetOutcomeCallback(
-      [metrics = metrics_, callback = std::move(callback)](const dialer::DialRequest& request,
-                                                           const std::string& call_sid,
-                                                           const dialer::CallOutcome& outcome) {
-        metrics->CallEnded();
-        metrics->RecordDial(JobStatusName(outcome.status));
-        callback(request, call_sid, outcome);
-      });
+  inner_->SetOutcomeCallback([metrics = metrics_, callback = std::move(callback)](
+                                 const dialer::DialRequest& request, const std::string& call_sid,
+                                 const dialer::CallOutcome& outcome) {
+    metrics->CallEnded();
+    metrics->RecordDial(JobStatusName(outcome.status));
+    callback(request, call_sid, outcome);
+  });
 }
 
 }  // namespace campaign::observability

@@ -19,8 +19,7 @@ class MetricsDialer : public dialer::Dialer {
   MetricsDialer(dialer::Dialer* inner, Metrics* metrics) : inner_(inner), metrics_(metrics) {}
 
   absl::StatusOr<std::string> Dial(const dialer::DialRequest& request) override;
-  absl::StatusOr<std::optional<dialer::CallState>> LookupByToken(
-      absl::string_view token) override {
+  absl::StatusOr<std::optional<dialer::CallState>> LookupByToken(absl::string_view token) override {
     return inner_->LookupByToken(token);
   }
   absl::StatusOr<std::optional<dialer::CallState>> LookupByCallId(

@@ -188,8 +188,8 @@ TEST(CoalescerTest, ManyRunsAreIndependent) {
 // With a status filter: runs outside it are not delivered, a delivered run
 // leaving it is delivered once more, and finished runs are forgotten.
 TEST(CoalescerTest, StatusFilterAndForgetting) {
-  Coalescer coalescer(CoalescerOptions{
-      .max_rate = 0, .with_jobs = false, .status_filter = RunStatus::kRunning});
+  Coalescer coalescer(
+      CoalescerOptions{.max_rate = 0, .with_jobs = false, .status_filter = RunStatus::kRunning});
   EXPECT_FALSE(coalescer.Offer(Snap(1, 1, {}, 0, RunStatus::kPending)));
   ASSERT_TRUE(coalescer.Offer(Snap(1, 2, {}, 0, RunStatus::kRunning)));
   ASSERT_TRUE(coalescer.Take(kStart).has_value());

@@ -153,10 +153,10 @@ absl::Status ProgressHub::Reserve(std::optional<int64_t> business_id) {
   if (business_id.has_value()) {
     int& count = streams_by_business_[*business_id];
     if (count >= options_.max_streams_per_business) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "business ", *business_id, " already has ", count,
-          " watch streams open on this server (--watch-max-streams-per-business ",
-          options_.max_streams_per_business, "); close some first"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("business ", *business_id, " already has ", count,
+                       " watch streams open on this server (--watch-max-streams-per-business ",
+                       options_.max_streams_per_business, "); close some first"));
     }
     ++count;
   }
@@ -190,10 +190,11 @@ absl::StatusOr<std::shared_ptr<Subscription>> ProgressHub::WatchRun(int64_t busi
   }
   auto subscription = std::make_shared<Subscription>(
       this, sink, business_id, run_id,
-      CoalescerOptions{.max_rate = options_.max_rate,
-                       .with_jobs = true,
-                       .max_job_updates = static_cast<size_t>(std::max(options_.max_job_updates, 0)),
-                       .status_filter = std::nullopt});
+      CoalescerOptions{
+          .max_rate = options_.max_rate,
+          .with_jobs = true,
+          .max_job_updates = static_cast<size_t>(std::max(options_.max_job_updates, 0)),
+          .status_filter = std::nullopt});
   subscription->Follow(run_id, after_version);
   const bool finished_before = read->run.status.has_value() && IsTerminal(*read->run.status) &&
                                read->run.version <= after_version;
@@ -215,12 +216,11 @@ absl::StatusOr<std::shared_ptr<Subscription>> ProgressHub::WatchRun(int64_t busi
 
 absl::StatusOr<std::shared_ptr<Subscription>> ProgressHub::WatchRuns(
     std::optional<int64_t> business_id, std::optional<RunStatus> status, SubscriptionSink* sink) {
-  auto subscription = std::make_shared<Subscription>(
-      this, sink, business_id, std::nullopt,
-      CoalescerOptions{.max_rate = options_.max_rate,
-                       .with_jobs = false,
-                       .max_job_updates = 0,
-                       .status_filter = status});
+  auto subscription = std::make_shared<Subscription>(this, sink, business_id, std::nullopt,
+                                                     CoalescerOptions{.max_rate = options_.max_rate,
+                                                                      .with_jobs = false,
+                                                                      .max_job_updates = 0,
+                                                                      .status_filter = status});
   {
     absl::MutexLock lock(&mu_);
     if (absl::Status reserved = Reserve(business_id); !reserved.ok()) return reserved;

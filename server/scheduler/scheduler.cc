@@ -121,8 +121,8 @@ void Scheduler::Loop() {
         // Round robin: start after the run that went first last time.
         std::vector<int64_t> order;
         for (const auto& [id, run] : runs_) order.push_back(id);
-        std::rotate(order.begin(),
-                    std::upper_bound(order.begin(), order.end(), next_run_turn_), order.end());
+        std::rotate(order.begin(), std::upper_bound(order.begin(), order.end(), next_run_turn_),
+                    order.end());
         next_run_turn_ = order.front();
         for (int64_t id : order) {
           auto it = runs_.find(id);
@@ -393,13 +393,13 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
     if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
     return;
   }
-  dialer::DialRequest request{run.lease.business_id, run.lease.run_id, job.job_id, job.lead_id,
-                              job.phone, job.token, options_.worker_id};
+  dialer::DialRequest request{run.lease.business_id, run.lease.run_id, job.job_id,
+                              job.lead_id,           job.phone,        job.token,
+                              options_.worker_id};
   absl::StatusOr<std::string> call_sid = dialer_->Dial(request);
   if (!call_sid.ok()) {
     Record(run, {store::JobResult{job.job_id, job.token, JobStatus::kFailed,
-                                  absl::StrCat("dial failed: ", call_sid.status().message()),
-                                  ""}});
+                                  absl::StrCat("dial failed: ", call_sid.status().message()), ""}});
     return;
   }
   run.calls[job.job_id] = Call{job.job_id, job.token, *call_sid, /*remote=*/false};
@@ -417,8 +417,9 @@ bool Scheduler::ShouldRequeue(const store::RunControl& control) {
 absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job, bool requeue) {
   return leases_->ReleaseClaim(
       run.lease, job, requeue ? JobStatus::kQueued : JobStatus::kCancelled,
-      requeue ? "" : (run.control.status == RunStatus::kStopped ? "Stopped by user"
-                                                               : "Cancelled by user"));
+      requeue
+          ? ""
+          : (run.control.status == RunStatus::kStopped ? "Stopped by user" : "Cancelled by user"));
 }
 
 bool Scheduler::RetryPending(HeldRun& run) {
@@ -437,8 +438,7 @@ bool Scheduler::RetryPending(HeldRun& run) {
       return false;
     }
     run.control = *control;
-    absl::Status undone =
-        UndoClaim(run, run.unstarted.back(), ShouldRequeue(run.control));
+    absl::Status undone = UndoClaim(run, run.unstarted.back(), ShouldRequeue(run.control));
     if (!undone.ok()) {
       HandleError(run, undone);
       return false;
@@ -523,8 +523,8 @@ void Scheduler::ReleaseAll() {
   for (auto& [id, run] : runs_) {
     absl::Status released = leases_->Release(run.lease);
     if (released.ok()) {
-      spdlog::info("worker {} handed run {} back ({} calls still in progress)",
-                   options_.worker_id, id, run.calls.size());
+      spdlog::info("worker {} handed run {} back ({} calls still in progress)", options_.worker_id,
+                   id, run.calls.size());
     } else {
       spdlog::warn("worker {} could not release run {}: {}", options_.worker_id, id,
                    released.ToString());

@@ -125,8 +125,7 @@ class Scheduler {
   void RecordDelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PollRemoteCalls() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DialClaimed(HeldRun& run, const store::ClaimedJob& job)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DialClaimed(HeldRun& run, const store::ClaimedJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Record(HeldRun& run, std::vector<store::JobResult> results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Retries what an earlier database error left undone; false if the run

@@ -33,8 +33,8 @@ void ExpectRefused(absl::string_view token, absl::string_view query = kQuery) {
 
 // A token decodes, for the query it was issued for, to the id it carries.
 TEST(PageTokenTest, RoundTrips) {
-  for (int64_t last_id : {int64_t{1}, int64_t{42}, int64_t{1'000'000'007},
-                          std::numeric_limits<int64_t>::max()}) {
+  for (int64_t last_id :
+       {int64_t{1}, int64_t{42}, int64_t{1'000'000'007}, std::numeric_limits<int64_t>::max()}) {
     const std::string token = EncodePageToken(kQuery, last_id);
     ASSERT_FALSE(token.empty());
     auto decoded = DecodePageToken(token, kQuery);
@@ -68,10 +68,9 @@ TEST(PageTokenTest, EmptyTokenIsFirstPage) {
 // different listings.
 TEST(PageTokenTest, TokenForAnotherQueryIsRefusedClearly) {
   const std::string token = EncodePageToken("jobs|business=3|run=7|status=", 99);
-  for (absl::string_view other : {"jobs|business=3|run=8|status=",
-                                  "jobs|business=4|run=7|status=",
-                                  "jobs|business=3|run=7|status=queued",
-                                  "runs|business=3|status=", ""}) {
+  for (absl::string_view other :
+       {"jobs|business=3|run=8|status=", "jobs|business=4|run=7|status=",
+        "jobs|business=3|run=7|status=queued", "runs|business=3|status=", ""}) {
     auto decoded = DecodePageToken(token, other);
     ASSERT_FALSE(decoded.ok()) << other;
     EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument)
@@ -87,9 +86,8 @@ TEST(PageTokenTest, TokenForAnotherQueryIsRefusedClearly) {
 
 // Garbage that is not a token at all is refused as malformed.
 TEST(PageTokenTest, GarbageIsRefused) {
-  for (absl::string_view token :
-       {"x", "!!!!", "not a token", "null", "0", "-1", "\xFF\xFE", "djE6", "v1:abc:5",
-        "====", "a b c d"}) {
+  for (absl::string_view token : {"x", "!!!!", "not a token", "null", "0", "-1", "\xFF\xFE", "djE6",
+                                  "v1:abc:5", "====", "a b c d"}) {
     ExpectRefused(token);
   }
 }
@@ -105,14 +103,14 @@ TEST(PageTokenTest, MalformedContentIsRefused) {
   }();
   ASSERT_TRUE(absl::StartsWith(hash_prefix, "v1:")) << hash_prefix;
   for (const std::string& plain : std::vector<std::string>{
-           hash_prefix,                                  // no id
-           hash_prefix + "abc",                          // not a number
-           hash_prefix + "0",                            // ids start at 1
-           hash_prefix + "-5",                           // negative
-           hash_prefix + "5x",                           // trailing junk
-           hash_prefix + "99999999999999999999999",      // beyond int64
-           "v2" + hash_prefix.substr(2) + "5",           // unknown version
-           "v1:5",                                       // no hash
+           hash_prefix,                              // no id
+           hash_prefix + "abc",                      // not a number
+           hash_prefix + "0",                        // ids start at 1
+           hash_prefix + "-5",                       // negative
+           hash_prefix + "5x",                       // trailing junk
+           hash_prefix + "99999999999999999999999",  // beyond int64
+           "v2" + hash_prefix.substr(2) + "5",       // unknown version
+           "v1:5",                                   // no hash
            "hello",
        }) {
     std::string token;

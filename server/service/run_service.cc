@@ -1,10 +1,9 @@
 #include "server/service/run_service.h"
 
-#include "server/util/logging.h"
-
 #include "absl/strings/str_cat.h"
 #include "server/service/page_token.h"
 #include "server/util/crypto.h"
+#include "server/util/logging.h"
 
 namespace campaign {
 namespace {
@@ -20,9 +19,9 @@ std::string ScopeText(std::optional<int64_t> business_id) {
 }  // namespace
 
 std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads) {
-  std::string canonical = absl::StrCat("create-run/v1;", input.concurrency, ";",
-                                       input.outbound_list_id, ";", input.project_id, ";",
-                                       input.start_paused ? 1 : 0, ";", leads.size(), ";");
+  std::string canonical =
+      absl::StrCat("create-run/v1;", input.concurrency, ";", input.outbound_list_id, ";",
+                   input.project_id, ";", input.start_paused ? 1 : 0, ";", leads.size(), ";");
   for (const Lead& lead : leads) {
     absl::StrAppend(&canonical, lead.lead_id, ";");
     AppendField(canonical, lead.phone);
@@ -33,8 +32,7 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
 
 RunService::RunService(store::RunStore* store, Limits limits) : store_(store), limits_(limits) {}
 
-absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller,
-                                               auth::Permission permission) {
+absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
   if (!auth::Allows(caller.principal.role, permission)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the ", RoleName(caller.principal.role), " role may not ",
@@ -52,14 +50,15 @@ absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller,
   return *scope->business_id;
 }
 
-absl::Status RunService::AuditNotFound(const Caller& caller, int64_t business_id, int64_t run_id,
-                                       absl::Status status) {
+absl::Status AuditNotFound(store::RunStore& store, const Principal& principal, int64_t business_id,
+                           int64_t run_id, absl::Status status) {
   if (status.code() != absl::StatusCode::kNotFound) return status;
-  absl::StatusOr<std::optional<int64_t>> owner = store_->RunOwner(run_id);
+  absl::StatusOr<std::optional<int64_t>> owner = store.RunOwner(run_id);
   if (owner.ok() && owner->has_value() && **owner != business_id) {
-    spdlog::warn("security: {} acting for business {} addressed run {} of business {}; "
-                 "answered NOT_FOUND",
-                 auth::DescribePrincipal(caller.principal), business_id, run_id, **owner);
+    spdlog::warn(
+        "security: {} acting for business {} addressed run {} of business {}; "
+        "answered NOT_FOUND",
+        auth::DescribePrincipal(principal), business_id, run_id, **owner);
   }
   return status;
 }
@@ -106,7 +105,8 @@ absl::StatusOr<AddLeadsOutput> RunService::AddLeads(const Caller& caller, int64_
   if (!normalized.ok()) return normalized.status();
   absl::StatusOr<store::AddedLeads> added =
       store_->AddLeads(*business_id, run_id, normalized->leads);
-  if (!added.ok()) return AuditNotFound(caller, *business_id, run_id, added.status());
+  if (!added.ok())
+    return AuditNotFound(*store_, caller.principal, *business_id, run_id, added.status());
   return AddLeadsOutput{std::move(added->run), added->added,
                         added->skipped + normalized->duplicates_dropped};
 }
@@ -116,7 +116,8 @@ absl::StatusOr<Run> RunService::GetRun(const Caller& caller, int64_t run_id) {
   if (!business_id.ok()) return business_id.status();
   if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
   absl::StatusOr<Run> run = store_->GetRun(*business_id, run_id);
-  if (!run.ok()) return AuditNotFound(caller, *business_id, run_id, run.status());
+  if (!run.ok())
+    return AuditNotFound(*store_, caller.principal, *business_id, run_id, run.status());
   return run;
 }
 
@@ -130,9 +131,8 @@ absl::StatusOr<Listing<Run>> RunService::ListRuns(const Caller& caller,
   if (!scope.ok()) return scope.status();
   absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
   if (!page_size.ok()) return page_size.status();
-  const std::string query =
-      absl::StrCat("runs|", ScopeText(scope->business_id), "|",
-                   input.status ? RunStatusName(*input.status) : "any");
+  const std::string query = absl::StrCat("runs|", ScopeText(scope->business_id), "|",
+                                         input.status ? RunStatusName(*input.status) : "any");
   absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(input.page_token, query);
   if (!after.ok()) return after.status();
   absl::StatusOr<store::Page<Run>> page =
@@ -156,7 +156,8 @@ absl::StatusOr<Listing<Job>> RunService::ListJobs(const Caller& caller,
   if (!after.ok()) return after.status();
   absl::StatusOr<store::Page<Job>> page =
       store_->ListJobs(*business_id, input.run_id, input.status, *after, *page_size);
-  if (!page.ok()) return AuditNotFound(caller, *business_id, input.run_id, page.status());
+  if (!page.ok())
+    return AuditNotFound(*store_, caller.principal, *business_id, input.run_id, page.status());
   Listing<Job> listing{std::move(page->items), ""};
   if (page->next_after_id) listing.next_page_token = EncodePageToken(query, *page->next_after_id);
   return listing;
@@ -168,19 +169,20 @@ absl::StatusOr<StopRunOutput> RunService::StopRun(const Caller& caller, int64_t 
   if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
   absl::StatusOr<store::ChangedRun> changed =
       store_->ApplyAction(*business_id, run_id, RunAction::kStop);
-  if (!changed.ok()) return AuditNotFound(caller, *business_id, run_id, changed.status());
+  if (!changed.ok())
+    return AuditNotFound(*store_, caller.principal, *business_id, run_id, changed.status());
   spdlog::info("{} stopped run {} ({} queued jobs cancelled)",
                auth::DescribePrincipal(caller.principal), run_id, changed->cancelled_jobs);
   return StopRunOutput{std::move(changed->run), changed->cancelled_jobs};
 }
 
-absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id,
-                                          RunAction action) {
+absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id, RunAction action) {
   absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kControl);
   if (!business_id.ok()) return business_id.status();
   if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
   absl::StatusOr<store::ChangedRun> changed = store_->ApplyAction(*business_id, run_id, action);
-  if (!changed.ok()) return AuditNotFound(caller, *business_id, run_id, changed.status());
+  if (!changed.ok())
+    return AuditNotFound(*store_, caller.principal, *business_id, run_id, changed.status());
   spdlog::info("{} asked to {} run {}: now {}", auth::DescribePrincipal(caller.principal),
                RunActionName(action), run_id,
                changed->run.status ? RunStatusName(*changed->run.status) : "unknown");

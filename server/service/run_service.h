@@ -98,14 +98,17 @@ class RunService {
  private:
   // Authorises `permission` and resolves the single business of the call.
   absl::StatusOr<int64_t> BusinessOf(const Caller& caller, auth::Permission permission);
-  // Logs a security warning when a NOT_FOUND for `run_id` hides another
-  // business's run; returns `status` unchanged either way.
-  absl::Status AuditNotFound(const Caller& caller, int64_t business_id, int64_t run_id,
-                             absl::Status status);
 
   store::RunStore* store_;
   const Limits limits_;
 };
+
+// Logs a security warning when a NOT_FOUND for `run_id` hides a run of
+// another business than `business_id` (the one the caller acts for); returns
+// `status` unchanged either way, so both cases stay indistinguishable to the
+// caller.
+absl::Status AuditNotFound(store::RunStore& store, const Principal& principal, int64_t business_id,
+                           int64_t run_id, absl::Status status);
 
 // SHA-256 over a canonical encoding of what a CreateRun asks for (everything
 // but request_id), so a retry is told apart from a different request.

@@ -58,9 +58,9 @@ bool IsValidUtf8(absl::string_view text) {
       code_point = (code_point << 6) | (next & 0x3F);
     }
     static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[extra]) return false;               // overlong
-    if (code_point > 0x10FFFF) return false;                           // out of range
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;    // surrogate
+    if (code_point < kMinForLength[extra]) return false;             // overlong
+    if (code_point > 0x10FFFF) return false;                         // out of range
+    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;  // surrogate
     i += extra + 1;
   }
   return true;
@@ -82,13 +82,14 @@ absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string
   // parse; a national number would be ambiguous across businesses.
   if (util.Parse(std::string(phone), "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR ||
       !util.IsValidNumber(parsed)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Quote(phone), " is not a valid international phone number (E.164, e.g. +14155550123)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(phone),
+                     " is not a valid international phone number (E.164, e.g. +14155550123)"));
   }
   if (parsed.has_extension()) {
     // E.164 has no extensions: dialing the main line instead would be wrong.
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Quote(phone), " has an extension; extensions cannot be dialed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(phone), " has an extension; extensions cannot be dialed"));
   }
   std::string e164;
   util.Format(parsed, PhoneNumberUtil::E164, &e164);
@@ -164,8 +165,8 @@ absl::Status ValidateRequestId(absl::string_view request_id) {
 
 absl::Status ValidateConcurrency(int32_t concurrency, const Limits& limits) {
   if (concurrency < 1 || concurrency > limits.max_concurrency) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "concurrency must be within 1..%d, got %d", limits.max_concurrency, concurrency));
+    return absl::InvalidArgumentError(absl::StrFormat("concurrency must be within 1..%d, got %d",
+                                                      limits.max_concurrency, concurrency));
   }
   return absl::OkStatus();
 }
@@ -186,8 +187,7 @@ absl::Status ValidateOptionalId(int64_t id, absl::string_view field) {
 
 absl::StatusOr<int32_t> EffectivePageSize(int32_t page_size) {
   if (page_size < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("page_size must be >= 0, got %d", page_size));
+    return absl::InvalidArgumentError(absl::StrFormat("page_size must be >= 0, got %d", page_size));
   }
   if (page_size == 0) return kDefaultPageSize;
   return std::min(page_size, kMaxPageSize);

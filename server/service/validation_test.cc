@@ -47,18 +47,18 @@ TEST(IsValidUtf8Test, AcceptsWellFormedText) {
            "",
            "plain ASCII",
            std::string("nul\0inside", 10),  // U+0000 is valid UTF-8
-           "\x7F",                         // highest 1-byte
-           "\xC2\x80",                     // U+0080, lowest 2-byte
-           "caf\xC3\xA9",                  // café
-           "\xDF\xBF",                     // U+07FF, highest 2-byte
-           "\xE0\xA0\x80",                 // U+0800, lowest 3-byte
-           "\xE2\x82\xAC",                 // €
-           "\xED\x9F\xBF",                 // U+D7FF, just below the surrogates
-           "\xEE\x80\x80",                 // U+E000, just above the surrogates
-           "\xEF\xBF\xBF",                 // U+FFFF
-           "\xF0\x90\x80\x80",             // U+10000, lowest 4-byte
-           "\xF0\x9F\x98\x80",             // 😀
-           "\xF4\x8F\xBF\xBF",             // U+10FFFF, highest code point
+           "\x7F",                          // highest 1-byte
+           "\xC2\x80",                      // U+0080, lowest 2-byte
+           "caf\xC3\xA9",                   // café
+           "\xDF\xBF",                      // U+07FF, highest 2-byte
+           "\xE0\xA0\x80",                  // U+0800, lowest 3-byte
+           "\xE2\x82\xAC",                  // €
+           "\xED\x9F\xBF",                  // U+D7FF, just below the surrogates
+           "\xEE\x80\x80",                  // U+E000, just above the surrogates
+           "\xEF\xBF\xBF",                  // U+FFFF
+           "\xF0\x90\x80\x80",              // U+10000, lowest 4-byte
+           "\xF0\x9F\x98\x80",              // 😀
+           "\xF4\x8F\xBF\xBF",              // U+10FFFF, highest code point
            "Jos\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x93\x9E ok",
        }) {
     EXPECT_TRUE(IsValidUtf8(text)) << absl::CHexEscape(text);
@@ -67,9 +67,9 @@ TEST(IsValidUtf8Test, AcceptsWellFormedText) {
 
 // Overlong encodings (a code point in more bytes than needed) are refused.
 TEST(IsValidUtf8Test, RefusesOverlongEncodings) {
-  for (const char* text : {"\xC0\x80", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x80\xAF",
-                           "\xE0\x9F\xBF", "\xF0\x80\x80\x80", "\xF0\x80\x80\xAF",
-                           "\xF0\x8F\xBF\xBF"}) {
+  for (const char* text :
+       {"\xC0\x80", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x80\xAF", "\xE0\x9F\xBF",
+        "\xF0\x80\x80\x80", "\xF0\x80\x80\xAF", "\xF0\x8F\xBF\xBF"}) {
     EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
   }
 }
@@ -85,9 +85,16 @@ TEST(IsValidUtf8Test, RefusesSurrogates) {
 // Sequences cut short — at the end of the text or by a non-continuation byte —
 // are refused.
 TEST(IsValidUtf8Test, RefusesTruncatedSequences) {
-  for (const char* text : {"\xC3", "a\xC3", "\xE2\x82", "\xE2", "\xF0\x9F\x98", "\xF0\x9F",
-                           "\xF0", "\xC3" "a", "\xE2\x82" "a", "\xF0\x9F\x98" "a",
-                           "\xE2" "a\xAC", "\xC3\xC3\xA9"}) {
+  for (const char* text : {"\xC3", "a\xC3", "\xE2\x82", "\xE2", "\xF0\x9F\x98", "\xF0\x9F", "\xF0",
+                           "\xC3"
+                           "a",
+                           "\xE2\x82"
+                           "a",
+                           "\xF0\x9F\x98"
+                           "a",
+                           "\xE2"
+                           "a\xAC",
+                           "\xC3\xC3\xA9"}) {
     EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
   }
 }
@@ -96,7 +103,9 @@ TEST(IsValidUtf8Test, RefusesTruncatedSequences) {
 // sequence (lone continuation bytes, F8..FF).
 TEST(IsValidUtf8Test, RefusesOutOfRangeAndInvalidBytes) {
   for (const char* text :
-       {"\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xF7\xBF\xBF\xBF", "\x80", "\xBF", "a\x80" "b",
+       {"\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xF7\xBF\xBF\xBF", "\x80", "\xBF",
+        "a\x80"
+        "b",
         "\xF8\x88\x80\x80\x80", "\xFC\x84\x80\x80\x80\x80", "\xFE", "\xFF"}) {
     EXPECT_FALSE(IsValidUtf8(text)) << absl::CHexEscape(text);
   }
@@ -108,10 +117,10 @@ TEST(IsValidUtf8Test, RefusesOutOfRangeAndInvalidBytes) {
 // (libphonenumber considers every one of these valid).
 TEST(NormalizePhoneTest, NormalisesInternationalNumbersToE164) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"+14155550101", "+14155550101"},     {"+1 415 555 0101", "+14155550101"},
-      {"+1 (415) 555-0101", "+14155550101"}, {"+1-415-555-0101", "+14155550101"},
-      {" +14155550101 ", "+14155550101"},    {"+442071838750", "+442071838750"},
-      {"+44 20 7183 8750", "+442071838750"}, {"+4915112345678", "+4915112345678"},
+      {"+14155550101", "+14155550101"},       {"+1 415 555 0101", "+14155550101"},
+      {"+1 (415) 555-0101", "+14155550101"},  {"+1-415-555-0101", "+14155550101"},
+      {" +14155550101 ", "+14155550101"},     {"+442071838750", "+442071838750"},
+      {"+44 20 7183 8750", "+442071838750"},  {"+4915112345678", "+4915112345678"},
       {"+49 151 12345678", "+4915112345678"}, {"+33 6 12 34 56 78", "+33612345678"},
   };
   for (const auto& [input, e164] : cases) {
@@ -123,8 +132,8 @@ TEST(NormalizePhoneTest, NormalisesInternationalNumbersToE164) {
 
 // A national number (no "+country") is refused: it would be ambiguous.
 TEST(NormalizePhoneTest, RefusesNationalNumbers) {
-  for (const char* input : {"4155550101", "(415) 555-0101", "14155550101", "020 7183 8750",
-                            "00 1 415 555 0101"}) {
+  for (const char* input :
+       {"4155550101", "(415) 555-0101", "14155550101", "020 7183 8750", "00 1 415 555 0101"}) {
     auto result = NormalizePhone(input, "leads[0].phone");
     EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[0].phone", input}))
         << "\"" << input << "\"";
@@ -137,8 +146,8 @@ TEST(NormalizePhoneTest, RefusesGarbage) {
   for (const char* input : {"abc", "+", "+1", "+1415555010", "+141555501011111", "+999123456",
                             "+1 415 555 01a1", "call me", "+1 415 555 0101 #"}) {
     auto result = NormalizePhone(input, "the_phone");
-    EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
-                                      {"the_phone", absl::StrCat("\"", input, "\"")}))
+    EXPECT_TRUE(
+        IsInvalidArgumentWith(result.status(), {"the_phone", absl::StrCat("\"", input, "\"")}))
         << "\"" << input << "\"";
   }
 }
@@ -146,8 +155,7 @@ TEST(NormalizePhoneTest, RefusesGarbage) {
 // An empty phone is refused as missing, naming the field.
 TEST(NormalizePhoneTest, RefusesEmpty) {
   auto result = NormalizePhone("", "leads[2] (lead_id 9): phone");
-  EXPECT_TRUE(
-      IsInvalidArgumentWith(result.status(), {"leads[2] (lead_id 9): phone", "required"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[2] (lead_id 9): phone", "required"}));
 }
 
 // The echoed value is bounded and escaped, so a hostile value cannot flood or
@@ -222,8 +230,8 @@ TEST(NormalizeLeadsTest, RefusesNonPositiveLeadId) {
   for (int64_t bad : {int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
     std::vector<Lead> leads = {MakeLead(5, "+14155550101"), MakeLead(bad, "+14155550102")};
     auto result = NormalizeLeads(leads, Limits{});
-    EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
-                                      {"leads[1].lead_id", absl::StrCat("got ", bad)}))
+    EXPECT_TRUE(
+        IsInvalidArgumentWith(result.status(), {"leads[1].lead_id", absl::StrCat("got ", bad)}))
         << bad;
   }
 }
@@ -233,8 +241,8 @@ TEST(NormalizeLeadsTest, RefusesBadPhoneNamingLead) {
   std::vector<Lead> leads = {MakeLead(10, "+14155550101"), MakeLead(11, "+442071838750"),
                              MakeLead(77, "4155550101")};
   auto result = NormalizeLeads(leads, Limits{});
-  EXPECT_TRUE(IsInvalidArgumentWith(result.status(),
-                                    {"leads[2] (lead_id 77)", "phone", "\"4155550101\""}));
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(result.status(), {"leads[2] (lead_id 77)", "phone", "\"4155550101\""}));
 }
 
 // A missing phone is refused naming the lead.
@@ -257,8 +265,7 @@ TEST(NormalizeLeadsTest, NameLengthLimitIs255Bytes) {
   EXPECT_EQ(ok->leads[1].name, multibyte_255);
 
   auto too_long = NormalizeLeads(
-      {MakeLead(1, "+14155550101"), MakeLead(8, "+14155550102", std::string(256, 'a'))},
-      Limits{});
+      {MakeLead(1, "+14155550101"), MakeLead(8, "+14155550102", std::string(256, 'a'))}, Limits{});
   EXPECT_TRUE(
       IsInvalidArgumentWith(too_long.status(), {"leads[1] (lead_id 8)", "name", "256", "255"}));
 
@@ -281,10 +288,10 @@ TEST(NormalizeLeadsTest, RefusesInvalidUtf8Name) {
 
 // Valid leads come back in order with phones normalised and names kept.
 TEST(NormalizeLeadsTest, NormalisesPhonesAndKeepsOrder) {
-  auto result = NormalizeLeads({MakeLead(30, "+44 20 7183 8750", "Ada"),
-                                MakeLead(10, "+1 (415) 555-0101", "Jos\xC3\xA9"),
-                                MakeLead(20, "+49 151 12345678", "")},
-                               Limits{});
+  auto result = NormalizeLeads(
+      {MakeLead(30, "+44 20 7183 8750", "Ada"), MakeLead(10, "+1 (415) 555-0101", "Jos\xC3\xA9"),
+       MakeLead(20, "+49 151 12345678", "")},
+      Limits{});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->duplicates_dropped, 0);
   ASSERT_EQ(result->leads.size(), 3u);
@@ -302,13 +309,11 @@ TEST(NormalizeLeadsTest, NormalisesPhonesAndKeepsOrder) {
 // A lead_id repeated in the list is kept once, the first occurrence wins,
 // the drops are counted and the order of first occurrences is preserved.
 TEST(NormalizeLeadsTest, DropsDuplicatesFirstWins) {
-  auto result = NormalizeLeads({MakeLead(7, "+14155550107", "first seven"),
-                                MakeLead(3, "+14155550103", "first three"),
-                                MakeLead(7, "+14155550199", "second seven"),
-                                MakeLead(5, "+14155550105", "five"),
-                                MakeLead(3, "+14155550198", "second three"),
-                                MakeLead(7, "+14155550197", "third seven")},
-                               Limits{});
+  auto result = NormalizeLeads(
+      {MakeLead(7, "+14155550107", "first seven"), MakeLead(3, "+14155550103", "first three"),
+       MakeLead(7, "+14155550199", "second seven"), MakeLead(5, "+14155550105", "five"),
+       MakeLead(3, "+14155550198", "second three"), MakeLead(7, "+14155550197", "third seven")},
+      Limits{});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->duplicates_dropped, 3);
   ASSERT_EQ(result->leads.size(), 3u);
@@ -331,8 +336,7 @@ TEST(NormalizeLeadsTest, ReportsFirstOffendingLead) {
   EXPECT_TRUE(IsInvalidArgumentWith(result.status(), {"leads[1] (lead_id 2)", "\"nope\""}));
   EXPECT_FALSE(absl::StrContains(result.status().message(), "also bad")) << result.status();
 
-  auto bad_duplicate = NormalizeLeads({MakeLead(1, "+14155550101"), MakeLead(1, "bad")},
-                                      Limits{});
+  auto bad_duplicate = NormalizeLeads({MakeLead(1, "+14155550101"), MakeLead(1, "bad")}, Limits{});
   EXPECT_TRUE(IsInvalidArgumentWith(bad_duplicate.status(), {"leads[1] (lead_id 1)"}));
 }
 
@@ -340,10 +344,9 @@ TEST(NormalizeLeadsTest, ReportsFirstOffendingLead) {
 
 // Ordinary ids, including UTF-8 and exactly 128 bytes, are accepted.
 TEST(ValidateRequestIdTest, AcceptsOrdinaryIds) {
-  for (const std::string& id :
-       {std::string("a"), std::string("create-2024-06-01T12:00:00Z#1"),
-        std::string("7f9c2ba4-e88f-11ee-9d2c-0242ac120002"), std::string("r\xC3\xA9sum\xC3\xA9"),
-        std::string(128, 'x')}) {
+  for (const std::string& id : {std::string("a"), std::string("create-2024-06-01T12:00:00Z#1"),
+                                std::string("7f9c2ba4-e88f-11ee-9d2c-0242ac120002"),
+                                std::string("r\xC3\xA9sum\xC3\xA9"), std::string(128, 'x')}) {
     EXPECT_TRUE(ValidateRequestId(id).ok()) << id << ": " << ValidateRequestId(id);
   }
 }
@@ -365,9 +368,10 @@ TEST(ValidateRequestIdTest, RefusesOverlong) {
 // ASCII control characters (C0 and DEL) are refused.
 TEST(ValidateRequestIdTest, RefusesAsciiControlCharacters) {
   for (const std::string& id :
-       {std::string("a\x01" "b"), std::string("tab\there"), std::string("line\n"),
-        std::string("\r"), std::string("del\x7F"), std::string("nul\0x", 5),
-        std::string("esc\x1B[31m")}) {
+       {std::string("a\x01"
+                    "b"),
+        std::string("tab\there"), std::string("line\n"), std::string("\r"), std::string("del\x7F"),
+        std::string("nul\0x", 5), std::string("esc\x1B[31m")}) {
     EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(id), {"request_id", "control"}))
         << absl::CHexEscape(id);
   }
@@ -377,8 +381,11 @@ TEST(ValidateRequestIdTest, RefusesAsciiControlCharacters) {
 // characters too (general category Cc), so the header's "no control
 // characters" refuses them as well.
 TEST(ValidateRequestIdTest, RefusesUnicodeC1ControlCharacters) {
-  for (const std::string& id : {std::string("a\xC2\x85" "b"), std::string("\xC2\x80"),
-                                std::string("x\xC2\x9B" "31m")}) {
+  for (const std::string& id : {std::string("a\xC2\x85"
+                                            "b"),
+                                std::string("\xC2\x80"),
+                                std::string("x\xC2\x9B"
+                                            "31m")}) {
     EXPECT_TRUE(IsInvalidArgumentWith(ValidateRequestId(id), {"request_id"}))
         << absl::CHexEscape(id);
   }
@@ -436,8 +443,8 @@ TEST(ValidateIdTest, PositiveAndOptionalIds) {
 // refused.
 TEST(EffectivePageSizeTest, DefaultsClampsAndRefuses) {
   const std::vector<std::pair<int32_t, int32_t>> cases = {
-      {0, 50}, {1, 1}, {50, 50}, {999, 999}, {1000, 1000}, {1001, 1000}, {2000, 1000},
-      {std::numeric_limits<int32_t>::max(), 1000},
+      {0, 50},      {1, 1},       {50, 50},     {999, 999},
+      {1000, 1000}, {1001, 1000}, {2000, 1000}, {std::numeric_limits<int32_t>::max(), 1000},
   };
   for (const auto& [requested, effective] : cases) {
     auto result = EffectivePageSize(requested);
@@ -445,8 +452,8 @@ TEST(EffectivePageSizeTest, DefaultsClampsAndRefuses) {
     EXPECT_EQ(*result, effective) << requested;
   }
   EXPECT_TRUE(IsInvalidArgumentWith(EffectivePageSize(-1).status(), {"page_size", "-1"}));
-  EXPECT_TRUE(IsInvalidArgumentWith(
-      EffectivePageSize(std::numeric_limits<int32_t>::min()).status(), {"page_size"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(EffectivePageSize(std::numeric_limits<int32_t>::min()).status(),
+                                    {"page_size"}));
 }
 
 }  // namespace

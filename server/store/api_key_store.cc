@@ -29,16 +29,14 @@ absl::StatusOr<int64_t> ApiKeyStore::CreateBusiness(absl::string_view name) {
     return absl::InvalidArgumentError(
         absl::StrCat("business name must be 1..255 bytes, got ", name.size()));
   }
-  return database_->Transact(Tenancy::AllBusinesses(), "create business",
-                             [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
-                               return txn.exec_params1(kInsertBusinessSql, std::string(name))[0]
-                                   .as<int64_t>();
-                             });
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "create business", [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
+        return txn.exec_params1(kInsertBusinessSql, std::string(name))[0].as<int64_t>();
+      });
 }
 
-absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> business_id,
-                                                    Role role, int64_t user_id,
-                                                    absl::string_view label) {
+absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> business_id, Role role,
+                                                    int64_t user_id, absl::string_view label) {
   if ((role == Role::kSystemAdmin) != !business_id.has_value()) {
     return absl::InvalidArgumentError(
         role == Role::kSystemAdmin
@@ -49,8 +47,8 @@ absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> busin
     return absl::InvalidArgumentError(absl::StrCat("user id must be >= 0, got ", user_id));
   }
   if (label.size() > 255) {
-    return absl::InvalidArgumentError(absl::StrCat("label must be at most 255 bytes, got ",
-                                                   label.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("label must be at most 255 bytes, got ", label.size()));
   }
   return database_->Transact(
       Tenancy::AllBusinesses(), "create api key",
@@ -68,34 +66,33 @@ absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> busin
 }
 
 absl::Status ApiKeyStore::RevokeApiKey(int64_t id) {
-  return database_->Transact(Tenancy::AllBusinesses(), "revoke api key",
-                             [&](pqxx::work& txn) -> absl::Status {
-                               if (txn.exec_params(kRevokeKeySql, id).affected_rows() == 0) {
-                                 return absl::NotFoundError(
-                                     absl::StrCat("api key ", id, " not found"));
-                               }
-                               return absl::OkStatus();
-                             });
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "revoke api key", [&](pqxx::work& txn) -> absl::Status {
+        if (txn.exec_params(kRevokeKeySql, id).affected_rows() == 0) {
+          return absl::NotFoundError(absl::StrCat("api key ", id, " not found"));
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::optional<ApiKeyRecord>> ApiKeyStore::FindByHash(absl::string_view key_hash) {
-  return database_->Transact(
-      Tenancy::AllBusinesses(), "authenticate",
-      [&](pqxx::work& txn) -> absl::StatusOr<std::optional<ApiKeyRecord>> {
-        pqxx::result rows = txn.exec_params(kFindKeySql, std::string(key_hash));
-        if (rows.empty()) return std::optional<ApiKeyRecord>();
-        const pqxx::row& row = rows[0];
-        std::optional<Role> role = ParseRole(row[2].as<std::string>());
-        if (!role) return absl::InternalError("api key has an unknown role");
-        ApiKeyRecord record;
-        record.principal.api_key_id = row[0].as<int64_t>();
-        record.principal.business_id = row[1].get<int64_t>();
-        record.principal.role = *role;
-        record.principal.user_id = row[3].as<int64_t>();
-        record.label = row[4].as<std::string>();
-        record.revoked = row[5].as<bool>();
-        return std::optional<ApiKeyRecord>(std::move(record));
-      });
+  return database_->Transact(Tenancy::AllBusinesses(), "authenticate",
+                             [&](pqxx::work& txn) -> absl::StatusOr<std::optional<ApiKeyRecord>> {
+                               pqxx::result rows =
+                                   txn.exec_params(kFindKeySql, std::string(key_hash));
+                               if (rows.empty()) return std::optional<ApiKeyRecord>();
+                               const pqxx::row& row = rows[0];
+                               std::optional<Role> role = ParseRole(row[2].as<std::string>());
+                               if (!role) return absl::InternalError("api key has an unknown role");
+                               ApiKeyRecord record;
+                               record.principal.api_key_id = row[0].as<int64_t>();
+                               record.principal.business_id = row[1].get<int64_t>();
+                               record.principal.role = *role;
+                               record.principal.user_id = row[3].as<int64_t>();
+                               record.label = row[4].as<std::string>();
+                               record.revoked = row[5].as<bool>();
+                               return std::optional<ApiKeyRecord>(std::move(record));
+                             });
 }
 
 }  // namespace campaign::store

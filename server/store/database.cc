@@ -1,14 +1,12 @@
 #include "server/store/database.h"
 
-#include "server/util/logging.h"
-
-#include <string>
-
 #include <algorithm>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/util/logging.h"
 
 namespace campaign::store {
 namespace {
@@ -29,7 +27,8 @@ absl::Status FromSqlState(const std::string& state, absl::string_view what,
     return absl::AlreadyExistsError(absl::StrCat(what, ": already exists"));
   }
   if (state == "23503") {
-    return absl::FailedPreconditionError(absl::StrCat(what, ": a referenced record does not exist"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": a referenced record does not exist"));
   }
   if (state == "23502" || state == "23514" || cls("22")) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": a value is out of range"));
@@ -56,8 +55,9 @@ absl::Status StatusFromException(const std::exception& error, absl::string_view 
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
     spdlog::error("commit of {} is in doubt: {}", what, error.what());
     return absl::UnavailableError(
-        absl::StrCat(what, ": the database connection was lost during commit; the outcome "
-                           "is unknown (retrying with the same request_id is safe)"));
+        absl::StrCat(what,
+                     ": the database connection was lost during commit; the outcome "
+                     "is unknown (retrying with the same request_id is safe)"));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error); sql != nullptr) {
     absl::Status status = FromSqlState(sql->sqlstate(), what, error);
@@ -82,7 +82,8 @@ absl::Status CheckConnection(const std::string& url) {
     // libpq's messages span lines ("...\n\tIs the server running..."):
     // callers print one line.
     std::string reason(absl::StripAsciiWhitespace(error.what()));
-    std::replace_if(reason.begin(), reason.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
+    std::replace_if(
+        reason.begin(), reason.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
     return absl::UnavailableError(absl::StrCat("cannot connect to the database: ", reason));
   }
 }
@@ -99,9 +100,9 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
       return !idle_.empty() || open_ < options_.size;
     };
     if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
-      return absl::UnavailableError(absl::StrCat(
-          "no database connection became free within ", absl::FormatDuration(options_.acquire_timeout),
-          " (pool size ", options_.size, ")"));
+      return absl::UnavailableError(absl::StrCat("no database connection became free within ",
+                                                 absl::FormatDuration(options_.acquire_timeout),
+                                                 " (pool size ", options_.size, ")"));
     }
     ++busy_;
     if (!idle_.empty()) {
@@ -115,8 +116,9 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
     auto connection = std::make_unique<pqxx::connection>(url_);
     if (options_.idle_in_transaction_timeout > absl::ZeroDuration()) {
       pqxx::nontransaction txn(*connection);
-      txn.exec_params(kSetIdleTimeoutSql,
-                      absl::StrCat(absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
+      txn.exec_params(
+          kSetIdleTimeoutSql,
+          absl::StrCat(absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
     }
     return Lease{std::move(connection)};
   } catch (const std::exception& error) {

@@ -219,15 +219,13 @@ template <typename Body>
 auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body&& body)
     -> std::invoke_result_t<Body&, pqxx::work&> {
   using Result = std::invoke_result_t<Body&, pqxx::work&>;
-  return database->Transact(Tenancy::Business(lease.business_id), what,
-                            [&](pqxx::work& txn) -> Result {
-                              if (txn.exec_params(kFenceSql, lease.run_id, lease.epoch,
-                                                  lease.worker)
-                                      .empty()) {
-                                return Result(LeaseLost(lease));
-                              }
-                              return body(txn);
-                            });
+  return database->Transact(
+      Tenancy::Business(lease.business_id), what, [&](pqxx::work& txn) -> Result {
+        if (txn.exec_params(kFenceSql, lease.run_id, lease.epoch, lease.worker).empty()) {
+          return Result(LeaseLost(lease));
+        }
+        return body(txn);
+      });
 }
 
 }  // namespace
@@ -246,9 +244,8 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
         if (expired && !txn.exec_params1(kTrySweepLockSql, kSweepLockKey)[0].as<bool>()) {
           return acquired;  // another replica is sweeping right now
         }
-        for (const auto& row :
-             txn.exec_params(kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_),
-                             max_runs, expired)) {
+        for (const auto& row : txn.exec_params(
+                 kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_), max_runs, expired)) {
           AcquiredRun run;
           run.lease.run_id = row[0].as<int64_t>();
           run.lease.business_id = row[1].as<int64_t>();
@@ -263,23 +260,23 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
 }
 
 absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
-  return database_->Transact(
-      Tenancy::Business(lease.business_id), "heartbeat",
-      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-        pqxx::result rows = txn.exec_params(kHeartbeatSql, lease.run_id, lease.epoch, lease.worker);
-        if (rows.empty()) return LeaseLost(lease);
-        return ControlFromRow(rows[0]);
-      });
+  return database_->Transact(Tenancy::Business(lease.business_id), "heartbeat",
+                             [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+                               pqxx::result rows = txn.exec_params(kHeartbeatSql, lease.run_id,
+                                                                   lease.epoch, lease.worker);
+                               if (rows.empty()) return LeaseLost(lease);
+                               return ControlFromRow(rows[0]);
+                             });
 }
 
 absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
-  return database_->Transact(
-      Tenancy::Business(lease.business_id), "read run control",
-      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-        pqxx::result rows = txn.exec_params(kControlSql, lease.run_id, lease.epoch, lease.worker);
-        if (rows.empty()) return LeaseLost(lease);
-        return ControlFromRow(rows[0]);
-      });
+  return database_->Transact(Tenancy::Business(lease.business_id), "read run control",
+                             [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+                               pqxx::result rows = txn.exec_params(kControlSql, lease.run_id,
+                                                                   lease.epoch, lease.worker);
+                               if (rows.empty()) return LeaseLost(lease);
+                               return ControlFromRow(rows[0]);
+                             });
 }
 
 absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, int max_jobs) {
@@ -305,10 +302,9 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
 absl::Status LeaseStore::ReleaseClaim(const Lease& lease, const ClaimedJob& job, JobStatus to,
                                       absl::string_view reason) {
   return Fenced(database_, lease, "release claim", [&](pqxx::work& txn) -> absl::Status {
-    const int64_t moved =
-        txn.exec_params(kReleaseClaimSql, job.job_id, lease.run_id, job.token,
-                        std::string(JobStatusName(to)), std::string(reason))
-            .affected_rows();
+    const int64_t moved = txn.exec_params(kReleaseClaimSql, job.job_id, lease.run_id, job.token,
+                                          std::string(JobStatusName(to)), std::string(reason))
+                              .affected_rows();
     CounterDelta delta;
     delta.Move(JobStatus::kDialing, to, moved);
     if (moved > 0) ApplyCounts(txn, lease.run_id, delta);
@@ -327,27 +323,26 @@ absl::Status LeaseStore::RecordCallStarted(const Lease& lease, int64_t job_id,
 
 absl::StatusOr<RunControl> LeaseStore::RecordOutcomes(const Lease& lease,
                                                       const std::vector<JobResult>& results) {
-  return Fenced(
-      database_, lease, "record call outcomes",
-      [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-        CounterDelta delta;
-        for (const JobResult& result : results) {
-          const int64_t finished =
-              txn.exec_params(kFinishJobSql, result.job_id, lease.run_id, result.token,
-                              std::string(JobStatusName(result.status)), result.error,
-                              result.call_sid)
-                  .affected_rows();
-          // dialing and calling both count as in progress.
-          delta.Move(JobStatus::kDialing, result.status, finished);
-        }
-        RunControl control = ApplyCounts(txn, lease.run_id, delta);
-        if (control.status == RunStatus::kRunning && !control.cancel_requested &&
-            control.queued == 0 && control.in_progress == 0) {
-          pqxx::result completed = txn.exec_params(kCompleteSql, lease.run_id);
-          if (!completed.empty()) control = ControlFromRow(completed[0]);
-        }
-        return control;
-      });
+  return Fenced(database_, lease, "record call outcomes",
+                [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+                  CounterDelta delta;
+                  for (const JobResult& result : results) {
+                    const int64_t finished =
+                        txn.exec_params(kFinishJobSql, result.job_id, lease.run_id, result.token,
+                                        std::string(JobStatusName(result.status)), result.error,
+                                        result.call_sid)
+                            .affected_rows();
+                    // dialing and calling both count as in progress.
+                    delta.Move(JobStatus::kDialing, result.status, finished);
+                  }
+                  RunControl control = ApplyCounts(txn, lease.run_id, delta);
+                  if (control.status == RunStatus::kRunning && !control.cancel_requested &&
+                      control.queued == 0 && control.in_progress == 0) {
+                    pqxx::result completed = txn.exec_params(kCompleteSql, lease.run_id);
+                    if (!completed.empty()) control = ControlFromRow(completed[0]);
+                  }
+                  return control;
+                });
 }
 
 absl::StatusOr<int64_t> LeaseStore::FinalizeCancel(const Lease& lease) {
@@ -368,8 +363,8 @@ absl::StatusOr<bool> LeaseStore::CompleteIfDone(const Lease& lease) {
 
 absl::Status LeaseStore::FailRun(const Lease& lease, absl::string_view error) {
   return Fenced(database_, lease, "fail run", [&](pqxx::work& txn) -> absl::Status {
-    const int64_t cancelled = CancelQueuedJobs(txn, lease.run_id, lease.business_id,
-                                               absl::StrCat("Run failed: ", error));
+    const int64_t cancelled =
+        CancelQueuedJobs(txn, lease.run_id, lease.business_id, absl::StrCat("Run failed: ", error));
     txn.exec_params(kEndRunSql, lease.run_id, std::string(RunStatusName(RunStatus::kFailed)),
                     cancelled, std::string(error));
     return absl::OkStatus();
@@ -377,32 +372,31 @@ absl::Status LeaseStore::FailRun(const Lease& lease, absl::string_view error) {
 }
 
 absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease) {
-  return Fenced(
-      database_, lease, "list active jobs",
-      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ActiveJob>> {
-        std::vector<ActiveJob> jobs;
-        for (const auto& row : txn.exec_params(kActiveJobsSql, lease.run_id)) {
-          ActiveJob job;
-          job.job_id = row[0].as<int64_t>();
-          job.lead_id = row[1].as<int64_t>();
-          job.phone = row[2].as<std::string>();
-          job.token = row[3].as<std::string>();
-          job.call_sid = row[4].as<std::string>();
-          job.status = ParseJobStatus(row[5].as<std::string>()).value_or(JobStatus::kDialing);
-          job.dial_started_at = absl::FromUnixMicros(row[6].as<int64_t>());
-          jobs.push_back(std::move(job));
-        }
-        return jobs;
-      });
+  return Fenced(database_, lease, "list active jobs",
+                [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ActiveJob>> {
+                  std::vector<ActiveJob> jobs;
+                  for (const auto& row : txn.exec_params(kActiveJobsSql, lease.run_id)) {
+                    ActiveJob job;
+                    job.job_id = row[0].as<int64_t>();
+                    job.lead_id = row[1].as<int64_t>();
+                    job.phone = row[2].as<std::string>();
+                    job.token = row[3].as<std::string>();
+                    job.call_sid = row[4].as<std::string>();
+                    job.status =
+                        ParseJobStatus(row[5].as<std::string>()).value_or(JobStatus::kDialing);
+                    job.dial_started_at = absl::FromUnixMicros(row[6].as<int64_t>());
+                    jobs.push_back(std::move(job));
+                  }
+                  return jobs;
+                });
 }
 
 absl::Status LeaseStore::Release(const Lease& lease) {
-  return database_->Transact(Tenancy::Business(lease.business_id), "release lease",
-                             [&](pqxx::work& txn) -> absl::Status {
-                               txn.exec_params(kReleaseSql, lease.run_id, lease.epoch,
-                                               lease.worker);
-                               return absl::OkStatus();
-                             });
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "release lease", [&](pqxx::work& txn) -> absl::Status {
+        txn.exec_params(kReleaseSql, lease.run_id, lease.epoch, lease.worker);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace campaign::store

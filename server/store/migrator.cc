@@ -1,13 +1,12 @@
 #include "server/store/migrator.h"
 
-#include "server/util/logging.h"
-
 #include <map>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "server/store/database.h"
 #include "server/util/crypto.h"
+#include "server/util/logging.h"
 
 namespace campaign::store {
 namespace {
@@ -29,8 +28,7 @@ constexpr char kReadLedgerSql[] = "SELECT version, name, checksum FROM schema_mi
 constexpr char kRecordSql[] =
     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
 // Migrations may touch rows of every business under row-level security.
-constexpr char kAllBusinessesSql[] =
-    "SELECT set_config('campaign.all_businesses', 'on', true)";
+constexpr char kAllBusinessesSql[] = "SELECT set_config('campaign.all_businesses', 'on', true)";
 
 struct LedgerRow {
   std::string name;

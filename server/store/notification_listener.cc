@@ -1,8 +1,7 @@
 #include "server/store/notification_listener.h"
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
+#include <pqxx/pqxx>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -147,9 +146,10 @@ void NotificationListener::Run() {
       }
       std::string reason = error.what();
       std::replace(reason.begin(), reason.end(), '\n', ' ');
-      spdlog::warn("the {} listener lost its database connection ({}); "
-                   "reconnecting in {}",
-                   kProgressChannel, reason, absl::FormatDuration(backoff));
+      spdlog::warn(
+          "the {} listener lost its database connection ({}); "
+          "reconnecting in {}",
+          kProgressChannel, reason, absl::FormatDuration(backoff));
       if (!Sleep(backoff)) return;
       backoff = std::min(backoff * 2, options_.max_backoff);
     }

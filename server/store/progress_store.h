@@ -45,8 +45,7 @@ class ProgressStore {
   // such run) and, when `jobs_after_version` is set, up to `job_limit` job
   // transitions with run_version > it, all in one transaction.
   absl::StatusOr<RunProgress> ReadRun(int64_t business_id, int64_t run_id,
-                                      std::optional<int64_t> jobs_after_version,
-                                      int job_limit);
+                                      std::optional<int64_t> jobs_after_version, int job_limit);
 
   // Runs newest first (at most `limit`), of one business or of every
   // business when unset, optionally only in `status`.

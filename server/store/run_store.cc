@@ -55,27 +55,26 @@ constexpr char kGetRunSql[] = "SELECT " CAMPAIGN_RUN_COLUMNS
 // The run row locked for a change, and whether a worker holds a live lease.
 constexpr char kLockRunSql[] =
     "SELECT " CAMPAIGN_RUN_COLUMNS
-    ", (r.locked_by_worker IS NOT NULL AND r.lock_ts > now() - $3::float8 * interval '1 microsecond')"
+    ", (r.locked_by_worker IS NOT NULL AND r.lock_ts > now() - $3::float8 * interval '1 "
+    "microsecond')"
     " FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2 FOR UPDATE";
 
 constexpr char kProjectOfRunSql[] =
     "SELECT r.project_id FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2";
 
-constexpr char kListRunsSql[] =
-    "SELECT " CAMPAIGN_RUN_COLUMNS
-    " FROM outbound_call_runs r"
-    " WHERE ($1::int8 IS NULL OR r.business_id = $1)"
-    "   AND ($2::text IS NULL OR r.status = $2)"
-    "   AND ($3::int8 IS NULL OR r.id < $3)"
-    " ORDER BY r.id DESC LIMIT $4";
+constexpr char kListRunsSql[] = "SELECT " CAMPAIGN_RUN_COLUMNS
+                                " FROM outbound_call_runs r"
+                                " WHERE ($1::int8 IS NULL OR r.business_id = $1)"
+                                "   AND ($2::text IS NULL OR r.status = $2)"
+                                "   AND ($3::int8 IS NULL OR r.id < $3)"
+                                " ORDER BY r.id DESC LIMIT $4";
 
-constexpr char kListJobsSql[] =
-    "SELECT " CAMPAIGN_JOB_COLUMNS
-    " FROM outbound_call_jobs j"
-    " WHERE j.run_id = $1 AND j.business_id = $2"
-    "   AND ($3::text IS NULL OR j.status = $3)"
-    "   AND ($4::int8 IS NULL OR j.id > $4)"
-    " ORDER BY j.id LIMIT $5";
+constexpr char kListJobsSql[] = "SELECT " CAMPAIGN_JOB_COLUMNS
+                                " FROM outbound_call_jobs j"
+                                " WHERE j.run_id = $1 AND j.business_id = $2"
+                                "   AND ($3::text IS NULL OR j.status = $3)"
+                                "   AND ($4::int8 IS NULL OR j.id > $4)"
+                                " ORDER BY j.id LIMIT $5";
 
 // Writes a planned transition; `$6` queued jobs moved to cancelled.
 constexpr char kApplyTransitionSql[] =
@@ -141,10 +140,10 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
           return absl::NotFoundError(absl::StrCat("business ", run.business_id, " not found"));
         }
         const RunStatus initial = run.start_paused ? RunStatus::kPaused : RunStatus::kPending;
-        pqxx::result inserted = txn.exec_params(
-            kInsertRunSql, run.business_id, run.outbound_list_id, run.created_by_user_id,
-            run.request_id, run.request_digest, run.concurrency,
-            std::string(RunStatusName(initial)), run.project_id);
+        pqxx::result inserted =
+            txn.exec_params(kInsertRunSql, run.business_id, run.outbound_list_id,
+                            run.created_by_user_id, run.request_id, run.request_digest,
+                            run.concurrency, std::string(RunStatusName(initial)), run.project_id);
         if (inserted.empty()) {
           // Another request with this request_id committed first (ON CONFLICT
           // waited for it); this statement's fresh snapshot sees its run.
@@ -154,10 +153,10 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
             return absl::AbortedError("create run: the concurrent request was rolled back; retry");
           }
           if (existing[0][0].is_null() || existing[0][0].as<std::string>() != run.request_digest) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "request_id \"", run.request_id, "\" was already used for run ",
-                existing[0][1].as<int64_t>(),
-                " with a different request; use a new request_id for a new run"));
+            return absl::AlreadyExistsError(
+                absl::StrCat("request_id \"", run.request_id, "\" was already used for run ",
+                             existing[0][1].as<int64_t>(),
+                             " with a different request; use a new request_id for a new run"));
           }
           return CreatedRun{RunFromRow(existing[0], 1), false};
         }
@@ -176,8 +175,8 @@ absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_i
   return database_->Transact(
       Tenancy::Business(business_id), "add leads",
       [&](pqxx::work& txn) -> absl::StatusOr<AddedLeads> {
-        pqxx::result locked =
-            txn.exec_params(kLockRunSql, run_id, business_id, absl::ToInt64Microseconds(lease_ttl_));
+        pqxx::result locked = txn.exec_params(kLockRunSql, run_id, business_id,
+                                              absl::ToInt64Microseconds(lease_ttl_));
         if (locked.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
         const Run current = RunFromRow(locked[0]);
         if (!current.status || IsTerminal(*current.status) || current.cancel_requested) {
@@ -191,8 +190,8 @@ absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_i
         }
         pqxx::result project = txn.exec_params(kProjectOfRunSql, run_id, business_id);
         StageLeads(txn, leads);
-        const int64_t added = InsertStagedJobs(txn, run_id, business_id,
-                                               project[0][0].get<int64_t>());
+        const int64_t added =
+            InsertStagedJobs(txn, run_id, business_id, project[0][0].get<int64_t>());
         pqxx::result counted = txn.exec_params(kCountAddedJobsSql, run_id, business_id, added);
         return AddedLeads{RunFromRow(counted[0]), added,
                           static_cast<int64_t>(leads.size()) - added};
@@ -211,10 +210,9 @@ absl::StatusOr<Run> RunStore::GetRun(int64_t business_id, int64_t run_id) {
 }
 
 absl::StatusOr<Page<Run>> RunStore::ListRuns(std::optional<int64_t> business_id,
-                                            std::optional<RunStatus> status,
-                                            std::optional<int64_t> after_id, int32_t limit) {
-  const Tenancy tenancy =
-      business_id ? Tenancy::Business(*business_id) : Tenancy::AllBusinesses();
+                                             std::optional<RunStatus> status,
+                                             std::optional<int64_t> after_id, int32_t limit) {
+  const Tenancy tenancy = business_id ? Tenancy::Business(*business_id) : Tenancy::AllBusinesses();
   return database_->Transact(
       tenancy, "list runs", [&](pqxx::work& txn) -> absl::StatusOr<Page<Run>> {
         pqxx::result rows =
@@ -232,26 +230,26 @@ absl::StatusOr<Page<Run>> RunStore::ListRuns(std::optional<int64_t> business_id,
 }
 
 absl::StatusOr<Page<Job>> RunStore::ListJobs(int64_t business_id, int64_t run_id,
-                                            std::optional<JobStatus> status,
-                                            std::optional<int64_t> after_id, int32_t limit) {
-  return database_->Transact(
-      Tenancy::Business(business_id), "list jobs",
-      [&](pqxx::work& txn) -> absl::StatusOr<Page<Job>> {
-        if (txn.exec_params(kGetRunSql, run_id, business_id).empty()) {
-          return absl::NotFoundError(RunNotFoundMessage(run_id));
-        }
-        pqxx::result rows = txn.exec_params(kListJobsSql, run_id, business_id,
-                                            StatusFilter(status), after_id, limit + 1);
-        Page<Job> page;
-        for (const auto& row : rows) {
-          if (static_cast<int32_t>(page.items.size()) == limit) {
-            page.next_after_id = page.items.back().id;
-            break;
-          }
-          page.items.push_back(JobFromRow(row));
-        }
-        return page;
-      });
+                                             std::optional<JobStatus> status,
+                                             std::optional<int64_t> after_id, int32_t limit) {
+  return database_->Transact(Tenancy::Business(business_id), "list jobs",
+                             [&](pqxx::work& txn) -> absl::StatusOr<Page<Job>> {
+                               if (txn.exec_params(kGetRunSql, run_id, business_id).empty()) {
+                                 return absl::NotFoundError(RunNotFoundMessage(run_id));
+                               }
+                               pqxx::result rows =
+                                   txn.exec_params(kListJobsSql, run_id, business_id,
+                                                   StatusFilter(status), after_id, limit + 1);
+                               Page<Job> page;
+                               for (const auto& row : rows) {
+                                 if (static_cast<int32_t>(page.items.size()) == limit) {
+                                   page.next_after_id = page.items.back().id;
+                                   break;
+                                 }
+                                 page.items.push_back(JobFromRow(row));
+                               }
+                               return page;
+                             });
 }
 
 absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t run_id,
@@ -259,8 +257,8 @@ absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t ru
   return database_->Transact(
       Tenancy::Business(business_id), absl::StrCat(RunActionName(action), " run"),
       [&](pqxx::work& txn) -> absl::StatusOr<ChangedRun> {
-        pqxx::result locked =
-            txn.exec_params(kLockRunSql, run_id, business_id, absl::ToInt64Microseconds(lease_ttl_));
+        pqxx::result locked = txn.exec_params(kLockRunSql, run_id, business_id,
+                                              absl::ToInt64Microseconds(lease_ttl_));
         if (locked.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
         const Run current = RunFromRow(locked[0]);
         const bool held_by_live_worker = locked[0][kRunColumnCount].as<bool>();
@@ -271,21 +269,20 @@ absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t ru
         if (plan->cancel_queued_jobs) {
           cancelled = CancelQueuedJobs(txn, run_id, business_id, ActionMessage(action));
         }
-        pqxx::result updated = txn.exec_params(
-            kApplyTransitionSql, run_id, business_id, std::string(RunStatusName(plan->to)),
-            plan->request_cancel, plan->ends_run, cancelled);
+        pqxx::result updated = txn.exec_params(kApplyTransitionSql, run_id, business_id,
+                                               std::string(RunStatusName(plan->to)),
+                                               plan->request_cancel, plan->ends_run, cancelled);
         return ChangedRun{RunFromRow(updated[0]), cancelled};
       });
 }
 
 absl::StatusOr<std::optional<int64_t>> RunStore::RunOwner(int64_t run_id) {
-  return database_->Transact(
-      Tenancy::AllBusinesses(), "look up run owner",
-      [&](pqxx::work& txn) -> absl::StatusOr<std::optional<int64_t>> {
-        pqxx::result rows = txn.exec_params(kRunOwnerSql, run_id);
-        if (rows.empty()) return std::optional<int64_t>();
-        return std::optional<int64_t>(rows[0][0].as<int64_t>());
-      });
+  return database_->Transact(Tenancy::AllBusinesses(), "look up run owner",
+                             [&](pqxx::work& txn) -> absl::StatusOr<std::optional<int64_t>> {
+                               pqxx::result rows = txn.exec_params(kRunOwnerSql, run_id);
+                               if (rows.empty()) return std::optional<int64_t>();
+                               return std::optional<int64_t>(rows[0][0].as<int64_t>());
+                             });
 }
 
 }  // namespace campaign::store

@@ -80,8 +80,7 @@ class RunStore {
   // Applies a user action (see PlanTransition) with the run row locked, so it
   // serialises with the scheduler's claims: queued jobs cancelled by it are
   // cancelled in the same transaction.
-  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
-                                         RunAction action);
+  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id, RunAction action);
 
   // The business owning a run, looked up across businesses; for telling a
   // cross-business probe from a missing run in security logs only.

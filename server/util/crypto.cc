@@ -16,8 +16,7 @@ std::string Sha256Hex(absl::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("EVP_Digest(sha256) failed");
   }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), length));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 std::string RandomToken(int bytes) {
@@ -27,8 +26,7 @@ std::string RandomToken(int bytes) {
   }
   std::string encoded;
   absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size()),
-      &encoded);
+      absl::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size()), &encoded);
   return encoded;
 }
 

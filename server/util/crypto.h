@@ -3,6 +3,7 @@
 #define CAMPAIGN_SERVER_UTIL_CRYPTO_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace campaign {

@@ -4,16 +4,15 @@
 // mutual TLS with certificates made by the openssl CLI in the test run.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -52,8 +51,7 @@ constexpr char kMethodPrefix[] = "/outbound.v1.CampaignService/";
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes: waiting
 // for an observable state (a scrape, a health answer), not for time.
-bool WaitUntil(const std::function<bool()>& condition,
-               absl::Duration timeout = absl::Seconds(30)) {
+bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(30)) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     if (condition()) return true;
@@ -153,7 +151,6 @@ pb::CreateRunRequest RunRequest(const std::string& request_id,
   return request;
 }
 
-
 // A server with fast probes, metrics on a free port, and optionally the
 // scheduler with instant simulated calls.
 api::ServerConfig ObservedConfig(bool scheduler) {
@@ -185,12 +182,12 @@ TEST(ObservabilityMetricsTest, ScrapeSeesDialsRpcsAndRuns) {
 
   // 0001: busy; 0004: the provider rejects the dial; the third: the mix.
   pb::CreateRunResponse created;
-  ASSERT_TRUE(server.stub()
-                  .CreateRun(CallContext(key).get(),
-                             RunRequest("metrics-1", {"+14155550001", "+14155550004",
-                                                      "+14155550123"}),
-                             &created)
-                  .ok());
+  ASSERT_TRUE(
+      server.stub()
+          .CreateRun(CallContext(key).get(),
+                     RunRequest("metrics-1", {"+14155550001", "+14155550004", "+14155550123"}),
+                     &created)
+          .ok());
   pb::GetRunRequest get;
   get.set_run_id(created.run().id());
   ASSERT_TRUE(WaitUntil([&] {
@@ -248,15 +245,15 @@ TEST(ObservabilityMetricsTest, OpenWatchStreamsAreCounted) {
   std::unique_ptr<grpc::ClientContext> context = CallContext(key);
   pb::WatchRunsRequest request;
   auto reader = server.stub().WatchRuns(context.get(), request);
-  EXPECT_TRUE(WaitUntil(
-      [&] { return SeriesValue(Scrape(server), "campaign_watch_streams") == 1; }));
+  EXPECT_TRUE(
+      WaitUntil([&] { return SeriesValue(Scrape(server), "campaign_watch_streams") == 1; }));
   context->TryCancel();
   pb::WatchRunsResponse message;
   while (reader->Read(&message)) {
   }
   reader->Finish();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return SeriesValue(Scrape(server), "campaign_watch_streams") == 0; }));
+  EXPECT_TRUE(
+      WaitUntil([&] { return SeriesValue(Scrape(server), "campaign_watch_streams") == 0; }));
 }
 
 // --------------------------------------------------------------- request ids
@@ -339,8 +336,8 @@ TEST(ObservabilityRequestIdTest, EchoedGivenOrGeneratedAndLogged) {
   bool generated_line = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StrContains(line, "rpc /outbound.v1.CampaignService/ListRuns OK") &&
-        absl::StrContains(line, "request_id=req-given-1") &&
-        absl::StrContains(line, "code=OK") && absl::StrContains(line, "latency_ms=")) {
+        absl::StrContains(line, "request_id=req-given-1") && absl::StrContains(line, "code=OK") &&
+        absl::StrContains(line, "latency_ms=")) {
       rpc_line = true;
     }
     if (absl::StrContains(line, "security: refused") &&
@@ -376,8 +373,7 @@ TEST(ObservabilityHealthTest, FollowsTheDatabase) {
   database.AllowConnections();
   ASSERT_TRUE(lost) << "health never became NOT_SERVING";
   EXPECT_EQ(during, grpc::StatusCode::UNAVAILABLE);
-  EXPECT_GE(SeriesOrZero(text, "campaign_database_errors_total{code=\"UNAVAILABLE\"}"), 1)
-      << text;
+  EXPECT_GE(SeriesOrZero(text, "campaign_database_errors_total{code=\"UNAVAILABLE\"}"), 1) << text;
   EXPECT_EQ(SeriesValue(text, "campaign_database_up"), 0) << text;
 
   EXPECT_TRUE(WaitUntil([&] { return BothAre(*health, HealthCheckResponse::SERVING); }))
@@ -397,10 +393,10 @@ TEST(ObservabilityHealthTest, NotServingWhileDraining) {
   EXPECT_TRUE(BothAre(*health, HealthCheckResponse::SERVING));
 
   pb::CreateRunResponse created;
-  ASSERT_TRUE(server.stub()
-                  .CreateRun(CallContext(key).get(), RunRequest("drain-1", {"+14155550123"}),
-                             &created)
-                  .ok());
+  ASSERT_TRUE(
+      server.stub()
+          .CreateRun(CallContext(key).get(), RunRequest("drain-1", {"+14155550123"}), &created)
+          .ok());
   std::string call_sid;
   ASSERT_TRUE(WaitUntil([&] {
     pb::ListJobsRequest request;
@@ -523,13 +519,12 @@ TEST(ObservabilityLogsTest, JsonLinesParse) {
   }));
   ASSERT_GT(port, 0) << campaignd.Stderr();
 
-  auto stub = pb::CampaignService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = pb::CampaignService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   pb::CreateRunResponse created;
   std::unique_ptr<grpc::ClientContext> create = CallContext(key);
   create->AddMetadata("x-request-id", "json-create-1");
-  ASSERT_TRUE(stub->CreateRun(create.get(), RunRequest("json-1", {"+14155550123"}), &created)
-                  .ok());
+  ASSERT_TRUE(stub->CreateRun(create.get(), RunRequest("json-1", {"+14155550123"}), &created).ok());
   // Another business addresses the run: NOT_FOUND and a security warning.
   pb::GetRunRequest get;
   get.set_run_id(created.run().id());
@@ -619,7 +614,8 @@ class Certificates {
 
  private:
   void Run(const std::string& command) {
-    const std::string full = absl::StrCat("cd ", dir_.string(), " && ", command, " >/dev/null 2>&1");
+    const std::string full =
+        absl::StrCat("cd ", dir_.string(), " && ", command, " >/dev/null 2>&1");
     if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + command);
   }
   std::filesystem::path dir_;
@@ -653,8 +649,7 @@ std::shared_ptr<grpc::Channel> TlsChannel(const TestServer& server, const Certif
 std::shared_ptr<grpc::Channel> PlainChannel(const TestServer& server) {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(),
-                                   arguments);
+  return grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), arguments);
 }
 
 // Server TLS: a client trusting the CA gets answers; a plaintext client
@@ -668,15 +663,14 @@ TEST(ObservabilityTlsTest, TlsWithTheCaWorksPlaintextFails) {
   TestServer server(database, config);
   const std::string key = database.CreateApiKey(database.CreateBusiness("tls"), Role::kOwner).key;
 
-  EXPECT_EQ(ListOver(TlsChannel(server, certs, /*client_cert=*/false), key),
-            grpc::StatusCode::OK);
+  EXPECT_EQ(ListOver(TlsChannel(server, certs, /*client_cert=*/false), key), grpc::StatusCode::OK);
   EXPECT_EQ(ListOver(PlainChannel(server), key), grpc::StatusCode::UNAVAILABLE);
   grpc::SslCredentialsOptions untrusting;
   untrusting.pem_root_certs = certs.Read("client.crt");  // not the CA
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  EXPECT_EQ(ListOver(grpc::CreateCustomChannel(server.address(),
-                                               grpc::SslCredentials(untrusting), arguments),
+  EXPECT_EQ(ListOver(grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(untrusting),
+                                               arguments),
                      key),
             grpc::StatusCode::UNAVAILABLE);
 }
@@ -696,8 +690,7 @@ TEST(ObservabilityTlsTest, MutualTlsNeedsAClientCertificate) {
   EXPECT_EQ(ListOver(TlsChannel(server, certs, /*client_cert=*/false), key),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ListOver(PlainChannel(server), key), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(ListOver(TlsChannel(server, certs, /*client_cert=*/true), key),
-            grpc::StatusCode::OK);
+  EXPECT_EQ(ListOver(TlsChannel(server, certs, /*client_cert=*/true), key), grpc::StatusCode::OK);
 }
 
 // Unreadable or mismatched files are refused with one line naming the flag
@@ -713,13 +706,13 @@ TEST(ObservabilityTlsTest, BadFilesAreClearErrors) {
     config.tls_cert_path = cert;
     config.tls_key_path = key;
     config.tls_client_ca_path = ca;
-    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server = api::CampaignServer::Start(config);
+    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server =
+        api::CampaignServer::Start(config);
     return server.ok() ? std::string("started") : std::string(server.status().message());
   };
   const std::string missing = certs.Path("missing.crt");
   std::string error = start(missing, certs.Path("server.key"), "");
-  EXPECT_TRUE(absl::StrContains(error, "--tls-cert") && absl::StrContains(error, missing))
-      << error;
+  EXPECT_TRUE(absl::StrContains(error, "--tls-cert") && absl::StrContains(error, missing)) << error;
   error = start(certs.Path("server.crt"), certs.Path("client.key"), "");
   EXPECT_TRUE(absl::StrContains(error, "--tls-key") && absl::StrContains(error, "not the key"))
       << error;
@@ -736,10 +729,11 @@ TEST(ObservabilityTlsTest, BadFilesAreClearErrors) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(result.err, "campaignd: INVALID_ARGUMENT: cannot read --tls-cert"))
       << result.err;
-  ProcessResult bad_metrics = RunCampaignd(
-      {"serve", "--database-url=" + database.app_url(), "--metrics-listen=nonsense"});
+  ProcessResult bad_metrics =
+      RunCampaignd({"serve", "--database-url=" + database.app_url(), "--metrics-listen=nonsense"});
   EXPECT_EQ(bad_metrics.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(bad_metrics.err, "--metrics-listen \"nonsense\"")) << bad_metrics.err;
+  EXPECT_TRUE(absl::StrContains(bad_metrics.err, "--metrics-listen \"nonsense\""))
+      << bad_metrics.err;
 }
 
 }  // namespace

@@ -98,11 +98,11 @@ double Measure(int jobs, bool notify, int watchers) {
   const int64_t notifications = (*server)->progress_hub()->stats().notifications;
   const int64_t reads = (*server)->progress_hub()->stats().run_reads;
   const double rate = jobs / absl::ToDoubleSeconds(elapsed);
-  std::printf("%-9s %6d jobs in %7.3f s = %8.1f jobs/s; %d streams got %d messages; "
-              "%lld notifications used, %lld run reads\n",
-              notify ? "watched" : "baseline", jobs, absl::ToDoubleSeconds(elapsed), rate,
-              watchers, total, static_cast<long long>(notifications),
-              static_cast<long long>(reads));
+  std::printf(
+      "%-9s %6d jobs in %7.3f s = %8.1f jobs/s; %d streams got %d messages; "
+      "%lld notifications used, %lld run reads\n",
+      notify ? "watched" : "baseline", jobs, absl::ToDoubleSeconds(elapsed), rate, watchers, total,
+      static_cast<long long>(notifications), static_cast<long long>(reads));
   return rate;
 }
 

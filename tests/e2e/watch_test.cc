@@ -5,9 +5,9 @@
 // a deadline; waits poll a condition with a bound; nothing sleeps to
 // synchronise.
 
-#include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -154,9 +154,10 @@ class WatchTest : public ::testing::Test {
   }
 
   // Opens WatchRun on `replica` with `key`.
-  std::unique_ptr<grpc::ClientReader<pb::WatchRunResponse>> Watch(
-      const Replica& replica, grpc::ClientContext* context, int64_t run_id,
-      int64_t after_version = 0) {
+  std::unique_ptr<grpc::ClientReader<pb::WatchRunResponse>> Watch(const Replica& replica,
+                                                                  grpc::ClientContext* context,
+                                                                  int64_t run_id,
+                                                                  int64_t after_version = 0) {
     pb::WatchRunRequest request;
     request.set_run_id(run_id);
     request.set_after_version(after_version);
@@ -361,8 +362,7 @@ TEST_F(WatchTest, IsolationAndAuthentication) {
   StreamResult<pb::WatchRunResponse> missing =
       Drain(*Watch(replica_b_, missing_context.get(), created.id() + 1000));
   EXPECT_EQ(missing.status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(foreign.status.error_message(),
-            absl::StrCat("run ", created.id(), " not found"));
+  EXPECT_EQ(foreign.status.error_message(), absl::StrCat("run ", created.id(), " not found"));
   EXPECT_EQ(missing.status.error_message(),
             absl::StrCat("run ", created.id() + 1000, " not found"));
 

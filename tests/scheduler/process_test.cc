@@ -5,12 +5,11 @@
 // to a bound; nothing sleeps to synchronise.
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <fstream>
@@ -70,7 +69,8 @@ constexpr absl::Duration kLeaseTtl = absl::Seconds(2);
 class Campaignd {
  public:
   Campaignd(const std::string& name, const std::map<std::string, std::string>& flags)
-      : name_(name), out_(absl::StrCat("campaignd-", name, "-out")),
+      : name_(name),
+        out_(absl::StrCat("campaignd-", name, "-out")),
         err_(absl::StrCat("campaignd-", name, "-err")) {
     std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
     for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
@@ -211,10 +211,10 @@ class CampaigndSchedulerTest : public ::testing::Test {
   // Sessions of the test database left idle inside a transaction, with
   // their last statement: a frozen worker holding the run row's lock.
   std::string IdleInTransaction() {
-    return inspect_->Text(absl::StrCat(
-        "SELECT coalesce(string_agg(pid || ': ' || left(query, 120), ' | '), 'none')"
-        "  FROM pg_stat_activity WHERE datname = '", db_.name(),
-        "' AND state = 'idle in transaction'"));
+    return inspect_->Text(
+        absl::StrCat("SELECT coalesce(string_agg(pid || ': ' || left(query, 120), ' | '), 'none')"
+                     "  FROM pg_stat_activity WHERE datname = '",
+                     db_.name(), "' AND state = 'idle in transaction'"));
   }
 
   static size_t DialsBy(const std::vector<DialLine>& dials, const std::string& worker) {
@@ -280,8 +280,7 @@ TEST_P(KillTest, SurvivorReclaimsAfterTheTtlAndFinishes) {
   const int64_t kill_point = kLeads * GetParam() / 100;
   RunRow seen;
   ASSERT_TRUE(WaitForRun(
-      run,
-      [&](const RunRow& r) { return r.cursor >= kill_point && !r.worker.empty(); },
+      run, [&](const RunRow& r) { return r.cursor >= kill_point && !r.worker.empty(); },
       absl::StrCat("held past ", kill_point, " final jobs"), &seen));
   ASSERT_EQ(seen.status, "running") << seen;
   Campaignd& victim = *workers_[seen.worker == "w1" ? 0 : 1];
@@ -300,10 +299,11 @@ TEST_P(KillTest, SurvivorReclaimsAfterTheTtlAndFinishes) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         std::vector<std::string> probe = absl::StrSplit(
-            inspect_->Text(absl::StrCat(
-                "SELECT coalesce(locked_by_worker, '') || ' ' || lease_epoch || ' ' ||"
-                " (extract(epoch from now()) * 1000000)::int8 FROM outbound_call_runs"
-                " WHERE id = ", run)),
+            inspect_->Text(
+                absl::StrCat("SELECT coalesce(locked_by_worker, '') || ' ' || lease_epoch || ' ' ||"
+                             " (extract(epoch from now()) * 1000000)::int8 FROM outbound_call_runs"
+                             " WHERE id = ",
+                             run)),
             ' ');
         int64_t epoch = 0, now_us = 0;
         if (probe.size() != 3 || !absl::SimpleAtoi(probe[1], &epoch) ||
@@ -311,8 +311,8 @@ TEST_P(KillTest, SurvivorReclaimsAfterTheTtlAndFinishes) {
           return false;
         }
         const bool taken = probe[0] == survivor && epoch > dead.epoch;
-        if (taken && absl::FromUnixMicros(now_us) <
-                         *dead.lock_ts + kLeaseTtl - absl::Milliseconds(50)) {
+        if (taken &&
+            absl::FromUnixMicros(now_us) < *dead.lock_ts + kLeaseTtl - absl::Milliseconds(50)) {
           early = true;
         }
         return taken;
@@ -371,8 +371,8 @@ TEST_F(CampaigndSchedulerTest, StoppedWorkerDialsNothingAfterTakeover) {
       run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
       "completed and released", &done));
   const std::string noticed = absl::StrCat("lost its lease on run ", run);
-  ASSERT_TRUE(WaitUntil([&] { return absl::StrContains(frozen.Stderr(), noticed); },
-                        absl::Seconds(30)))
+  ASSERT_TRUE(
+      WaitUntil([&] { return absl::StrContains(frozen.Stderr(), noticed); }, absl::Seconds(30)))
       << frozen.name() << " never noticed it lost the run";
 
   const std::vector<DialLine> dials = Dials(run);
@@ -406,8 +406,9 @@ TEST_F(CampaigndSchedulerTest, SigtermHandsTheRunOverWithoutWaitingForTheTtl) {
   ASSERT_TRUE(status.has_value()) << leaving.name() << " did not exit on SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
 
-  ASSERT_TRUE(WaitForRun(run, [&](const RunRow& r) { return r.worker == other; },
-                         "taken over", nullptr, absl::Seconds(20)))
+  ASSERT_TRUE(WaitForRun(
+      run, [&](const RunRow& r) { return r.worker == other; }, "taken over", nullptr,
+      absl::Seconds(20)))
       << "the other worker waited for the lease TTL";
   EXPECT_LT(absl::Now() - sent, absl::Seconds(20));
 

@@ -5,6 +5,8 @@
 // last 5-20 ms, so whole runs finish in about a second. Waits poll the
 // database for a state (bounded); nothing sleeps to synchronise.
 
+#include "server/scheduler/scheduler.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,7 +28,6 @@
 #include "absl/time/time.h"
 #include "server/dialer/simulated_dialer.h"
 #include "server/model/model.h"
-#include "server/scheduler/scheduler.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
 #include "server/store/run_store.h"
@@ -121,8 +122,7 @@ class SchedulerTest : public ::testing::Test {
     worker->id = id;
     worker->database =
         std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 4});
-    worker->leases =
-        std::make_unique<store::LeaseStore>(worker->database.get(), options.lease_ttl);
+    worker->leases = std::make_unique<store::LeaseStore>(worker->database.get(), options.lease_ttl);
     dialer::SimulatedDialerOptions sim;
     sim.seed = 1;
     sim.call_duration = options.call_duration;
@@ -136,8 +136,8 @@ class SchedulerTest : public ::testing::Test {
     sched.poll_interval = absl::Milliseconds(20);
     sched.reconcile_interval = absl::Milliseconds(50);
     sched.max_runs = options.max_runs;
-    worker->scheduler = std::make_unique<scheduler::Scheduler>(worker->leases.get(),
-                                                               worker->dialer.get(), sched);
+    worker->scheduler =
+        std::make_unique<scheduler::Scheduler>(worker->leases.get(), worker->dialer.get(), sched);
     workers_.push_back(std::move(worker));
     return *workers_.back();
   }
@@ -189,10 +189,9 @@ class SchedulerTest : public ::testing::Test {
 TEST_F(SchedulerTest, ThreeWorkersDialEveryLeadExactlyOnce) {
   constexpr int kLeads = 2000;
   const int64_t run = CreateRun(MakeLeads(kLeads), 40);
-  std::vector<Worker*> workers = {
-      &AddWorker("w1", {.call_duration = absl::Milliseconds(5)}),
-      &AddWorker("w2", {.call_duration = absl::Milliseconds(12)}),
-      &AddWorker("w3", {.call_duration = absl::Milliseconds(20)})};
+  std::vector<Worker*> workers = {&AddWorker("w1", {.call_duration = absl::Milliseconds(5)}),
+                                  &AddWorker("w2", {.call_duration = absl::Milliseconds(12)}),
+                                  &AddWorker("w3", {.call_duration = absl::Milliseconds(20)})};
   for (Worker* worker : workers) worker->scheduler->Start();
 
   std::set<std::string> retired;
@@ -312,7 +311,8 @@ TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
   const int64_t run = CreateRun(MakeLeads(kLeads), 50);
   Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
   worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
 
   absl::StatusOr<store::ChangedRun> stopped =
       runs_->ApplyAction(business_id_, run, RunAction::kStop);
@@ -372,7 +372,8 @@ TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
   const int64_t run = CreateRun(MakeLeads(kLeads), 50);
   Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
   worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
 
   absl::StatusOr<store::ChangedRun> requested =
       runs_->ApplyAction(business_id_, run, RunAction::kCancel);
@@ -436,8 +437,8 @@ TEST_F(SchedulerTest, CancelOfAHeldRunIsFinalizedByTheWorker) {
   EXPECT_EQ(requested->cancelled_jobs, 0) << "the holder cancels, not the API";
 
   RunRow cancelled_row;
-  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.status == "cancelled"; },
-                         "cancelled", &cancelled_row));
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "cancelled"; }, "cancelled", &cancelled_row));
   ASSERT_TRUE(cancelled_row.ended_at.has_value());
   RunRow done;
   ASSERT_TRUE(WaitForRun(
@@ -489,9 +490,9 @@ TEST_F(SchedulerTest, ConcurrencyIsNeverExceeded) {
       [&](const RunRow& r) {
         most_in_progress = std::max(most_in_progress, r.in_progress);
         most_open_jobs = std::max(
-            most_open_jobs,
-            inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE run_id = ",
-                                       run, " AND status IN ('dialing', 'calling')")));
+            most_open_jobs, inspect_->Int(absl::StrCat(
+                                "SELECT count(*) FROM outbound_call_jobs WHERE run_id = ", run,
+                                " AND status IN ('dialing', 'calling')")));
         return r.status == "completed";
       },
       "completed", &done));
@@ -530,7 +531,8 @@ TEST_F(SchedulerTest, PauseStopsNewDialsAndResumeFinishes) {
   const int64_t run = CreateRun(MakeLeads(kLeads), 50);
   Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(5)});
   worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.cursor >= 300; }, "past 300"));
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.cursor >= 300; }, "past 300"));
 
   absl::StatusOr<store::ChangedRun> paused =
       runs_->ApplyAction(business_id_, run, RunAction::kPause);
@@ -549,16 +551,16 @@ TEST_F(SchedulerTest, PauseStopsNewDialsAndResumeFinishes) {
   Problems requeued;
   for (const JobRow& job : inspect_->Jobs(run)) {
     if (job.status != "queued") continue;
-    requeued.Check(job.attempts == 0 && job.token.empty(),
-                   absl::StrCat("queued job ", job.id, " attempts ", job.attempts, " token ",
-                                job.token));
+    requeued.Check(
+        job.attempts == 0 && job.token.empty(),
+        absl::StrCat("queued job ", job.id, " attempts ", job.attempts, " token ", job.token));
   }
   EXPECT_TRUE(requeued.Result());
 
   // Barrier: the worker keeps dispatching (another run, to completion).
   const int64_t other = CreateRun(MakeLeads(20, 100'001), 5);
-  ASSERT_TRUE(WaitForRun(other, [](const RunRow& r) { return r.status == "completed"; },
-                         "completed"));
+  ASSERT_TRUE(WaitForRun(
+      other, [](const RunRow& r) { return r.status == "completed"; }, "completed"));
   EXPECT_EQ(Dials(run).size(), dials_at_pause) << "a paused run was dialed";
   EXPECT_EQ(inspect_->Run(run).status, "paused");
   const std::vector<int64_t> held = worker.scheduler->HeldRuns();
@@ -590,12 +592,13 @@ TEST_F(SchedulerTest, SmallRunCompletesWhileALargeRunIsStillRunning) {
   const int64_t large = CreateRun(MakeLeads(3000), 5);
   Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(20)});
   worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(large, [](const RunRow& r) { return r.cursor >= 20; }, "past 20"));
+  ASSERT_TRUE(WaitForRun(
+      large, [](const RunRow& r) { return r.cursor >= 20; }, "past 20"));
 
   const int64_t small = CreateRun(MakeLeads(10, 500'001), 5);
   RunRow small_done;
-  ASSERT_TRUE(WaitForRun(small, [](const RunRow& r) { return r.status == "completed"; },
-                         "completed", &small_done));
+  ASSERT_TRUE(WaitForRun(
+      small, [](const RunRow& r) { return r.status == "completed"; }, "completed", &small_done));
   const RunRow large_then = inspect_->Run(large);
   EXPECT_EQ(large_then.status, "running");
   EXPECT_LT(large_then.cursor, large_then.total);
@@ -651,10 +654,12 @@ TEST_F(SchedulerTest, SweepTakesOverAnExpiredLeaseAndReconcilesItsJobs) {
         "', dial_started_at = now() - interval '1 hour', attempts = 1 WHERE id = ", job.id));
   };
   auto set_calling = [&](const JobRow& job, const std::string& sid) {
-    inspect_->Exec(absl::StrCat(
-        "UPDATE outbound_call_jobs SET status = 'calling', dial_lock_token = '", token_of(job),
-        "', call_sid = '", sid, "', dial_started_at = now() - interval '1 hour',"
-        " started_at = now() - interval '1 hour', attempts = 1 WHERE id = ", job.id));
+    inspect_->Exec(
+        absl::StrCat("UPDATE outbound_call_jobs SET status = 'calling', dial_lock_token = '",
+                     token_of(job), "', call_sid = '", sid,
+                     "', dial_started_at = now() - interval '1 hour',"
+                     " started_at = now() - interval '1 hour', attempts = 1 WHERE id = ",
+                     job.id));
   };
   // jobs[0..2]: claimed, never dialed.
   for (int i = 0; i <= 2; ++i) set_dialing(jobs[i]);
@@ -672,11 +677,15 @@ TEST_F(SchedulerTest, SweepTakesOverAnExpiredLeaseAndReconcilesItsJobs) {
   set_dialing(jobs[9]);
   inspect_->Exec(absl::StrCat(
       "UPDATE outbound_call_runs SET status = 'running', started_at = now() - interval '1 hour',"
-      " locked_by_worker = '", dead, "', lock_ts = now() - interval '1 hour', lease_epoch = 7,"
-      " queued_count = queued_count - 10, in_progress_count = 10 WHERE id = ", run));
-  inspect_->Exec(absl::StrCat(
-      "UPDATE outbound_call_runs SET status = 'running', started_at = now(),"
-      " locked_by_worker = 'alive:2:y', lock_ts = now(), lease_epoch = 3 WHERE id = ", fresh));
+      " locked_by_worker = '",
+      dead,
+      "', lock_ts = now() - interval '1 hour', lease_epoch = 7,"
+      " queued_count = queued_count - 10, in_progress_count = 10 WHERE id = ",
+      run));
+  inspect_->Exec(
+      absl::StrCat("UPDATE outbound_call_runs SET status = 'running', started_at = now(),"
+                   " locked_by_worker = 'alive:2:y', lock_ts = now(), lease_epoch = 3 WHERE id = ",
+                   fresh));
   ASSERT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
 
   Worker& sweeper = AddWorker("sweeper");
@@ -763,11 +772,12 @@ TEST_F(SchedulerTest, GracefulShutdownHandsTheRunOverWithoutTheTtl) {
   EXPECT_EQ(released.status, "running");
   EXPECT_EQ(released.in_progress, 10);
 
-  Worker& b = AddWorker("b", {.call_duration = absl::Milliseconds(20),
-                              .lease_ttl = absl::Seconds(60)});
+  Worker& b =
+      AddWorker("b", {.call_duration = absl::Milliseconds(20), .lease_ttl = absl::Seconds(60)});
   b.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(run, [](const RunRow& r) { return r.worker == "b"; }, "taken by b",
-                         nullptr, absl::Seconds(10)))
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.worker == "b"; }, "taken by b", nullptr,
+      absl::Seconds(10)))
       << "b must not wait for the 60 s TTL";
   RunRow done;
   ASSERT_TRUE(WaitForRun(
@@ -811,8 +821,8 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(a, 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 3u) << "never more than the concurrency";
-  ASSERT_TRUE(leases.RecordCallStarted(a, (*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-a")
-                  .ok());
+  ASSERT_TRUE(
+      leases.RecordCallStarted(a, (*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-a").ok());
 
   // Live lease: neither a free nor an expired acquisition takes it.
   absl::StatusOr<std::vector<store::AcquiredRun>> none =
@@ -835,10 +845,12 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   auto snapshot = [&] {
     return absl::StrCat(
         inspect_->Text(absl::StrCat("SELECT row_to_json(r)::text FROM outbound_call_runs r"
-                                    " WHERE id = ", run)),
+                                    " WHERE id = ",
+                                    run)),
         "\n",
         inspect_->Text(absl::StrCat("SELECT string_agg(row_to_json(j)::text, ',' ORDER BY id)"
-                                    " FROM outbound_call_jobs j WHERE run_id = ", run)));
+                                    " FROM outbound_call_jobs j WHERE run_id = ",
+                                    run)));
   };
   const std::string before = snapshot();
   const store::ClaimedJob& job1 = (*claimed)[1];
@@ -846,8 +858,7 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
       {"Heartbeat", [&] { return leases.Heartbeat(a).status(); }},
       {"Control", [&] { return leases.Control(a).status(); }},
       {"Claim", [&] { return leases.Claim(a, 10).status(); }},
-      {"ReleaseClaim",
-       [&] { return leases.ReleaseClaim(a, job1, JobStatus::kQueued, ""); }},
+      {"ReleaseClaim", [&] { return leases.ReleaseClaim(a, job1, JobStatus::kQueued, ""); }},
       {"RecordCallStarted",
        [&] { return leases.RecordCallStarted(a, job1.job_id, job1.token, "SIMx-C-b"); }},
       {"RecordOutcomes",
@@ -864,7 +875,8 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   };
   for (const auto& [name, write] : writes) {
     const absl::Status status = write();
-    EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << name << " with a lost lease: " << status;
+    EXPECT_EQ(status.code(), absl::StatusCode::kAborted)
+        << name << " with a lost lease: " << status;
     EXPECT_EQ(snapshot(), before) << name << " with a lost lease changed the database";
   }
   // Giving up a lease one no longer holds is harmless.
@@ -887,7 +899,6 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   ASSERT_TRUE(leases.Release(b).ok());
   EXPECT_EQ(inspect_->Run(run).worker, "");
 }
-
 
 // LeaseStore::ReleaseClaim undoes a claim whose dial never started (the
 // scheduler's path when a pause, stop or cancel is seen between claim and

@@ -16,12 +16,11 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -156,8 +155,8 @@ inline ::testing::AssertionResult AtMostOnce(const std::vector<DialLine>& lines)
     if (dials > 1) repeats.push_back(absl::StrCat("lead ", lead, " x", dials));
   }
   if (repeats.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << repeats.size() << " leads dialed more than once: "
-                                       << absl::StrJoin(repeats, ", ");
+  return ::testing::AssertionFailure()
+         << repeats.size() << " leads dialed more than once: " << absl::StrJoin(repeats, ", ");
 }
 
 // Polls `condition` every `every` until it holds or `timeout` passes; true
@@ -349,18 +348,17 @@ inline ::testing::AssertionResult AllFinal(const std::vector<JobRow>& jobs) {
     if (!job.Final()) open.push_back(absl::StrCat("job ", job.id, " ", job.status));
   }
   if (open.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << open.size() << " jobs not final: "
-                                       << absl::StrJoin(open.begin(),
-                                                        open.begin() + std::min<size_t>(
-                                                                           open.size(), 20),
-                                                        ", ");
+  return ::testing::AssertionFailure()
+         << open.size() << " jobs not final: "
+         << absl::StrJoin(open.begin(), open.begin() + std::min<size_t>(open.size(), 20), ", ");
 }
 
 // The status name the simulated dialer gives a lead ("busy", ...); "rejected"
 // when it rejects the dial.
 inline std::string PlannedStatus(const dialer::SimulatedDialer& dialer, int64_t run_id,
                                  const JobRow& job) {
-  std::optional<dialer::CallOutcome> outcome = dialer.PlannedOutcome(run_id, job.lead_id, job.phone);
+  std::optional<dialer::CallOutcome> outcome =
+      dialer.PlannedOutcome(run_id, job.lead_id, job.phone);
   return outcome ? std::string(JobStatusName(outcome->status)) : "rejected";
 }
 
@@ -403,21 +401,20 @@ inline ::testing::AssertionResult DialsMatchJobs(const dialer::SimulatedDialer& 
     const std::string planned = PlannedStatus(reference, run_id, job);
     if (dial.rejected) {
       if (job.status != "failed" || planned != "rejected") {
-        problems.push_back(absl::StrCat("lead ", dial.lead_id, ": rejected dial, job ",
-                                        job.status, " (", job.error, ")"));
+        problems.push_back(absl::StrCat("lead ", dial.lead_id, ": rejected dial, job ", job.status,
+                                        " (", job.error, ")"));
       }
       continue;
     }
     if (job.status != planned || job.call_sid != dial.sid) {
       problems.push_back(absl::StrCat("lead ", dial.lead_id, ": job ", job.status, " sid ",
-                                      job.call_sid, ", dial planned ", planned, " sid ",
-                                      dial.sid));
+                                      job.call_sid, ", dial planned ", planned, " sid ", dial.sid));
     }
   }
   if (problems.empty()) return ::testing::AssertionSuccess();
   problems.resize(std::min<size_t>(problems.size(), 20));
-  return ::testing::AssertionFailure() << "dials disagree with jobs: "
-                                       << absl::StrJoin(problems, "; ");
+  return ::testing::AssertionFailure()
+         << "dials disagree with jobs: " << absl::StrJoin(problems, "; ");
 }
 
 // Success when every job whose lead was never dialed was failed as "dial
@@ -433,8 +430,8 @@ inline ::testing::AssertionResult UndialedJobsAreUnknown(const std::vector<JobRo
     const bool unknown = job.status == "failed" && absl::StartsWith(job.error, kDialOutcomeUnknown);
     if (dialed.count(job.lead_id) == 0) {
       if (!unknown && !(cancelled_ok && job.status == "cancelled")) {
-        problems.push_back(absl::StrCat("job ", job.id, " never dialed but ", job.status, " (",
-                                        job.error, ")"));
+        problems.push_back(
+            absl::StrCat("job ", job.id, " never dialed but ", job.status, " (", job.error, ")"));
       }
     } else if (strict && unknown) {
       problems.push_back(absl::StrCat("job ", job.id, " dialed but failed: ", job.error));
@@ -470,8 +467,8 @@ class Problems {
     if (list_.empty()) return ::testing::AssertionSuccess();
     std::vector<std::string> first(list_.begin(),
                                    list_.begin() + std::min<size_t>(list_.size(), 10));
-    return ::testing::AssertionFailure() << list_.size() << " problems: "
-                                         << absl::StrJoin(first, "; ");
+    return ::testing::AssertionFailure()
+           << list_.size() << " problems: " << absl::StrJoin(first, "; ");
   }
 
  private:
@@ -484,10 +481,12 @@ inline ::testing::AssertionResult WaitForRunState(
     Inspector& inspect, int64_t run_id, const std::function<bool(const RunRow&)>& condition,
     absl::string_view what, RunRow* last = nullptr, absl::Duration timeout = absl::Seconds(60)) {
   RunRow seen;
-  const bool held = WaitUntil([&] {
-    seen = inspect.Run(run_id);
-    return condition(seen);
-  }, timeout);
+  const bool held = WaitUntil(
+      [&] {
+        seen = inspect.Run(run_id);
+        return condition(seen);
+      },
+      timeout);
   if (last != nullptr) *last = seen;
   if (held) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "

@@ -46,7 +46,8 @@ std::string WithDatabase(const std::string& url, const std::string& database,
   }
   if (!user.empty()) {
     const size_t at = authority.find('@');
-    authority = absl::StrCat(user, "@", at == std::string::npos ? authority : authority.substr(at + 1));
+    authority =
+        absl::StrCat(user, "@", at == std::string::npos ? authority : authority.substr(at + 1));
   }
   return absl::StrCat(scheme, authority, "/", database, query);
 }
@@ -66,9 +67,10 @@ TestDatabase::TestDatabase() : name_(UniqueName()) {
   // Roles are cluster-wide and tests run in parallel: create the role once,
   // tolerating a concurrent creator.
   try {
-    ExecOn(server, absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '",
-                                kAppRole, "') THEN CREATE ROLE ", kAppRole,
-                                " LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"));
+    ExecOn(server,
+           absl::StrCat("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '",
+                        kAppRole, "') THEN CREATE ROLE ", kAppRole,
+                        " LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"));
   } catch (const pqxx::unique_violation&) {
   }
   ExecOn(server, absl::StrCat("CREATE DATABASE ", name_, " OWNER ", kAppRole));
