@@ -62,7 +62,7 @@ struct CoalescerOptions {
   size_t max_job_updates = 500;
   // Only runs in this status are delivered, plus the first snapshot that
   // takes a delivered run out of it; unset delivers every run.
-  std::optional<RunStatus> status_filter;
+  std::optional<RunStatus> status_filter = std::nullopt;
 };
 
 // Coalesces the snapshots of one or more runs for one subscriber. Not

@@ -183,7 +183,9 @@ void ExpectWellFormed(const std::vector<pb::WatchRunResponse>& messages, int tot
   std::map<int64_t, pb::JobStatus> jobs;
   for (size_t i = 0; i < messages.size(); ++i) {
     EXPECT_GT(messages[i].version(), 0);
-    if (i > 0) EXPECT_GT(messages[i].version(), messages[i - 1].version()) << "message " << i;
+    if (i > 0) {
+      EXPECT_GT(messages[i].version(), messages[i - 1].version()) << "message " << i;
+    }
     EXPECT_FALSE(messages[i].job_updates_truncated());
     for (const pb::JobUpdate& job : messages[i].job_updates()) jobs[job.job_id()] = job.status();
   }
