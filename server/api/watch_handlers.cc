@@ -173,21 +173,6 @@ void FillWatchRuns(const progress::Update& update, pb::WatchRunsResponse* out) {
   out->set_version(update.run.version);
 }
 
-// Authorises watching (every role may read) and resolves the business.
-absl::StatusOr<auth::Scope> WatchScope(const Caller& caller, bool allow_all_businesses) {
-  if (!auth::Allows(caller.principal.role, auth::Permission::kRead)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the ", RoleName(caller.principal.role), " role may not watch runs"));
-  }
-  absl::StatusOr<auth::Scope> scope =
-      auth::ResolveScope(caller.principal, caller.x_business_id, allow_all_businesses);
-  if (!scope.ok() && scope.status().code() == absl::StatusCode::kPermissionDenied) {
-    spdlog::warn("security: {} named x-business-id {} of another business; refused",
-                 auth::DescribePrincipal(caller.principal), caller.x_business_id);
-  }
-  return scope;
-}
-
 }  // namespace
 
 WatchHandlers::WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
@@ -209,7 +194,8 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
     absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
     if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
     log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
-    absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/false);
+    absl::StatusOr<auth::Scope> scope = AuthorizeCall(*caller, auth::Permission::kRead,
+                                                      /*allow_all_businesses=*/false, "watch runs");
     if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
     if (absl::Status valid = ValidatePositiveId(run_id, "run_id"); !valid.ok()) {
       return reactor->Fail(ToGrpcStatus(valid));
@@ -247,7 +233,8 @@ grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
     absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
     if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
     log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
-    absl::StatusOr<auth::Scope> scope = WatchScope(*caller, /*allow_all_businesses=*/true);
+    absl::StatusOr<auth::Scope> scope = AuthorizeCall(*caller, auth::Permission::kRead,
+                                                      /*allow_all_businesses=*/true, "watch runs");
     if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
     absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(status_value);
     if (!status.ok()) return reactor->Fail(ToGrpcStatus(status.status()));

@@ -32,21 +32,26 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
 
 RunService::RunService(store::RunStore* store, Limits limits) : store_(store), limits_(limits) {}
 
-absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
+absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission permission,
+                                          bool allow_all_businesses, absl::string_view action) {
   if (!auth::Allows(caller.principal.role, permission)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the ", RoleName(caller.principal.role), " role may not ",
-        permission == auth::Permission::kWrite ? "create runs or add leads" : "do this"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the ", RoleName(caller.principal.role), " role may not ", action));
   }
   absl::StatusOr<auth::Scope> scope =
-      auth::ResolveScope(caller.principal, caller.x_business_id, /*allow_all_businesses=*/false);
-  if (!scope.ok()) {
-    if (scope.status().code() == absl::StatusCode::kPermissionDenied) {
-      spdlog::warn("security: {} named x-business-id {} of another business; refused",
-                   auth::DescribePrincipal(caller.principal), caller.x_business_id);
-    }
-    return scope.status();
+      auth::ResolveScope(caller.principal, caller.x_business_id, allow_all_businesses);
+  if (!scope.ok() && scope.status().code() == absl::StatusCode::kPermissionDenied) {
+    spdlog::warn("security: {} named x-business-id {} of another business; refused",
+                 auth::DescribePrincipal(caller.principal), caller.x_business_id);
   }
+  return scope;
+}
+
+absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
+  absl::StatusOr<auth::Scope> scope = AuthorizeCall(
+      caller, permission, /*allow_all_businesses=*/false,
+      permission == auth::Permission::kWrite ? "create runs or add leads" : "do this");
+  if (!scope.ok()) return scope.status();
   return *scope->business_id;
 }
 
@@ -123,11 +128,8 @@ absl::StatusOr<Run> RunService::GetRun(const Caller& caller, int64_t run_id) {
 
 absl::StatusOr<Listing<Run>> RunService::ListRuns(const Caller& caller,
                                                   const ListRunsInput& input) {
-  if (!auth::Allows(caller.principal.role, auth::Permission::kRead)) {
-    return absl::PermissionDeniedError("this role may not list runs");
-  }
-  absl::StatusOr<auth::Scope> scope =
-      auth::ResolveScope(caller.principal, caller.x_business_id, /*allow_all_businesses=*/true);
+  absl::StatusOr<auth::Scope> scope = AuthorizeCall(caller, auth::Permission::kRead,
+                                                    /*allow_all_businesses=*/true, "list runs");
   if (!scope.ok()) return scope.status();
   absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
   if (!page_size.ok()) return page_size.status();

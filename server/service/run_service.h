@@ -103,6 +103,13 @@ class RunService {
   const Limits limits_;
 };
 
+// Authorises `permission` for the caller and resolves the businesses the call
+// acts on (see auth::ResolveScope); a caller naming another business in
+// x-business-id is logged as a security warning. `action` names what was
+// refused in the message ("create runs", "watch runs").
+absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission permission,
+                                          bool allow_all_businesses, absl::string_view action);
+
 // Logs a security warning when a NOT_FOUND for `run_id` hides a run of
 // another business than `business_id` (the one the caller acts for); returns
 // `status` unchanged either way, so both cases stay indistinguishable to the

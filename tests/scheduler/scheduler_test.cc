@@ -162,6 +162,34 @@ class SchedulerTest : public ::testing::Test {
     return DialsOfRun(ReadDialLog(dial_log_.path()), run_id);
   }
 
+  // Creates a run of `leads` leads at `concurrency`, starts one worker with
+  // 10 ms calls and waits until 200 jobs are final: a run mid-dispatch.
+  int64_t DispatchingRun(int leads, int concurrency) {
+    const int64_t run = CreateRun(MakeLeads(leads), concurrency);
+    Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
+    worker.scheduler->Start();
+    EXPECT_TRUE(WaitForRun(
+        run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+    return run;
+  }
+
+  // The bookkeeping every finished run must satisfy: every job final,
+  // counters exact, no lead dialed twice, dials matching the jobs.
+  void ExpectConsistent(int64_t run, const RunRow& done, const std::vector<JobRow>& jobs,
+                        const std::vector<DialLine>& dials) {
+    EXPECT_TRUE(AllFinal(jobs));
+    EXPECT_TRUE(CountersExact(done, jobs));
+    EXPECT_TRUE(AtMostOnce(dials));
+    EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  }
+
+  // Dials whose log time is after `when`.
+  static int DialsAfter(const std::vector<DialLine>& dials, absl::Time when) {
+    int after = 0;
+    for (const DialLine& dial : dials) after += dial.time > when;
+    return after;
+  }
+
   // Backdates a run's lease as if its holder had stopped heartbeating an
   // hour ago.
   void ExpireLease(int64_t run_id) {
@@ -308,11 +336,8 @@ TEST_F(SchedulerTest, StolenLeasesNeverCauseASecondDial) {
 // job is final and the counters are exact.
 TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
   constexpr int kLeads = 1500;
-  const int64_t run = CreateRun(MakeLeads(kLeads), 50);
-  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
-  worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(
-      run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+  const int64_t run = DispatchingRun(kLeads, 50);
+  ASSERT_FALSE(HasFailure());
 
   absl::StatusOr<store::ChangedRun> stopped =
       runs_->ApplyAction(business_id_, run, RunAction::kStop);
@@ -332,10 +357,7 @@ TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
 
   const std::vector<JobRow> jobs = inspect_->Jobs(run);
   const std::vector<DialLine> dials = Dials(run);
-  EXPECT_TRUE(AllFinal(jobs));
-  EXPECT_TRUE(CountersExact(done, jobs));
-  EXPECT_TRUE(AtMostOnce(dials));
-  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  ExpectConsistent(run, done, jobs, dials);
 
   std::set<int64_t> dialed;
   for (const DialLine& dial : dials) dialed.insert(dial.lead_id);
@@ -357,9 +379,7 @@ TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
   EXPECT_EQ(static_cast<int64_t>(dialed.size()) + cancelled, kLeads);
   EXPECT_EQ(done.cancelled, cancelled);
 
-  int after_stop = 0;
-  for (const DialLine& dial : dials) after_stop += dial.time > stop_returned;
-  EXPECT_LE(after_stop, 1) << "dials started after StopRun returned";
+  EXPECT_LE(DialsAfter(dials, stop_returned), 1) << "dials started after StopRun returned";
 }
 
 // Issue test 4 (cancel). CancelRun on a run a live worker dispatches at
@@ -369,11 +389,8 @@ TEST_F(SchedulerTest, StopWhileDispatchingWinsOverLaterClaims) {
 // returned, no cancelled job dialed, counts exact.
 TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
   constexpr int kLeads = 1500;
-  const int64_t run = CreateRun(MakeLeads(kLeads), 50);
-  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(10)});
-  worker.scheduler->Start();
-  ASSERT_TRUE(WaitForRun(
-      run, [](const RunRow& r) { return r.cursor >= 200; }, "past 200"));
+  const int64_t run = DispatchingRun(kLeads, 50);
+  ASSERT_FALSE(HasFailure());
 
   absl::StatusOr<store::ChangedRun> requested =
       runs_->ApplyAction(business_id_, run, RunAction::kCancel);
@@ -395,10 +412,7 @@ TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
 
   const std::vector<JobRow> jobs = inspect_->Jobs(run);
   const std::vector<DialLine> dials = Dials(run);
-  EXPECT_TRUE(AllFinal(jobs));
-  EXPECT_TRUE(CountersExact(done, jobs));
-  EXPECT_TRUE(AtMostOnce(dials));
-  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  ExpectConsistent(run, done, jobs, dials);
   std::set<int64_t> dialed;
   for (const DialLine& dial : dials) dialed.insert(dial.lead_id);
   int64_t cancelled = 0;
@@ -413,9 +427,7 @@ TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
   EXPECT_TRUE(problems.Result());
   EXPECT_GT(cancelled, 0);
   EXPECT_EQ(static_cast<int64_t>(dialed.size()) + cancelled, kLeads);
-  int after_cancel = 0;
-  for (const DialLine& dial : dials) after_cancel += dial.time > cancel_returned;
-  EXPECT_LE(after_cancel, 1) << "dials started after CancelRun returned";
+  EXPECT_LE(DialsAfter(dials, cancel_returned), 1) << "dials started after CancelRun returned";
 }
 
 // A cancel of a run whose calls are in flight (1 s calls, concurrency 5) is
