@@ -52,27 +52,28 @@ UPDATE outbound_call_jobs j
   FROM legacy_failed_runs f
  WHERE j.run_id = f.id AND j.status = 'queued';
 
+-- One update per run to repair (every check applies to the whole new row):
+-- the failed runs above, runs with a concurrency of zero or less (a final
+-- run never dials again: it becomes 1) and runs whose numbers the check
+-- refuses. Their counters and cursor are recounted from the jobs, as 0003
+-- counts them.
 UPDATE outbound_call_runs r
-   SET status = 'failed', last_error = f.reason,
-       ended_at = coalesce(r.ended_at, now()), completed_at = coalesce(r.completed_at, now()),
-       locked_by_worker = NULL, lock_ts = NULL,
-       version = r.version + 1, updated_at = now()
-  FROM legacy_failed_runs f
- WHERE r.id = f.id;
-
--- A concurrency that is never used again (the run is final) is set to 1.
-UPDATE outbound_call_runs SET concurrency = 1 WHERE concurrency <= 0;
-
--- Counters and cursor recounted from the jobs for the failed runs and every
--- run whose numbers the check refuses (as 0003 counts them).
-UPDATE outbound_call_runs r
-   SET total_leads       = c.total,
+   SET status            = CASE WHEN f.id IS NULL THEN r.status ELSE 'failed' END,
+       last_error        = coalesce(f.reason, r.last_error),
+       ended_at          = CASE WHEN f.id IS NULL THEN r.ended_at
+                                ELSE coalesce(r.ended_at, now()) END,
+       completed_at      = CASE WHEN f.id IS NULL THEN r.completed_at
+                                ELSE coalesce(r.completed_at, now()) END,
+       concurrency       = greatest(r.concurrency, 1),
+       total_leads       = c.total,
        queued_count      = c.queued,
        in_progress_count = c.in_progress,
        completed_count   = c.completed,
        cancelled_count   = c.cancelled,
        failed_count      = c.total - c.queued - c.in_progress - c.completed - c.cancelled,
-       cursor_position   = c.total - c.queued - c.in_progress
+       cursor_position   = c.total - c.queued - c.in_progress,
+       version           = r.version + 1,
+       updated_at        = now()
   FROM (SELECT r2.id AS run_id,
                count(j.id) AS total,
                count(j.id) FILTER (WHERE j.status = 'queued') AS queued,
@@ -82,11 +83,13 @@ UPDATE outbound_call_runs r
           FROM outbound_call_runs r2
           LEFT JOIN outbound_call_jobs j ON j.run_id = r2.id
          WHERE r2.id IN (SELECT id FROM legacy_failed_runs)
+            OR r2.concurrency <= 0
             OR NOT (r2.total_leads >= 0 AND r2.queued_count >= 0 AND r2.in_progress_count >= 0
                     AND r2.completed_count >= 0 AND r2.failed_count >= 0
                     AND r2.cancelled_count >= 0 AND r2.cursor_position >= 0
                     AND r2.cursor_position <= r2.total_leads)
          GROUP BY r2.id) c
+  LEFT JOIN legacy_failed_runs f ON f.id = c.run_id
  WHERE r.id = c.run_id;
 
 -- Nothing is left that the checks refuse: validate them (a failure here

@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
 #include "server/store/api_key_store.h"
@@ -525,7 +526,11 @@ TEST_F(RunStoreTest, StopCommittingDuringAddLeadsLeavesNoQueuedJobs) {
   JobInsertGate gate(db_);
   absl::StatusOr<store::AddedLeads> added = absl::UnknownError("not run");
   std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 1'000)); });
-  ASSERT_TRUE(gate.WaitForWaiter()) << "AddLeads never reached the jobs insert";
+  if (!gate.WaitForWaiter()) {
+    gate.Open();
+    adder.join();
+    FAIL() << "AddLeads never reached the jobs insert";
+  }
   std::atomic<bool> stop_done{false};
   absl::StatusOr<ChangedRun> stopped = absl::UnknownError("not run");
   std::thread stopper([&] {
