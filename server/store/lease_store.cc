@@ -283,9 +283,9 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
         if (expired && !txn.exec_params1(kTrySweepLockSql, kSweepLockKey)[0].as<bool>()) {
           return acquired;  // another replica is sweeping right now
         }
-        for (const auto& row : txn.exec_params(
-                 kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_), max_runs, expired,
-                 max_runs_per_business)) {
+        for (const auto& row :
+             txn.exec_params(kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_), max_runs,
+                             expired, max_runs_per_business)) {
           AcquiredRun run;
           run.lease.run_id = row[0].as<int64_t>();
           run.lease.business_id = row[1].as<int64_t>();

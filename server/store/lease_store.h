@@ -98,8 +98,7 @@ class LeaseStore {
   // holds more runs of one business than that. Legacy rows the run checks
   // refuse are skipped, never an error for the other runs.
   absl::StatusOr<std::vector<AcquiredRun>> Acquire(const std::string& worker, int max_runs,
-                                                   AcquireMode mode,
-                                                   int max_runs_per_business = 0);
+                                                   AcquireMode mode, int max_runs_per_business = 0);
 
   // Renews the lease (lock_ts = now) and returns the run's control state.
   absl::StatusOr<RunControl> Heartbeat(const Lease& lease);

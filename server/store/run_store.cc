@@ -130,13 +130,11 @@ int64_t InsertStagedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
 // cancel requested.
 absl::Status CheckLeadsMayBeAdded(const Run& run, int64_t run_id) {
   if (run.status && !IsTerminal(*run.status) && !run.cancel_requested) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("cannot add leads to run ", run_id, ": it is ",
-                   run.status ? RunStatusName(*run.status) : "in an unknown status",
-                   run.cancel_requested && run.status && !IsTerminal(*run.status)
-                       ? " and being cancelled"
-                       : "",
-                   "; leads can be added to pending, running or paused runs"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot add leads to run ", run_id, ": it is ",
+      run.status ? RunStatusName(*run.status) : "in an unknown status",
+      run.cancel_requested && run.status && !IsTerminal(*run.status) ? " and being cancelled" : "",
+      "; leads can be added to pending, running or paused runs"));
 }
 
 std::string ActionMessage(RunAction action) {

@@ -86,8 +86,8 @@ TEST(FairnessTest, AnotherBusinessRunStartsWhileOneBusinessFillsTheWorker) {
     EXPECT_TRUE(WaitForRunState(
         inspect, a_runs[i], [](const RunRow& r) { return r.in_progress == 1; }, "dialing"));
   }
-  EXPECT_EQ(inspect.Int("SELECT count(*) FROM outbound_call_runs WHERE locked_by_worker IS NOT NULL"),
-            2);
+  EXPECT_EQ(
+      inspect.Int("SELECT count(*) FROM outbound_call_runs WHERE locked_by_worker IS NOT NULL"), 2);
 
   const int64_t b_run = create(business_b, "b-0");
   RunRow b_seen;
@@ -95,9 +95,10 @@ TEST(FairnessTest, AnotherBusinessRunStartsWhileOneBusinessFillsTheWorker) {
       inspect, b_run, [](const RunRow& r) { return r.worker == "fair-w1"; }, "acquired", &b_seen,
       absl::Seconds(20)));
   // Not by a slot freed up: A's runs are all still busy or waiting.
-  EXPECT_EQ(inspect.Int(absl::StrCat("SELECT count(*) FROM outbound_call_runs WHERE business_id = ",
-                                     business_a, " AND status IN ('pending', 'running')"
-                                     " AND completed_count = 0")),
+  EXPECT_EQ(inspect.Int(absl::StrCat(
+                "SELECT count(*) FROM outbound_call_runs WHERE business_id = ", business_a,
+                " AND status IN ('pending', 'running')"
+                " AND completed_count = 0")),
             4);
   EXPECT_EQ(inspect.Int(absl::StrCat("SELECT count(*) FROM outbound_call_runs WHERE business_id = ",
                                      business_a, " AND locked_by_worker = 'fair-w1'")),

@@ -670,8 +670,9 @@ VALUES
 )sql");
   absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(QueryText(db_.admin_url(), "SELECT string_agg(format('%s:%s:%s', id, lead_id, status),"
-                                       " ',' ORDER BY id) FROM outbound_call_jobs"),
+  EXPECT_EQ(QueryText(db_.admin_url(),
+                      "SELECT string_agg(format('%s:%s:%s', id, lead_id, status),"
+                      " ',' ORDER BY id) FROM outbound_call_jobs"),
             "2:7:completed,3:8:queued,6:9:calling,7:10:failed");
   EXPECT_EQ(QueryText(db_.admin_url(),
                       "SELECT format('total=%s queued=%s in_progress=%s completed=%s failed=%s',"

@@ -436,13 +436,13 @@ class JobInsertGate {
   static constexpr int64_t kKey = 0x6a0b;
 
   explicit JobInsertGate(const TestDatabase& db) : db_(db), holder_(db.admin_url()) {
-    db_.ExecAsAdmin(absl::StrCat(
-        "CREATE FUNCTION test_job_insert_gate() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN PERFORM pg_advisory_xact_lock_shared(",
-        kKey,
-        "); RETURN NULL; END $$;"
-        "CREATE TRIGGER test_job_insert_gate BEFORE INSERT ON outbound_call_jobs"
-        " FOR EACH STATEMENT EXECUTE FUNCTION test_job_insert_gate()"));
+    db_.ExecAsAdmin(
+        absl::StrCat("CREATE FUNCTION test_job_insert_gate() RETURNS trigger LANGUAGE plpgsql AS $$"
+                     " BEGIN PERFORM pg_advisory_xact_lock_shared(",
+                     kKey,
+                     "); RETURN NULL; END $$;"
+                     "CREATE TRIGGER test_job_insert_gate BEFORE INSERT ON outbound_call_jobs"
+                     " FOR EACH STATEMENT EXECUTE FUNCTION test_job_insert_gate()"));
     pqxx::nontransaction txn(holder_);
     txn.exec(absl::StrCat("SELECT pg_advisory_lock(", kKey, ")"));
   }
