@@ -448,7 +448,7 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   // call_sid backfilled from twilio_call_sid; existing call_sids kept.
   EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 5"), "CA123");
   EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 1"), "CA-done");
-  EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 2"), "<null>");
+  EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 3"), "<null>");
 
   // The original end time carried over.
   EXPECT_EQ(admin_int("SELECT count(*) FROM outbound_call_runs WHERE id = 101"
