@@ -17,10 +17,23 @@ UPDATE outbound_call_jobs
 DELETE FROM outbound_call_jobs j
  WHERE NOT EXISTS (SELECT 1 FROM outbound_call_runs r WHERE r.id = j.run_id);
 
--- Duplicate (run_id, lead_id) rows: keep the oldest (lowest id).
+-- Duplicate (run_id, lead_id) rows: keep one per pair. The oldest (lowest id)
+-- is kept, unless a later duplicate was already dialed while the oldest was
+-- not: then the oldest dialed one is kept, so the upgrade never queues a lead
+-- again that was dialed. Dialed: a status other than queued or cancelled, or
+-- a call id or dial start recorded. (Refined after release; databases that
+-- applied the first text are accepted, see kSupersededChecksums in
+-- server/store/migrator.cc.)
 DELETE FROM outbound_call_jobs j
- USING outbound_call_jobs k
- WHERE j.run_id = k.run_id AND j.lead_id = k.lead_id AND j.id > k.id;
+ USING (SELECT d.id,
+               row_number() OVER (
+                 PARTITION BY d.run_id, d.lead_id
+                 ORDER BY (d.status NOT IN ('queued', 'cancelled') OR d.call_sid IS NOT NULL
+                           OR d.twilio_call_sid IS NOT NULL OR d.dial_started_at IS NOT NULL)
+                          DESC,
+                          d.id) AS keep_rank
+          FROM outbound_call_jobs d) k
+ WHERE j.id = k.id AND k.keep_rank > 1;
 
 DO $$
 BEGIN

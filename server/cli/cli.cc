@@ -70,6 +70,9 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
           "how often a worker looks for new runs when idle");
 ABSL_FLAG(int, max_runs, 50, "most runs one worker holds at once");
+ABSL_FLAG(int, max_runs_per_business, 0,
+          "most runs of one business one worker holds at once (0: no cap; businesses still "
+          "take turns)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");
 ABSL_FLAG(int, watch_max_streams, 1000, "most open WatchRun/WatchRuns streams per process");
@@ -201,6 +204,7 @@ int Serve(const std::string& url) {
   config.scheduler.sweep_interval = absl::GetFlag(FLAGS_sweep_interval);
   config.scheduler.poll_interval = absl::GetFlag(FLAGS_poll_interval);
   config.scheduler.max_runs = absl::GetFlag(FLAGS_max_runs);
+  config.scheduler.max_runs_per_business = absl::GetFlag(FLAGS_max_runs_per_business);
   if (config.scheduler.heartbeat_interval <= absl::ZeroDuration() ||
       config.scheduler.heartbeat_interval >= config.lease_ttl) {
     return Fail(absl::StrCat("--heartbeat-interval (",
@@ -215,6 +219,9 @@ int Serve(const std::string& url) {
     return Fail("--poll-interval must be > 0");
   }
   if (config.scheduler.max_runs < 1) return Fail("--max-runs must be >= 1");
+  if (config.scheduler.max_runs_per_business < 0) {
+    return Fail("--max-runs-per-business must be >= 0 (0: no cap)");
+  }
   if (config.scheduler.worker_id.size() > 128) return Fail("--worker-id must be at most 128 bytes");
   config.watch_max_streams = absl::GetFlag(FLAGS_watch_max_streams);
   config.watch_max_streams_per_business = absl::GetFlag(FLAGS_watch_max_streams_per_business);

@@ -158,7 +158,7 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
   const int room = options_.max_runs - static_cast<int>(runs_.size());
   if (room <= 0) return;
   absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
-      leases_->Acquire(options_.worker_id, room, mode);
+      leases_->Acquire(options_.worker_id, room, mode, options_.max_runs_per_business);
   if (!acquired.ok()) {
     spdlog::warn("worker {} cannot acquire runs: {}", options_.worker_id,
                  acquired.status().ToString());

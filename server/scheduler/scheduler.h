@@ -56,6 +56,9 @@ struct SchedulerOptions {
   absl::Duration reconcile_interval = absl::Seconds(1);
   // Most runs this worker holds at once.
   int max_runs = 50;
+  // Most runs of one business this worker holds at once; 0: no cap (the
+  // businesses still take turns at every acquisition).
+  int max_runs_per_business = 0;
   // Most jobs claimed for one run per round, so runs take turns.
   int max_claim_batch = 20;
   // Receives metrics events; not owned; none when null.

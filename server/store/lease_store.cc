@@ -11,13 +11,51 @@ constexpr int64_t kSweepLockKey = 0x0CA11'0002;
 constexpr char kTrySweepLockSql[] = "SELECT pg_try_advisory_xact_lock($1)";
 
 // Leases runs to dispatch, and runs with calls left to reconcile. `$4` picks
-// free runs (false) or runs whose lease expired (true). The pre-update holder
-// is read from the same snapshot.
+// free runs (false) or runs whose lease expired (true). Businesses take
+// turns: each candidate's turn is the number of runs of its business this
+// worker (`$1`) already holds plus its rank among its business's candidates
+// (oldest first), and candidates are taken by turn, then id, so the oldest
+// waiting run of every business comes before a second run of any. `$5` > 0
+// caps the runs of one business this worker holds. Rows the run checks would
+// refuse (legacy rows before migration 0007) are never candidates, so one
+// such row cannot fail the statement for every other run. Candidates are
+// locked with SKIP LOCKED (the ranking reads without locks; a row another
+// worker holds locked is skipped). The pre-update holder is read from the
+// same snapshot.
 constexpr char kAcquireSql[] = R"sql(
-WITH candidates AS (
-  SELECT r.id, r.locked_by_worker AS previous_worker
+WITH eligible AS (
+  SELECT r.id, r.business_id
     FROM outbound_call_runs r
    WHERE (r.status IN ('pending', 'running')
+          OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
+              AND r.in_progress_count > 0))
+     AND r.concurrency > 0 AND r.total_leads >= 0 AND r.queued_count >= 0
+     AND r.in_progress_count >= 0 AND r.completed_count >= 0 AND r.failed_count >= 0
+     AND r.cancelled_count >= 0 AND r.cursor_position >= 0
+     AND r.cursor_position <= r.total_leads),
+held AS (
+  SELECT e.business_id, count(*) AS runs
+    FROM eligible e JOIN outbound_call_runs r ON r.id = e.id
+   WHERE r.locked_by_worker = $1
+   GROUP BY e.business_id),
+ranked AS (
+  SELECT e.id,
+         coalesce(h.runs, 0)
+           + row_number() OVER (PARTITION BY e.business_id ORDER BY e.id) AS turn
+    FROM eligible e
+    JOIN outbound_call_runs r ON r.id = e.id
+    LEFT JOIN held h ON h.business_id = e.business_id
+   WHERE CASE WHEN $4
+              THEN r.locked_by_worker IS NOT NULL
+                   AND (r.lock_ts IS NULL
+                        OR r.lock_ts < now() - $2::float8 * interval '1 microsecond')
+              ELSE r.locked_by_worker IS NULL END),
+candidates AS (
+  SELECT r.id, r.locked_by_worker AS previous_worker
+    FROM outbound_call_runs r
+    JOIN ranked k ON k.id = r.id
+   WHERE ($5::int <= 0 OR k.turn <= $5::int)
+     AND (r.status IN ('pending', 'running')
           OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
               AND r.in_progress_count > 0))
      AND CASE WHEN $4
@@ -25,9 +63,9 @@ WITH candidates AS (
                    AND (r.lock_ts IS NULL
                         OR r.lock_ts < now() - $2::float8 * interval '1 microsecond')
               ELSE r.locked_by_worker IS NULL END
-   ORDER BY r.id
+   ORDER BY k.turn, r.id
    LIMIT $3
-   FOR UPDATE SKIP LOCKED)
+   FOR UPDATE OF r SKIP LOCKED)
 UPDATE outbound_call_runs r
    SET locked_by_worker = $1, lock_ts = now(), lease_epoch = r.lease_epoch + 1,
        status = CASE WHEN r.status = 'pending' THEN 'running' ELSE r.status END,
@@ -234,7 +272,8 @@ LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl)
     : database_(database), lease_ttl_(lease_ttl) {}
 
 absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& worker,
-                                                             int max_runs, AcquireMode mode) {
+                                                             int max_runs, AcquireMode mode,
+                                                             int max_runs_per_business) {
   const bool expired = mode == AcquireMode::kExpired;
   return database_->Transact(
       Tenancy::AllBusinesses(), expired ? "sweep expired leases" : "acquire runs",
@@ -244,8 +283,9 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
         if (expired && !txn.exec_params1(kTrySweepLockSql, kSweepLockKey)[0].as<bool>()) {
           return acquired;  // another replica is sweeping right now
         }
-        for (const auto& row : txn.exec_params(
-                 kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_), max_runs, expired)) {
+        for (const auto& row :
+             txn.exec_params(kAcquireSql, worker, absl::ToDoubleMicroseconds(lease_ttl_), max_runs,
+                             expired, max_runs_per_business)) {
           AcquiredRun run;
           run.lease.run_id = row[0].as<int64_t>();
           run.lease.business_id = row[1].as<int64_t>();

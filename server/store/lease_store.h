@@ -93,8 +93,12 @@ class LeaseStore {
   // running) and runs that still have calls to reconcile (paused, stopped or
   // cancelled with jobs in progress). A pending run becomes running with
   // started_at set. Each acquisition increments the run's lease epoch.
+  // Businesses take turns (the oldest waiting run of each first, fewest held
+  // by this worker first); when `max_runs_per_business` > 0 the worker never
+  // holds more runs of one business than that. Legacy rows the run checks
+  // refuse are skipped, never an error for the other runs.
   absl::StatusOr<std::vector<AcquiredRun>> Acquire(const std::string& worker, int max_runs,
-                                                   AcquireMode mode);
+                                                   AcquireMode mode, int max_runs_per_business = 0);
 
   // Renews the lease (lock_ts = now) and returns the run's control state.
   absl::StatusOr<RunControl> Heartbeat(const Lease& lease);

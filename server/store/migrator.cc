@@ -30,6 +30,29 @@ constexpr char kRecordSql[] =
 // Migrations may touch rows of every business under row-level security.
 constexpr char kAllBusinessesSql[] = "SELECT set_config('campaign.all_businesses', 'on', true)";
 
+// Earlier texts of migrations that were changed after release, by version:
+// a database that recorded one of these checksums applied an equivalent text
+// and is not refused. The ledger keeps the checksum it recorded, so a binary
+// of the earlier release still accepts the database (rollbacks keep working).
+// Add an entry only when the new text leaves an already upgraded database as
+// it is (the change matters for databases that did not apply it yet).
+struct SupersededChecksum {
+  int version;
+  const char* checksum;
+};
+constexpr SupersededChecksum kSupersededChecksums[] = {
+    // 0003_upgrade_jobs before its deduplication kept the dialed duplicate.
+    {3, "d9820adb5482df79e73dd065d604f5338759023cbf4fc5c63d6cb90fe9db409c"},
+};
+
+// True when `checksum` is an accepted earlier text of migration `version`.
+bool IsSuperseded(int version, const std::string& checksum) {
+  for (const SupersededChecksum& entry : kSupersededChecksums) {
+    if (entry.version == version && checksum == entry.checksum) return true;
+  }
+  return false;
+}
+
 struct LedgerRow {
   std::string name;
   std::string checksum;
@@ -54,12 +77,15 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
   for (const MigrationFile& file : files) {
     const std::string checksum = Sha256Hex(file.sql);
     if (auto it = ledger.find(file.version); it != ledger.end()) {
-      if (it->second.checksum != checksum) {
+      if (it->second.checksum == checksum) continue;
+      if (!IsSuperseded(file.version, it->second.checksum)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "migration ", file.name, " was changed after it was applied (recorded checksum ",
             it->second.checksum, ", file checksum ", checksum,
             "); add a new migration instead of editing an applied one"));
       }
+      spdlog::info("migration {} was applied with an earlier, equivalent text (checksum {})",
+                   file.name, it->second.checksum);
       continue;
     }
     spdlog::info("applying migration {}", file.name);

@@ -1,6 +1,7 @@
 // Applies the numbered SQL migrations in order, each in its own transaction,
 // under a PostgreSQL advisory lock so concurrent replicas converge, and
-// records each with a checksum so an edited migration is refused.
+// records each with a checksum so an edited migration is refused (except
+// earlier texts listed as superseded by an equivalent one).
 #ifndef CAMPAIGN_SERVER_STORE_MIGRATOR_H_
 #define CAMPAIGN_SERVER_STORE_MIGRATOR_H_
 
@@ -23,7 +24,9 @@ struct MigrationReport {
 // Applies every migration of `files` missing from the ledger table
 // `schema_migrations` of the database at `url`. A migration whose recorded
 // checksum differs from its file is FAILED_PRECONDITION and nothing after it
-// is applied. Safe to call concurrently from several processes.
+// is applied, unless the recorded checksum is one of the migration's listed
+// superseded texts (kSupersededChecksums in migrator.cc). Safe to call
+// concurrently from several processes.
 absl::StatusOr<MigrationReport> Migrate(const std::string& url,
                                         const std::vector<MigrationFile>& files);
 

@@ -59,6 +59,13 @@ constexpr char kLockRunSql[] =
     "microsecond')"
     " FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2 FOR UPDATE";
 
+// AddLeads' last step: the run row locked for its counter update (a
+// NO KEY UPDATE lock, like a claim's), with the state to re-check.
+constexpr char kLockRunForCountSql[] = "SELECT " CAMPAIGN_RUN_COLUMNS
+                                       " FROM outbound_call_runs r"
+                                       " WHERE r.id = $1 AND r.business_id = $2"
+                                       " FOR NO KEY UPDATE";
+
 constexpr char kProjectOfRunSql[] =
     "SELECT r.project_id FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2";
 
@@ -119,6 +126,17 @@ int64_t InsertStagedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
   return txn.exec_params(kInsertJobsSql, run_id, business_id, project_id).affected_rows();
 }
 
+// OK when leads may be added to `run`: pending, running or paused, and no
+// cancel requested.
+absl::Status CheckLeadsMayBeAdded(const Run& run, int64_t run_id) {
+  if (run.status && !IsTerminal(*run.status) && !run.cancel_requested) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot add leads to run ", run_id, ": it is ",
+      run.status ? RunStatusName(*run.status) : "in an unknown status",
+      run.cancel_requested && run.status && !IsTerminal(*run.status) ? " and being cancelled" : "",
+      "; leads can be added to pending, running or paused runs"));
+}
+
 std::string ActionMessage(RunAction action) {
   return action == RunAction::kStop ? "Stopped by user" : "Cancelled by user";
 }
@@ -170,28 +188,38 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
       });
 }
 
+// The run row is not locked while the leads are staged (COPY) and inserted:
+// the inserts take only the foreign key's KEY SHARE lock on it, which neither
+// a claim nor a heartbeat waits for (both take NO KEY UPDATE). The row is
+// locked at the end, for the counter update, and the state is checked again
+// then. A Stop, Cancel or completion that commits while the leads are being
+// inserted is seen by that check and the whole AddLeads rolls back (its jobs
+// were never visible). A Stop that comes later waits for this transaction
+// (its FOR UPDATE conflicts with the KEY SHARE lock) and then cancels the
+// added jobs too; either way no queued job is left in a stopped run.
 absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_id,
                                               const std::vector<Lead>& leads) {
   return database_->Transact(
       Tenancy::Business(business_id), "add leads",
       [&](pqxx::work& txn) -> absl::StatusOr<AddedLeads> {
-        pqxx::result locked = txn.exec_params(kLockRunSql, run_id, business_id,
-                                              absl::ToInt64Microseconds(lease_ttl_));
-        if (locked.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
-        const Run current = RunFromRow(locked[0]);
-        if (!current.status || IsTerminal(*current.status) || current.cancel_requested) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "cannot add leads to run ", run_id, ": it is ",
-              current.status ? RunStatusName(*current.status) : "in an unknown status",
-              current.cancel_requested && current.status && !IsTerminal(*current.status)
-                  ? " and being cancelled"
-                  : "",
-              "; leads can be added to pending, running or paused runs"));
+        // Early answer, before any COPY, for a run that cannot take leads.
+        pqxx::result current = txn.exec_params(kGetRunSql, run_id, business_id);
+        if (current.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
+        if (absl::Status allowed = CheckLeadsMayBeAdded(RunFromRow(current[0]), run_id);
+            !allowed.ok()) {
+          return allowed;
         }
         pqxx::result project = txn.exec_params(kProjectOfRunSql, run_id, business_id);
+        if (project.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
         StageLeads(txn, leads);
         const int64_t added =
             InsertStagedJobs(txn, run_id, business_id, project[0][0].get<int64_t>());
+        pqxx::result locked = txn.exec_params(kLockRunForCountSql, run_id, business_id);
+        if (locked.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
+        if (absl::Status allowed = CheckLeadsMayBeAdded(RunFromRow(locked[0]), run_id);
+            !allowed.ok()) {
+          return allowed;
+        }
         pqxx::result counted = txn.exec_params(kCountAddedJobsSql, run_id, business_id, added);
         return AddedLeads{RunFromRow(counted[0]), added,
                           static_cast<int64_t>(leads.size()) - added};

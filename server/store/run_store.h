@@ -59,6 +59,9 @@ class RunStore {
 
   // Appends jobs for `leads` to a pending, running or paused run, skipping
   // lead_ids the run already has; counters change in the same transaction.
+  // The run row is locked only for the final counter update (claims and
+  // heartbeats never wait for the COPY); a stop, cancel or completion that
+  // commits meanwhile makes it FAILED_PRECONDITION with nothing added.
   absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
                                       const std::vector<Lead>& leads);
 

@@ -21,6 +21,7 @@
 #include "server/model/model.h"
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
+#include "server/store/lease_store.h"
 #include "server/store/migrator.h"
 #include "server/store/run_store.h"
 #include "server/util/crypto.h"
@@ -31,7 +32,7 @@ namespace campaign {
 namespace {
 
 // The number of files in migrations/; raise it with every new migration.
-constexpr int kLatestVersion = 6;
+constexpr int kLatestVersion = 7;
 
 // campaign::Run under a name that gtest's Test::Run does not hide in tests.
 using RunRecord = ::campaign::Run;
@@ -360,15 +361,17 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   auto admin_int = [&](const std::string& sql) { return db_.QueryInt(sql); };
   auto admin_text = [&](const std::string& sql) { return QueryText(db_.admin_url(), sql); };
 
-  // Duplicates gone, the lowest id kept; the orphan job is gone too.
+  // Duplicates gone: the lowest id kept unless only a later one was dialed
+  // (lead 2: the failed job 3 was dialed, the queued job 2 not); the orphan
+  // job is gone too.
   EXPECT_EQ(admin_text("SELECT string_agg(id::text, ',' ORDER BY id) FROM outbound_call_jobs"),
-            "1,2,4,5,7,8,9,10");
+            "1,3,4,5,7,8,9,10");
   EXPECT_EQ(
       admin_text("SELECT lead_name FROM outbound_call_jobs WHERE run_id = 100 AND lead_id = 1"),
       "Ann");
   EXPECT_EQ(
       admin_text("SELECT lead_name FROM outbound_call_jobs WHERE run_id = 100 AND lead_id = 2"),
-      "Ben");
+      "Ben again");
 
   // UNIQUE (run_id, lead_id) named unique_run_lead, and it holds.
   EXPECT_EQ(admin_text("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
@@ -382,7 +385,7 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   // business_id from the parent run, NOT NULL, with a foreign key and an index.
   EXPECT_EQ(admin_text("SELECT string_agg(id || ':' || business_id, ',' ORDER BY id)"
                        " FROM outbound_call_jobs"),
-            "1:10,2:10,4:10,5:10,7:10,8:10,9:20,10:20");
+            "1:10,3:10,4:10,5:10,7:10,8:10,9:20,10:20");
   EXPECT_EQ(admin_text("SELECT is_nullable FROM information_schema.columns"
                        " WHERE table_name = 'outbound_call_jobs' AND column_name = 'business_id'"),
             "NO");
@@ -432,7 +435,7 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
       " cursor=%s', total_leads, queued_count, in_progress_count, completed_count,"
       " failed_count, cancelled_count, cursor_position) FROM outbound_call_runs WHERE id = ";
   EXPECT_EQ(admin_text(counters + "100"),
-            "total=5 queued=1 in_progress=1 completed=1 failed=1 cancelled=1 cursor=3");
+            "total=5 queued=0 in_progress=1 completed=1 failed=2 cancelled=1 cursor=4");
   EXPECT_EQ(admin_text(counters + "101"),
             "total=1 queued=0 in_progress=0 completed=0 failed=0 cancelled=1 cursor=1");
   EXPECT_EQ(admin_text(counters + "200"),
@@ -445,7 +448,7 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   // call_sid backfilled from twilio_call_sid; existing call_sids kept.
   EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 5"), "CA123");
   EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 1"), "CA-done");
-  EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 2"), "<null>");
+  EXPECT_EQ(admin_text("SELECT call_sid FROM outbound_call_jobs WHERE id = 3"), "<null>");
 
   // The original end time carried over.
   EXPECT_EQ(admin_int("SELECT count(*) FROM outbound_call_runs WHERE id = 101"
@@ -502,10 +505,10 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   store::RunStore runs(&database, absl::Seconds(30));
   absl::StatusOr<store::ChangedRun> stopped = runs.ApplyAction(10, 100, RunAction::kStop);
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->cancelled_jobs, 1);
+  EXPECT_EQ(stopped->cancelled_jobs, 0);
   EXPECT_EQ(stopped->run.status, RunStatus::kStopped);
   EXPECT_EQ(stopped->run.queued_count, 0);
-  EXPECT_EQ(stopped->run.cancelled_count, 2);
+  EXPECT_EQ(stopped->run.cancelled_count, 1);
   EXPECT_EQ(stopped->run.cursor_position, 4);
   absl::StatusOr<RunRecord> foreign = runs.GetRun(20, 100);
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kNotFound) << foreign.status();
@@ -522,31 +525,188 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   EXPECT_EQ(created->run.total_leads, 1);
 }
 
-// 0002 adds its status and number checks NOT VALID so that "the upgrade never
-// fails on old data": a legacy run with a status the new code does not know,
-// or with a concurrency of 0, must not stop the upgrade, and keeps its values.
-TEST_F(MigrationTest, LegacyRunsWithValuesTheNewChecksRejectStillUpgrade) {
+// Legacy rows the checks of 0003 refuse (added NOT VALID): runs with a
+// status the service does not know or a concurrency of 0, a job with an
+// unknown status, and jobs dialing or calling without a dial lock token.
+constexpr char kLegacyBadRowsSql[] = R"sql(
+INSERT INTO business (id, name) VALUES (1, 'Old');
+INSERT INTO outbound_call_runs (id, business_id, concurrency, total_leads, status) VALUES
+  (1, 1, 3, 2, 'in_progress'), (2, 1, 0, 1, 'pending'), (3, 1, 0, 1, 'completed'),
+  (4, 1, 2, 4, 'running');
+INSERT INTO outbound_call_jobs (id, run_id, lead_id, status, twilio_call_sid) VALUES
+  (1, 1, 1, 'completed', NULL), (2, 1, 2, 'queued', NULL), (3, 2, 1, 'queued', NULL),
+  (4, 3, 1, 'completed', NULL), (5, 4, 1, 'queued', NULL), (6, 4, 2, 'done', NULL),
+  (7, 4, 3, 'dialing', NULL), (8, 4, 4, 'calling', 'CA-legacy-8');
+)sql";
+
+// The run ids LeaseStore::Acquire leases to `worker` now (sorted).
+absl::StatusOr<std::vector<int64_t>> AcquireAll(const std::string& url, const std::string& worker) {
+  store::Database database(url, store::PoolOptions{.size = 1});
+  store::LeaseStore leases(&database, absl::Seconds(30));
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire(worker, 10, store::AcquireMode::kFree);
+  if (!acquired.ok()) return acquired.status();
+  std::vector<int64_t> ids;
+  for (const store::AcquiredRun& run : *acquired) ids.push_back(run.lease.run_id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Issue item 2: one legacy pending run with concurrency 0 made the batch
+// UPDATE of every acquisition fail (check_violation): no worker acquired any
+// run. Acquisition leaves such a row alone and leases the others, even on a
+// database that has not run 0007 yet.
+TEST_F(MigrationTest, AcquisitionSkipsLegacyRowsTheChecksRefuse) {
   Exec(db_.app_url(), kLegacySchemaSql);
-  Exec(db_.app_url(),
-       "INSERT INTO business (id, name) VALUES (1, 'Old');"
-       "INSERT INTO outbound_call_runs (id, business_id, concurrency, total_leads, status)"
-       " VALUES (1, 1, 3, 2, 'in_progress'), (2, 1, 0, 1, 'pending');"
-       "INSERT INTO outbound_call_jobs (id, run_id, lead_id, status) VALUES"
-       " (1, 1, 1, 'completed'), (2, 1, 2, 'queued'), (3, 2, 1, 'queued');");
+  Exec(db_.app_url(), kLegacyBadRowsSql);
+  ASSERT_TRUE(store::Migrate(db_.app_url(), FirstMigrations(6)).ok());
+  absl::StatusOr<std::vector<int64_t>> acquired = AcquireAll(db_.app_url(), "w1");
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  EXPECT_EQ(*acquired, (std::vector<int64_t>{4}));
+  EXPECT_EQ(QueryText(db_.admin_url(), "SELECT status FROM outbound_call_runs WHERE id = 2"),
+            "pending");
+}
+
+// 0007 finalises every legacy row the checks refuse (failed, with the reason
+// in last_error, queued jobs cancelled, counters recounted), gives tokenless
+// active jobs a token, and validates the checks: nothing is left that a
+// later update could trip over. StopRun and acquisition then work.
+TEST_F(MigrationTest, LegacyRowsTheChecksRefuseAreFinalisedAndTheChecksValidated) {
+  Exec(db_.app_url(), kLegacySchemaSql);
+  Exec(db_.app_url(), kLegacyBadRowsSql);
 
   absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->current_version, kLatestVersion);
-  EXPECT_EQ(
-      QueryText(db_.admin_url(),
-                "SELECT string_agg(format('%s:%s:%s:total=%s:queued=%s:completed=%s', id,"
-                " status, concurrency, total_leads, queued_count, completed_count), ','"
-                " ORDER BY id) FROM outbound_call_runs"),
-      "1:in_progress:3:total=2:queued=1:completed=1,2:pending:0:total=1:queued=1:completed=0");
-  // New rows are still held to the checks.
+  auto text = [&](const std::string& sql) { return QueryText(db_.admin_url(), sql); };
+  EXPECT_EQ(text("SELECT string_agg(format('%s:%s:%s:total=%s:queued=%s:in_progress=%s:"
+                 "completed=%s:failed=%s:cancelled=%s:cursor=%s', id, status, concurrency,"
+                 " total_leads, queued_count, in_progress_count, completed_count, failed_count,"
+                 " cancelled_count, cursor_position), ',' ORDER BY id) FROM outbound_call_runs"),
+            "1:failed:3:total=2:queued=0:in_progress=0:completed=1:failed=0:cancelled=1:cursor=2,"
+            "2:failed:1:total=1:queued=0:in_progress=0:completed=0:failed=0:cancelled=1:cursor=1,"
+            "3:completed:1:total=1:queued=0:in_progress=0:completed=1:failed=0:cancelled=0:"
+            "cursor=1,"
+            "4:running:2:total=4:queued=1:in_progress=2:completed=0:failed=1:cancelled=0:"
+            "cursor=1");
+  EXPECT_TRUE(Contains(text("SELECT last_error FROM outbound_call_runs WHERE id = 1"),
+                       "unknown legacy run status \"in_progress\""));
+  EXPECT_TRUE(Contains(text("SELECT last_error FROM outbound_call_runs WHERE id = 2"),
+                       "concurrency 0 is not valid"));
+  EXPECT_EQ(text("SELECT count(*) FROM outbound_call_runs WHERE id IN (1, 2)"
+                 " AND ended_at IS NOT NULL"),
+            "2");
+  EXPECT_EQ(text("SELECT count(*) FROM outbound_call_runs WHERE id IN (3, 4)"
+                 " AND last_error IS NULL"),
+            "2");
+  EXPECT_EQ(text("SELECT string_agg(format('%s:%s', id, status), ',' ORDER BY id)"
+                 " FROM outbound_call_jobs"),
+            "1:completed,2:cancelled,3:cancelled,4:completed,5:queued,6:failed,7:dialing,"
+            "8:calling");
+  EXPECT_TRUE(Contains(text("SELECT error_message FROM outbound_call_jobs WHERE id = 2"),
+                       "Run failed: upgrade: unknown legacy run status"));
+  EXPECT_TRUE(Contains(text("SELECT error_message FROM outbound_call_jobs WHERE id = 6"),
+                       "unknown legacy job status \"done\""));
+  EXPECT_EQ(text("SELECT count(*) FROM outbound_call_jobs WHERE id IN (7, 8)"
+                 " AND dial_lock_token LIKE 'legacy-%'"),
+            "2");
+  EXPECT_EQ(text("SELECT count(*) FROM outbound_call_jobs WHERE status IN ('dialing', 'calling')"
+                 " AND dial_lock_token IS NULL"),
+            "0");
+  // Every check validated.
+  EXPECT_EQ(text("SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname)"
+                 " FROM pg_constraint WHERE contype = 'c' AND conname IN"
+                 " ('outbound_call_runs_status_check', 'outbound_call_runs_numbers_check',"
+                 "  'outbound_call_jobs_status_check')"),
+            "outbound_call_jobs_status_check=true,outbound_call_runs_numbers_check=true,"
+            "outbound_call_runs_status_check=true");
   EXPECT_THROW(db_.ExecAsAdmin("INSERT INTO outbound_call_runs (business_id, status)"
                                " VALUES (1, 'in_progress')"),
                pqxx::check_violation);
+
+  // Stop on the finalised run (it failed with a check violation before) is
+  // the no-op of a finished run.
+  {
+    store::Database database(db_.app_url(), store::PoolOptions{.size = 2});
+    store::RunStore runs(&database, absl::Seconds(30));
+    absl::StatusOr<store::ChangedRun> stopped = runs.ApplyAction(1, 2, RunAction::kStop);
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    EXPECT_EQ(stopped->run.status, RunStatus::kFailed);
+    EXPECT_EQ(stopped->cancelled_jobs, 0);
+  }
+  // Every run still needing a worker is acquired (run 4 to dial and
+  // reconcile), without an error.
+  absl::StatusOr<std::vector<int64_t>> acquired = AcquireAll(db_.app_url(), "w1");
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  EXPECT_EQ(*acquired, (std::vector<int64_t>{4}));
+  {
+    store::Database database(db_.app_url(), store::PoolOptions{.size = 2});
+    store::RunStore runs(&database, absl::Seconds(30));
+    absl::StatusOr<store::ChangedRun> stopped = runs.ApplyAction(1, 4, RunAction::kStop);
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    EXPECT_EQ(stopped->cancelled_jobs, 1);
+  }
+}
+
+// Issue item 9: a duplicate (run, lead) whose later row was dialed keeps the
+// dialed row (the original kept the lowest id, queued again); without a
+// dialed row the lowest id is kept as before.
+TEST_F(MigrationTest, LegacyDeduplicationKeepsTheDuplicateThatWasDialed) {
+  Exec(db_.app_url(), kLegacySchemaSql);
+  Exec(db_.app_url(), R"sql(
+INSERT INTO business (id, name) VALUES (1, 'Old');
+INSERT INTO outbound_call_runs (id, business_id, concurrency, status) VALUES (1, 1, 2, 'running');
+INSERT INTO outbound_call_jobs
+  (id, run_id, lead_id, status, call_sid, twilio_call_sid, dial_started_at, dial_lock_token)
+VALUES
+  (1, 1, 7, 'queued', NULL, NULL, NULL, NULL),
+  (2, 1, 7, 'completed', 'CA-7', NULL, now(), 'tok-2'),
+  (3, 1, 8, 'queued', NULL, NULL, NULL, NULL),
+  (4, 1, 8, 'cancelled', NULL, NULL, NULL, NULL),
+  (5, 1, 9, 'queued', NULL, NULL, NULL, NULL),
+  (6, 1, 9, 'calling', NULL, 'CA-9', now(), 'tok-6'),
+  (7, 1, 10, 'failed', NULL, NULL, now(), 'tok-7'),
+  (8, 1, 10, 'completed', 'CA-10', NULL, now(), 'tok-8');
+)sql");
+  absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(QueryText(db_.admin_url(),
+                      "SELECT string_agg(format('%s:%s:%s', id, lead_id, status),"
+                      " ',' ORDER BY id) FROM outbound_call_jobs"),
+            "2:7:completed,3:8:queued,6:9:calling,7:10:failed");
+  EXPECT_EQ(QueryText(db_.admin_url(),
+                      "SELECT format('total=%s queued=%s in_progress=%s completed=%s failed=%s',"
+                      " total_leads, queued_count, in_progress_count, completed_count,"
+                      " failed_count) FROM outbound_call_runs WHERE id = 1"),
+            "total=4 queued=1 in_progress=1 completed=1 failed=1");
+}
+
+// A database that applied the first text of 0003 (before its deduplication
+// refinement) is not refused: the superseded checksum is accepted, kept in
+// the ledger, and the later migrations apply. Any other checksum is refused.
+TEST_F(MigrationTest, SupersededChecksumOfARefinedMigrationIsAccepted) {
+  constexpr char kFirst0003Checksum[] =
+      "d9820adb5482df79e73dd065d604f5338759023cbf4fc5c63d6cb90fe9db409c";
+  ASSERT_TRUE(store::Migrate(db_.app_url(), FirstMigrations(3)).ok());
+  ASSERT_NE(Sha256Hex(EmbeddedMigrations()[2].sql), kFirst0003Checksum);
+  db_.ExecAsAdmin(absl::StrCat("UPDATE schema_migrations SET checksum = '", kFirst0003Checksum,
+                               "' WHERE version = 3"));
+  absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->applied, NamesFrom(3));
+  EXPECT_EQ(report->current_version, kLatestVersion);
+  EXPECT_EQ(QueryText(db_.admin_url(), "SELECT checksum FROM schema_migrations WHERE version = 3"),
+            kFirst0003Checksum);
+  // The binary agrees.
+  testing::ProcessResult again =
+      testing::RunCampaignd({"migrate", "--database-url", db_.app_url()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+
+  // A superseded checksum of another migration is not accepted for 0002.
+  db_.ExecAsAdmin(absl::StrCat("UPDATE schema_migrations SET checksum = '", kFirst0003Checksum,
+                               "' WHERE version = 2"));
+  absl::StatusOr<MigrationReport> refused = store::Migrate(db_.app_url(), EmbeddedMigrations());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
 #include "server/store/api_key_store.h"
@@ -424,6 +425,150 @@ TEST_F(RunStoreTest, AddLeadsToAnotherBusinessRunIsNotFoundLikeAMissingRun) {
   EXPECT_EQ(foreign.status().message(), missing.status().message());
   EXPECT_EQ(missing.status().message(), store::RunNotFoundMessage(theirs.id));
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM outbound_call_jobs"), 0);
+}
+
+// Holds a session-level advisory lock on its own superuser connection; a
+// statement-level trigger on outbound_call_jobs makes every INSERT into jobs
+// wait for it, so a test can stop AddLeads after its COPY, exactly where it
+// inserts the staged leads, and look at the run row from outside meanwhile.
+class JobInsertGate {
+ public:
+  static constexpr int64_t kKey = 0x6a0b;
+
+  explicit JobInsertGate(const TestDatabase& db) : db_(db), holder_(db.admin_url()) {
+    db_.ExecAsAdmin(
+        absl::StrCat("CREATE FUNCTION test_job_insert_gate() RETURNS trigger LANGUAGE plpgsql AS $$"
+                     " BEGIN PERFORM pg_advisory_xact_lock_shared(",
+                     kKey,
+                     "); RETURN NULL; END $$;"
+                     "CREATE TRIGGER test_job_insert_gate BEFORE INSERT ON outbound_call_jobs"
+                     " FOR EACH STATEMENT EXECUTE FUNCTION test_job_insert_gate()"));
+    pqxx::nontransaction txn(holder_);
+    txn.exec(absl::StrCat("SELECT pg_advisory_lock(", kKey, ")"));
+  }
+  ~JobInsertGate() {
+    Open();
+    db_.ExecAsAdmin(
+        "DROP TRIGGER test_job_insert_gate ON outbound_call_jobs;"
+        "DROP FUNCTION test_job_insert_gate()");
+  }
+
+  // True once some session waits at the gate (within `timeout`).
+  bool WaitForWaiter(absl::Duration timeout = absl::Seconds(60)) const {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (db_.QueryInt(absl::StrCat("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                    " AND NOT granted AND objid = ",
+                                    kKey)) > 0) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+  // Lets waiting and later inserts through.
+  void Open() {
+    if (open_) return;
+    open_ = true;
+    pqxx::nontransaction txn(holder_);
+    txn.exec(absl::StrCat("SELECT pg_advisory_unlock(", kKey, ")"));
+  }
+
+ private:
+  const TestDatabase& db_;
+  pqxx::connection holder_;
+  bool open_ = false;
+};
+
+// The sqlstate of locking the run row FOR NO KEY UPDATE NOWAIT (what a claim
+// and a heartbeat need) from another session; empty when the lock was had.
+std::string TryNoKeyUpdateLock(const TestDatabase& db, int64_t run_id) {
+  pqxx::connection connection(db.admin_url());
+  pqxx::work txn(connection);
+  try {
+    txn.exec(absl::StrCat("SELECT 1 FROM outbound_call_runs WHERE id = ", run_id,
+                          " FOR NO KEY UPDATE NOWAIT"));
+    txn.exec(absl::StrCat("UPDATE outbound_call_runs SET lock_ts = lock_ts WHERE id = ", run_id));
+  } catch (const pqxx::sql_error& error) {
+    return error.sqlstate();
+  }
+  txn.abort();
+  return "";
+}
+
+// Issue item 8: a large AddLeads must not hold the run row locked while it
+// stages and inserts 100k leads: a claim or heartbeat (NO KEY UPDATE on the
+// row) gets the lock at once while AddLeads is held after its COPY.
+TEST_F(RunStoreTest, LargeAddLeadsDoesNotLockTheRunRowWhileItCopiesAndInserts) {
+  const RunRecord run = MustCreate(business_a_, "large-add", 2);
+  JobInsertGate gate(db_);
+  absl::StatusOr<store::AddedLeads> added = absl::UnknownError("not run");
+  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 100'000)); });
+  const bool waiting = gate.WaitForWaiter();
+  const std::string lock_error = waiting ? TryNoKeyUpdateLock(db_, run.id) : "not reached";
+  gate.Open();
+  adder.join();
+  ASSERT_TRUE(waiting) << "AddLeads never reached the jobs insert";
+  EXPECT_EQ(lock_error, "") << "the run row was locked during AddLeads (55P03: lock not available)";
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->added, 100'000);
+  EXPECT_EQ(added->run.total_leads, 100'002);
+  EXPECT_EQ(added->run.queued_count, 100'002);
+  EXPECT_EQ(CountJobs(run.id, "queued"), 100'002);
+}
+
+// A Stop that commits while AddLeads inserts its leads wins: the Stop does
+// not wait for the insert, AddLeads then fails as for a stopped run and
+// adds nothing, and no queued job is left in the stopped run.
+TEST_F(RunStoreTest, StopCommittingDuringAddLeadsLeavesNoQueuedJobs) {
+  const RunRecord run = MustCreate(business_a_, "stop-during-add", 2);
+  JobInsertGate gate(db_);
+  absl::StatusOr<store::AddedLeads> added = absl::UnknownError("not run");
+  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 1'000)); });
+  if (!gate.WaitForWaiter()) {
+    gate.Open();
+    adder.join();
+    FAIL() << "AddLeads never reached the jobs insert";
+  }
+  std::atomic<bool> stop_done{false};
+  absl::StatusOr<ChangedRun> stopped = absl::UnknownError("not run");
+  std::thread stopper([&] {
+    stopped = runs_.ApplyAction(business_a_, run.id, RunAction::kStop);
+    stop_done = true;
+  });
+  // The Stop must finish while AddLeads is still held at the gate.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!stop_done && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  const bool stop_finished_first = stop_done;
+  gate.Open();
+  stopper.join();
+  adder.join();
+  EXPECT_TRUE(stop_finished_first) << "Stop waited for AddLeads";
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->run.status, RunStatus::kStopped);
+  if (stop_finished_first) {
+    ASSERT_EQ(added.status().code(), absl::StatusCode::kFailedPrecondition) << added.status();
+    EXPECT_TRUE(Contains(added.status().message(), "stopped"));
+  }
+  EXPECT_EQ(CountJobs(run.id, "queued"), 0);
+  absl::StatusOr<RunRecord> after = runs_.GetRun(business_a_, run.id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->queued_count, 0);
+  EXPECT_EQ(after->total_leads, CountJobs(run.id));
+  ExpectCountersAddUp(*after);
+}
+
+// A Stop that starts after AddLeads inserted its leads waits for it and then
+// cancels the added jobs too.
+TEST_F(RunStoreTest, StopAfterAddLeadsInsertedCancelsTheAddedJobs) {
+  const RunRecord run = MustCreate(business_a_, "stop-after-add", 2);
+  absl::StatusOr<store::AddedLeads> added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 50));
+  ASSERT_TRUE(added.ok()) << added.status();
+  const ChangedRun stopped = MustApply(business_a_, run.id, RunAction::kStop);
+  EXPECT_EQ(stopped.cancelled_jobs, 52);
+  EXPECT_EQ(CountJobs(run.id, "queued"), 0);
+  ExpectCountersAddUp(stopped.run);
 }
 
 // ----------------------------------------------------------------- Listing
