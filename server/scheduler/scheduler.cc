@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,18 @@ constexpr int kMaxConsecutiveErrors = 5;
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
 bool IsFinal(std::optional<RunStatus> status) { return status && IsTerminal(*status); }
+
+// What is known of a dialing job whose call nobody can find: when and by
+// whom it was claimed (`how` says why the claimer never recorded a call id).
+std::string UnknownDialError(const store::ActiveJob& job, absl::string_view claimer,
+                             absl::string_view how) {
+  return absl::StrCat(
+      "dial outcome unknown: claimed at ",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", job.dial_started_at, absl::UTCTimeZone()), " by ",
+      claimer.empty() ? "an earlier holder of the run" : absl::StrCat("worker ", claimer), " (",
+      how, "); no call id was recorded and the provider has no record of token ", job.token,
+      "; not redialed");
+}
 
 SchedulerMetrics* NoMetrics() {
   static SchedulerMetrics* const none = new SchedulerMetrics();
@@ -74,6 +87,7 @@ std::vector<int64_t> Scheduler::HeldRuns() const {
 
 int Scheduler::SweepNow() {
   absl::MutexLock lock(&mu_);
+  FinalizeAbandonedCancels();
   const size_t before = runs_.size();
   AcquireRuns(store::AcquireMode::kExpired);
   return static_cast<int>(runs_.size() - before);
@@ -101,6 +115,7 @@ void Scheduler::Loop() {
       const absl::Time now = absl::Now();
       more_work_ = false;
       if (!draining && now >= next_sweep_) {
+        FinalizeAbandonedCancels();
         AcquireRuns(store::AcquireMode::kExpired);
         next_sweep_ = now + options_.sweep_interval * absl::Uniform(random, 0.5, 1.5);
       }
@@ -116,6 +131,10 @@ void Scheduler::Loop() {
       if (now >= next_reconcile_) {
         PollRemoteCalls();
         next_reconcile_ = now + options_.reconcile_interval;
+      }
+      if (now >= next_untracked_check_) {
+        ReconcileUntracked();
+        next_untracked_check_ = now + options_.lease_ttl;
       }
       if (!draining && !runs_.empty()) {
         // Round robin: start after the run that went first last time.
@@ -178,6 +197,7 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     HeldRun& held = runs_[run.lease.run_id];
     held.lease = run.lease;
     held.concurrency = run.concurrency;
+    held.previous_worker = run.previous_worker;
     absl::StatusOr<store::RunControl> control = leases_->Control(held.lease);
     if (!control.ok()) {
       if (HandleError(held, control.status())) continue;
@@ -186,19 +206,50 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     }
     // Whatever is dialing or calling now was started by another worker (or
     // by an earlier life of this one): find out what became of it.
-    Reconcile(held);
+    Reconcile(held, absl::ZeroDuration());
   }
 }
 
-void Scheduler::Reconcile(HeldRun& run) {
+void Scheduler::FinalizeAbandonedCancels() {
+  absl::StatusOr<int64_t> finalised = leases_->FinalizeAbandonedCancels(options_.max_runs);
+  if (!finalised.ok()) {
+    spdlog::warn("worker {} cannot finalise abandoned cancels: {}", options_.worker_id,
+                 finalised.status().ToString());
+  } else if (*finalised > 0) {
+    spdlog::info("worker {} finalised {} cancel requests no holder would", options_.worker_id,
+                 *finalised);
+  }
+}
+
+void Scheduler::ReconcileUntracked() {
+  std::vector<int64_t> ids;
+  for (const auto& [id, run] : runs_) ids.push_back(id);
+  for (int64_t id : ids) {
+    auto it = runs_.find(id);
+    // Older than the lease TTL: no claim of this worker is still on its way
+    // to a dial (the stall guard undoes those), so an untracked dialing job
+    // is a claim whose commit this worker never learned of.
+    if (it != runs_.end()) Reconcile(it->second, options_.lease_ttl);
+  }
+}
+
+void Scheduler::Reconcile(HeldRun& run, absl::Duration min_age) {
   absl::StatusOr<std::vector<store::ActiveJob>> active = leases_->ActiveJobs(run.lease);
   if (!active.ok()) {
     HandleError(run, active.status());
     return;
   }
+  const bool acquired = min_age == absl::ZeroDuration();
+  const absl::Time cutoff = absl::Now() - min_age;
+  std::set<int64_t> unstarted;
+  for (const store::ClaimedJob& job : run.unstarted) unstarted.insert(job.job_id);
   std::vector<store::JobResult> results;
+  int looked_up = 0;
   for (const store::ActiveJob& job : *active) {
     if (run.calls.count(job.job_id) > 0) continue;  // ours, in progress
+    if (unstarted.count(job.job_id) > 0) continue;  // ours, undone later
+    if (job.dial_started_at > cutoff) continue;
+    ++looked_up;
     absl::StatusOr<std::optional<dialer::CallState>> state =
         job.call_sid.empty() ? dialer_->LookupByToken(job.token)
                              : dialer_->LookupByCallId(job.call_sid);
@@ -211,13 +262,17 @@ void Scheduler::Reconcile(HeldRun& run) {
     }
     if (!state->has_value()) {
       // Never blindly again: a dial whose fate is unknown is failed, not requeued.
-      results.push_back(store::JobResult{
-          job.job_id, job.token, JobStatus::kFailed,
-          job.call_sid.empty()
-              ? "dial outcome unknown: the worker that claimed this job lost its lease before "
-                "the provider confirmed the call"
-              : absl::StrCat("call lost: the provider has no record of call ", job.call_sid),
-          ""});
+      std::string error;
+      if (!job.call_sid.empty()) {
+        error = absl::StrCat("call lost: the provider has no record of call ", job.call_sid);
+      } else if (acquired) {
+        error = UnknownDialError(job, run.previous_worker,
+                                 "its lease ended before it recorded a call id");
+      } else {
+        error = UnknownDialError(job, options_.worker_id,
+                                 "the commit of its claim was in doubt, so it never dialed");
+      }
+      results.push_back(store::JobResult{job.job_id, job.token, JobStatus::kFailed, error, ""});
       options_.metrics->JobReconciled("lost");
       continue;
     }
@@ -236,9 +291,9 @@ void Scheduler::Reconcile(HeldRun& run) {
     run.calls[job.job_id] = Call{job.job_id, job.token, call.call_sid, /*remote=*/true};
     options_.metrics->JobReconciled("in_progress");
   }
-  if (!active->empty()) {
-    spdlog::info("run {}: reconciled {} active jobs ({} finished, {} still in progress)",
-                 run.lease.run_id, active->size(), results.size(), run.calls.size());
+  if (looked_up > 0) {
+    spdlog::info("run {}: reconciled {} {} jobs ({} finished)", run.lease.run_id, looked_up,
+                 acquired ? "active" : "untracked dialing", results.size());
   }
   if (!results.empty()) Record(run, std::move(results));
 }
@@ -294,10 +349,14 @@ void Scheduler::PollRemoteCalls() {
                                 : dialer_->LookupByCallId(call.call_sid);
       if (!state.ok()) continue;  // try again next time
       if (!state->has_value()) {
-        results.push_back(store::JobResult{job_id, call.token, JobStatus::kFailed,
-                                           "dial outcome unknown: the provider has no record "
-                                           "of this call",
-                                           ""});
+        results.push_back(store::JobResult{
+            job_id, call.token, JobStatus::kFailed,
+            call.call_sid.empty()
+                ? absl::StrCat("dial outcome unknown: no call id was recorded and the provider "
+                               "has no record of token ",
+                               call.token, "; not redialed")
+                : absl::StrCat("call lost: the provider has no record of call ", call.call_sid),
+            ""});
       } else if ((*state)->outcome) {
         results.push_back(store::JobResult{job_id, call.token, (*state)->outcome->status,
                                            (*state)->outcome->error, (*state)->call_sid});
@@ -326,13 +385,30 @@ void Scheduler::Dispatch(HeldRun& run) {
     run.control = *control;
   }
   if (!run.control.Dispatchable()) return;
-  const int free = run.concurrency - static_cast<int>(run.calls.size());
-  if (free <= 0) return;
-  const int batch = std::min(free, options_.max_claim_batch);
-  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases_->Claim(run.lease, batch);
+  // Runs take turns: at most max_claim_batch dials per run per round.
+  const int turn =
+      std::min(run.concurrency - static_cast<int>(run.calls.size()), options_.max_claim_batch);
+  const int64_t run_id = run.lease.run_id;
+  for (int dialed = 0; dialed < turn; ++dialed) {
+    // A dial may drop the run (lease lost): look it up again each time.
+    auto it = runs_.find(run_id);
+    if (it == runs_.end() || !ClaimAndDial(it->second)) return;
+  }
+  if (turn > 0) more_work_ = true;
+}
+
+bool Scheduler::ClaimAndDial(HeldRun& run) {
+  const int64_t run_id = run.lease.run_id;
+  // The claim is the pre-dial check: one statement that locks the run row,
+  // proves the lease (and renews it) and re-checks that the run is running
+  // with no cancel requested, so a Stop, Cancel or Pause that commits first
+  // wins. Only the job dialed right now is claimed: a crash leaves at most
+  // that one job with an unknown outcome.
+  const absl::Time claim_started = absl::Now();
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases_->Claim(run.lease, 1);
   if (!claimed.ok()) {
     HandleError(run, claimed.status());
-    return;
+    return false;
   }
   if (claimed->empty()) {
     // Nothing claimed: learn why (paused, stopped, cancel, lease lost, or
@@ -340,7 +416,7 @@ void Scheduler::Dispatch(HeldRun& run) {
     absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
     if (!control.ok()) {
       HandleError(run, control.status());
-      return;
+      return false;
     }
     run.control = *control;
     if (run.control.Dispatchable() && run.control.queued == 0 && run.control.in_progress == 0 &&
@@ -348,48 +424,26 @@ void Scheduler::Dispatch(HeldRun& run) {
       absl::StatusOr<bool> completed = leases_->CompleteIfDone(run.lease);
       if (!completed.ok()) {
         HandleError(run, completed.status());
-        return;
+        return false;
       }
       if (*completed) run.control.status = RunStatus::kCompleted;
     }
-    return;
+    return false;
   }
-  consecutive_errors_.erase(run.lease.run_id);
-  const int64_t run_id = run.lease.run_id;
-  for (const store::ClaimedJob& job : *claimed) {
-    // DialClaimed may drop the run (lease lost): look it up again each time.
-    auto it = runs_.find(run_id);
-    if (it == runs_.end()) break;
-    DialClaimed(it->second, job);
-  }
-  if (static_cast<int>(claimed->size()) == batch) more_work_ = true;
+  consecutive_errors_.erase(run_id);
+  DialClaimed(run, claimed->front(), claim_started);
+  auto it = runs_.find(run_id);
+  return it != runs_.end() && it->second.unstarted.empty() && it->second.unrecorded.empty();
 }
 
-void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
-  // Stop, cancel and pause win: the run is re-read before every dial, by a
-  // heartbeat that also proves the lease is still ours and renews it.
-  const absl::Time renewed_at = absl::Now();
-  absl::StatusOr<store::RunControl> control = leases_->Heartbeat(run.lease);
-  if (!control.ok()) {
-    // Not dialed: undone later. If the lease is gone instead, the next
-    // holder finds the job dialing without a call and fails it, never
-    // redials it.
-    if (!HandleError(run, control.status())) run.unstarted.push_back(job);
-    return;
-  }
-  run.control = *control;
-  if (!run.control.Dispatchable()) {
-    absl::Status undone = UndoClaim(run, job, ShouldRequeue(run.control));
-    if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
-    return;
-  }
-  if (absl::Now() - renewed_at > options_.lease_ttl / 2) {
-    // This worker stalled (paused, swapped, starved) between the renewal and
-    // now: another worker may be taking the run over. Do not dial on a lease
-    // that may be gone; the job goes back to the queue.
+void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job, absl::Time claim_started) {
+  if (absl::Now() - claim_started > options_.lease_ttl / 2) {
+    // This worker stalled (paused, swapped, starved) between the claim (which
+    // renewed the lease) and now: another worker may be taking the run over.
+    // Do not dial on a lease that may be gone; the claim is undone.
     spdlog::warn("run {}: worker {} stalled before dialing job {}; not dialing it",
                  run.lease.run_id, options_.worker_id, job.job_id);
-    absl::Status undone = UndoClaim(run, job, /*requeue=*/true);
+    absl::Status undone = UndoClaim(run, job);
     if (!undone.ok() && !HandleError(run, undone)) run.unstarted.push_back(job);
     return;
   }
@@ -407,19 +461,12 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job) {
   if (!recorded.ok()) HandleError(run, recorded);
 }
 
-bool Scheduler::ShouldRequeue(const store::RunControl& control) {
-  // Running or paused: the job waits in the queue again. Stopped or
-  // cancelled: it is cancelled like the other queued jobs.
-  return !control.cancel_requested &&
-         (control.status == RunStatus::kRunning || control.status == RunStatus::kPaused);
-}
-
-absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job, bool requeue) {
-  return leases_->ReleaseClaim(
-      run.lease, job, requeue ? JobStatus::kQueued : JobStatus::kCancelled,
-      requeue
-          ? ""
-          : (run.control.status == RunStatus::kStopped ? "Stopped by user" : "Cancelled by user"));
+absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job) {
+  absl::StatusOr<JobStatus> undone = leases_->ReleaseClaim(run.lease, job);
+  if (!undone.ok()) return undone.status();
+  spdlog::info("run {}: claim of job {} undone: {}", run.lease.run_id, job.job_id,
+               JobStatusName(*undone));
+  return absl::OkStatus();
 }
 
 bool Scheduler::RetryPending(HeldRun& run) {
@@ -432,13 +479,7 @@ bool Scheduler::RetryPending(HeldRun& run) {
     if (it == runs_.end() || !it->second.unrecorded.empty()) return false;
   }
   while (!run.unstarted.empty()) {
-    absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
-    if (!control.ok()) {
-      HandleError(run, control.status());
-      return false;
-    }
-    run.control = *control;
-    absl::Status undone = UndoClaim(run, run.unstarted.back(), ShouldRequeue(run.control));
+    absl::Status undone = UndoClaim(run, run.unstarted.back());
     if (!undone.ok()) {
       HandleError(run, undone);
       return false;

@@ -52,14 +52,18 @@ struct SchedulerOptions {
   absl::Duration sweep_interval = absl::Seconds(10);
   // How often free runs are looked for, and the dispatcher's idle wake-up.
   absl::Duration poll_interval = absl::Milliseconds(200);
-  // How often calls placed by other (dead) workers are looked up.
+  // How often calls placed by other (dead) workers are looked up. Dialing
+  // jobs of a held run that this worker does not track (a claim whose commit
+  // outcome was unknown) are reconciled once they are older than lease_ttl,
+  // checked every lease_ttl.
   absl::Duration reconcile_interval = absl::Seconds(1);
   // Most runs this worker holds at once.
   int max_runs = 50;
   // Most runs of one business this worker holds at once; 0: no cap (the
   // businesses still take turns at every acquisition).
   int max_runs_per_business = 0;
-  // Most jobs claimed for one run per round, so runs take turns.
+  // Most jobs dialed for one run per round, so runs take turns. Jobs are
+  // claimed one at a time, each dialed right after its claim.
   int max_claim_batch = 20;
   // Receives metrics events; not owned; none when null.
   SchedulerMetrics* metrics = nullptr;
@@ -107,6 +111,9 @@ class Scheduler {
     int32_t concurrency = 0;
     store::RunControl control;
     std::map<int64_t, Call> calls;  // by job id
+    // The worker that held the run before this one (empty if none or
+    // unknown): who claimed the dialing jobs found on acquisition.
+    std::string previous_worker;
     // Claims whose dial never started and could not be undone yet (the
     // database was away); retried every round.
     std::vector<store::ClaimedJob> unstarted;
@@ -123,23 +130,31 @@ class Scheduler {
 
   void Loop();
   void AcquireRuns(store::AcquireMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Reconcile(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Looks up at the provider the run's dialing and calling jobs this worker
+  // does not track and that were claimed at least `min_age` ago (on
+  // acquisition: all; periodically: its own claims whose commit outcome
+  // was unknown), and records or tracks what became of them.
+  void Reconcile(HeldRun& run, absl::Duration min_age) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReconcileUntracked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinalizeAbandonedCancels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HeartbeatAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordDelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PollRemoteCalls() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DialClaimed(HeldRun& run, const store::ClaimedJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims one job and dials it at once; false when nothing was dialed (no
+  // free job, not dispatchable, an error) or the run was dropped.
+  bool ClaimAndDial(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DialClaimed(HeldRun& run, const store::ClaimedJob& job, absl::Time claim_started)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Record(HeldRun& run, std::vector<store::JobResult> results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Retries what an earlier database error left undone; false if the run
   // was dropped or the database is still away.
   bool RetryPending(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Undoes a claim whose dial did not start: back to the queue when
-  // `requeue`, else cancelled as the run's (stopped/cancelled) state says.
-  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job, bool requeue)
+  // Undoes a claim whose dial did not start (the store decides, from the
+  // locked run row, whether it goes back to the queue or is cancelled).
+  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether an undialed claim of a run in this state goes back to the queue.
-  static bool ShouldRequeue(const store::RunControl& control);
   // Handles a failed store call for `run`: true when the run was dropped.
   bool HandleError(HeldRun& run, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseIdleRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -160,8 +175,9 @@ class Scheduler {
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_heartbeat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_reconcile_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_untracked_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  // Set when a round left work undone (a full claim batch): no idle wait.
+  // Set when a round left work undone (a full turn of dials): no idle wait.
   bool more_work_ ABSL_GUARDED_BY(mu_) = false;
   std::map<int64_t, int> consecutive_errors_ ABSL_GUARDED_BY(mu_);
 

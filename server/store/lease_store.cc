@@ -134,10 +134,25 @@ constexpr char kReleaseClaimSql[] =
     " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'"
     "   AND call_sid IS NULL";
 
-constexpr char kCallStartedSql[] =
-    "UPDATE outbound_call_jobs SET status = 'calling', call_sid = $4, started_at = now(),"
-    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $2)"
-    " WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'";
+// The run state an undone claim is decided on, read after the fence locked
+// the run row: a Stop or Cancel that committed first is seen.
+constexpr char kRunStateSql[] =
+    "SELECT status, cancel_requested, coalesce(last_error, '') FROM outbound_call_runs"
+    " WHERE id = $1";
+
+// Marks the job calling and bumps the run's version in the same statement,
+// so the job's run_version is covered by the run's version (watchers read
+// "jobs changed since version v").
+constexpr char kCallStartedSql[] = R"sql(
+WITH started AS (
+  UPDATE outbound_call_jobs
+     SET status = 'calling', call_sid = $4, started_at = now(),
+         run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $2)
+   WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
+  RETURNING 1)
+UPDATE outbound_call_runs
+   SET version = version + 1, updated_at = now()
+ WHERE id = $2 AND EXISTS (SELECT 1 FROM started))sql";
 
 constexpr char kFinishJobSql[] =
     "UPDATE outbound_call_jobs"
@@ -184,9 +199,35 @@ constexpr char kActiveJobsSql[] =
     "  FROM outbound_call_jobs"
     " WHERE run_id = $1 AND status IN ('dialing', 'calling') ORDER BY id";
 
+// The run this lease holds, locked, with whether a cancel is pending; no
+// row when the lease was lost.
+constexpr char kPendingCancelSql[] =
+    "SELECT cancel_requested AND status IN ('pending', 'running', 'paused')"
+    "  FROM outbound_call_runs"
+    " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3 FOR NO KEY UPDATE";
+
+// Runs with a pending cancel that no live lease holds (`$1`: lease TTL in
+// microseconds): nothing else would finalise them (a paused run with no
+// calls is never acquired again).
+constexpr char kAbandonedCancelsSql[] =
+    "SELECT id, business_id FROM outbound_call_runs"
+    " WHERE cancel_requested AND status IN ('pending', 'running', 'paused')"
+    "   AND (locked_by_worker IS NULL OR lock_ts IS NULL"
+    "        OR lock_ts < now() - $1::float8 * interval '1 microsecond')"
+    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED";
+
 constexpr char kReleaseSql[] =
     "UPDATE outbound_call_runs SET locked_by_worker = NULL, lock_ts = NULL"
     " WHERE id = $1 AND lease_epoch = $2 AND locked_by_worker = $3";
+
+// Cancels the queued jobs of a run whose cancel was requested and ends it
+// cancelled; returns the jobs cancelled. The run row must be locked.
+int64_t EndCancelledRun(pqxx::work& txn, int64_t run_id, int64_t business_id) {
+  const int64_t cancelled = CancelQueuedJobs(txn, run_id, business_id, "Cancelled by user");
+  txn.exec_params(kEndRunSql, run_id, std::string(RunStatusName(RunStatus::kCancelled)), cancelled,
+                  std::string());
+  return cancelled;
+}
 
 absl::Status LeaseLost(const Lease& lease) {
   return absl::AbortedError(absl::StrCat("lease on run ", lease.run_id, " (epoch ", lease.epoch,
@@ -339,17 +380,32 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
       });
 }
 
-absl::Status LeaseStore::ReleaseClaim(const Lease& lease, const ClaimedJob& job, JobStatus to,
-                                      absl::string_view reason) {
-  return Fenced(database_, lease, "release claim", [&](pqxx::work& txn) -> absl::Status {
-    const int64_t moved = txn.exec_params(kReleaseClaimSql, job.job_id, lease.run_id, job.token,
-                                          std::string(JobStatusName(to)), std::string(reason))
-                              .affected_rows();
-    CounterDelta delta;
-    delta.Move(JobStatus::kDialing, to, moved);
-    if (moved > 0) ApplyCounts(txn, lease.run_id, delta);
-    return absl::OkStatus();
-  });
+absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const ClaimedJob& job) {
+  return Fenced(
+      database_, lease, "release claim", [&](pqxx::work& txn) -> absl::StatusOr<JobStatus> {
+        // The fence locked the run row: its state cannot change until commit.
+        const pqxx::row run = txn.exec_params1(kRunStateSql, lease.run_id);
+        const std::optional<RunStatus> status = ParseRunStatus(run[0].as<std::string>());
+        const bool cancel_requested = run[1].as<bool>();
+        const bool requeue =
+            !cancel_requested && (status == RunStatus::kRunning || status == RunStatus::kPaused ||
+                                  status == RunStatus::kPending);
+        const JobStatus to = requeue ? JobStatus::kQueued : JobStatus::kCancelled;
+        std::string reason;
+        if (!requeue) {
+          reason = status == RunStatus::kStopped ? "Stopped by user"
+                   : status == RunStatus::kFailed
+                       ? absl::StrCat("Run failed: ", run[2].as<std::string>())
+                       : "Cancelled by user";
+        }
+        const int64_t moved = txn.exec_params(kReleaseClaimSql, job.job_id, lease.run_id, job.token,
+                                              std::string(JobStatusName(to)), reason)
+                                  .affected_rows();
+        CounterDelta delta;
+        delta.Move(JobStatus::kDialing, to, moved);
+        if (moved > 0) ApplyCounts(txn, lease.run_id, delta);
+        return to;
+      });
 }
 
 absl::Status LeaseStore::RecordCallStarted(const Lease& lease, int64_t job_id,
@@ -387,11 +443,7 @@ absl::StatusOr<RunControl> LeaseStore::RecordOutcomes(const Lease& lease,
 
 absl::StatusOr<int64_t> LeaseStore::FinalizeCancel(const Lease& lease) {
   return Fenced(database_, lease, "cancel run", [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
-    const int64_t cancelled =
-        CancelQueuedJobs(txn, lease.run_id, lease.business_id, "Cancelled by user");
-    txn.exec_params(kEndRunSql, lease.run_id, std::string(RunStatusName(RunStatus::kCancelled)),
-                    cancelled, std::string());
-    return cancelled;
+    return EndCancelledRun(txn, lease.run_id, lease.business_id);
   });
 }
 
@@ -434,8 +486,28 @@ absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease
 absl::Status LeaseStore::Release(const Lease& lease) {
   return database_->Transact(
       Tenancy::Business(lease.business_id), "release lease", [&](pqxx::work& txn) -> absl::Status {
+        pqxx::result pending =
+            txn.exec_params(kPendingCancelSql, lease.run_id, lease.epoch, lease.worker);
+        if (pending.empty()) return absl::OkStatus();  // lost already: nothing to give up
+        // A cancel requested while this worker held the run ends it now: once
+        // released, a paused run with no calls is never acquired again.
+        if (pending[0][0].as<bool>()) EndCancelledRun(txn, lease.run_id, lease.business_id);
         txn.exec_params(kReleaseSql, lease.run_id, lease.epoch, lease.worker);
         return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<int64_t> LeaseStore::FinalizeAbandonedCancels(int max_runs) {
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "finalise abandoned cancels",
+      [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
+        int64_t finalised = 0;
+        for (const auto& row : txn.exec_params(kAbandonedCancelsSql,
+                                               absl::ToDoubleMicroseconds(lease_ttl_), max_runs)) {
+          EndCancelledRun(txn, row[0].as<int64_t>(), row[1].as<int64_t>());
+          ++finalised;
+        }
+        return finalised;
       });
 }
 

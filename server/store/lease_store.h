@@ -114,12 +114,16 @@ class LeaseStore {
   // become dialing with a fresh token, dial_started_at and attempts + 1.
   absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs);
 
-  // Undoes a claim whose dial never started: the job goes back to queued
-  // (run paused) or becomes cancelled with `reason` (run stopped/cancelled).
-  absl::Status ReleaseClaim(const Lease& lease, const ClaimedJob& job, JobStatus to,
-                            absl::string_view reason);
+  // Undoes a claim whose dial never started, decided on the run row locked
+  // in the same transaction (so a Stop or Cancel that committed first wins
+  // over whatever the worker read before): the job goes back to queued when
+  // the run is running or paused with no cancel requested, else it becomes
+  // cancelled ("Stopped by user", "Cancelled by user" or "Run failed: ...").
+  // Returns the status chosen; a claim already undone is left alone.
+  absl::StatusOr<JobStatus> ReleaseClaim(const Lease& lease, const ClaimedJob& job);
 
-  // Records that the provider accepted the call: calling, call_sid, started_at.
+  // Records that the provider accepted the call: calling, call_sid,
+  // started_at, and the run's version bumped so watchers see it.
   absl::Status RecordCallStarted(const Lease& lease, int64_t job_id, absl::string_view token,
                                  absl::string_view call_sid);
 
@@ -142,8 +146,14 @@ class LeaseStore {
   // The run's jobs in dialing or calling.
   absl::StatusOr<std::vector<ActiveJob>> ActiveJobs(const Lease& lease);
 
-  // Gives the lease up so another worker can take the run at once.
+  // Gives the lease up so another worker can take the run at once. A cancel
+  // requested meanwhile is finalised first (as FinalizeCancel), so a paused
+  // run is never left behind with a pending cancel.
   absl::Status Release(const Lease& lease);
+
+  // Finalises (as FinalizeCancel) up to `max_runs` runs with a pending
+  // cancel that no live lease holds; returns how many. Part of the sweep.
+  absl::StatusOr<int64_t> FinalizeAbandonedCancels(int max_runs);
 
  private:
   Database* database_;

@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -326,6 +327,16 @@ TEST_P(KillTest, SurvivorReclaimsAfterTheTtlAndFinishes) {
       run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
       "completed and released", &done));
   ExpectCompletedCorrectly(run, done);
+  // Jobs are claimed one dial at a time: at most the job the victim was
+  // dialing when it died has an unknown outcome, and its error says who
+  // claimed it.
+  std::vector<std::string> unknown;
+  for (const JobRow& job : inspect_->Jobs(run)) {
+    if (!absl::StartsWith(job.error, testing::sched::kDialOutcomeUnknown)) continue;
+    unknown.push_back(absl::StrCat("job ", job.id, ": ", job.error));
+    EXPECT_TRUE(absl::StrContains(job.error, absl::StrCat("worker ", victim.name()))) << job.error;
+  }
+  EXPECT_LE(unknown.size(), 1u) << absl::StrJoin(unknown, "\n");
   const std::vector<DialLine> dials = Dials(run);
   EXPECT_GT(DialsBy(dials, victim.name()), 0u);
   EXPECT_GT(DialsBy(dials, survivor), 0u);

@@ -24,13 +24,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/dialer/simulated_dialer.h"
 #include "server/model/model.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
+#include "server/store/progress_store.h"
 #include "server/store/run_store.h"
+#include "tests/scheduler/commit_cutting_proxy.h"
 #include "tests/scheduler/scheduler_test_support.h"
 #include "tests/support/test_database.h"
 
@@ -41,6 +45,7 @@ using testing::TestDatabase;
 using testing::sched::AllFinal;
 using testing::sched::AtMostOnce;
 using testing::sched::AttemptsAre;
+using testing::sched::CommitCuttingProxy;
 using testing::sched::CountersExact;
 using testing::sched::DialLine;
 using testing::sched::DialsMatchJobs;
@@ -65,6 +70,11 @@ struct WorkerOptions {
   absl::Duration call_duration = absl::Milliseconds(10);
   absl::Duration lease_ttl = kLeaseTtl;
   int max_runs = 50;
+  // The database the worker connects to; the test database when empty.
+  std::string database_url;
+  // When set, the scheduler dials through the dialer this returns (given the
+  // worker's simulated dialer) instead of the simulated dialer itself.
+  std::function<std::unique_ptr<dialer::Dialer>(dialer::Dialer*)> wrap_dialer;
 };
 
 // One replica: its own connection pool, lease store, simulated dialer (seed
@@ -77,15 +87,65 @@ struct Worker {
   std::unique_ptr<store::Database> database;
   std::unique_ptr<store::LeaseStore> leases;
   std::unique_ptr<dialer::SimulatedDialer> dialer;
+  // What the scheduler dials through when the test wraps the dialer.
+  std::unique_ptr<dialer::Dialer> wrapper;
   std::unique_ptr<scheduler::Scheduler> scheduler;
 
   ~Worker() {
     if (scheduler != nullptr) scheduler->Shutdown(absl::ZeroDuration());
     dialer.reset();
+    wrapper.reset();
     scheduler.reset();
     leases.reset();
     database.reset();
   }
+};
+
+// Wraps a dialer; holds the `hold_at`-th dial (1-based) until Open(), so a
+// test can look at the database while the worker is inside that dial.
+class GateDialer : public dialer::Dialer {
+ public:
+  GateDialer(dialer::Dialer* inner, int hold_at) : inner_(inner), hold_at_(hold_at) {}
+
+  absl::StatusOr<std::string> Dial(const dialer::DialRequest& request) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (++entered_ == hold_at_) {
+        held_job_ = request.job_id;
+        mu_.Await(absl::Condition(&open_));
+      }
+    }
+    return inner_->Dial(request);
+  }
+  absl::StatusOr<std::optional<dialer::CallState>> LookupByToken(absl::string_view token) override {
+    return inner_->LookupByToken(token);
+  }
+  absl::StatusOr<std::optional<dialer::CallState>> LookupByCallId(
+      absl::string_view call_sid) override {
+    return inner_->LookupByCallId(call_sid);
+  }
+  absl::Status HangUp(absl::string_view call_sid) override { return inner_->HangUp(call_sid); }
+  void SetOutcomeCallback(dialer::OutcomeCallback callback) override {
+    inner_->SetOutcomeCallback(std::move(callback));
+  }
+
+  // The job of the held dial once the worker is inside it; 0 before.
+  int64_t held_job() {
+    absl::MutexLock lock(&mu_);
+    return entered_ >= hold_at_ ? held_job_ : 0;
+  }
+  void Open() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+
+ private:
+  dialer::Dialer* const inner_;
+  const int hold_at_;
+  absl::Mutex mu_;
+  int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t held_job_ ABSL_GUARDED_BY(mu_) = 0;
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A migrated database with one business, a RunStore to create and change
@@ -120,14 +180,16 @@ class SchedulerTest : public ::testing::Test {
   Worker& AddWorker(const std::string& id, WorkerOptions options = {}) {
     auto worker = std::make_unique<Worker>();
     worker->id = id;
-    worker->database =
-        std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 4});
+    worker->database = std::make_unique<store::Database>(
+        options.database_url.empty() ? db_.app_url() : options.database_url,
+        store::PoolOptions{.size = 4});
     worker->leases = std::make_unique<store::LeaseStore>(worker->database.get(), options.lease_ttl);
     dialer::SimulatedDialerOptions sim;
     sim.seed = 1;
     sim.call_duration = options.call_duration;
     sim.dial_log_path = dial_log_.path();
     worker->dialer = std::make_unique<dialer::SimulatedDialer>(sim);
+    if (options.wrap_dialer) worker->wrapper = options.wrap_dialer(worker->dialer.get());
     scheduler::SchedulerOptions sched;
     sched.worker_id = id;
     sched.heartbeat_interval = absl::Milliseconds(100);
@@ -136,8 +198,10 @@ class SchedulerTest : public ::testing::Test {
     sched.poll_interval = absl::Milliseconds(20);
     sched.reconcile_interval = absl::Milliseconds(50);
     sched.max_runs = options.max_runs;
+    dialer::Dialer* dials_through =
+        worker->wrapper != nullptr ? worker->wrapper.get() : worker->dialer.get();
     worker->scheduler =
-        std::make_unique<scheduler::Scheduler>(worker->leases.get(), worker->dialer.get(), sched);
+        std::make_unique<scheduler::Scheduler>(worker->leases.get(), dials_through, sched);
     workers_.push_back(std::move(worker));
     return *workers_.back();
   }
@@ -870,7 +934,7 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
       {"Heartbeat", [&] { return leases.Heartbeat(a).status(); }},
       {"Control", [&] { return leases.Control(a).status(); }},
       {"Claim", [&] { return leases.Claim(a, 10).status(); }},
-      {"ReleaseClaim", [&] { return leases.ReleaseClaim(a, job1, JobStatus::kQueued, ""); }},
+      {"ReleaseClaim", [&] { return leases.ReleaseClaim(a, job1).status(); }},
       {"RecordCallStarted",
        [&] { return leases.RecordCallStarted(a, job1.job_id, job1.token, "SIMx-C-b"); }},
       {"RecordOutcomes",
@@ -913,11 +977,10 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
 }
 
 // LeaseStore::ReleaseClaim undoes a claim whose dial never started (the
-// scheduler's path when a pause, stop or cancel is seen between claim and
-// dial): back to queued with no token, no dial time and the attempt given
-// back, or cancelled with the reason; counters follow in the same
-// transaction; a claim is released once; a requeued job is claimed again
-// first.
+// scheduler's path when it stalled between claim and dial), deciding from
+// the run row: running, back to queued with no token, no dial time and the
+// attempt given back (claimed again first); stopped, cancelled with the
+// reason; counters follow in the same transaction; a claim is released once.
 TEST_F(SchedulerTest, ReleaseClaimUndoesAnUndialedClaim) {
   const int64_t run = CreateRun(MakeLeads(10), 3);
   store::LeaseStore leases(database_.get(), kLeaseTtl);
@@ -930,41 +993,283 @@ TEST_F(SchedulerTest, ReleaseClaimUndoesAnUndialedClaim) {
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 3u);
 
-  absl::Status requeued = leases.ReleaseClaim(lease, (*claimed)[0], JobStatus::kQueued, "");
-  EXPECT_TRUE(requeued.ok()) << "release to queued (run paused): " << requeued;
-  absl::Status cancelled =
-      leases.ReleaseClaim(lease, (*claimed)[1], JobStatus::kCancelled, "Stopped by user");
-  EXPECT_TRUE(cancelled.ok()) << "release to cancelled (run stopped): " << cancelled;
-
+  // Running: back to the queue, with no token, no dial time and the attempt
+  // given back; it is claimed again first, with a fresh token.
+  absl::StatusOr<JobStatus> requeued = leases.ReleaseClaim(lease, (*claimed)[0]);
+  ASSERT_TRUE(requeued.ok()) << requeued.status();
+  EXPECT_EQ(*requeued, JobStatus::kQueued);
   std::vector<JobRow> jobs = inspect_->Jobs(run);
-  RunRow row = inspect_->Run(run);
-  EXPECT_TRUE(CountersExact(row, jobs));
+  EXPECT_TRUE(CountersExact(inspect_->Run(run), jobs));
   EXPECT_EQ(jobs[0].status, "queued");
   EXPECT_EQ(jobs[0].attempts, 0);
   EXPECT_TRUE(jobs[0].token.empty());
   EXPECT_FALSE(jobs[0].dial_started_at.has_value());
+  absl::StatusOr<std::vector<store::ClaimedJob>> again = leases.Claim(lease, 10);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), 1u) << "3 slots, two still dialing";
+  EXPECT_EQ((*again)[0].job_id, (*claimed)[0].job_id);
+  EXPECT_NE((*again)[0].token, (*claimed)[0].token);
+
+  // Stopped: cancelled with the reason; counters follow in the same
+  // transaction.
+  ASSERT_TRUE(runs_->ApplyAction(business_id_, run, RunAction::kStop).ok());
+  absl::StatusOr<JobStatus> cancelled = leases.ReleaseClaim(lease, (*claimed)[1]);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(*cancelled, JobStatus::kCancelled);
+  jobs = inspect_->Jobs(run);
+  RunRow row = inspect_->Run(run);
+  EXPECT_TRUE(CountersExact(row, jobs));
   EXPECT_EQ(jobs[1].status, "cancelled");
   EXPECT_EQ(jobs[1].error, "Stopped by user");
   EXPECT_EQ(jobs[1].attempts, 0);
   EXPECT_TRUE(jobs[1].completed_at.has_value());
   EXPECT_EQ(jobs[2].status, "dialing");
-  EXPECT_EQ(row.queued, 8);
-  EXPECT_EQ(row.in_progress, 1);
-  EXPECT_EQ(row.cancelled, 1);
-  EXPECT_EQ(row.cursor, 1);
+  EXPECT_EQ(row.queued, 0);
+  EXPECT_EQ(row.in_progress, 2);
+  EXPECT_EQ(row.cancelled, 8);
 
   // Released once: a second release changes nothing.
-  EXPECT_TRUE(leases.ReleaseClaim(lease, (*claimed)[1], JobStatus::kQueued, "").ok());
+  EXPECT_TRUE(leases.ReleaseClaim(lease, (*claimed)[1]).ok());
   EXPECT_EQ(inspect_->Jobs(run)[1].status, "cancelled");
   EXPECT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+}
 
-  // The requeued job goes first again, with a fresh token.
-  absl::StatusOr<std::vector<store::ClaimedJob>> again = leases.Claim(lease, 10);
-  ASSERT_TRUE(again.ok()) << again.status();
-  ASSERT_EQ(again->size(), 2u) << "3 slots, one still dialing";
-  EXPECT_EQ((*again)[0].job_id, (*claimed)[0].job_id);
-  EXPECT_NE((*again)[0].token, (*claimed)[0].token);
-  EXPECT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+// Item 3: a claim undone after the run was stopped is cancelled even though
+// the worker last read the run as paused: the decision is taken from the
+// run row locked in the undo's own transaction.
+TEST_F(SchedulerTest, ClaimUndoneAfterAStopIsCancelledWhateverWasReadBefore) {
+  const int64_t run = CreateRun(MakeLeads(5), 3);
+  store::LeaseStore leases(database_.get(), kLeaseTtl);
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire("A", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  ASSERT_EQ(acquired->size(), 1u);
+  const store::Lease lease = (*acquired)[0].lease;
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 1u);
+
+  ASSERT_TRUE(runs_->ApplyAction(business_id_, run, RunAction::kPause).ok());
+  absl::StatusOr<store::RunControl> control = leases.Control(lease);
+  ASSERT_TRUE(control.ok()) << control.status();
+  ASSERT_EQ(control->status, RunStatus::kPaused) << "the worker reads the run as paused";
+  absl::StatusOr<store::ChangedRun> stopped =
+      runs_->ApplyAction(business_id_, run, RunAction::kStop);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_EQ(stopped->run.status, RunStatus::kStopped);
+
+  absl::StatusOr<JobStatus> undone = leases.ReleaseClaim(lease, (*claimed)[0]);
+  ASSERT_TRUE(undone.ok()) << undone.status();
+  EXPECT_EQ(*undone, JobStatus::kCancelled);
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const RunRow row = inspect_->Run(run);
+  EXPECT_EQ(jobs[0].status, "cancelled");
+  EXPECT_EQ(jobs[0].error, "Stopped by user");
+  EXPECT_EQ(jobs[0].attempts, 0);
+  EXPECT_EQ(row.status, "stopped");
+  EXPECT_EQ(row.queued, 0);
+  EXPECT_EQ(row.in_progress, 0);
+  EXPECT_EQ(row.cancelled, 5);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(row, jobs));
+}
+
+// Item 4 (end to end): a cancel that commits just after the last call of a
+// paused run was recorded (a deferred trigger sets cancel_requested in the
+// recording transaction's COMMIT, after the worker read the run as paused
+// and not being cancelled) is finalised when the worker releases the run:
+// the run ends cancelled, not paused forever with a pending cancel.
+TEST_F(SchedulerTest, CancelLandingAsAPausedRunsLastCallEndsIsFinalisedOnRelease) {
+  const int64_t run = CreateRun(MakeLeads(10), 1);
+  inspect_->Exec(absl::StrCat(R"sql(
+CREATE FUNCTION test_cancel_paused_run() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE outbound_call_runs SET cancel_requested = true, version = version + 1, updated_at = now()
+   WHERE id = NEW.run_id AND status = 'paused' AND NOT cancel_requested;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER test_cancel_paused_run AFTER UPDATE ON outbound_call_jobs
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.run_id = )sql",
+                              run, R"sql( AND OLD.status IN ('dialing', 'calling')
+        AND NEW.status NOT IN ('queued', 'dialing', 'calling'))
+  EXECUTE FUNCTION test_cancel_paused_run();)sql"));
+  Worker& worker = AddWorker("w1", {.call_duration = absl::Milliseconds(400)});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::vector<JobRow> jobs = inspect_->Jobs(run);
+    return std::any_of(jobs.begin(), jobs.end(),
+                       [](const JobRow& job) { return job.status == "calling"; });
+  })) << "no call started";
+  absl::StatusOr<store::ChangedRun> paused =
+      runs_->ApplyAction(business_id_, run, RunAction::kPause);
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  ASSERT_EQ(paused->run.status, RunStatus::kPaused);
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+      "drained and released", &done));
+  EXPECT_EQ(done.status, "cancelled") << done;
+  EXPECT_TRUE(done.ended_at.has_value());
+  EXPECT_EQ(done.queued, 0);
+  EXPECT_EQ(done.cancelled, 9);
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  ExpectConsistent(run, done, jobs, Dials(run));
+  absl::StatusOr<store::ChangedRun> resumed =
+      runs_->ApplyAction(business_id_, run, RunAction::kResume);
+  EXPECT_EQ(resumed.status().code(), absl::StatusCode::kFailedPrecondition) << resumed.status();
+}
+
+// Item 4 (sweep): a paused run left with a pending cancel and no live lease
+// (what a lost cancel looked like) is finalised by the sweep; one whose
+// holder is alive is left to its holder.
+TEST_F(SchedulerTest, SweepFinalisesAPendingCancelOfAPausedRunWithoutALiveLease) {
+  const int64_t free_run = CreateRun(MakeLeads(4), 2);
+  const int64_t expired_run = CreateRun(MakeLeads(4, 11), 2);
+  const int64_t live_run = CreateRun(MakeLeads(4, 21), 2);
+  for (int64_t run : {free_run, expired_run, live_run}) {
+    ASSERT_TRUE(runs_->ApplyAction(business_id_, run, RunAction::kPause).ok());
+  }
+  inspect_->Exec(absl::StrCat(
+      "UPDATE outbound_call_runs SET cancel_requested = true, version = version + 1 WHERE id IN (",
+      free_run, ", ", expired_run, ", ", live_run,
+      ");"
+      "UPDATE outbound_call_runs SET locked_by_worker = 'dead', lock_ts = now() - interval "
+      "'1 hour' WHERE id = ",
+      expired_run,
+      ";"
+      "UPDATE outbound_call_runs SET locked_by_worker = 'alive', lock_ts = now() + interval "
+      "'1 hour' WHERE id = ",
+      live_run));
+  Worker& worker = AddWorker("w1");
+  worker.scheduler->SweepNow();
+  for (int64_t run : {free_run, expired_run}) {
+    const RunRow row = inspect_->Run(run);
+    EXPECT_EQ(row.status, "cancelled") << "run " << run << " " << row;
+    EXPECT_EQ(row.queued, 0);
+    EXPECT_EQ(row.cancelled, 4);
+    EXPECT_TRUE(row.ended_at.has_value());
+    EXPECT_TRUE(CountersExact(row, inspect_->Jobs(run)));
+  }
+  EXPECT_EQ(inspect_->Run(live_run).status, "paused") << "a live holder finalises its own run";
+}
+
+// Item 9: recording that a call started bumps the run's version in the same
+// transaction, so a reader of job transitions since version V sees the
+// calling transition and the run's version covers it.
+TEST_F(SchedulerTest, CallStartBumpsTheRunVersion) {
+  const int64_t run = CreateRun(MakeLeads(3), 1);
+  store::LeaseStore leases(database_.get(), kLeaseTtl);
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire("A", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  ASSERT_EQ(acquired->size(), 1u);
+  const store::Lease lease = (*acquired)[0].lease;
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 1u);
+  const std::string version_sql =
+      absl::StrCat("SELECT version FROM outbound_call_runs WHERE id = ", run);
+  const int64_t before = inspect_->Int(version_sql);
+
+  ASSERT_TRUE(
+      leases.RecordCallStarted(lease, (*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-version")
+          .ok());
+  EXPECT_GT(inspect_->Int(version_sql), before) << "a watcher must learn of the calling state";
+  store::ProgressStore progress(database_.get());
+  absl::StatusOr<store::RunProgress> read = progress.ReadRun(business_id_, run, before, 100);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->jobs.size(), 1u);
+  EXPECT_EQ(read->jobs[0].job_id, (*claimed)[0].job_id);
+  EXPECT_EQ(read->jobs[0].status, JobStatus::kCalling);
+  EXPECT_LE(read->jobs[0].run_version, read->run.version)
+      << "a job transition newer than its run's version";
+  // A repeated record changes nothing.
+  const int64_t after = inspect_->Int(version_sql);
+  ASSERT_TRUE(
+      leases.RecordCallStarted(lease, (*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-version")
+          .ok());
+  EXPECT_EQ(inspect_->Int(version_sql), after);
+}
+
+// Item 9: while the worker is inside a dial, no other job of the run is
+// claimed and waiting to be dialed: a crash at that moment can leave at
+// most the job being dialed with an unknown outcome.
+TEST_F(SchedulerTest, OnlyTheJobBeingDialedIsClaimedAndNotYetDialed) {
+  const int64_t run = CreateRun(MakeLeads(60), 40);
+  GateDialer* gate = nullptr;
+  Worker& worker = AddWorker(
+      "w1", {.call_duration = absl::Milliseconds(300),
+             .wrap_dialer = [&gate](dialer::Dialer* inner) -> std::unique_ptr<dialer::Dialer> {
+               auto wrapped = std::make_unique<GateDialer>(inner, 5);
+               gate = wrapped.get();
+               return wrapped;
+             }});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitUntil([&] { return gate->held_job() != 0; }));
+  const int64_t held = gate->held_job();
+  std::vector<std::string> undialed;
+  for (const JobRow& job : inspect_->Jobs(run)) {
+    if (job.status == "dialing" && job.call_sid.empty()) {
+      undialed.push_back(absl::StrCat(job.id, job.id == held ? " (being dialed)" : ""));
+    }
+  }
+  EXPECT_EQ(undialed.size(), 1u) << "claimed but not dialed: " << absl::StrJoin(undialed, ", ");
+  gate->Open();
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done));
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  ExpectConsistent(run, done, jobs, Dials(run));
+  EXPECT_TRUE(AttemptsAre(jobs, 1, [](const JobRow&) { return true; }));
+}
+
+// Item 5: the commit of a claim is cut (the proxy forwards COMMIT, drops the
+// answer and the connection): the claim committed but the worker got
+// UNAVAILABLE and never learned the tokens. The worker keeps its lease and
+// reconciles its own untracked dialing jobs like a new holder would: they
+// fail with a precise "dial outcome unknown" and the run completes.
+TEST_F(SchedulerTest, ClaimWhoseCommitIsInDoubtIsReconciledByItsHolder) {
+  CommitCuttingProxy proxy(db_.app_url());
+  proxy.Arm("dial_lock_token = gen_random_uuid()");
+  const int64_t run = CreateRun(MakeLeads(8), 3);
+  Worker& worker = AddWorker("w1", {.database_url = proxy.url()});
+  worker.scheduler->Start();
+  ASSERT_TRUE(WaitUntil([&] { return proxy.cuts() == 1; }));
+  // The cut claim committed: its jobs are dialing and were never dialed.
+  std::set<int64_t> cut;
+  const std::vector<DialLine> early = Dials(run);
+  std::set<int64_t> dialed_jobs;
+  for (const DialLine& dial : early) dialed_jobs.insert(dial.job_id);
+  for (const JobRow& job : inspect_->Jobs(run)) {
+    if (job.status == "dialing" && job.call_sid.empty() && dialed_jobs.count(job.id) == 0) {
+      cut.insert(job.id);
+    }
+  }
+  ASSERT_FALSE(cut.empty()) << "the cut claim left no dialing job";
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done,
+      absl::Seconds(20)));
+  EXPECT_EQ(done.epoch, 1) << "the run stayed with its first holder";
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_TRUE(AtMostOnce(dials));
+  EXPECT_TRUE(DialsMatchJobs(reference_, run, jobs, dials));
+  EXPECT_TRUE(UndialedJobsAreUnknown(jobs, dials, /*strict=*/true));
+  for (const JobRow& job : jobs) {
+    if (cut.count(job.id) == 0) continue;
+    EXPECT_EQ(job.status, "failed");
+    EXPECT_TRUE(absl::StrContains(job.error, "claimed at")) << job.error;
+    EXPECT_TRUE(absl::StrContains(job.error, "w1")) << job.error;
+    EXPECT_TRUE(absl::StrContains(job.error, job.token)) << job.error;
+  }
+  // Stopped before the proxy goes away.
+  worker.scheduler->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace

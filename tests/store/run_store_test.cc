@@ -25,6 +25,7 @@
 #include "server/model/model.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
+#include "server/store/lease_store.h"
 #include "server/util/crypto.h"
 #include "tests/support/test_database.h"
 
@@ -852,6 +853,61 @@ TEST_F(RunActionTest, CancelWithALiveLeaseOnlyRequestsCancellation) {
   EXPECT_EQ(stopped.run.status, RunStatus::kStopped);
   EXPECT_EQ(stopped.cancelled_jobs, 7);
   EXPECT_EQ(CountJobs(before.id, "queued"), 0);
+}
+
+// Item 4 (store): a paused run whose holder still has a call in flight gets
+// a Cancel (live lease: only requested); when the holder records the last
+// call and releases the run, the release finalises the cancel: queued jobs
+// cancelled, the run cancelled, so it never stays paused with a pending
+// cancel that nothing would pick up again.
+TEST_F(RunActionTest, ReleasingAPausedRunFinalisesAPendingCancel) {
+  const RunRecord run = MustCreate(business_a_, "paused-cancel", 4);
+  store::LeaseStore leases(&database_, kLeaseTtl);
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire("worker-1", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  ASSERT_EQ(acquired->size(), 1u);
+  const store::Lease lease = (*acquired)[0].lease;
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 1u);
+  const store::ClaimedJob& job = (*claimed)[0];
+  ASSERT_TRUE(leases.RecordCallStarted(lease, job.job_id, job.token, "CA-last").ok());
+
+  EXPECT_EQ(MustApply(business_a_, run.id, RunAction::kPause).run.status, RunStatus::kPaused);
+  const ChangedRun requested = MustApply(business_a_, run.id, RunAction::kCancel);
+  ASSERT_TRUE(requested.run.cancel_requested);
+
+  absl::StatusOr<store::RunControl> recorded = leases.RecordOutcomes(
+      lease, {store::JobResult{job.job_id, job.token, JobStatus::kCompleted, "", ""}});
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_TRUE(leases.Release(lease).ok());
+
+  absl::StatusOr<RunRecord> released = runs_.GetRun(business_a_, run.id);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->status, RunStatus::kCancelled);
+  EXPECT_TRUE(released->ended_at.has_value());
+  EXPECT_EQ(released->queued_count, 0);
+  EXPECT_EQ(released->in_progress_count, 0);
+  EXPECT_EQ(released->completed_count, 1);
+  EXPECT_EQ(released->cancelled_count, 3);
+  EXPECT_EQ(released->cursor_position, 4);
+  EXPECT_GT(released->version, requested.run.version);
+  ExpectCountersAddUp(*released);
+  EXPECT_EQ(CountJobs(run.id, "cancelled"), 3);
+  absl::StatusOr<ChangedRun> resume = runs_.ApplyAction(business_a_, run.id, RunAction::kResume);
+  EXPECT_EQ(resume.status().code(), absl::StatusCode::kFailedPrecondition) << resume.status();
+
+  // Releasing a running run (a graceful hand-over) does not end it.
+  const RunRecord other = MustCreate(business_a_, "handover", 2);
+  acquired = leases.Acquire("worker-1", 10, store::AcquireMode::kFree);
+  ASSERT_TRUE(acquired.ok()) << acquired.status();
+  ASSERT_EQ(acquired->size(), 1u);
+  ASSERT_TRUE(leases.Release((*acquired)[0].lease).ok());
+  absl::StatusOr<RunRecord> handed = runs_.GetRun(business_a_, other.id);
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  EXPECT_EQ(handed->status, RunStatus::kRunning);
+  EXPECT_EQ(handed->queued_count, 2);
 }
 
 TEST_F(RunActionTest, CancelWithAnExpiredLeaseCancelsAtOnce) {
