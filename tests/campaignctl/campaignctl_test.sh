@@ -16,7 +16,7 @@ set -euo pipefail
 campaignd=${1:?usage: campaignctl_test.sh PATH_TO_CAMPAIGND}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 ctl=$root/tools/campaignctl
-# shellcheck source=../tools/test_lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tools/test_lib.sh
 source "$root/tests/tools/test_lib.sh"
 test_init campaignctl-test jq openssl script
 

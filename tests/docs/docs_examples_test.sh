@@ -31,9 +31,9 @@ set -euo pipefail
 campaignd=${1:?usage: docs_examples_test.sh PATH_TO_CAMPAIGND}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 build_dir=$(cd "$(dirname "$campaignd")/.." && pwd -P)
-# shellcheck source=../tools/test_lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tools/test_lib.sh
 source "$root/tests/tools/test_lib.sh"
-# shellcheck source=../../tools/lib/common.sh
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/common.sh
 source "$root/tools/lib/common.sh"
 test_init docs-examples-test jq timeout python3
 marker='<!-- example: runs against tools/run -->'

@@ -3,7 +3,8 @@
 # with `setsid tools/run &` (so bash inherits SIGINT and SIGQUIT ignored), on a
 # scratch CAMPAIGN_DATA_DIR and the test build (no rebuild: campaignd is up
 # to date). Twice, the second time on the same data (a warm restart): waits
-# until it serves, makes calls through campaignctl, then sends SIGINT (first
+# until it serves, makes calls through campaignctl and tools/campaignd (which
+# finds tools/run's database from the data dir), then sends SIGINT (first
 # round) or SIGTERM (second round) to the process group and asserts that
 # tools/run exits 0 and that campaignd and PostgreSQL are both gone within
 # a bound.
@@ -15,7 +16,7 @@ set -euo pipefail
 campaignd=${1:?usage: run_test.sh PATH_TO_CAMPAIGND}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 build_dir=$(cd "$(dirname "$campaignd")/.." && pwd -P)
-# shellcheck source=test_lib.sh
+# shellcheck source-path=SCRIPTDIR source=test_lib.sh
 source "$root/tests/tools/test_lib.sh"
 test_init tools-run-test jq setsid ps
 # tools/run refuses to start without the packages it installs; it finds them.
@@ -96,12 +97,18 @@ round() {
       { cat "$tmp/out"; exit 1; }
     "$root/tools/campaignctl" list >"$tmp/out" 2>&1 || { cat "$tmp/out"; exit 1; }
   ) >&2 || fail "calls to the server tools/run started failed"
+  # tools/campaignd finds tools/run's database from the data dir alone.
+  local bid
+  bid=$(env -u CAMPAIGN_DATABASE_URL CAMPAIGN_DATA_DIR="$data" CAMPAIGN_BUILD_DIR="$build_dir" \
+    "$root/tools/campaignd" create-business --name "wrapper $name" 2>"$tmp/err") ||
+    { cat "$tmp/err" >&2; fail "tools/campaignd create-business against tools/run's database"; }
+  [[ $bid =~ ^[0-9]+$ ]] || fail "tools/campaignd create-business printed \"$bid\""
 
   # campaignd: in tools/run's session (setsid made it); the postmaster: its pid file.
   campaignd_pid=$(ps -o pid=,comm= -s "$run_pid" | awk '$2 == "campaignd" { print $1 }')
   [[ $campaignd_pid =~ ^[0-9]+$ ]] || fail "no campaignd in the session of tools/run"
   pm_pid=$(head -n 1 "$data/pg/postmaster.pid" 2>/dev/null || true)
-  [[ $pm_pid =~ ^[0-9]+$ ]] && alive "$pm_pid" || fail "no postmaster for $data/pg"
+  if ! [[ $pm_pid =~ ^[0-9]+$ ]] || ! alive "$pm_pid"; then fail "no postmaster for $data/pg"; fi
 
   step "$name: SIG$sig to the process group $run_pid"
   kill "-$sig" -- "-$run_pid"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # sets variables for the test that sources it
 # Helpers shared by the shell tests (tests/campaignctl, tests/docs,
 # tests/tools): a scratch directory and a database of the test's own on the
 # PostgreSQL server tools/test starts, `campaignd serve` processes on free
