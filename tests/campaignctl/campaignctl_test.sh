@@ -118,9 +118,9 @@ text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
 drawn = [s for s in re.split(r"[\r\n]", text) if s.strip()]
 bad = [s for s in drawn if len(s) >= cols]
 bars = [s for s in drawn if re.search(r"\[#+\] +100\.0% 4/4", s)]
-for s in drawn:
-    print(f"{len(s):3d} | {s}", file=sys.stderr)
 if bad or not bars:
+    for s in drawn:
+        print(f"{len(s):3d} | {s}", file=sys.stderr)
     print(f"{len(bad)} lines of {cols}+ characters; final bar drawn: {bool(bars)}", file=sys.stderr)
     sys.exit(1)
 PY
