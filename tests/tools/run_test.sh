@@ -3,8 +3,9 @@
 # with `setsid tools/run &` (so bash inherits SIGINT and SIGQUIT ignored), on a
 # scratch CAMPAIGN_DATA_DIR and the test build (no rebuild: campaignd is up
 # to date). Twice, the second time on the same data (a warm restart): waits
-# until it serves, makes calls through campaignctl and tools/campaignd (which
-# finds tools/run's database from the data dir), then sends SIGINT (first
+# until it serves, makes calls through campaignctl, tools/campaignd and
+# `campaignctl keys` (which find tools/run's database from the data dir), then
+# sends SIGINT (first
 # round) or SIGTERM (second round) to the process group and asserts that
 # tools/run exits 0 and that campaignd and PostgreSQL are both gone within
 # a bound.
@@ -103,6 +104,11 @@ round() {
     "$root/tools/campaignd" create-business --name "wrapper $name" 2>"$tmp/err") ||
     { cat "$tmp/err" >&2; fail "tools/campaignd create-business against tools/run's database"; }
   [[ $bid =~ ^[0-9]+$ ]] || fail "tools/campaignd create-business printed \"$bid\""
+  # So does `campaignctl keys`.
+  env -u CAMPAIGN_DATABASE_URL -u CAMPAIGND CAMPAIGN_DATA_DIR="$data" CAMPAIGN_BUILD_DIR="$build_dir" \
+    "$root/tools/campaignctl" keys create --role agent --business-id "$bid" --json \
+    >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err" >&2; fail "campaignctl keys create on tools/run's database"; }
+  [[ $(jq -r .key "$tmp/out") == ocs_* ]] || fail "campaignctl keys create printed $(cat "$tmp/out")"
 
   # campaignd: in tools/run's session (setsid made it); the postmaster: its pid file.
   campaignd_pid=$(ps -o pid=,comm= -s "$run_pid" | awk '$2 == "campaignd" { print $1 }')
