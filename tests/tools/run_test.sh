@@ -26,6 +26,12 @@ test_init tools-run-test jq setsid ps
 chmod 755 "$tmp"
 data=$tmp/data
 mkdir -m 755 "$data"
+# A port of its own (tools/run keeps the one in pg.port), not tools/run's
+# first choice 55432, where another tools/run may be starting.
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/common.sh
+source "$root/tools/lib/common.sh"
+# shellcheck disable=SC2119  # no FIRST: random start
+campaign_pg_free_port >"$data/pg.port"
 run_pid=
 
 # shellcheck disable=SC2317  # runs from the EXIT trap
