@@ -16,110 +16,21 @@ set -euo pipefail
 campaignd=${1:?usage: campaignctl_test.sh PATH_TO_CAMPAIGND}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 ctl=$root/tools/campaignctl
-admin_url=${CAMPAIGN_TEST_ADMIN_URL:-}
-app_role=campaign_test_app
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  exit 1
-}
-step() { printf '== %s\n' "$*"; }
-
-[[ -n $admin_url ]] ||
-  fail "CAMPAIGN_TEST_ADMIN_URL is not set: run the suite through tools/test"
-[[ -x $campaignd ]] || fail "campaignd not found at $campaignd"
-command -v psql >/dev/null || fail "psql is not installed"
-command -v jq >/dev/null || fail "jq is not installed"
-command -v openssl >/dev/null || fail "openssl is not installed"
-command -v script >/dev/null || fail "script (bsdutils) is not installed"
-
-# postgresql://[user@]host:port/db[?query] -> the same server, another
-# database (and user).
-[[ $admin_url =~ ^(postgres(ql)?://)([^@/]*@)?([^/?]*)(/[^?]*)?(\?.*)?$ ]] ||
-  fail "CAMPAIGN_TEST_ADMIN_URL must be a postgresql:// URI"
-url_scheme=${BASH_REMATCH[1]} url_user=${BASH_REMATCH[3]} url_host=${BASH_REMATCH[4]}
-url_query=${BASH_REMATCH[6]}
-db=ctl_test_$$_$RANDOM
-db_admin_url=$url_scheme$url_user$url_host/$db$url_query
-app_url=$url_scheme$app_role@$url_host/$db$url_query
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/campaignctl-test.XXXXXX")
-server_pids=() drain_pids=() db_created=false passed=false
-# shellcheck disable=SC2317  # runs from the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  local pid log
-  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${server_pids[@]}" "${drain_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if ! $passed; then
-    for log in "$tmp"/server*.log; do
-      [[ -s $log ]] || continue
-      echo "--- last lines of $(basename "$log"):" >&2
-      tail -n 30 "$log" >&2
-    done
-  fi
-  if $db_created; then
-    psql -X -q -v ON_ERROR_STOP=1 "$admin_url" \
-      -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
-      echo "warning: could not drop database $db" >&2
-  fi
-  rm -rf -- "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-admin_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$admin_url" -c "$1"; }
+# shellcheck source-path=SCRIPTDIR source=../tools/test_lib.sh
+source "$root/tests/tools/test_lib.sh"
+test_init campaignctl-test jq openssl script
 
 # ------------------------------------------------------------- database
-step "database $db owned by $app_role"
-# The role is cluster-wide and other tests may create it at the same time.
-if ! admin_sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$app_role')
-    THEN CREATE ROLE $app_role LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END \$\$" >/dev/null 2>&1; then
-  [[ $(admin_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$app_role'") == 1 ]] ||
-    fail "could not create role $app_role"
-fi
-admin_sql "CREATE DATABASE $db OWNER $app_role" >/dev/null
-db_created=true
-: "$db_admin_url"
-
+test_create_database campaign_test_app
 export CAMPAIGN_DATABASE_URL=$app_url
 "$campaignd" migrate >/dev/null 2>"$tmp/migrate.log" || { cat "$tmp/migrate.log" >&2; fail "migrate"; }
-business=$("$campaignd" create-business --name "ctl test" 2>/dev/null | tr -d '[:space:]')
-other_business=$("$campaignd" create-business --name "other" 2>/dev/null | tr -d '[:space:]')
-[[ $business =~ ^[0-9]+$ && $other_business =~ ^[0-9]+$ ]] || fail "create-business"
+business=$(new_business "ctl test")
+other_business=$(new_business "other")
 key=$("$campaignd" create-api-key --business-id "$business" --role owner --label ctl 2>/dev/null |
   tr -d '[:space:]')
 [[ -n $key ]] || fail "create-api-key"
 
 # ---------------------------------------------------------------- server
-# start_server NAME ARGS...: starts `campaignd serve ARGS` on a port the
-# kernel picks (--listen port 0) and sets $port from its log line. Waits on
-# that line (the read timeout only guards against a hung server).
-start_server() {
-  local name=$1 line
-  shift
-  mkfifo "$tmp/$name.fifo"
-  "$campaignd" serve --listen 127.0.0.1:0 "$@" </dev/null >/dev/null 2>"$tmp/$name.fifo" &
-  server_pids+=("$!")
-  exec {log_fd}<"$tmp/$name.fifo"
-  port=
-  while IFS= read -r -t 60 -u "$log_fd" line; do
-    printf '%s\n' "$line" >>"$tmp/$name.log"
-    if [[ $line =~ serving\ on\ .*\(port\ ([0-9]+)\) ]]; then
-      port=${BASH_REMATCH[1]}
-      break
-    fi
-  done
-  [[ -n $port ]] || fail "campaignd serve ($name) did not report its port"
-  cat <&"$log_fd" >>"$tmp/$name.log" &
-  drain_pids+=("$!")
-  exec {log_fd}<&-
-}
-
 step "campaignd serve on a free port"
 start_server server --sim-call-duration 10ms --poll-interval 50ms --auth-cache-ttl 0s \
   --shutdown-grace 0s --max-leads-per-request 20000
@@ -193,6 +104,27 @@ COLUMNS=120 script -qec "$(printf '%q ' "$ctl" watch "$run_a")" /dev/null </dev/
   fail "watch on a terminal exited $?"
 expect_in "progress bar" "[##############################] 100.0% 4/4" "$tmp/tty"
 expect_in "progress bar status" "completed" "$tmp/tty"
+# The terminal's own width (stty, no COLUMNS): on a standard 80-column
+# terminal, and on a narrow one, the bar is drawn and no line is as wide as
+# the terminal (the cursor stays on the line).
+for cols in 80 60; do
+  env -u COLUMNS script -qec "stty cols $cols rows 24; $(printf '%q ' "$ctl" watch "$run_a")" \
+    /dev/null </dev/null >"$tmp/tty" || fail "watch on a $cols-column terminal exited $?"
+  python3 - "$tmp/tty" "$cols" <<'PY' || fail "watch output on a $cols-column terminal (above)"
+import re, sys
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+cols = int(sys.argv[2])
+text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+drawn = [s for s in re.split(r"[\r\n]", text) if s.strip()]
+bad = [s for s in drawn if len(s) >= cols]
+bars = [s for s in drawn if re.search(r"\[#+\] +100\.0% 4/4", s)]
+if bad or not bars:
+    for s in drawn:
+        print(f"{len(s):3d} | {s}", file=sys.stderr)
+    print(f"{len(bad)} lines of {cols}+ characters; final bar drawn: {bool(bars)}", file=sys.stderr)
+    sys.exit(1)
+PY
+done
 
 step "a 50,000-line file goes in chunks into one run"
 awk 'BEGIN { print "lead_id,phone,name"

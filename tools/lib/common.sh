@@ -63,9 +63,13 @@ campaign_install_deps() {
 
 # ------------------------------------------------------------------- build
 
-# campaign_build BUILD_DIR: configures once (Ninja, RelWithDebInfo), builds.
+# campaign_build BUILD_DIR [TARGET ...]: configures once (Ninja,
+# RelWithDebInfo), then builds the TARGETs (default: everything).
 campaign_build() {
-  local build_dir=${1:?usage: campaign_build BUILD_DIR}
+  local build_dir=${1:?usage: campaign_build BUILD_DIR [TARGET ...]}
+  shift
+  local -a targets=()
+  (($#)) && targets=(--target "$@")
   if [[ ! -f $build_dir/CMakeCache.txt ]]; then
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" -G Ninja \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
@@ -73,8 +77,12 @@ campaign_build() {
     # An earlier configure failed half way: redo it with the cached settings.
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" || return 1
   fi
-  cmake --build "$build_dir" -j"$(nproc)" || return 1
+  cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}" || return 1
 }
+
+# campaign_run_database_url PORT: the database tools/run creates and serves
+# (its login role `campaign`, never a superuser) on PostgreSQL port PORT.
+campaign_run_database_url() { printf 'postgresql://campaign@127.0.0.1:%s/campaign\n' "$1"; }
 
 # Installs buf (npm @bufbuild/buf) into .tools/. Never fails: warns instead.
 campaign_install_buf() {
