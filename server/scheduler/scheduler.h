@@ -92,8 +92,9 @@ class Scheduler {
   // Runs this worker holds now (for tests and metrics).
   std::vector<int64_t> HeldRuns() const;
 
-  // Takes over runs whose leases expired, once, now (the periodic sweep does
-  // the same with jitter); returns how many it took.
+  // Finalises pending cancels of runs no live lease holds and takes over runs
+  // whose leases expired, once, now (the periodic sweep does the same with
+  // jitter); returns how many runs it took.
   int SweepNow();
 
  private:
@@ -135,7 +136,9 @@ class Scheduler {
   // acquisition: all; periodically: its own claims whose commit outcome
   // was unknown), and records or tracks what became of them.
   void Reconcile(HeldRun& run, absl::Duration min_age) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reconcile(min_age = lease_ttl) for every held run.
   void ReconcileUntracked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Part of the sweep: see LeaseStore::FinalizeAbandonedCancels.
   void FinalizeAbandonedCancels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HeartbeatAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordDelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
