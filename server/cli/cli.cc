@@ -70,9 +70,9 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
           "how often a worker looks for new runs when idle");
 ABSL_FLAG(int, max_runs, 50, "most runs one worker holds at once");
-ABSL_FLAG(int, max_runs_per_business, 0,
+ABSL_FLAG(int, max_runs_per_business, 25,
           "most runs of one business one worker holds at once (0: no cap; businesses still "
-          "take turns)");
+          "take turns), so one business cannot fill a worker");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");
 ABSL_FLAG(int, watch_max_streams, 1000, "most open WatchRun/WatchRuns streams per process");

@@ -59,9 +59,10 @@ struct SchedulerOptions {
   absl::Duration reconcile_interval = absl::Seconds(1);
   // Most runs this worker holds at once.
   int max_runs = 50;
-  // Most runs of one business this worker holds at once; 0: no cap (the
-  // businesses still take turns at every acquisition).
-  int max_runs_per_business = 0;
+  // Most runs of one business this worker holds at once, so one business
+  // cannot fill a worker; 0: no cap (businesses still take turns at every
+  // acquisition).
+  int max_runs_per_business = 25;
   // Most jobs dialed for one run per round, so runs take turns. Jobs are
   // claimed one at a time, each dialed right after its claim.
   int max_claim_batch = 20;

@@ -53,11 +53,13 @@ constexpr char kGetRunSql[] = "SELECT " CAMPAIGN_RUN_COLUMNS
                               " FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2";
 
 // The run row locked for a change, and whether a worker holds a live lease.
+// NO KEY UPDATE: it serialises with claims (the same lock) but not with the
+// foreign-key KEY SHARE locks of an AddLeads still inserting jobs.
 constexpr char kLockRunSql[] =
     "SELECT " CAMPAIGN_RUN_COLUMNS
     ", (r.locked_by_worker IS NOT NULL AND r.lock_ts > now() - $3::float8 * interval '1 "
     "microsecond')"
-    " FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2 FOR UPDATE";
+    " FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2 FOR NO KEY UPDATE";
 
 // AddLeads' last step: the run row locked for its counter update (a
 // NO KEY UPDATE lock, like a claim's), with the state to re-check.
@@ -194,9 +196,10 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
 // locked at the end, for the counter update, and the state is checked again
 // then. A Stop, Cancel or completion that commits while the leads are being
 // inserted is seen by that check and the whole AddLeads rolls back (its jobs
-// were never visible). A Stop that comes later waits for this transaction
-// (its FOR UPDATE conflicts with the KEY SHARE lock) and then cancels the
-// added jobs too; either way no queued job is left in a stopped run.
+// were never visible). A Stop that locks the row after this transaction did
+// waits for its commit and then cancels the added jobs too (each statement
+// of a READ COMMITTED transaction sees what committed before it); either way
+// no queued job is left in a stopped run.
 absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_id,
                                               const std::vector<Lead>& leads) {
   return database_->Transact(
