@@ -88,7 +88,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerCont
   return Serve(context, [this, run_id, action, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<Run> run = service_->ChangeRun(caller, run_id, action);
     if (!run.ok()) return run.status();
-    ToProto(*run, response);
+    ToProto(*run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -106,7 +106,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
     input.start_paused = request->start_paused();
     absl::StatusOr<CreateRunOutput> output = service_->CreateRun(caller, input);
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_duplicate_leads_dropped(output->duplicate_leads_dropped);
     return absl::OkStatus();
   });
@@ -119,7 +119,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::AddLeads(grpc::CallbackServerContext
     absl::StatusOr<AddLeadsOutput> output =
         service_->AddLeads(caller, request->run_id(), FromProto(request->leads()));
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_added(output->added);
     response->set_duplicates_skipped(output->duplicates_skipped);
     return absl::OkStatus();
@@ -132,7 +132,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::GetRun(grpc::CallbackServerContext* 
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<Run> run = service_->GetRun(caller, request->run_id());
     if (!run.ok()) return run.status();
-    ToProto(*run, response);
+    ToProto(*run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -146,7 +146,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListRuns(grpc::CallbackServerContext
     absl::StatusOr<Listing<Run>> listing = service_->ListRuns(
         caller, ListRunsInput{request->page_size(), request->page_token(), *status});
     if (!listing.ok()) return listing.status();
-    for (const Run& run : listing->items) ToProto(run, response->add_runs());
+    for (const Run& run : listing->items) {
+      ToProto(run, AudienceOf(caller.principal), response->add_runs());
+    }
     response->set_next_page_token(listing->next_page_token);
     return absl::OkStatus();
   });
@@ -174,7 +176,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext*
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<StopRunOutput> output = service_->StopRun(caller, request->run_id());
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_cancelled_jobs(output->cancelled_jobs);
     return absl::OkStatus();
   });
