@@ -246,6 +246,11 @@ int Serve(const std::string& url) {
     return Fail("--memory-quota-mb must be within 16..1073741824");
   }
   config.memory_quota_bytes = memory_quota_mb << 20;
+  if (config.memory_quota_bytes < api::MaxReceiveMessageBytes(config.limits)) {
+    return Fail(absl::StrCat("--memory-quota-mb (", memory_quota_mb,
+                             ") must hold the largest request --max-leads-per-request allows (",
+                             (api::MaxReceiveMessageBytes(config.limits) >> 20) + 1, " MiB)"));
+  }
   const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
   if (absl::GetFlag(FLAGS_dialer) != "simulated") {

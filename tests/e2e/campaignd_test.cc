@@ -30,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
@@ -247,6 +248,24 @@ TEST_F(CampaigndTest, UnreachableDatabaseIsOneLineNamingTheSetting) {
   ExpectOneLineFailure(result, {"--database-url", "cannot connect"});
 }
 
+// The limits on what callers can cost are validated like every setting: one
+// line naming the flag, before anything starts.
+TEST_F(CampaigndTest, BadResourceLimitsAreOneLineNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-concurrent-streams", "0"}, "--max-concurrent-streams"},
+      {{"--executor-queue-limit", "0"}, "--executor-queue-limit"},
+      {{"--auth-lookups-per-second", "0"}, "--auth-lookups-per-second"},
+      {{"--memory-quota-mb", "8"}, "--memory-quota-mb"},
+      {{"--memory-quota-mb", "20", "--max-leads-per-request", "100000"}, "--memory-quota-mb"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    ExpectOneLineFailure(Run(args), {named});
+  }
+}
+
 // No command and an unknown command fail (naming the unknown one).
 TEST_F(CampaigndTest, MissingOrUnknownCommandFails) {
   const ProcessResult none = RunCampaignd({}, {{"CAMPAIGN_DATABASE_URL", db_.app_url()}});
@@ -412,7 +431,7 @@ Rss ReadRss(pid_t pid) {
   std::string line;
   while (std::getline(status, line)) {
     int64_t kib = 0;
-    std::vector<std::string> fields = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipWhitespace());
     if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &kib)) continue;
     if (fields[0] == "VmRSS:") rss.now = kib * 1024;
     if (fields[0] == "VmHWM:") rss.peak = kib * 1024;
