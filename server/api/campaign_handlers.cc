@@ -2,7 +2,11 @@
 
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/api/convert.h"
 #include "server/api/status.h"
 #include "server/api/watch_handlers.h"
@@ -28,6 +32,36 @@ absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& co
   return value;
 }
 
+// Refused calls logged per second at most, so a flood of bad keys cannot
+// flood the log; the next line logged says how many were left out.
+constexpr int kRefusalLogsPerSecond = 20;
+
+// Whether this refusal may be logged now; `suppressed` gets the number of
+// refusals left out since the last one logged.
+ABSL_CONST_INIT absl::Mutex refusal_log_mu(absl::kConstInit);
+// The start of the current one-second window, lines logged in it, and
+// refusals left out since the last line.
+absl::Time refusal_window_start ABSL_GUARDED_BY(refusal_log_mu);
+int refusals_logged ABSL_GUARDED_BY(refusal_log_mu) = 0;
+int64_t refusals_dropped ABSL_GUARDED_BY(refusal_log_mu) = 0;
+
+bool MayLogRefusal(int64_t* suppressed) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&refusal_log_mu);
+  if (now - refusal_window_start >= absl::Seconds(1)) {
+    refusal_window_start = now;
+    refusals_logged = 0;
+  }
+  if (refusals_logged >= kRefusalLogsPerSecond) {
+    ++refusals_dropped;
+    return false;
+  }
+  ++refusals_logged;
+  *suppressed = refusals_dropped;
+  refusals_dropped = 0;
+  return true;
+}
+
 }  // namespace
 
 std::string RequestIdOf(const grpc::CallbackServerContext& context) {
@@ -44,9 +78,14 @@ absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& conte
   if (!business.ok()) return business.status();
   absl::StatusOr<Principal> principal = authenticator->Authenticate(*authorization);
   if (!principal.ok()) {
-    if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
-      spdlog::warn("security: refused a call from {}: {}", context.peer(),
-                   principal.status().message());
+    int64_t suppressed = 0;
+    if (principal.status().code() == absl::StatusCode::kUnauthenticated &&
+        MayLogRefusal(&suppressed)) {
+      spdlog::warn("security: refused a call from {}: {}{}", context.peer(),
+                   principal.status().message(),
+                   suppressed == 0
+                       ? std::string()
+                       : absl::StrCat(" (", suppressed, " refusals not logged before this one)"));
     }
     return principal.status();
   }

@@ -54,7 +54,7 @@ struct ServerConfig {
   // connections and requests being received (a grpc::ResourceQuota; past it
   // gRPC cancels calls with RESOURCE_EXHAUSTED); calls waiting for a handler
   // thread (beyond it new calls are RESOURCE_EXHAUSTED).
-  int max_concurrent_streams = 100;
+  int max_concurrent_streams = 1000;
   int64_t memory_quota_bytes = int64_t{1} << 30;
   int executor_queue_limit = 1000;
   // A lease older than this is expired (its worker is presumed dead).

@@ -77,7 +77,7 @@ ABSL_FLAG(int, watch_max_streams_per_business, 100,
           "most open WatchRun/WatchRuns streams per business and process");
 ABSL_FLAG(double, watch_max_rate, 10, "most watch messages per second per run and stream");
 // What an unauthenticated or slow caller can cost (API hardening).
-ABSL_FLAG(int, max_concurrent_streams, 100,
+ABSL_FLAG(int, max_concurrent_streams, 1000,
           "most concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int64_t, memory_quota_mb, 1024,
           "MiB gRPC may hold for connections and requests being received; past it calls are "

@@ -522,6 +522,9 @@ class HalfSentCalls {
     for (const auto& [id, stream] : streams_) total += stream.sent;
     return total;
   }
+  // The server's SETTINGS_MAX_CONCURRENT_STREAMS (0 until received or if
+  // it sets none).
+  int64_t max_streams() const { return max_streams_; }
   int reset() const {
     int count = 0;
     for (const auto& [id, stream] : streams_) count += stream.reset ? 1 : 0;
@@ -599,6 +602,7 @@ class HalfSentCalls {
           const int setting = (static_cast<uint8_t>(payload[at]) << 8) |
                               static_cast<uint8_t>(payload[at + 1]);
           if (setting == 4) initial_window_ = Be32(payload, at + 2);  // INITIAL_WINDOW_SIZE
+          if (setting == 3) max_streams_ = Be32(payload, at + 2);     // MAX_CONCURRENT_STREAMS
         }
         Frame(kSettings, kAck, 0, "");
       } else if (type == kPing && (flags & kAck) == 0) {
@@ -625,6 +629,7 @@ class HalfSentCalls {
   std::string in_;
   int64_t connection_window_ = 65535;
   int64_t initial_window_ = 65535;
+  int64_t max_streams_ = 0;
   std::map<uint32_t, Stream> streams_;
 };
 
@@ -696,6 +701,8 @@ TEST_F(CampaigndTest, HalfSentLargeMessagesDoNotGrowMemoryPastTheQuota) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const Rss after = ReadRss(serve.pid());
+  // The server told every connection its stream cap.
+  for (const auto& attacker : attackers) EXPECT_EQ(attacker->max_streams(), kStreams);
   int refused = 0;
   for (const auto& attacker : attackers) refused += attacker->reset();
   RecordProperty("sent_bytes", std::to_string(sent));
