@@ -2,7 +2,11 @@
 
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/api/convert.h"
 #include "server/api/status.h"
 #include "server/api/watch_handlers.h"
@@ -28,6 +32,36 @@ absl::StatusOr<std::string> SingleMetadata(const grpc::CallbackServerContext& co
   return value;
 }
 
+// Refused calls logged per second at most, so a flood of bad keys cannot
+// flood the log; the next line logged says how many were left out.
+constexpr int kRefusalLogsPerSecond = 20;
+
+// Whether this refusal may be logged now; `suppressed` gets the number of
+// refusals left out since the last one logged.
+ABSL_CONST_INIT absl::Mutex refusal_log_mu(absl::kConstInit);
+// The start of the current one-second window, lines logged in it, and
+// refusals left out since the last line.
+absl::Time refusal_window_start ABSL_GUARDED_BY(refusal_log_mu);
+int refusals_logged ABSL_GUARDED_BY(refusal_log_mu) = 0;
+int64_t refusals_dropped ABSL_GUARDED_BY(refusal_log_mu) = 0;
+
+bool MayLogRefusal(int64_t* suppressed) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&refusal_log_mu);
+  if (now - refusal_window_start >= absl::Seconds(1)) {
+    refusal_window_start = now;
+    refusals_logged = 0;
+  }
+  if (refusals_logged >= kRefusalLogsPerSecond) {
+    ++refusals_dropped;
+    return false;
+  }
+  ++refusals_logged;
+  *suppressed = refusals_dropped;
+  refusals_dropped = 0;
+  return true;
+}
+
 }  // namespace
 
 std::string RequestIdOf(const grpc::CallbackServerContext& context) {
@@ -44,9 +78,14 @@ absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& conte
   if (!business.ok()) return business.status();
   absl::StatusOr<Principal> principal = authenticator->Authenticate(*authorization);
   if (!principal.ok()) {
-    if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
-      spdlog::warn("security: refused a call from {}: {}", context.peer(),
-                   principal.status().message());
+    int64_t suppressed = 0;
+    if (principal.status().code() == absl::StatusCode::kUnauthenticated &&
+        MayLogRefusal(&suppressed)) {
+      spdlog::warn("security: refused a call from {}: {}{}", context.peer(),
+                   principal.status().message(),
+                   suppressed == 0
+                       ? std::string()
+                       : absl::StrCat(" (", suppressed, " refusals not logged before this one)"));
     }
     return principal.status();
   }
@@ -88,7 +127,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerCont
   return Serve(context, [this, run_id, action, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<Run> run = service_->ChangeRun(caller, run_id, action);
     if (!run.ok()) return run.status();
-    ToProto(*run, response);
+    ToProto(*run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -106,7 +145,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
     input.start_paused = request->start_paused();
     absl::StatusOr<CreateRunOutput> output = service_->CreateRun(caller, input);
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_duplicate_leads_dropped(output->duplicate_leads_dropped);
     return absl::OkStatus();
   });
@@ -119,7 +158,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::AddLeads(grpc::CallbackServerContext
     absl::StatusOr<AddLeadsOutput> output =
         service_->AddLeads(caller, request->run_id(), FromProto(request->leads()));
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_added(output->added);
     response->set_duplicates_skipped(output->duplicates_skipped);
     return absl::OkStatus();
@@ -132,7 +171,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::GetRun(grpc::CallbackServerContext* 
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<Run> run = service_->GetRun(caller, request->run_id());
     if (!run.ok()) return run.status();
-    ToProto(*run, response);
+    ToProto(*run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -146,7 +185,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListRuns(grpc::CallbackServerContext
     absl::StatusOr<Listing<Run>> listing = service_->ListRuns(
         caller, ListRunsInput{request->page_size(), request->page_token(), *status});
     if (!listing.ok()) return listing.status();
-    for (const Run& run : listing->items) ToProto(run, response->add_runs());
+    for (const Run& run : listing->items) {
+      ToProto(run, AudienceOf(caller.principal), response->add_runs());
+    }
     response->set_next_page_token(listing->next_page_token);
     return absl::OkStatus();
   });
@@ -174,7 +215,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext*
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
     absl::StatusOr<StopRunOutput> output = service_->StopRun(caller, request->run_id());
     if (!output.ok()) return output.status();
-    ToProto(output->run, response->mutable_run());
+    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
     response->set_cancelled_jobs(output->cancelled_jobs);
     return absl::OkStatus();
   });

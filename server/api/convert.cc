@@ -85,7 +85,11 @@ absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value) {
   return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a JobStatus"));
 }
 
-void ToProto(const Run& run, pb::OutboundCallRun* out) {
+RunAudience AudienceOf(const Principal& principal) {
+  return principal.role == Role::kSystemAdmin ? RunAudience::kSystemAdmin : RunAudience::kTenant;
+}
+
+void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   out->set_id(run.id);
   out->set_business_id(run.business_id);
   out->set_outbound_list_id(run.outbound_list_id);
@@ -102,7 +106,7 @@ void ToProto(const Run& run, pb::OutboundCallRun* out) {
   out->set_status(ToProto(run.status));
   out->set_cancel_requested(run.cancel_requested);
   out->set_last_error(run.last_error);
-  out->set_locked_by_worker(run.locked_by_worker);
+  if (audience == RunAudience::kSystemAdmin) out->set_locked_by_worker(run.locked_by_worker);
   if (run.lock_ts) SetTime(*run.lock_ts, out->mutable_lock_ts());
   SetTime(run.created_at, out->mutable_created_at());
   if (run.started_at) SetTime(*run.started_at, out->mutable_started_at());

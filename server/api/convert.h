@@ -21,8 +21,16 @@ outbound::v1::JobStatus ToProto(std::optional<JobStatus> status);
 absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value);
 absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value);
 
-// Fills `out` from a run or job.
-void ToProto(const Run& run, outbound::v1::OutboundCallRun* out);
+// Who a run is shown to: the lease holder's identity (a worker's host:pid)
+// is internal, for system admins only; tenants see whether the run is held
+// and since when (lock_ts), never by whom.
+enum class RunAudience { kTenant, kSystemAdmin };
+
+// The audience of `principal`.
+RunAudience AudienceOf(const Principal& principal);
+
+// Fills `out` from a run for `audience`, or from a job.
+void ToProto(const Run& run, RunAudience audience, outbound::v1::OutboundCallRun* out);
 void ToProto(const Job& job, outbound::v1::OutboundCallJob* out);
 
 // Copies request leads into domain leads (validation happens later).

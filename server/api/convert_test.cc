@@ -51,7 +51,7 @@ google::protobuf::Timestamp Converted(absl::Time time) {
   run.status = RunStatus::kPending;
   run.created_at = time;
   pb::OutboundCallRun out;
-  ToProto(run, &out);
+  ToProto(run, RunAudience::kTenant, &out);
   return out.created_at();
 }
 
@@ -107,10 +107,10 @@ Job FullJob() {
   return job;
 }
 
-// Every field of a run reaches the proto.
+// Every field of a run reaches a system admin's proto.
 TEST(RunToProtoTest, CopiesEveryField) {
   pb::OutboundCallRun out;
-  ToProto(FullRun(), &out);
+  ToProto(FullRun(), RunAudience::kSystemAdmin, &out);
   EXPECT_EQ(out.id(), 101);
   EXPECT_EQ(out.business_id(), 202);
   EXPECT_EQ(out.outbound_list_id(), 303);
@@ -148,7 +148,7 @@ TEST(RunToProtoTest, UnsetOptionalTimestampsStayUnset) {
   run.started_at.reset();
   run.ended_at.reset();
   pb::OutboundCallRun out;
-  ToProto(run, &out);
+  ToProto(run, RunAudience::kSystemAdmin, &out);
   EXPECT_FALSE(out.has_lock_ts());
   EXPECT_FALSE(out.has_started_at());
   EXPECT_FALSE(out.has_ended_at());
@@ -161,8 +161,29 @@ TEST(RunToProtoTest, UnknownStatusIsUnspecified) {
   campaign::Run run = FullRun();
   run.status.reset();
   pb::OutboundCallRun out;
-  ToProto(run, &out);
+  ToProto(run, RunAudience::kTenant, &out);
   EXPECT_EQ(out.status(), pb::RUN_STATUS_UNSPECIFIED);
+}
+
+// A tenant sees that a run is held and since when, never the holder; only a
+// system admin's principal gets the system admin audience.
+TEST(RunToProtoTest, OnlySystemAdminsSeeTheLeaseHolder) {
+  pb::OutboundCallRun tenant;
+  ToProto(FullRun(), RunAudience::kTenant, &tenant);
+  EXPECT_EQ(tenant.locked_by_worker(), "");
+  ASSERT_TRUE(tenant.has_lock_ts());
+  EXPECT_TRUE(IsTimestamp(tenant.lock_ts(), 1'700'000'005, 1'000));
+  EXPECT_EQ(tenant.id(), 101);
+
+  Principal principal;
+  principal.business_id = 3;
+  for (Role role : {Role::kOwner, Role::kAdmin, Role::kAgent}) {
+    principal.role = role;
+    EXPECT_EQ(AudienceOf(principal), RunAudience::kTenant) << RoleName(role);
+  }
+  principal.role = Role::kSystemAdmin;
+  principal.business_id.reset();
+  EXPECT_EQ(AudienceOf(principal), RunAudience::kSystemAdmin);
 }
 
 // Every field of a job reaches the proto.

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -42,8 +43,9 @@ namespace {
 constexpr int64_t kMaxLeadWireBytes = 320;
 // Headroom for the rest of a request.
 constexpr int64_t kRequestOverheadBytes = 1 << 20;
-// Tasks that may wait for a handler thread before calls are refused.
-constexpr size_t kMaxQueuedCalls = 10'000;
+// Threads gRPC may run for synchronous services (reflection) under the
+// resource quota; our own RPCs run on the executor.
+constexpr int kMaxGrpcThreads = 32;
 
 // The service name the health service reports besides the overall "".
 constexpr char kServiceName[] = "outbound.v1.CampaignService";
@@ -192,9 +194,12 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   parts->key_store = std::make_unique<store::ApiKeyStore>(parts->database.get());
   parts->authenticator = std::make_unique<auth::Authenticator>(
       [keys = parts->key_store.get()](absl::string_view hash) { return keys->FindByHash(hash); },
-      config.auth_cache_ttl);
+      auth::AuthenticatorOptions{.cache_ttl = config.auth_cache_ttl,
+                                 .unknown_lookups_per_second = config.auth_lookups_per_second,
+                                 .unknown_lookup_burst = config.auth_lookups_per_second});
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
-  parts->executor = std::make_unique<Executor>(config.handler_threads, kMaxQueuedCalls);
+  parts->executor = std::make_unique<Executor>(config.handler_threads,
+                                               static_cast<size_t>(config.executor_queue_limit));
   parts->progress_store = std::make_unique<store::ProgressStore>(parts->database.get());
   parts->hub = std::make_unique<progress::ProgressHub>(
       parts->progress_store.get(),
@@ -215,7 +220,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                                .on_listening = [hub] { hub->RefreshAll(); }});
   parts->listener->Start();
   parts->watch_handlers = std::make_unique<WatchHandlers>(
-      parts->hub.get(), parts->authenticator.get(), parts->executor.get(), parts->run_store.get());
+      parts->hub.get(), parts->authenticator.get(), parts->executor.get(), parts->run_store.get(),
+      std::clamp(config.auth_cache_ttl / 2, absl::Milliseconds(100), absl::Seconds(30)));
   parts->handlers =
       std::make_unique<CampaignHandlers>(parts->service.get(), parts->authenticator.get(),
                                          parts->executor.get(), parts->watch_handlers.get());
@@ -231,6 +237,15 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   interceptors.push_back(std::make_unique<observability::RpcInterceptorFactory>(metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(config.limits));
+  // Bounds on what callers can cost before any handler has seen them: the
+  // quota covers connection buffers and requests being received (gRPC
+  // cancels calls under memory pressure), and each connection may carry at
+  // most max_concurrent_streams calls at once.
+  grpc::ResourceQuota quota("campaignd");
+  quota.Resize(static_cast<size_t>(config.memory_quota_bytes));
+  quota.SetMaxThreads(kMaxGrpcThreads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
   builder.RegisterService(parts->handlers.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
@@ -342,6 +357,8 @@ store::NotificationListener* CampaignServer::progress_listener() const {
 }
 
 observability::Metrics* CampaignServer::metrics() const { return parts_->metrics.get(); }
+
+auth::AuthStats CampaignServer::auth_stats() const { return parts_->authenticator->stats(); }
 
 int CampaignServer::metrics_port() const { return parts_->metrics->port(); }
 

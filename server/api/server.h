@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/auth/auth.h"
 #include "server/dialer/simulated_dialer.h"
 #include "server/scheduler/scheduler.h"
 #include "server/service/validation.h"
@@ -42,8 +43,20 @@ struct ServerConfig {
   int handler_threads = 16;
   // Request limits.
   Limits limits;
-  // How long a resolved API key is trusted before it is looked up again.
+  // How long a resolved API key is trusted before it is looked up again;
+  // open watch streams re-check their key at least this often.
   absl::Duration auth_cache_ttl = absl::Seconds(5);
+  // Database lookups per second (also the burst) of API keys this process
+  // does not know; beyond it such calls are UNAVAILABLE without a lookup.
+  double auth_lookups_per_second = 50;
+  // What an unauthenticated or slow caller can cost: most concurrent calls
+  // (HTTP/2 streams) per client connection; bytes gRPC may hold for
+  // connections and requests being received (a grpc::ResourceQuota; past it
+  // gRPC cancels calls with RESOURCE_EXHAUSTED); calls waiting for a handler
+  // thread (beyond it new calls are RESOURCE_EXHAUSTED).
+  int max_concurrent_streams = 1000;
+  int64_t memory_quota_bytes = int64_t{1} << 30;
+  int executor_queue_limit = 1000;
   // A lease older than this is expired (its worker is presumed dead).
   absl::Duration lease_ttl = absl::Seconds(30);
   // Run a scheduler worker next to the API (off for API-only replicas; off by
@@ -98,6 +111,8 @@ class CampaignServer {
   store::NotificationListener* progress_listener() const;
   // The metrics (always collected; served only with metrics_listen).
   observability::Metrics* metrics() const;
+  // The authenticator's counters (key lookups, throttled and malformed keys).
+  auth::AuthStats auth_stats() const;
   // The port metrics are served on, or 0.
   int metrics_port() const;
   // Blocks until the server has shut down.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -31,8 +32,8 @@ template <typename Response>
 class WatchReactor final : public grpc::ServerWriteReactor<Response>,
                            public progress::SubscriptionSink {
  public:
-  // Fills a response from an update.
-  using Fill = std::function<void(const progress::Update&, Response*)>;
+  // Fills a response from an update for the stream's audience.
+  using Fill = std::function<void(const progress::Update&, RunAudience, Response*)>;
 
   // With `finish_on_terminal`, the stream ends with OK after the message
   // carrying a terminal run status (WatchRun).
@@ -48,12 +49,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<Response>,
     this->Finish(std::move(status));
   }
 
-  // Starts feeding the stream from `subscription` (from the executor task).
-  void Attach(std::shared_ptr<progress::Subscription> subscription) {
+  // Starts feeding the stream from `subscription` (from the executor task),
+  // with messages for `audience`.
+  void Attach(std::shared_ptr<progress::Subscription> subscription, RunAudience audience) {
     bool cancelled = false;
     {
       absl::MutexLock lock(&mu_);
       subscription_ = subscription;
+      audience_ = audience;
       cancelled = cancelled_;
     }
     if (cancelled) hub_->Unsubscribe(subscription);
@@ -127,7 +130,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<Response>,
           finish = ToGrpcStatus(*poll.closed);
         } else if (poll.update.has_value()) {
           response_.Clear();
-          fill_(*poll.update, &response_);
+          fill_(*poll.update, audience_, &response_);
           sent_terminal_ = finish_on_terminal_ && poll.update->run.status.has_value() &&
                            IsTerminal(*poll.update->run.status);
           writing_ = true;
@@ -151,12 +154,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<Response>,
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool sent_terminal_ ABSL_GUARDED_BY(mu_) = false;
+  RunAudience audience_ ABSL_GUARDED_BY(mu_) = RunAudience::kTenant;
   // The message being written; untouched while writing_.
   Response response_;
 };
 
-void FillWatchRun(const progress::Update& update, pb::WatchRunResponse* out) {
-  ToProto(update.run, out->mutable_run());
+void FillWatchRun(const progress::Update& update, RunAudience audience,
+                  pb::WatchRunResponse* out) {
+  ToProto(update.run, audience, out->mutable_run());
   out->set_version(update.run.version);
   for (const progress::JobUpdate& job : update.jobs) {
     pb::JobUpdate* proto = out->add_job_updates();
@@ -168,16 +173,101 @@ void FillWatchRun(const progress::Update& update, pb::WatchRunResponse* out) {
   out->set_job_updates_truncated(update.jobs_truncated);
 }
 
-void FillWatchRuns(const progress::Update& update, pb::WatchRunsResponse* out) {
-  ToProto(update.run, out->mutable_run());
+void FillWatchRuns(const progress::Update& update, RunAudience audience,
+                   pb::WatchRunsResponse* out) {
+  ToProto(update.run, audience, out->mutable_run());
   out->set_version(update.run.version);
+}
+
+// The call's authorization metadata (AuthenticateCall has checked it is
+// sent once).
+std::string AuthorizationOf(const grpc::CallbackServerContext& context) {
+  auto found = context.client_metadata().find(kAuthorizationHeader);
+  if (found == context.client_metadata().end()) return std::string();
+  return std::string(found->second.data(), found->second.size());
 }
 
 }  // namespace
 
 WatchHandlers::WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
-                             Executor* executor, store::RunStore* run_store)
-    : hub_(hub), authenticator_(authenticator), executor_(executor), run_store_(run_store) {}
+                             Executor* executor, store::RunStore* run_store,
+                             absl::Duration recheck_interval)
+    : hub_(hub),
+      authenticator_(authenticator),
+      executor_(executor),
+      run_store_(run_store),
+      recheck_interval_(recheck_interval) {
+  authenticator_->SetRevokedListener([this](int64_t api_key_id) {
+    EndStreamsOfKey(api_key_id,
+                    absl::UnauthenticatedError("the API key of this stream was revoked"));
+  });
+  recheck_thread_ = std::thread([this] { RecheckLoop(); });
+}
+
+WatchHandlers::~WatchHandlers() {
+  authenticator_->SetRevokedListener(nullptr);
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  recheck_thread_.join();
+}
+
+void WatchHandlers::Register(const std::shared_ptr<progress::Subscription>& subscription,
+                             std::string authorization, int64_t api_key_id) {
+  absl::MutexLock lock(&mu_);
+  // Streams that ended are forgotten here and in each re-check, so the list
+  // stays within the hub's stream caps.
+  std::erase_if(watched_, [](const Watched& watched) { return watched.subscription.expired(); });
+  watched_.push_back(Watched{subscription, std::move(authorization), api_key_id});
+}
+
+void WatchHandlers::EndStreamsOfKey(int64_t api_key_id, const absl::Status& status) {
+  std::vector<std::shared_ptr<progress::Subscription>> ending;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Watched& watched : watched_) {
+      if (watched.api_key_id != api_key_id) continue;
+      if (auto subscription = watched.subscription.lock()) ending.push_back(std::move(subscription));
+    }
+  }
+  if (ending.empty()) return;
+  spdlog::warn("security: ending {} watch stream(s) of API key {}: {}", ending.size(), api_key_id,
+               status.message());
+  for (const auto& subscription : ending) subscription->Close(status);
+}
+
+void WatchHandlers::RecheckLoop() {
+  for (;;) {
+    // Each distinct key of the open streams, with those streams.
+    absl::flat_hash_map<std::string, std::vector<std::shared_ptr<progress::Subscription>>> by_key;
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), recheck_interval_)) return;
+      std::erase_if(watched_,
+                    [](const Watched& watched) { return watched.subscription.expired(); });
+      for (const Watched& watched : watched_) {
+        if (auto subscription = watched.subscription.lock()) {
+          by_key[watched.authorization].push_back(std::move(subscription));
+        }
+      }
+    }
+    for (const auto& [authorization, subscriptions] : by_key) {
+      absl::StatusOr<Principal> principal = authenticator_->Authenticate(authorization);
+      // UNAVAILABLE (the database is unreachable) keeps the stream: it is
+      // checked again next time.
+      if (principal.ok() || principal.status().code() != absl::StatusCode::kUnauthenticated) {
+        continue;
+      }
+      spdlog::warn("security: ending {} watch stream(s): {}", subscriptions.size(),
+                   principal.status().message());
+      const absl::Status ended = absl::UnauthenticatedError(
+          absl::StrCat("the API key of this stream is no longer valid: ",
+                       principal.status().message()));
+      for (const auto& subscription : subscriptions) subscription->Close(ended);
+    }
+  }
+}
 
 grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
     grpc::CallbackServerContext* context, const pb::WatchRunRequest* request) {
@@ -211,7 +301,8 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
       return reactor->Fail(ToGrpcStatus(AuditNotFound(*run_store_, caller->principal, business_id,
                                                       run_id, subscription.status())));
     }
-    reactor->Attach(*std::move(subscription));
+    Register(*subscription, AuthorizationOf(*context), caller->principal.api_key_id);
+    reactor->Attach(*std::move(subscription), AudienceOf(caller->principal));
   };
   if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
     reactor->Fail(ToGrpcStatus(submitted));
@@ -241,7 +332,8 @@ grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
     absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
         hub_->WatchRuns(scope->business_id, *status, reactor);
     if (!subscription.ok()) return reactor->Fail(ToGrpcStatus(subscription.status()));
-    reactor->Attach(*std::move(subscription));
+    Register(*subscription, AuthorizationOf(*context), caller->principal.api_key_id);
+    reactor->Attach(*std::move(subscription), AudienceOf(caller->principal));
   };
   if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
     reactor->Fail(ToGrpcStatus(submitted));

@@ -4,6 +4,16 @@
 #ifndef CAMPAIGN_SERVER_API_WATCH_HANDLERS_H_
 #define CAMPAIGN_SERVER_API_WATCH_HANDLERS_H_
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/api/executor.h"
 #include "server/auth/auth.h"
@@ -13,11 +23,21 @@
 namespace campaign::api {
 
 // Serves the two watch RPCs; CampaignHandlers delegates to it.
+//
+// A stream's key is checked when it opens and again every `recheck_interval`
+// (at most the auth cache TTL) while it is open, and at once whenever any
+// call's lookup finds the key revoked: a stream whose key is revoked or gone
+// ends with UNAUTHENTICATED and is sent nothing more.
 class WatchHandlers {
  public:
-  // `run_store` is used only to log cross-business probes.
+  // `run_store` is used only to log cross-business probes. Registers itself
+  // as `authenticator`'s revocation listener and starts the re-check thread.
   WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator, Executor* executor,
-                store::RunStore* run_store);
+                store::RunStore* run_store, absl::Duration recheck_interval);
+  // Stops the re-check thread.
+  ~WatchHandlers();
+  WatchHandlers(const WatchHandlers&) = delete;
+  WatchHandlers& operator=(const WatchHandlers&) = delete;
 
   // WatchRun: see proto/outbound/v1/campaign_service.proto.
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
@@ -27,10 +47,30 @@ class WatchHandlers {
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunsRequest* request);
 
  private:
+  // An open stream and the credentials it was opened with.
+  struct Watched {
+    std::weak_ptr<progress::Subscription> subscription;
+    std::string authorization;
+    int64_t api_key_id = 0;
+  };
+
+  // Remembers an open stream for re-checks.
+  void Register(const std::shared_ptr<progress::Subscription>& subscription,
+                std::string authorization, int64_t api_key_id);
+  // Ends every open stream of key `api_key_id` with `status`.
+  void EndStreamsOfKey(int64_t api_key_id, const absl::Status& status);
+  // Every `recheck_interval_`: authenticates each open stream's key again.
+  void RecheckLoop();
+
   progress::ProgressHub* hub_;
   auth::Authenticator* authenticator_;
   Executor* executor_;
   store::RunStore* run_store_;
+  const absl::Duration recheck_interval_;
+  absl::Mutex mu_;
+  std::vector<Watched> watched_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread recheck_thread_;
 };
 
 }  // namespace campaign::api

@@ -1,5 +1,8 @@
 #include "server/auth/auth.h"
 
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -13,6 +16,10 @@ namespace {
 constexpr absl::string_view kBearer = "bearer ";
 // API keys are far shorter; a longer header is refused before hashing.
 constexpr size_t kMaxKeyBytes = 256;
+// The form of the keys ApiKeyStore::CreateApiKey issues: the prefix, then
+// 32 random bytes in unpadded base64url.
+constexpr absl::string_view kApiKeyPrefix = "ocs_";
+constexpr size_t kApiKeyBodyLength = 43;
 
 }  // namespace
 
@@ -56,9 +63,35 @@ absl::StatusOr<Scope> ResolveScope(const Principal& principal, absl::string_view
       "a system_admin key must name the business in x-business-id metadata for this call");
 }
 
-Authenticator::Authenticator(KeyLookup lookup, absl::Duration cache_ttl,
-                             std::function<absl::Time()> now)
-    : lookup_(std::move(lookup)), cache_ttl_(cache_ttl), now_(std::move(now)) {}
+bool IsWellFormedApiKey(absl::string_view key) {
+  if (key.size() != kApiKeyPrefix.size() + kApiKeyBodyLength ||
+      !absl::StartsWith(key, kApiKeyPrefix)) {
+    return false;
+  }
+  for (char c : key.substr(kApiKeyPrefix.size())) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+Authenticator::Authenticator(KeyLookup lookup, AuthenticatorOptions options)
+    : lookup_(std::move(lookup)),
+      options_(std::move(options)),
+      tokens_(options_.unknown_lookup_burst),
+      refilled_(options_.now()) {}
+
+void Authenticator::SetRevokedListener(std::function<void(int64_t api_key_id)> listener) {
+  absl::MutexLock lock(&mu_);
+  revoked_listener_ = std::move(listener);
+}
+
+AuthStats Authenticator::stats() const {
+  absl::MutexLock lock(&mu_);
+  AuthStats stats = stats_;
+  stats.known_keys = known_.size();
+  stats.unknown_keys = unknown_.size();
+  return stats;
+}
 
 absl::StatusOr<Principal> Authenticator::Authenticate(absl::string_view authorization) {
   if (authorization.empty()) {
@@ -74,31 +107,123 @@ absl::StatusOr<Principal> Authenticator::Authenticate(absl::string_view authoriz
   if (key.empty() || key.size() > kMaxKeyBytes) {
     return absl::UnauthenticatedError("malformed API key");
   }
-  const std::string hash = Sha256Hex(key);
-  const absl::Time now = now_();
-  std::optional<ApiKeyRecord> record;
-  bool cached = false;
+  if (!IsWellFormedApiKey(key)) {
+    absl::MutexLock lock(&mu_);
+    ++stats_.malformed;
+    return absl::UnauthenticatedError(absl::StrCat("malformed API key: expected \"", kApiKeyPrefix,
+                                                   "\" followed by ", kApiKeyBodyLength,
+                                                   " base64url characters"));
+  }
+  absl::StatusOr<std::optional<ApiKeyRecord>> record = Resolve(Sha256Hex(key));
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return absl::UnauthenticatedError("unknown API key");
+  if ((*record)->revoked) return absl::UnauthenticatedError("revoked API key");
+  return (*record)->principal;
+}
+
+absl::StatusOr<std::optional<ApiKeyRecord>> Authenticator::Resolve(const std::string& hash) {
+  const absl::Time now = options_.now();
+  std::shared_ptr<Flight> flight;
+  std::optional<int64_t> known_id;
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = cache_.find(hash); it != cache_.end() && it->second.expires > now) {
-      record = it->second.record;
-      cached = true;
+    auto known = known_.find(hash);
+    if (known != known_.end()) {
+      if (known->second.expires > now) return known->second.record;
+      known_id = known->second.record->principal.api_key_id;
+    } else if (auto unknown = unknown_.find(hash);
+               unknown != unknown_.end() && unknown->second > now) {
+      return std::optional<ApiKeyRecord>();
     }
+    if (auto joined = flights_.find(hash); joined != flights_.end()) {
+      // Someone is looking this key up: share the answer.
+      std::shared_ptr<Flight> shared = joined->second;
+      mu_.Await(absl::Condition(
+          +[](Flight* waited) { return waited->done; }, shared.get()));
+      return shared->result;
+    }
+    // A key seen in the database before is refreshed regardless of the
+    // budget, so a flood of random keys cannot lock out existing clients.
+    if (!known_id.has_value() && !TakeLookupToken(now)) {
+      ++stats_.throttled;
+      return absl::UnavailableError(
+          "too many unknown API keys are being tried; cannot verify this one now, retry with "
+          "backoff");
+    }
+    flight = std::make_shared<Flight>();
+    flights_[hash] = flight;
+    ++stats_.lookups;
   }
-  if (!cached) {
-    absl::StatusOr<std::optional<ApiKeyRecord>> looked_up = lookup_(hash);
-    if (!looked_up.ok()) {
-      if (looked_up.status().code() == absl::StatusCode::kUnavailable) return looked_up.status();
-      return absl::UnavailableError("cannot verify the API key right now; retry");
-    }
-    record = *std::move(looked_up);
+  absl::StatusOr<std::optional<ApiKeyRecord>> looked_up = lookup_(hash);
+  if (!looked_up.ok() && looked_up.status().code() != absl::StatusCode::kUnavailable) {
+    looked_up = absl::UnavailableError("cannot verify the API key right now; retry");
+  }
+  std::function<void(int64_t)> listener;
+  std::optional<int64_t> gone;
+  {
     absl::MutexLock lock(&mu_);
-    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-    cache_[hash] = Entry{record, now + cache_ttl_};
+    flights_.erase(hash);
+    flight->result = looked_up;
+    flight->done = true;
+    if (looked_up.ok()) {
+      const absl::Time stored = options_.now();
+      if (looked_up->has_value()) {
+        RememberKnown(hash, **looked_up, stored);
+        if ((*looked_up)->revoked) gone = (*looked_up)->principal.api_key_id;
+      } else {
+        known_.erase(hash);
+        RememberUnknown(hash, stored);
+        gone = known_id;  // deleted since it was last seen
+      }
+    }
+    if (gone.has_value()) listener = revoked_listener_;
   }
-  if (!record) return absl::UnauthenticatedError("unknown API key");
-  if (record->revoked) return absl::UnauthenticatedError("revoked API key");
-  return record->principal;
+  if (listener && gone.has_value()) listener(*gone);
+  return looked_up;
+}
+
+bool Authenticator::TakeLookupToken(absl::Time now) {
+  if (now > refilled_) {
+    tokens_ = std::min(options_.unknown_lookup_burst,
+                       tokens_ + absl::ToDoubleSeconds(now - refilled_) *
+                                     options_.unknown_lookups_per_second);
+    refilled_ = now;
+  }
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+void Authenticator::RememberKnown(const std::string& hash, const ApiKeyRecord& record,
+                                  absl::Time now) {
+  if (!known_.contains(hash) && known_.size() >= options_.max_known_keys) {
+    for (auto it = known_.begin(); it != known_.end();) {
+      if (it->second.expires <= now) {
+        known_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    // Still full of live entries: one goes (never the whole cache).
+    if (known_.size() >= options_.max_known_keys && !known_.empty()) known_.erase(known_.begin());
+  }
+  known_[hash] = Entry{record, now + options_.cache_ttl};
+}
+
+void Authenticator::RememberUnknown(const std::string& hash, absl::Time now) {
+  // Expired entries go first, then the oldest while the cache is full.
+  while (!unknown_order_.empty() &&
+         (unknown_order_.front().second <= now || unknown_.size() >= options_.max_unknown_keys)) {
+    const auto& [oldest, expires] = unknown_order_.front();
+    if (auto it = unknown_.find(oldest); it != unknown_.end() && it->second == expires) {
+      unknown_.erase(it);
+    }
+    unknown_order_.pop_front();
+  }
+  if (options_.max_unknown_keys == 0) return;
+  const absl::Time expires = now + options_.cache_ttl;
+  unknown_[hash] = expires;
+  unknown_order_.emplace_back(hash, expires);
 }
 
 std::string DescribePrincipal(const Principal& principal) {

@@ -79,6 +79,17 @@ ABSL_FLAG(int, watch_max_streams, 1000, "most open WatchRun/WatchRuns streams pe
 ABSL_FLAG(int, watch_max_streams_per_business, 100,
           "most open WatchRun/WatchRuns streams per business and process");
 ABSL_FLAG(double, watch_max_rate, 10, "most watch messages per second per run and stream");
+// What an unauthenticated or slow caller can cost (API hardening).
+ABSL_FLAG(int, max_concurrent_streams, 1000,
+          "most concurrent calls (HTTP/2 streams) per client connection");
+ABSL_FLAG(int64_t, memory_quota_mb, 1024,
+          "MiB gRPC may hold for connections and requests being received; past it calls are "
+          "cancelled with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, executor_queue_limit, 1000,
+          "calls waiting for a handler thread; beyond it new calls are RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, auth_lookups_per_second, 50,
+          "database lookups per second (and burst) of API keys this process does not know; "
+          "beyond it such calls are UNAVAILABLE");
 ABSL_FLAG(std::string, dialer, "simulated", "telephony provider: simulated");
 ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
 ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3), "simulated dialer: call length");
@@ -231,6 +242,22 @@ int Serve(const std::string& url) {
     return Fail("--watch-max-streams-per-business must be >= 0");
   }
   if (!(config.watch_max_rate > 0)) return Fail("--watch-max-rate must be > 0");
+  config.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  config.executor_queue_limit = absl::GetFlag(FLAGS_executor_queue_limit);
+  config.auth_lookups_per_second = absl::GetFlag(FLAGS_auth_lookups_per_second);
+  const int64_t memory_quota_mb = absl::GetFlag(FLAGS_memory_quota_mb);
+  if (config.max_concurrent_streams < 1) return Fail("--max-concurrent-streams must be >= 1");
+  if (config.executor_queue_limit < 1) return Fail("--executor-queue-limit must be >= 1");
+  if (!(config.auth_lookups_per_second >= 1)) return Fail("--auth-lookups-per-second must be >= 1");
+  if (memory_quota_mb < 16 || memory_quota_mb > (int64_t{1} << 30)) {
+    return Fail("--memory-quota-mb must be within 16..1073741824");
+  }
+  config.memory_quota_bytes = memory_quota_mb << 20;
+  if (config.memory_quota_bytes < api::MaxReceiveMessageBytes(config.limits)) {
+    return Fail(absl::StrCat("--memory-quota-mb (", memory_quota_mb,
+                             ") must hold the largest request --max-leads-per-request allows (",
+                             (api::MaxReceiveMessageBytes(config.limits) >> 20) + 1, " MiB)"));
+  }
   const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
   if (absl::GetFlag(FLAGS_dialer) != "simulated") {

@@ -84,6 +84,12 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   // WatchRuns' status filter (unset: every status).
   std::optional<RunStatus> status_filter() const { return status_filter_; }
 
+  // Ends the subscription: from now on Next() returns `status` and nothing
+  // more is offered or delivered; the sink is told. The first close wins.
+  // Used by the hub on shutdown and by the API when the stream's key is
+  // revoked.
+  void Close(absl::Status status);
+
  private:
   friend class ProgressHub;
 
@@ -97,7 +103,6 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   void Woken();
   // After this returns the sink is never called again.
   void Detach();
-  void Close(absl::Status status);
 
   ProgressHub* const hub_;
   const std::optional<int64_t> business_id_;

@@ -5,13 +5,18 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <ostream>
 #include <string>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "tests/support/leads.h"
 #include "tests/support/test_server.h"
@@ -342,6 +347,79 @@ TEST_F(BadInputTest, HundredThousandLeadsFitInOneCreateRun) {
   EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE run_id = ",
                                       response.run().id())),
             kLeads);
+}
+
+
+// A flood of random bearer keys (well-formed and not) from many clients costs
+// a bounded number of database lookups: malformed keys none, well-formed
+// unknown ones at most --auth-lookups-per-second (20 here) per second plus
+// one second's burst; every refused call is UNAUTHENTICATED, or UNAVAILABLE
+// once the budget is spent. The owner's key keeps working throughout.
+TEST(AuthFloodTest, RandomKeysCauseBoundedDatabaseLookups) {
+  constexpr double kLookupsPerSecond = 20;
+  constexpr int kThreads = 8;
+  constexpr int kWellFormedPerThread = 300;
+  constexpr int kMalformedPerThread = 100;
+  TestDatabase db;
+  api::ServerConfig config;
+  config.auth_lookups_per_second = kLookupsPerSecond;
+  TestServer server(db, config);
+  const int64_t business = db.CreateBusiness("flooded");
+  const std::string key = db.CreateApiKey(business, Role::kOwner).key;
+  pb::ListRunsResponse listed;
+  ASSERT_TRUE(server.stub().ListRuns(CallContext(key).get(), pb::ListRunsRequest(), &listed).ok());
+  const int64_t lookups_before = server.server().auth_stats().lookups;
+
+  std::atomic<int> unauthenticated{0};
+  std::atomic<int> unavailable{0};
+  std::atomic<int> other{0};
+  std::atomic<int> owner_failures{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 random(static_cast<uint64_t>(t) * 7919 + 1);
+      const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      for (int i = 0; i < kWellFormedPerThread + kMalformedPerThread; ++i) {
+        std::string random_key = "ocs_";
+        const int length = i < kWellFormedPerThread ? 43 : 20 + static_cast<int>(random() % 40);
+        for (int c = 0; c < length; ++c) random_key += kAlphabet[random() % 64];
+        if (i >= kWellFormedPerThread && length == 43) random_key += "!";
+        pb::GetRunRequest get;
+        get.set_run_id(1);
+        pb::OutboundCallRun ignored;
+        const grpc::Status status =
+            server.stub().GetRun(CallContext(random_key).get(), get, &ignored);
+        if (status.error_code() == StatusCode::UNAUTHENTICATED) {
+          ++unauthenticated;
+        } else if (status.error_code() == StatusCode::UNAVAILABLE) {
+          ++unavailable;
+        } else {
+          ++other;
+        }
+        if (i % 50 == 0) {
+          pb::ListRunsResponse mine;
+          if (!server.stub().ListRuns(CallContext(key).get(), pb::ListRunsRequest(), &mine).ok()) {
+            ++owner_failures;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const auth::AuthStats stats = server.server().auth_stats();
+  const int64_t lookups = stats.lookups - lookups_before;
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(owner_failures.load(), 0);
+  EXPECT_EQ(unauthenticated.load() + unavailable.load(),
+            kThreads * (kWellFormedPerThread + kMalformedPerThread));
+  EXPECT_EQ(stats.malformed, kThreads * kMalformedPerThread);
+  // The budget: one second's burst, then the rate (the owner's key is known
+  // and may be looked up again once per TTL besides).
+  EXPECT_LE(lookups, static_cast<int64_t>(kLookupsPerSecond * (1 + elapsed)) + 2)
+      << "in " << elapsed << " s";
+  EXPECT_GT(unavailable.load(), 0);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
@@ -245,6 +248,24 @@ TEST_F(CampaigndTest, UnreachableDatabaseIsOneLineNamingTheSetting) {
   ExpectOneLineFailure(result, {"--database-url", "cannot connect"});
 }
 
+// The limits on what callers can cost are validated like every setting: one
+// line naming the flag, before anything starts.
+TEST_F(CampaigndTest, BadResourceLimitsAreOneLineNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-concurrent-streams", "0"}, "--max-concurrent-streams"},
+      {{"--executor-queue-limit", "0"}, "--executor-queue-limit"},
+      {{"--auth-lookups-per-second", "0"}, "--auth-lookups-per-second"},
+      {{"--memory-quota-mb", "8"}, "--memory-quota-mb"},
+      {{"--memory-quota-mb", "20", "--max-leads-per-request", "100000"}, "--memory-quota-mb"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    ExpectOneLineFailure(Run(args), {named});
+  }
+}
+
 // No command and an unknown command fail (naming the unknown one).
 TEST_F(CampaigndTest, MissingOrUnknownCommandFails) {
   const ProcessResult none = RunCampaignd({}, {{"CAMPAIGN_DATABASE_URL", db_.app_url()}});
@@ -395,6 +416,306 @@ TEST_F(CampaigndTest, ServeAnswersCallsAndStopsOnSigterm) {
                                        << serve.Output();
   EXPECT_TRUE(WIFEXITED(*exit_status)) << serve.Output();
   EXPECT_EQ(WEXITSTATUS(*exit_status), 0) << serve.Output();
+}
+
+
+// The resident memory of process `pid` now and at its peak (VmRSS, VmHWM),
+// in bytes; 0 when unreadable.
+struct Rss {
+  int64_t now = 0;
+  int64_t peak = 0;
+};
+Rss ReadRss(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  Rss rss;
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t kib = 0;
+    std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipWhitespace());
+    if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &kib)) continue;
+    if (fields[0] == "VmRSS:") rss.now = kib * 1024;
+    if (fields[0] == "VmHWM:") rss.peak = kib * 1024;
+  }
+  return rss;
+}
+
+// A raw HTTP/2 (prior knowledge) connection that opens gRPC calls without
+// credentials and sends only the first part of a large request message,
+// as fast as the server's flow control allows, then stalls: what a slow or
+// hostile client can make a server hold. Speaks just enough HTTP/2: SETTINGS
+// and PING acknowledgements, WINDOW_UPDATE, RST_STREAM, GOAWAY.
+class HalfSentCalls {
+ public:
+  // Opens `streams` CreateRun calls on a new connection to 127.0.0.1:`port`,
+  // each announcing a message of `declared` bytes of which `send` are sent.
+  HalfSentCalls(int port, int streams, uint32_t declared, int64_t send) : send_(send) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      close(fd_);
+      fd_ = -1;
+      return;
+    }
+    fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    out_ = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    Frame(kSettings, 0, 0, "");
+    std::string headers;
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {":method", "POST"},
+             {":scheme", "http"},
+             {":path", "/outbound.v1.CampaignService/CreateRun"},
+             {":authority", absl::StrCat("127.0.0.1:", port)},
+             {"content-type", "application/grpc"},
+             {"te", "trailers"}}) {
+      // Literal header field without indexing, new name, no Huffman coding.
+      headers += '\0';
+      headers += static_cast<char>(name.size());
+      headers += name;
+      headers += static_cast<char>(value.size());
+      headers += value;
+    }
+    for (int i = 0; i < streams; ++i) {
+      const uint32_t id = 1 + 2 * static_cast<uint32_t>(i);
+      Frame(kHeaders, kEndHeaders, id, headers);
+      // The gRPC message prefix: not compressed, `declared` bytes follow.
+      std::string prefix(5, '\0');
+      for (int b = 0; b < 4; ++b) prefix[1 + b] = static_cast<char>(declared >> (24 - 8 * b));
+      Frame(kData, 0, id, prefix);
+      streams_[id] = Stream{};
+    }
+  }
+  ~HalfSentCalls() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  // Reads what the server sent and sends what its windows allow. False once
+  // nothing is left to do on this connection (all sent, reset or closed).
+  bool Pump() {
+    if (fd_ < 0) return false;
+    Flush();
+    ReadFrames();
+    if (closed_) return false;
+    bool pending = false;
+    for (auto& [id, stream] : streams_) {
+      if (stream.reset || stream.sent >= send_) continue;
+      pending = true;
+      while (stream.sent < send_ && out_.size() < (1 << 20)) {
+        const int64_t chunk = std::min<int64_t>(
+            {kMaxFrame, send_ - stream.sent, connection_window_, initial_window_ + stream.window});
+        if (chunk <= 0) break;
+        Frame(kData, 0, id, std::string(static_cast<size_t>(chunk), 'x'));
+        stream.sent += chunk;
+        stream.window -= chunk;
+        connection_window_ -= chunk;
+      }
+    }
+    Flush();
+    return pending && !closed_;
+  }
+
+  // Payload bytes sent, and streams the server reset or answered.
+  int64_t sent() const {
+    int64_t total = 0;
+    for (const auto& [id, stream] : streams_) total += stream.sent;
+    return total;
+  }
+  // The server's SETTINGS_MAX_CONCURRENT_STREAMS (0 until received or if
+  // it sets none).
+  int64_t max_streams() const { return max_streams_; }
+  int reset() const {
+    int count = 0;
+    for (const auto& [id, stream] : streams_) count += stream.reset ? 1 : 0;
+    return count;
+  }
+
+ private:
+  static constexpr uint8_t kData = 0, kHeaders = 1, kRstStream = 3, kSettings = 4, kPing = 6,
+                           kGoAway = 7, kWindowUpdate = 8;
+  static constexpr uint8_t kAck = 1, kEndStream = 1, kEndHeaders = 4;
+  static constexpr int64_t kMaxFrame = 16384;
+
+  struct Stream {
+    int64_t sent = 0;
+    // Added to the initial window by WINDOW_UPDATE, minus what was sent.
+    int64_t window = 0;
+    bool reset = false;
+  };
+
+  void Frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+    const uint32_t length = static_cast<uint32_t>(payload.size());
+    const char header[9] = {static_cast<char>(length >> 16), static_cast<char>(length >> 8),
+                            static_cast<char>(length),       static_cast<char>(type),
+                            static_cast<char>(flags),        static_cast<char>(stream >> 24),
+                            static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
+                            static_cast<char>(stream)};
+    out_.append(header, 9);
+    out_ += payload;
+  }
+
+  void Flush() {
+    while (!out_.empty() && !closed_) {
+      const ssize_t n = send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        out_.erase(0, static_cast<size_t>(n));
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+      } else {
+        closed_ = true;
+      }
+    }
+  }
+
+  static uint32_t Be32(const std::string& bytes, size_t at) {
+    return (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at])) << 24) |
+           (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 1])) << 16) |
+           (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 2])) << 8) |
+           static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 3]));
+  }
+
+  void ReadFrames() {
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n > 0) {
+        in_.append(buffer, static_cast<size_t>(n));
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        closed_ = true;
+        break;
+      }
+    }
+    while (in_.size() >= 9) {
+      const size_t length = (static_cast<uint8_t>(in_[0]) << 16) |
+                            (static_cast<uint8_t>(in_[1]) << 8) | static_cast<uint8_t>(in_[2]);
+      if (in_.size() < 9 + length) break;
+      const uint8_t type = static_cast<uint8_t>(in_[3]);
+      const uint8_t flags = static_cast<uint8_t>(in_[4]);
+      const uint32_t id = Be32(in_, 5) & 0x7fffffff;
+      const std::string payload = in_.substr(9, length);
+      in_.erase(0, 9 + length);
+      if (type == kSettings && (flags & kAck) == 0) {
+        for (size_t at = 0; at + 6 <= payload.size(); at += 6) {
+          const int setting = (static_cast<uint8_t>(payload[at]) << 8) |
+                              static_cast<uint8_t>(payload[at + 1]);
+          if (setting == 4) initial_window_ = Be32(payload, at + 2);  // INITIAL_WINDOW_SIZE
+          if (setting == 3) max_streams_ = Be32(payload, at + 2);     // MAX_CONCURRENT_STREAMS
+        }
+        Frame(kSettings, kAck, 0, "");
+      } else if (type == kPing && (flags & kAck) == 0) {
+        Frame(kPing, kAck, 0, payload);
+      } else if (type == kWindowUpdate && payload.size() == 4) {
+        const int64_t increment = Be32(payload, 0) & 0x7fffffff;
+        if (id == 0) {
+          connection_window_ += increment;
+        } else if (auto it = streams_.find(id); it != streams_.end()) {
+          it->second.window += increment;
+        }
+      } else if (type == kRstStream || (type == kHeaders && (flags & kEndStream) != 0)) {
+        if (auto it = streams_.find(id); it != streams_.end()) it->second.reset = true;
+      } else if (type == kGoAway) {
+        closed_ = true;
+      }
+    }
+  }
+
+  const int64_t send_;
+  int fd_ = -1;
+  bool closed_ = false;
+  std::string out_;
+  std::string in_;
+  int64_t connection_window_ = 65535;
+  int64_t initial_window_ = 65535;
+  int64_t max_streams_ = 0;
+  std::map<uint32_t, Stream> streams_;
+};
+
+// Unauthenticated clients that open many calls and send half of a large
+// request each cannot grow campaignd's memory past a bound: 40 connections
+// try 10 calls each with 4 MiB of a 32 MiB CreateRun message (1.6 GB in
+// all). The server takes at most --max-concurrent-streams calls per
+// connection and holds at most --memory-quota-mb (64 MiB) of received data,
+// cancelling calls beyond it (RESOURCE_EXHAUSTED); its peak resident memory
+// grows by less than the quota plus 256 MiB of slack (gRPC's quota is enforced
+// by reclaiming after the fact, and freed heap stays in the peak) for allocator and
+// thread overhead. A real key still works afterwards.
+TEST_F(CampaigndTest, HalfSentLargeMessagesDoNotGrowMemoryPastTheQuota) {
+  constexpr int64_t kQuotaMb = 64;
+  constexpr int64_t kSlack = int64_t{256} << 20;
+  constexpr int kConnections = 40;
+  constexpr int kStreams = 10;
+  constexpr uint32_t kDeclared = 32u << 20;
+  constexpr int64_t kSendPerStream = int64_t{4} << 20;
+  const int64_t business = CreateBusiness("memory");
+  const ProcessResult created =
+      Run({"create-api-key", "--business-id", absl::StrCat(business), "--role", "owner"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string key = Lines(created.out).at(0);
+
+  const int port = FreePort();
+  ASSERT_GT(port, 0);
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address,
+                             "--scheduler=false", "--memory-quota-mb", absl::StrCat(kQuotaMb),
+                             "--max-concurrent-streams", absl::StrCat(kStreams)});
+  ASSERT_GT(serve.pid(), 0);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)))
+      << serve.Output();
+  auto stub = pb::CampaignService::NewStub(channel);
+  auto list = [&] {
+    pb::ListRunsResponse listed;
+    return stub->ListRuns(CallContext(key).get(), pb::ListRunsRequest(), &listed);
+  };
+  ASSERT_TRUE(list().ok());
+  const Rss before = ReadRss(serve.pid());
+  ASSERT_GT(before.now, 0);
+
+  std::vector<std::unique_ptr<HalfSentCalls>> attackers;
+  for (int i = 0; i < kConnections; ++i) {
+    attackers.push_back(
+        std::make_unique<HalfSentCalls>(port, kStreams, kDeclared, kSendPerStream));
+  }
+  // Pump until every call is sent or refused, or the server stops granting
+  // flow-control window for two seconds (it holds what it has), within 60 s.
+  int64_t sent = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  const auto deadline = last_progress + std::chrono::seconds(60);
+  for (bool busy = true; busy && std::chrono::steady_clock::now() < deadline;) {
+    busy = false;
+    int64_t now_sent = 0;
+    for (auto& attacker : attackers) {
+      busy = attacker->Pump() || busy;
+      now_sent += attacker->sent();
+    }
+    if (now_sent > sent) {
+      sent = now_sent;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(2)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const Rss after = ReadRss(serve.pid());
+  // The server told every connection its stream cap.
+  for (const auto& attacker : attackers) EXPECT_EQ(attacker->max_streams(), kStreams);
+  int refused = 0;
+  for (const auto& attacker : attackers) refused += attacker->reset();
+  RecordProperty("sent_bytes", std::to_string(sent));
+  RecordProperty("rss_growth_bytes", std::to_string(after.peak - before.now));
+  EXPECT_LT(after.peak - before.now, (kQuotaMb << 20) + kSlack)
+      << "peak RSS grew from " << (before.now >> 20) << " MiB to " << (after.peak >> 20)
+      << " MiB; the attackers sent " << (sent >> 20) << " MiB, " << refused
+      << " calls were refused or cancelled";
+  // The attack was real: far more than the bound was offered.
+  EXPECT_GT(int64_t{kConnections} * kStreams * kSendPerStream, 4 * ((kQuotaMb << 20) + kSlack));
+  attackers.clear();
+  EXPECT_TRUE(list().ok()) << serve.Output();
 }
 
 }  // namespace

@@ -629,5 +629,97 @@ TEST_F(IsolationTest, AmbiguousOrMalformedMetadataIsRefused) {
   }
 }
 
+
+// The lease holder's identity (host:pid of a worker) is internal: tenant keys
+// see whether a run is held and since when (lock_ts), never by whom; only a
+// system admin sees locked_by_worker. Unary reads, mutations, listings and
+// both watch streams follow the same rule.
+TEST_F(IsolationTest, OnlySystemAdminsSeeTheLeaseHolder) {
+  const int64_t run_id = CreateRun(callers_[CallerKind::kOwnerA], NewRequestId(), false);
+  const std::string worker = "worker-host.internal:4242:abcdef";
+  db_.ExecAsAdmin(absl::StrCat("UPDATE outbound_call_runs SET locked_by_worker = '", worker,
+                               "', lock_ts = now() WHERE id = ", run_id));
+
+  auto get = [&](CallerKind kind) {
+    pb::GetRunRequest request;
+    request.set_run_id(run_id);
+    pb::OutboundCallRun run;
+    const grpc::Status status = stub().GetRun(ContextFor(callers_[kind]).get(), request, &run);
+    EXPECT_TRUE(status.ok()) << callers_[kind].name << ": " << status.error_message();
+    return run;
+  };
+  auto list = [&](CallerKind kind) {
+    pb::ListRunsResponse response;
+    const grpc::Status status =
+        stub().ListRuns(ContextFor(callers_[kind]).get(), pb::ListRunsRequest(), &response);
+    EXPECT_TRUE(status.ok()) << callers_[kind].name << ": " << status.error_message();
+    for (const pb::OutboundCallRun& run : response.runs()) {
+      if (run.id() == run_id) return run;
+    }
+    ADD_FAILURE() << callers_[kind].name << " did not list run " << run_id;
+    return pb::OutboundCallRun();
+  };
+  auto watch_run = [&](CallerKind kind) {
+    std::unique_ptr<grpc::ClientContext> context = ContextFor(callers_[kind]);
+    pb::WatchRunRequest request;
+    request.set_run_id(run_id);
+    std::unique_ptr<grpc::ClientReader<pb::WatchRunResponse>> reader =
+        stub().WatchRun(context.get(), request);
+    pb::WatchRunResponse first;
+    EXPECT_TRUE(reader->Read(&first)) << callers_[kind].name << ": no snapshot";
+    context->TryCancel();
+    reader->Finish();
+    return first.run();
+  };
+  auto watch_runs = [&](CallerKind kind) {
+    std::unique_ptr<grpc::ClientContext> context = ContextFor(callers_[kind]);
+    std::unique_ptr<grpc::ClientReader<pb::WatchRunsResponse>> reader =
+        stub().WatchRuns(context.get(), pb::WatchRunsRequest());
+    pb::WatchRunsResponse message;
+    pb::OutboundCallRun found;
+    while (reader->Read(&message)) {
+      if (message.run().id() == run_id) {
+        found = message.run();
+        break;
+      }
+    }
+    EXPECT_EQ(found.id(), run_id) << callers_[kind].name << ": run not in the stream";
+    context->TryCancel();
+    reader->Finish();
+    return found;
+  };
+
+  for (CallerKind kind : {CallerKind::kOwnerA, CallerKind::kAdminA, CallerKind::kAgentA}) {
+    SCOPED_TRACE(callers_[kind].name);
+    for (const pb::OutboundCallRun& run : {get(kind), list(kind), watch_run(kind)}) {
+      EXPECT_EQ(run.locked_by_worker(), "") << run.ShortDebugString();
+      EXPECT_TRUE(run.has_lock_ts()) << "a tenant still sees that the run is held";
+    }
+    const pb::OutboundCallRun streamed = watch_runs(kind);
+    EXPECT_EQ(streamed.locked_by_worker(), "") << streamed.ShortDebugString();
+    EXPECT_TRUE(streamed.has_lock_ts());
+  }
+  // A change answered to a tenant hides it too.
+  {
+    pb::PauseRunRequest request;
+    request.set_run_id(run_id);
+    pb::OutboundCallRun paused;
+    ASSERT_TRUE(stub()
+                    .PauseRun(ContextFor(callers_[CallerKind::kOwnerA]).get(), request, &paused)
+                    .ok());
+    EXPECT_EQ(paused.locked_by_worker(), "");
+    EXPECT_TRUE(paused.has_lock_ts());
+  }
+  for (CallerKind kind : {CallerKind::kSystemAdminNamingA, CallerKind::kSystemAdminNamingNone}) {
+    SCOPED_TRACE(callers_[kind].name);
+    if (kind == CallerKind::kSystemAdminNamingA) {
+      EXPECT_EQ(get(kind).locked_by_worker(), worker);
+      EXPECT_EQ(watch_run(kind).locked_by_worker(), worker);
+    }
+    EXPECT_EQ(list(kind).locked_by_worker(), worker);
+    EXPECT_EQ(watch_runs(kind).locked_by_worker(), worker);
+  }
+}
+
 }  // namespace
 }  // namespace campaign::testing

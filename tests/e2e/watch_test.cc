@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -501,6 +502,126 @@ TEST_F(WatchTest, ShutdownEndsStreamsWithUnavailable) {
   StreamResult<pb::WatchRunResponse> result = Drain(*reader);
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << result.status.error_message();
+}
+
+
+// Replica B trusts a resolved key for 300 ms only; a revocable owner key and
+// a revocable system_admin key watch.
+class RevocationTest : public WatchTest {
+ protected:
+  static constexpr absl::Duration kAuthCacheTtl = absl::Milliseconds(300);
+
+  void SetUp() override {
+    b_config_.auth_cache_ttl = kAuthCacheTtl;
+    WatchTest::SetUp();
+    revocable_owner_ = db_.CreateApiKey(business_, Role::kOwner);
+    system_admin_ = db_.CreateApiKey(std::nullopt, Role::kSystemAdmin);
+  }
+
+  void Revoke(const store::NewApiKey& key) {
+    db_.ExecAsAdmin(absl::StrCat("UPDATE api_keys SET revoked_at = now() WHERE id = ", key.id));
+  }
+
+  // A context for `key` whose deadline bounds how long a test may wait for
+  // a stream that never ends.
+  static std::unique_ptr<grpc::ClientContext> StreamContext(const std::string& key) {
+    auto context = CallContext(key);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+    return context;
+  }
+
+  store::NewApiKey revocable_owner_;
+  store::NewApiKey system_admin_;
+};
+
+// Open WatchRun and WatchRuns streams re-check their key: once the server has
+// seen the revocation (a call with the key is refused after the cache TTL), a
+// later change of a watched run is not delivered and both streams end with
+// UNAUTHENTICATED.
+TEST_F(RevocationTest, RevokedKeyGetsNothingMoreAndStreamsEnd) {
+  const pb::OutboundCallRun first_run = CreateRun(2, 1, /*paused=*/true);
+  const pb::OutboundCallRun second_run = CreateRun(2, 1, /*paused=*/true);
+
+  auto run_context = StreamContext(revocable_owner_.key);
+  auto run_reader = Watch(replica_b_, run_context.get(), first_run.id());
+  pb::WatchRunResponse snapshot;
+  ASSERT_TRUE(run_reader->Read(&snapshot));
+  ASSERT_EQ(snapshot.run().id(), first_run.id());
+
+  auto runs_context = StreamContext(system_admin_.key);
+  auto runs_reader = replica_b_.stub->WatchRuns(runs_context.get(), pb::WatchRunsRequest());
+  std::set<int64_t> initial;
+  pb::WatchRunsResponse message;
+  while (initial.size() < 2 && runs_reader->Read(&message)) initial.insert(message.run().id());
+  ASSERT_EQ(initial, (std::set<int64_t>{first_run.id(), second_run.id()}));
+
+  Revoke(revocable_owner_);
+  Revoke(system_admin_);
+  // The server has looked both keys up again and found them revoked.
+  ASSERT_TRUE(WaitFor([&] {
+    pb::GetRunRequest get;
+    get.set_run_id(first_run.id());
+    pb::OutboundCallRun ignored;
+    return replica_b_.stub->GetRun(CallContext(revocable_owner_.key).get(), get, &ignored)
+               .error_code() == grpc::StatusCode::UNAUTHENTICATED;
+  }));
+  ASSERT_TRUE(WaitFor([&] {
+    pb::ListRunsResponse ignored;
+    return replica_b_.stub
+               ->ListRuns(CallContext(system_admin_.key).get(), pb::ListRunsRequest(), &ignored)
+               .error_code() == grpc::StatusCode::UNAUTHENTICATED;
+  }));
+  // A change after that reaches nobody holding the revoked keys.
+  Resume(first_run.id());
+
+  StreamResult<pb::WatchRunResponse> run_rest = Drain(*run_reader);
+  EXPECT_TRUE(run_rest.messages.empty())
+      << run_rest.messages.size() << " messages after revocation, first "
+      << run_rest.messages.front().ShortDebugString();
+  EXPECT_EQ(run_rest.status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << run_rest.status.error_message();
+  StreamResult<pb::WatchRunsResponse> runs_rest = Drain(*runs_reader);
+  EXPECT_TRUE(runs_rest.messages.empty())
+      << runs_rest.messages.size() << " messages after revocation, first "
+      << runs_rest.messages.front().ShortDebugString();
+  EXPECT_EQ(runs_rest.status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << runs_rest.status.error_message();
+}
+
+// Without any other call using the revoked keys, the server's periodic
+// re-check (every auth cache TTL) ends both kinds of stream with
+// UNAUTHENTICATED well before the client's deadline, while runs keep changing.
+TEST_F(RevocationTest, PeriodicRecheckEndsStreamsOfRevokedKeys) {
+  const pb::OutboundCallRun run = CreateRun(2, 1, /*paused=*/true);
+  auto run_context = StreamContext(revocable_owner_.key);
+  auto run_reader = Watch(replica_b_, run_context.get(), run.id());
+  pb::WatchRunResponse snapshot;
+  ASSERT_TRUE(run_reader->Read(&snapshot));
+  auto runs_context = StreamContext(system_admin_.key);
+  auto runs_reader = replica_b_.stub->WatchRuns(runs_context.get(), pb::WatchRunsRequest());
+  pb::WatchRunsResponse message;
+  ASSERT_TRUE(runs_reader->Read(&message));
+
+  // A key that stays valid keeps its stream.
+  auto kept_context = StreamContext(owner_);
+  auto kept_reader = Watch(replica_b_, kept_context.get(), run.id());
+  ASSERT_TRUE(kept_reader->Read(&snapshot));
+
+  Revoke(revocable_owner_);
+  Revoke(system_admin_);
+  StreamResult<pb::WatchRunResponse> run_rest = Drain(*run_reader);
+  EXPECT_EQ(run_rest.status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << run_rest.status.error_message();
+  StreamResult<pb::WatchRunsResponse> runs_rest = Drain(*runs_reader);
+  EXPECT_EQ(runs_rest.status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << runs_rest.status.error_message();
+
+  // The valid key's stream is still open and delivers the next change.
+  Resume(run.id());
+  ASSERT_TRUE(kept_reader->Read(&snapshot));
+  EXPECT_EQ(snapshot.run().id(), run.id());
+  kept_context->TryCancel();
+  Drain(*kept_reader);
 }
 
 }  // namespace
