@@ -1,5 +1,7 @@
 #include "server/api/convert.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace campaign::api {
@@ -103,6 +105,12 @@ void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   out->set_failed_count(run.failed_count);
   out->set_cancelled_count(run.cancelled_count);
   out->set_cursor_position(run.cursor_position);
+  pb::RunOutcomes* outcomes = out->mutable_outcomes();
+  outcomes->set_completed(run.completed_count);
+  outcomes->set_busy(run.busy_count);
+  outcomes->set_no_answer(run.no_answer_count);
+  outcomes->set_failed(std::max<int64_t>(0, run.failed_count - run.busy_count - run.no_answer_count));
+  outcomes->set_cancelled(run.cancelled_count);
   out->set_status(ToProto(run.status));
   out->set_cancel_requested(run.cancel_requested);
   out->set_last_error(run.last_error);

@@ -69,6 +69,8 @@ Run FullRun() {
   run.in_progress_count = 7;
   run.completed_count = 300;
   run.failed_count = 50;
+  run.busy_count = 12;
+  run.no_answer_count = 20;
   run.cancelled_count = 43;
   run.cursor_position = 393;
   run.status = RunStatus::kRunning;
@@ -124,6 +126,16 @@ TEST(RunToProtoTest, CopiesEveryField) {
   EXPECT_EQ(out.failed_count(), 50);
   EXPECT_EQ(out.cancelled_count(), 43);
   EXPECT_EQ(out.cursor_position(), 393);
+  // Outcomes as a person reads them: failed_count (50) holds the busy and
+  // unanswered calls; the outcomes add up to the cursor.
+  EXPECT_EQ(out.outcomes().completed(), 300);
+  EXPECT_EQ(out.outcomes().busy(), 12);
+  EXPECT_EQ(out.outcomes().no_answer(), 20);
+  EXPECT_EQ(out.outcomes().failed(), 18);
+  EXPECT_EQ(out.outcomes().cancelled(), 43);
+  EXPECT_EQ(out.outcomes().completed() + out.outcomes().busy() + out.outcomes().no_answer() +
+                out.outcomes().failed() + out.outcomes().cancelled(),
+            out.cursor_position());
   EXPECT_EQ(out.status(), pb::RUN_STATUS_RUNNING);
   EXPECT_TRUE(out.cancel_requested());
   EXPECT_EQ(out.last_error(), "dialer hiccup");

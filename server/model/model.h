@@ -66,8 +66,13 @@ struct Run {
   int64_t queued_count = 0;
   int64_t in_progress_count = 0;
   int64_t completed_count = 0;
+  // Every unsuccessful call: failed, busy and no answer (busy_count and
+  // no_answer_count say how many of them were which).
   int64_t failed_count = 0;
   int64_t cancelled_count = 0;
+  // Of failed_count: calls that were busy, and calls nobody answered.
+  int64_t busy_count = 0;
+  int64_t no_answer_count = 0;
   int64_t cursor_position = 0;
   // nullopt when the stored status is unknown to this version.
   std::optional<RunStatus> status;

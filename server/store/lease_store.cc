@@ -169,6 +169,7 @@ constexpr char kCountSql[] =
     "   SET queued_count = r.queued_count + $2, in_progress_count = r.in_progress_count + $3,"
     "       completed_count = r.completed_count + $4, failed_count = r.failed_count + $5,"
     "       cancelled_count = r.cancelled_count + $6, cursor_position = r.cursor_position + $7,"
+    "       busy_count = r.busy_count + $8, no_answer_count = r.no_answer_count + $9,"
     "       version = r.version + 1, updated_at = now()"
     " WHERE r.id = $1"
     " RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count";
@@ -251,6 +252,9 @@ struct CounterDelta {
   int64_t failed = 0;
   int64_t cancelled = 0;
   int64_t cursor = 0;
+  // Of `failed`: busy and unanswered calls.
+  int64_t busy = 0;
+  int64_t no_answer = 0;
 
   // Accounts for `count` jobs moving from `from` to `to`.
   void Move(JobStatus from, JobStatus to, int64_t count) {
@@ -272,9 +276,17 @@ struct CounterDelta {
         completed += count;
         cursor += count;
         return;
-      case JobStatus::kFailed:
       case JobStatus::kNoAnswer:
+        no_answer += count;
+        failed += count;
+        cursor += count;
+        return;
       case JobStatus::kBusy:
+        busy += count;
+        failed += count;
+        cursor += count;
+        return;
+      case JobStatus::kFailed:
         failed += count;
         cursor += count;
         return;
@@ -289,7 +301,7 @@ struct CounterDelta {
 RunControl ApplyCounts(pqxx::work& txn, int64_t run_id, const CounterDelta& delta) {
   return ControlFromRow(txn.exec_params1(kCountSql, run_id, delta.queued, delta.in_progress,
                                          delta.completed, delta.failed, delta.cancelled,
-                                         delta.cursor));
+                                         delta.cursor, delta.busy, delta.no_answer));
 }
 
 // Runs `body` in a transaction of the lease's business after checking (and

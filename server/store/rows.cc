@@ -47,6 +47,8 @@ Run RunFromRow(const pqxx::row& row, int first) {
   run.started_at = OptionalTime(row[i++]);
   run.ended_at = OptionalTime(row[i++]);
   run.updated_at = Time(row[i++]);
+  run.busy_count = row[i++].as<int64_t>();
+  run.no_answer_count = row[i++].as<int64_t>();
   return run;
 }
 

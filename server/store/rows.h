@@ -19,10 +19,10 @@ namespace campaign::store {
   "r.lease_epoch, r.version, (extract(epoch from r.created_at) * 1000000)::int8, "            \
   "(extract(epoch from r.started_at) * 1000000)::int8, "                                      \
   "(extract(epoch from r.ended_at) * 1000000)::int8, "                                        \
-  "(extract(epoch from r.updated_at) * 1000000)::int8"
+  "(extract(epoch from r.updated_at) * 1000000)::int8, r.busy_count, r.no_answer_count"
 
 // Number of columns in CAMPAIGN_RUN_COLUMNS.
-inline constexpr int kRunColumnCount = 24;
+inline constexpr int kRunColumnCount = 26;
 
 // Columns of outbound_call_jobs decoded by JobFromRow, in its order.
 #define CAMPAIGN_JOB_COLUMNS                                                                     \

@@ -190,6 +190,8 @@ struct RunRow {
   std::optional<absl::Time> started_at;
   std::optional<absl::Time> ended_at;
   std::string last_error;
+  int64_t busy = 0;
+  int64_t no_answer = 0;
 };
 
 // A job as stored, read as the superuser.
@@ -212,7 +214,8 @@ struct JobRow {
 inline std::ostream& operator<<(std::ostream& out, const RunRow& run) {
   return out << "{status=" << run.status << " total=" << run.total << " queued=" << run.queued
              << " in_progress=" << run.in_progress << " completed=" << run.completed
-             << " failed=" << run.failed << " cancelled=" << run.cancelled
+             << " failed=" << run.failed << " (busy=" << run.busy
+             << " no_answer=" << run.no_answer << ") cancelled=" << run.cancelled
              << " cursor=" << run.cursor << " cancel_requested=" << run.cancel_requested
              << " worker=" << run.worker << " epoch=" << run.epoch << "}";
 }
@@ -231,7 +234,8 @@ class Inspector {
         "       cancel_requested, coalesce(locked_by_worker, ''), lease_epoch,"
         "       (extract(epoch from lock_ts) * 1000000)::int8,"
         "       (extract(epoch from started_at) * 1000000)::int8,"
-        "       (extract(epoch from ended_at) * 1000000)::int8, coalesce(last_error, '')"
+        "       (extract(epoch from ended_at) * 1000000)::int8, coalesce(last_error, ''),"
+        "       busy_count, no_answer_count"
         "  FROM outbound_call_runs WHERE id = $1",
         run_id);
     RunRow run;
@@ -251,6 +255,8 @@ class Inspector {
     run.started_at = Time(row[13]);
     run.ended_at = Time(row[14]);
     run.last_error = row[15].as<std::string>();
+    run.busy = row[16].as<int64_t>();
+    run.no_answer = row[17].as<int64_t>();
     return run;
   }
 
@@ -312,6 +318,7 @@ class Inspector {
 inline ::testing::AssertionResult CountersExact(const RunRow& run,
                                                 const std::vector<JobRow>& jobs) {
   int64_t queued = 0, in_progress = 0, completed = 0, failed = 0, cancelled = 0, unknown = 0;
+  int64_t busy = 0, no_answer = 0;
   for (const JobRow& job : jobs) {
     if (job.status == "queued") {
       ++queued;
@@ -321,6 +328,8 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
       ++completed;
     } else if (job.status == "failed" || job.status == "no_answer" || job.status == "busy") {
       ++failed;
+      busy += job.status == "busy";
+      no_answer += job.status == "no_answer";
     } else if (job.status == "cancelled") {
       ++cancelled;
     } else {
@@ -330,7 +339,7 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
   const int64_t total = static_cast<int64_t>(jobs.size());
   if (unknown == 0 && run.total == total && run.queued == queued &&
       run.in_progress == in_progress && run.completed == completed && run.failed == failed &&
-      run.cancelled == cancelled &&
+      run.cancelled == cancelled && run.busy == busy && run.no_answer == no_answer &&
       run.queued + run.in_progress + run.completed + run.failed + run.cancelled == run.total &&
       run.cursor == completed + failed + cancelled) {
     return ::testing::AssertionSuccess();
@@ -338,7 +347,7 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
   return ::testing::AssertionFailure()
          << "run " << run << " disagrees with its jobs {total=" << total << " queued=" << queued
          << " in_progress=" << in_progress << " completed=" << completed << " failed=" << failed
-         << " cancelled=" << cancelled << " unknown statuses=" << unknown << "}";
+         << " (busy=" << busy << " no_answer=" << no_answer << ") cancelled=" << cancelled << " unknown statuses=" << unknown << "}";
 }
 
 // Success when every job is final.
