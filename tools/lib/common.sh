@@ -63,17 +63,32 @@ campaign_install_deps() {
 
 # ------------------------------------------------------------------- build
 
-# campaign_build BUILD_DIR: configures once (Ninja, RelWithDebInfo), builds.
+# campaign_build BUILD_DIR [CMAKE_ARG ...]: configures once (Ninja,
+# RelWithDebInfo, the CMAKE_ARGs, which are re-applied when given), builds.
 campaign_build() {
-  local build_dir=${1:?usage: campaign_build BUILD_DIR}
+  local build_dir=${1:?usage: campaign_build BUILD_DIR [CMAKE_ARG ...]}
+  shift
   if [[ ! -f $build_dir/CMakeCache.txt ]]; then
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" -G Ninja \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" || return 1
+  elif (($# > 0)); then
+    cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" "$@" || return 1
   elif [[ ! -f $build_dir/build.ninja && ! -f $build_dir/Makefile ]]; then
     # An earlier configure failed half way: redo it with the cached settings.
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" || return 1
   fi
   cmake --build "$build_dir" -j"$(nproc)" || return 1
+}
+
+# Exports the runtime options of sanitizer builds (CAMPAIGN_SANITIZE):
+# suppressions for reports from inside the libraries (tests/sanitizers/),
+# a non-zero exit on any report, and stacks for UBSan.
+campaign_sanitizer_env() {
+  local dir=$CAMPAIGN_ROOT/tests/sanitizers
+  export TSAN_OPTIONS="suppressions=$dir/tsan.supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+  export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+  export LSAN_OPTIONS="suppressions=$dir/lsan.supp ${LSAN_OPTIONS:-}"
+  export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
 }
 
 # Installs buf (npm @bufbuild/buf) into .tools/. Never fails: warns instead.
