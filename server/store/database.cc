@@ -116,7 +116,8 @@ std::string PoolConnectionString(const std::string& url, const PoolOptions& opti
         absl::StrCat(absl::ToInt64Milliseconds(options.idle_in_transaction_timeout))}});
   if (!merged.ok()) {
     // Connecting reports the problem (with libpq's reason) to every caller.
-    spdlog::warn("cannot add the pool's settings to the database URL: {}", merged.status().ToString());
+    spdlog::warn("cannot add the pool's settings to the database URL: {}",
+                 merged.status().ToString());
     return url;
   }
   return *merged;
@@ -158,8 +159,7 @@ absl::StatusOr<std::string> WithConnectionSettings(
   if (!server_options.empty()) settings.emplace_back("options", server_options);
   std::string conninfo;
   for (const auto& [key, value] : settings) {
-    absl::StrAppend(&conninfo, conninfo.empty() ? "" : " ", key, "=",
-                    QuoteConnectionValue(value));
+    absl::StrAppend(&conninfo, conninfo.empty() ? "" : " ", key, "=", QuoteConnectionValue(value));
   }
   return conninfo;
 }
@@ -169,8 +169,9 @@ Database::Database(std::string url, PoolOptions options)
 
 absl::Status Database::ConflictsPersisted(absl::string_view what) {
   return absl::UnavailableError(
-      absl::StrCat(what, ": conflicting concurrent updates (deadlock or serialization failure) "
-                         "persisted over ",
+      absl::StrCat(what,
+                   ": conflicting concurrent updates (deadlock or serialization failure) "
+                   "persisted over ",
                    kMaxTransactionAttempts, " attempts; retry later"));
 }
 

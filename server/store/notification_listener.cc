@@ -134,9 +134,8 @@ void NotificationListener::Watchdog() {
     };
     mu_.Await(absl::Condition(&probing));
     if (probe_socket_ < 0) return;  // stopping
-    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || probe_socket_ < 0;
-    };
+    auto done = [this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || probe_socket_ < 0; };
     mu_.AwaitWithDeadline(absl::Condition(&done), probe_deadline_);
     if (probe_socket_ >= 0) {
       // Overdue (or Stop waits for it). The listener thread is blocked in the

@@ -49,8 +49,7 @@ void CallVoid(void (*fn)(Args...), Args... args) {
   AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
 }
 
-#define REAL(type, mangled)                          \
-  static const auto real = Real<type>(mangled)
+#define REAL(type, mangled) static const auto real = Real<type>(mangled)
 
 }  // namespace
 
@@ -111,8 +110,9 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   REAL(bool (*)(Mutex*, const Condition&, Duration),
        "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = Call<bool (*)(Mutex*, const Condition&, Duration), Mutex*, const Condition&,
-                        Duration>(real, this, cond, timeout);
+  const bool met =
+      Call<bool (*)(Mutex*, const Condition&, Duration), Mutex*, const Condition&, Duration>(
+          real, this, cond, timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -137,8 +137,9 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   REAL(bool (*)(Mutex*, const Condition&, Duration),
        "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   __tsan_release(this);
-  const bool met = Call<bool (*)(Mutex*, const Condition&, Duration), Mutex*, const Condition&,
-                        Duration>(real, this, cond, timeout);
+  const bool met =
+      Call<bool (*)(Mutex*, const Condition&, Duration), Mutex*, const Condition&, Duration>(
+          real, this, cond, timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -164,9 +165,8 @@ bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
   REAL(bool (*)(CondVar*, Mutex*, Duration),
        "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
   __tsan_release(mu);
-  const bool timed_out =
-      Call<bool (*)(CondVar*, Mutex*, Duration), CondVar*, Mutex*, Duration>(real, this, mu,
-                                                                            timeout);
+  const bool timed_out = Call<bool (*)(CondVar*, Mutex*, Duration), CondVar*, Mutex*, Duration>(
+      real, this, mu, timeout);
   __tsan_acquire(mu);
   return timed_out;
 }

@@ -77,8 +77,7 @@ TEST(DatabasePoolTest, FailingTransactionsNeverLeakIntoTheNextBorrower) {
         const std::string tag = absl::StrCat(t, "/", i);
         const bool fail = (i + t) % 2 == 0;
         absl::StatusOr<std::string> result = database.Transact(
-            Tenancy::AllBusinesses(), "probe",
-            [&](pqxx::work& txn) -> absl::StatusOr<std::string> {
+            Tenancy::AllBusinesses(), "probe", [&](pqxx::work& txn) -> absl::StatusOr<std::string> {
               // An earlier transaction's SET LOCAL must be gone.
               const std::string before =
                   txn.exec1("SELECT coalesce(current_setting('campaign.probe', true), '')")[0]
@@ -132,15 +131,15 @@ struct IdleTimeout {
 };
 IdleTimeout ShowIdleTimeout(Database& database) {
   IdleTimeout shown;
-  absl::Status status = database.Transact(
-      Tenancy::AllBusinesses(), "show", [&](pqxx::work& txn) {
-        shown.value = txn.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>();
-        shown.source = txn.exec1("SELECT source FROM pg_settings"
-                                 " WHERE name = 'idle_in_transaction_session_timeout'")[0]
-                           .as<std::string>();
-        shown.pid = txn.exec1("SELECT pg_backend_pid()")[0].as<int64_t>();
-        return absl::OkStatus();
-      });
+  absl::Status status = database.Transact(Tenancy::AllBusinesses(), "show", [&](pqxx::work& txn) {
+    shown.value = txn.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>();
+    shown.source = txn.exec1(
+                          "SELECT source FROM pg_settings"
+                          " WHERE name = 'idle_in_transaction_session_timeout'")[0]
+                       .as<std::string>();
+    shown.pid = txn.exec1("SELECT pg_backend_pid()")[0].as<int64_t>();
+    return absl::OkStatus();
+  });
   EXPECT_TRUE(status.ok()) << status;
   return shown;
 }
@@ -158,8 +157,8 @@ TEST(DatabasePoolTest, IdleInTransactionTimeoutSurvivesAReconnect) {
   EXPECT_EQ(before.source, "client");
 
   // Kill the pooled connection's backend (waiting until it is gone).
-  EXPECT_EQ(
-      db.QueryInt(absl::StrCat("SELECT pg_terminate_backend(", before.pid, ", 10000)::int")), 1);
+  EXPECT_EQ(db.QueryInt(absl::StrCat("SELECT pg_terminate_backend(", before.pid, ", 10000)::int")),
+            1);
   const IdleTimeout after = ShowIdleTimeout(database);
   EXPECT_NE(after.pid, before.pid);
   EXPECT_EQ(after.value, "4321ms");
@@ -189,17 +188,15 @@ TEST(DatabasePoolTest, IdleInTransactionTimeoutMergesIntoEveryUrlForm) {
     options.idle_in_transaction_timeout = absl::Seconds(3);
     Database database(url, options);
     EXPECT_EQ(database.url(), url);
-    absl::Status status =
-        database.Transact(Tenancy::AllBusinesses(), "show", [&](pqxx::work& txn) {
-          EXPECT_EQ(txn.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>(),
-                    "3s");
-          EXPECT_EQ(txn.exec1("SELECT current_user")[0].as<std::string>(), user);
-          EXPECT_EQ(txn.exec1("SELECT current_database()")[0].as<std::string>(), name);
-          if (url.find("statement_timeout") != std::string::npos) {
-            EXPECT_EQ(txn.exec1("SHOW statement_timeout")[0].as<std::string>(), "7s");
-          }
-          return absl::OkStatus();
-        });
+    absl::Status status = database.Transact(Tenancy::AllBusinesses(), "show", [&](pqxx::work& txn) {
+      EXPECT_EQ(txn.exec1("SHOW idle_in_transaction_session_timeout")[0].as<std::string>(), "3s");
+      EXPECT_EQ(txn.exec1("SELECT current_user")[0].as<std::string>(), user);
+      EXPECT_EQ(txn.exec1("SELECT current_database()")[0].as<std::string>(), name);
+      if (url.find("statement_timeout") != std::string::npos) {
+        EXPECT_EQ(txn.exec1("SHOW statement_timeout")[0].as<std::string>(), "7s");
+      }
+      return absl::OkStatus();
+    });
     EXPECT_TRUE(status.ok()) << status;
   }
 }
@@ -235,10 +232,9 @@ TEST(NotificationListenerTest, ReconnectsAfterASilentPartition) {
   options.probe_interval = absl::Seconds(1);
   options.probe_timeout = absl::Seconds(2);
   std::atomic<int> listening{0};
-  store::NotificationListener listener(testing::WithPort(uri, proxy.port()),
-                                       {.on_notification = nullptr,
-                                        .on_listening = [&] { ++listening; }},
-                                       options);
+  store::NotificationListener listener(
+      testing::WithPort(uri, proxy.port()),
+      {.on_notification = nullptr, .on_listening = [&] { ++listening; }}, options);
   listener.Start();
   ASSERT_TRUE(listener.AwaitConnections(1, absl::Seconds(30)));
   EXPECT_EQ(listening.load(), 1);
