@@ -105,13 +105,12 @@ void TcpProxy::BlackholeOpenConnections() {
 void TcpProxy::CutOpenConnections() {
   absl::MutexLock lock(&mu_);
   for (Pair& pair : pairs_) {
-    // shutdown() first: the loop may be polling these descriptors.
+    // Both ends see the connection end at once; the loop closes the
+    // descriptors (it may be polling them right now).
     ::shutdown(pair.client, SHUT_RDWR);
     ::shutdown(pair.server, SHUT_RDWR);
-    pair.blackholed = true;  // the loop closes them
+    pair.cut = true;
   }
-  for (Pair& pair : pairs_) ClosePair(pair);
-  pairs_.clear();
   Wake();
 }
 
@@ -149,6 +148,12 @@ void TcpProxy::Loop() {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
+      for (Pair& pair : pairs_) {
+        if (pair.cut) ClosePair(pair);
+      }
+      pairs_.erase(std::remove_if(pairs_.begin(), pairs_.end(),
+                                  [](const Pair& pair) { return pair.client < 0; }),
+                   pairs_.end());
       for (const Pair& pair : pairs_) {
         if (pair.blackholed) continue;
         fds.push_back({pair.client, POLLIN, 0});
@@ -171,7 +176,7 @@ void TcpProxy::Loop() {
         if (server < 0) {
           ::close(client);
         } else {
-          pairs_.push_back(Pair{client, server, false});
+          pairs_.push_back(Pair{client, server});
         }
       }
     }
@@ -180,8 +185,8 @@ void TcpProxy::Loop() {
       if (fds[i].revents == 0) continue;
       auto pair = std::find_if(pairs_.begin(), pairs_.end(),
                                [&](const Pair& p) { return p.client == owners[i - 2].first; });
-      // Gone (cut) or blackholed since the poll: forward nothing.
-      if (pair == pairs_.end() || pair->blackholed) continue;
+      // Gone, cut or blackholed since the poll: forward nothing.
+      if (pair == pairs_.end() || pair->blackholed || pair->cut) continue;
       const bool from_client = owners[i - 2].second;
       const int from = from_client ? pair->client : pair->server;
       const int to = from_client ? pair->server : pair->client;

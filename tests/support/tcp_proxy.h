@@ -42,7 +42,7 @@ class TcpProxy {
   // Stops forwarding on every open connection, in both directions, keeping
   // the sockets open (bytes pile up unread). New connections still forward.
   void BlackholeOpenConnections();
-  // Closes both sides of every open connection.
+  // Closes both sides of every open connection (at once for both peers).
   void CutOpenConnections();
   // Installs (or, with nullptr, removes) the client-bytes hook.
   void SetClientBytesHook(ClientBytesHook hook);
@@ -58,6 +58,7 @@ class TcpProxy {
     int client = -1;
     int server = -1;
     bool blackholed = false;
+    bool cut = false;
   };
   void Loop();
   void Wake();
