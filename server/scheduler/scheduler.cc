@@ -508,7 +508,7 @@ void Scheduler::Record(HeldRun& run, std::vector<store::JobResult> results) {
 
 bool Scheduler::HandleError(HeldRun& run, const absl::Status& status) {
   const int64_t run_id = run.lease.run_id;
-  if (status.code() == absl::StatusCode::kAborted) {
+  if (store::IsLeaseLost(status)) {
     spdlog::warn("worker {} lost its lease on run {}: {}; letting go", options_.worker_id, run_id,
                  status.message());
     consecutive_errors_.erase(run_id);

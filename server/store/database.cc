@@ -1,6 +1,9 @@
 #include "server/store/database.h"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -16,9 +19,6 @@ namespace {
 constexpr char kSetTenancySql[] =
     "SELECT set_config('campaign.business_id', $1, true), "
     "set_config('campaign.all_businesses', $2, true)";
-
-constexpr char kSetIdleTimeoutSql[] =
-    "SELECT set_config('idle_in_transaction_session_timeout', $1, false)";
 
 absl::Status FromSqlState(const std::string& state, absl::string_view what,
                           const std::exception& error) {
@@ -53,11 +53,13 @@ absl::Status StatusFromException(const std::exception& error, absl::string_view 
     return absl::UnavailableError(absl::StrCat(what, ": the database is unavailable"));
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-    spdlog::error("commit of {} is in doubt: {}", what, error.what());
-    return absl::UnavailableError(
-        absl::StrCat(what,
-                     ": the database connection was lost during commit; the outcome "
-                     "is unknown (retrying with the same request_id is safe)"));
+    return CommitOutcomeUnknown(what, error);
+  }
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
+    // Deadlock or serialization failure (libpqxx 6 does not derive these
+    // from sql_error).
+    spdlog::debug("database rolled back {}: {}", what, error.what());
+    return absl::AbortedError(absl::StrCat(what, ": conflicting concurrent update, retry"));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error); sql != nullptr) {
     absl::Status status = FromSqlState(sql->sqlstate(), what, error);
@@ -88,8 +90,94 @@ absl::Status CheckConnection(const std::string& url) {
   }
 }
 
+namespace {
+
+// `value` quoted for a key=value connection string.
+std::string QuoteConnectionValue(absl::string_view value) {
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\\' || c == '\'') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  quoted.push_back('\'');
+  return quoted;
+}
+
+// The connection string connections of a pool with `options` are opened with.
+std::string PoolConnectionString(const std::string& url, const PoolOptions& options) {
+  if (options.idle_in_transaction_timeout <= absl::ZeroDuration()) return url;
+  absl::StatusOr<std::string> merged = WithConnectionSettings(
+      url, {},
+      {{"idle_in_transaction_session_timeout",
+        absl::StrCat(absl::ToInt64Milliseconds(options.idle_in_transaction_timeout))}});
+  if (!merged.ok()) {
+    // Connecting reports the problem (with libpq's reason) to every caller.
+    spdlog::warn("cannot add the pool's settings to the database URL: {}",
+                 merged.status().ToString());
+    return url;
+  }
+  return *merged;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> WithConnectionSettings(
+    const std::string& url, const std::vector<std::pair<std::string, std::string>>& defaults,
+    const std::vector<std::pair<std::string, std::string>>& server_settings) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> parsed(
+      PQconninfoParse(url.c_str(), &error), PQconninfoFree);
+  if (parsed == nullptr) {
+    std::string reason = error != nullptr ? error : "out of memory";
+    if (error != nullptr) PQfreemem(error);
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad database URL: ", absl::StripAsciiWhitespace(reason)));
+  }
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::string server_options;
+  for (const PQconninfoOption* option = parsed.get(); option->keyword != nullptr; ++option) {
+    if (option->val == nullptr) continue;
+    if (absl::string_view(option->keyword) == "options") {
+      server_options = option->val;
+    } else {
+      settings.emplace_back(option->keyword, option->val);
+    }
+  }
+  for (const auto& [key, value] : defaults) {
+    if (std::none_of(settings.begin(), settings.end(),
+                     [&](const auto& setting) { return setting.first == key; })) {
+      settings.emplace_back(key, value);
+    }
+  }
+  for (const auto& [name, value] : server_settings) {
+    absl::StrAppend(&server_options, server_options.empty() ? "" : " ", "-c ", name, "=", value);
+  }
+  if (!server_options.empty()) settings.emplace_back("options", server_options);
+  std::string conninfo;
+  for (const auto& [key, value] : settings) {
+    absl::StrAppend(&conninfo, conninfo.empty() ? "" : " ", key, "=", QuoteConnectionValue(value));
+  }
+  return conninfo;
+}
+
 Database::Database(std::string url, PoolOptions options)
-    : url_(std::move(url)), options_(options) {}
+    : url_(std::move(url)), options_(options), conninfo_(PoolConnectionString(url_, options_)) {}
+
+absl::Status CommitOutcomeUnknown(absl::string_view what, const std::exception& error) {
+  spdlog::error("commit of {} is in doubt: {}", what, error.what());
+  return absl::UnavailableError(
+      absl::StrCat(what,
+                   ": the database connection was lost during commit; the outcome "
+                   "is unknown (retrying with the same request_id is safe)"));
+}
+
+absl::Status Database::ConflictsPersisted(absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat(what,
+                   ": conflicting concurrent updates (deadlock or serialization failure) "
+                   "persisted over ",
+                   kMaxTransactionAttempts, " attempts; retry later"));
+}
 
 Database::~Database() = default;
 
@@ -113,14 +201,7 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
     ++open_;  // reserve the slot; opened below without holding the lock
   }
   try {
-    auto connection = std::make_unique<pqxx::connection>(url_);
-    if (options_.idle_in_transaction_timeout > absl::ZeroDuration()) {
-      pqxx::nontransaction txn(*connection);
-      txn.exec_params(
-          kSetIdleTimeoutSql,
-          absl::StrCat(absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
-    }
-    return Lease{std::move(connection)};
+    return Lease{std::make_unique<pqxx::connection>(conninfo_)};
   } catch (const std::exception& error) {
     absl::MutexLock lock(&mu_);
     --open_;

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,9 +39,23 @@ struct Tenancy {
 // names the operation for the message, e.g. "create run".
 absl::Status StatusFromException(const std::exception& error, absl::string_view what);
 
+// The status of a transaction whose connection was lost after its COMMIT was
+// sent: UNAVAILABLE, saying that the outcome is unknown. Logs `error`.
+absl::Status CommitOutcomeUnknown(absl::string_view what, const std::exception& error);
+
 // Opens and closes one connection to `url`: OK when the database answers,
 // else UNAVAILABLE carrying libpq's reason (it never contains a password).
 absl::Status CheckConnection(const std::string& url);
+
+// `url` (a postgresql:// URI, also multi-host, or a key=value string) as a
+// key=value connection string with `defaults` added where `url` sets no value
+// for them and `server_settings` (name, value) appended to its `options`
+// (`-c name=value`, after any already there, so they win). INVALID_ARGUMENT
+// when libpq cannot parse `url`. Connection options survive libpqxx's
+// transparent reconnects, unlike settings made with SET.
+absl::StatusOr<std::string> WithConnectionSettings(
+    const std::string& url, const std::vector<std::pair<std::string, std::string>>& defaults,
+    const std::vector<std::pair<std::string, std::string>>& server_settings);
 
 // Options of the connection pool.
 struct PoolOptions {
@@ -49,7 +64,8 @@ struct PoolOptions {
   // How long Transact waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(5);
   // When positive, PostgreSQL ends a session of this pool that stays idle
-  // inside a transaction this long (its locks are released).
+  // inside a transaction this long (its locks are released). Set in the
+  // connection's options, so it also holds after a reconnect.
   absl::Duration idle_in_transaction_timeout = absl::ZeroDuration();
   // Called with every database error (failed connects, errors raised by the
   // database or the connection, including ones retried), for metrics. Not
@@ -68,10 +84,14 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // Runs `body` in a READ COMMITTED transaction scoped to `tenancy` and
-  // commits it when `body` returns OK. Deadlocks, serialization failures and
-  // connections lost before the commit are retried (body must have no
-  // effects outside the transaction);
-  // exceptions become statuses. `what` names the operation for messages.
+  // commits it when `body` returns OK, else rolls it back; either way the
+  // transaction has ended before its connection goes back to the pool.
+  // Deadlocks, serialization failures and connections lost before the
+  // commit are retried (body must have no effects outside the transaction);
+  // when every attempt hit a deadlock or serialization failure the result is
+  // UNAVAILABLE (transient: retry later), never ABORTED, which callers such
+  // as the scheduler reserve for their own conflicts (a lost lease).
+  // Exceptions become statuses. `what` names the operation for messages.
   template <typename Body>
   auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
       -> std::invoke_result_t<Body&, pqxx::work&>;
@@ -94,6 +114,9 @@ class Database {
   absl::StatusOr<Lease> Acquire();
   void Release(Lease lease, bool broken);
   static void SetTenancy(pqxx::work& txn, const Tenancy& tenancy);
+  // The status of a transaction whose every attempt hit a deadlock or a
+  // serialization failure.
+  static absl::Status ConflictsPersisted(absl::string_view what);
   // Reports a database error to options_.on_error; returns it.
   const absl::Status& Observe(const absl::Status& error) const {
     if (options_.on_error) options_.on_error(error);
@@ -102,6 +125,8 @@ class Database {
 
   const std::string url_;
   const PoolOptions options_;
+  // url_ with the pool's settings: what connections are opened with.
+  const std::string conninfo_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
@@ -120,37 +145,61 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
   for (int attempt = 1; attempt <= kMaxTransactionAttempts; ++attempt) {
     absl::StatusOr<Lease> lease = Acquire();
     if (!lease.ok()) return Result(Observe(lease.status()));
+    // The transaction lives inside the try block, so it has ended (committed,
+    // rolled back, or rolled back by its destructor during unwinding) before
+    // any Release below hands the connection to another thread.
+    std::optional<Result> result;
     bool broken = false;
+    bool committing = false;
     try {
       pqxx::work txn(*lease->connection);
       SetTenancy(txn, tenancy);
-      Result result = body(txn);
-      if (result.ok()) txn.commit();
-      Release(*std::move(lease), false);
-      return result;
+      result.emplace(body(txn));
+      if (result->ok()) {
+        committing = true;
+        txn.commit();
+      } else {
+        // A rollback that fails leaves the connection in an unknown state:
+        // drop it rather than pool it.
+        try {
+          txn.abort();
+        } catch (const std::exception&) {
+          broken = true;
+        }
+      }
     } catch (const pqxx::broken_connection& error) {
+      if (committing) {
+        // The COMMIT was sent and its answer lost: it may have taken effect.
+        // Running the body again could repeat its effects, so never retry.
+        Release(*std::move(lease), true);
+        return Result(Observe(CommitOutcomeUnknown(what, error)));
+      }
       // The transaction never committed: retry on a fresh connection (a
       // pooled one may have died with a database restart).
       last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), true);
       continue;
     } catch (const pqxx::in_doubt_error& error) {
-      broken = true;
-      last_error = Observe(StatusFromException(error, what));
+      Release(*std::move(lease), true);
+      return Result(Observe(StatusFromException(error, what)));
     } catch (const pqxx::deadlock_detected& error) {
       last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), false);
+      if (attempt == kMaxTransactionAttempts) return Result(ConflictsPersisted(what));
       continue;
     } catch (const pqxx::serialization_failure& error) {
       last_error = Observe(StatusFromException(error, what));
       Release(*std::move(lease), false);
+      if (attempt == kMaxTransactionAttempts) return Result(ConflictsPersisted(what));
       continue;
     } catch (const std::exception& error) {
       last_error = Observe(StatusFromException(error, what));
       broken = !lease->connection->is_open();
+      Release(*std::move(lease), broken);
+      return Result(last_error);
     }
     Release(*std::move(lease), broken);
-    return Result(last_error);
+    return *std::move(result);
   }
   return Result(last_error);
 }

@@ -1,5 +1,6 @@
 #include "server/store/lease_store.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "server/store/rows.h"
 
@@ -230,9 +231,14 @@ int64_t EndCancelledRun(pqxx::work& txn, int64_t run_id, int64_t business_id) {
   return cancelled;
 }
 
+// The payload that marks a lease loss (see IsLeaseLost).
+constexpr char kLeaseLostPayload[] = "campaign.store/lease_lost";
+
 absl::Status LeaseLost(const Lease& lease) {
-  return absl::AbortedError(absl::StrCat("lease on run ", lease.run_id, " (epoch ", lease.epoch,
-                                         ") was lost to another worker"));
+  absl::Status status = absl::AbortedError(absl::StrCat(
+      "lease on run ", lease.run_id, " (epoch ", lease.epoch, ") was lost to another worker"));
+  status.SetPayload(kLeaseLostPayload, absl::Cord(absl::StrCat(lease.run_id)));
+  return status;
 }
 
 RunControl ControlFromRow(const pqxx::row& row) {
@@ -320,6 +326,11 @@ auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body
 }
 
 }  // namespace
+
+bool IsLeaseLost(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kAborted &&
+         status.GetPayload(kLeaseLostPayload).has_value();
+}
 
 LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl)
     : database_(database), lease_ttl_(lease_ttl) {}

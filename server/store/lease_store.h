@@ -84,7 +84,13 @@ enum class AcquireMode {
   kExpired,
 };
 
-// Leases, claims and outcomes. A write whose lease was lost is ABORTED.
+// True for the status of a write whose lease was lost (ABORTED, marked as a
+// lease loss): the worker must let the run go. Other ABORTED statuses are not
+// lease losses.
+bool IsLeaseLost(const absl::Status& status);
+
+// Leases, claims and outcomes. A write whose lease was lost is ABORTED (see
+// IsLeaseLost).
 class LeaseStore {
  public:
   LeaseStore(Database* database, absl::Duration lease_ttl);

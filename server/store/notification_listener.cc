@@ -1,5 +1,7 @@
 #include "server/store/notification_listener.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <pqxx/pqxx>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/store/database.h"
 #include "server/util/logging.h"
 
 namespace campaign::store {
@@ -15,6 +18,9 @@ namespace {
 
 // How long one wait for notifications lasts before the stop flag is checked.
 constexpr long kAwaitMicros = 200'000;
+
+// The liveness probe of the LISTEN connection.
+constexpr char kProbeSql[] = "SELECT 1";
 
 // Hands each notification of the channel on.
 class Receiver final : public pqxx::notification_receiver {
@@ -58,9 +64,22 @@ std::string WithApplicationName(const std::string& url, absl::string_view name) 
   return absl::StrCat(url, url.empty() ? "" : " ", "application_name=", name);
 }
 
+std::string WithListenerKeepalives(const std::string& url) {
+  absl::StatusOr<std::string> merged = WithConnectionSettings(url,
+                                                              {{"keepalives", "1"},
+                                                               {"keepalives_idle", "5"},
+                                                               {"keepalives_interval", "2"},
+                                                               {"keepalives_count", "3"},
+                                                               {"tcp_user_timeout", "15000"},
+                                                               {"connect_timeout", "10"}},
+                                                              {});
+  // A URL libpq cannot parse fails at connect, with libpq's reason.
+  return merged.ok() ? *merged : url;
+}
+
 NotificationListener::NotificationListener(std::string database_url, ListenerCallbacks callbacks,
                                            ListenerOptions options)
-    : url_(WithApplicationName(database_url, kListenerApplicationName)),
+    : url_(WithListenerKeepalives(WithApplicationName(database_url, kListenerApplicationName))),
       callbacks_(std::move(callbacks)),
       options_(options) {}
 
@@ -70,6 +89,7 @@ void NotificationListener::Start() {
   absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { Run(); });
+  watchdog_ = std::thread([this] { Watchdog(); });
 }
 
 void NotificationListener::Stop() {
@@ -78,6 +98,7 @@ void NotificationListener::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 bool NotificationListener::listening() const {
@@ -105,6 +126,61 @@ bool NotificationListener::Sleep(absl::Duration delay) {
   return !stopping_;
 }
 
+void NotificationListener::Watchdog() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    auto probing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || probe_socket_ >= 0;
+    };
+    mu_.Await(absl::Condition(&probing));
+    if (probe_socket_ < 0) return;  // stopping
+    auto done = [this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || probe_socket_ < 0; };
+    mu_.AwaitWithDeadline(absl::Condition(&done), probe_deadline_);
+    if (probe_socket_ >= 0) {
+      // Overdue (or Stop waits for it). The listener thread is blocked in the
+      // probe and closes the socket only after it returns, so the descriptor
+      // is still this connection's.
+      if (!stopping_) {
+        spdlog::warn("the {} listener's probe got no answer within {}; dropping the connection",
+                     kProgressChannel, absl::FormatDuration(options_.probe_timeout));
+      }
+      ::shutdown(probe_socket_, SHUT_RDWR);
+      probe_cut_ = true;
+      probe_socket_ = -1;
+    }
+  }
+}
+
+void NotificationListener::Probe(pqxx::connection_base& connection) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    probe_socket_ = connection.sock();
+    probe_deadline_ = absl::Now() + options_.probe_timeout;
+    probe_cut_ = false;
+  }
+  bool cut = false;
+  try {
+    pqxx::nontransaction txn(connection, "listener probe");
+    txn.exec(kProbeSql);
+  } catch (...) {
+    absl::MutexLock lock(&mu_);
+    probe_socket_ = -1;
+    throw;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    probe_socket_ = -1;
+    cut = probe_cut_;
+  }
+  // libpqxx may have reconnected by itself: only a connection that answered
+  // in time (and still listens) counts.
+  if (cut || !connection.is_open()) {
+    throw pqxx::broken_connection("the listener's probe got no answer in time");
+  }
+}
+
 void NotificationListener::Run() {
   absl::Duration backoff = options_.min_backoff;
   while (true) {
@@ -128,13 +204,18 @@ void NotificationListener::Run() {
       // LISTEN) were not notified: the receiver refreshes.
       if (callbacks_.on_listening) callbacks_.on_listening();
       backoff = options_.min_backoff;
+      absl::Time last_heard = absl::Now();
       while (true) {
         {
           absl::MutexLock lock(&mu_);
           if (stopping_) break;
         }
-        connection.await_notification(0, kAwaitMicros);
+        if (connection.await_notification(0, kAwaitMicros) > 0) last_heard = absl::Now();
         if (!connection.is_open()) throw pqxx::broken_connection("listener connection closed");
+        if (absl::Now() - last_heard >= options_.probe_interval) {
+          Probe(connection);
+          last_heard = absl::Now();
+        }
       }
       absl::MutexLock lock(&mu_);
       listening_ = false;

@@ -17,6 +17,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+namespace pqxx {
+class connection_base;
+}  // namespace pqxx
+
 namespace campaign::store {
 
 // The notification channel the migrations' trigger notifies on.
@@ -53,7 +57,18 @@ struct ListenerOptions {
   // First and largest wait between reconnection attempts.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // After this long without hearing from the database the listener probes
+  // its connection with a query; a probe unanswered within probe_timeout
+  // counts as a lost connection (a silent network partition otherwise goes
+  // unnoticed until TCP gives up, which can take hours).
+  absl::Duration probe_interval = absl::Seconds(5);
+  absl::Duration probe_timeout = absl::Seconds(5);
 };
+
+// Connection settings of the LISTEN connection that a partition cannot hang
+// for long: TCP keepalives, a TCP user timeout and a connect timeout, each
+// added only where `url` sets none.
+std::string WithListenerKeepalives(const std::string& url);
 
 // Owns the LISTEN connection and its thread.
 class NotificationListener {
@@ -82,6 +97,12 @@ class NotificationListener {
   void Run();
   // Waits up to `delay` unless stopping; false when stopping.
   bool Sleep(absl::Duration delay);
+  // Runs a query on `connection` under the watchdog; throws
+  // pqxx::broken_connection when it fails or takes over probe_timeout.
+  void Probe(pqxx::connection_base& connection);
+  // The watchdog thread: shuts down the socket of a probe that overran its
+  // deadline, which makes the blocked query fail at once.
+  void Watchdog();
 
   const std::string url_;
   const ListenerCallbacks callbacks_;
@@ -90,7 +111,13 @@ class NotificationListener {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool listening_ ABSL_GUARDED_BY(mu_) = false;
   int64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
+  // The socket of the probe in progress (-1: none), its deadline, and
+  // whether the watchdog cut it.
+  int probe_socket_ ABSL_GUARDED_BY(mu_) = -1;
+  absl::Time probe_deadline_ ABSL_GUARDED_BY(mu_);
+  bool probe_cut_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 }  // namespace campaign::store

@@ -64,15 +64,20 @@ campaign_install_deps() {
 # ------------------------------------------------------------------- build
 
 # campaign_build BUILD_DIR [TARGET ...]: configures once (Ninja,
-# RelWithDebInfo), then builds the TARGETs (default: everything).
+# RelWithDebInfo, plus the words of $CAMPAIGN_CMAKE_ARGS, which are re-applied
+# whenever set), then builds the TARGETs (default: everything).
 campaign_build() {
   local build_dir=${1:?usage: campaign_build BUILD_DIR [TARGET ...]}
   shift
-  local -a targets=()
+  local -a targets=() cmake_args=()
   (($#)) && targets=(--target "$@")
+  # shellcheck disable=SC2206  # words on purpose: -DNAME=VALUE options
+  [[ -n ${CAMPAIGN_CMAKE_ARGS:-} ]] && cmake_args=($CAMPAIGN_CMAKE_ARGS)
   if [[ ! -f $build_dir/CMakeCache.txt ]]; then
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" -G Ninja \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_args[@]}" || return 1
+  elif ((${#cmake_args[@]} > 0)); then
+    cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" "${cmake_args[@]}" || return 1
   elif [[ ! -f $build_dir/build.ninja && ! -f $build_dir/Makefile ]]; then
     # An earlier configure failed half way: redo it with the cached settings.
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" || return 1
@@ -83,6 +88,17 @@ campaign_build() {
 # campaign_run_database_url PORT: the database tools/run creates and serves
 # (its login role `campaign`, never a superuser) on PostgreSQL port PORT.
 campaign_run_database_url() { printf 'postgresql://campaign@127.0.0.1:%s/campaign\n' "$1"; }
+
+# Exports the runtime options of sanitizer builds (CAMPAIGN_SANITIZE):
+# suppressions for reports from inside the libraries (tests/sanitizers/),
+# a non-zero exit on any report, and stacks for UBSan.
+campaign_sanitizer_env() {
+  local dir=$CAMPAIGN_ROOT/tests/sanitizers
+  export TSAN_OPTIONS="suppressions=$dir/tsan.supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+  export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+  export LSAN_OPTIONS="suppressions=$dir/lsan.supp ${LSAN_OPTIONS:-}"
+  export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
+}
 
 # Installs buf (npm @bufbuild/buf) into .tools/. Never fails: warns instead.
 campaign_install_buf() {
