@@ -262,9 +262,6 @@ TEST(NotificationListenerTest, ReconnectsAfterASilentPartition) {
   listener.Stop();
 }
 
-}  // namespace
-}  // namespace campaign
-
 // A connection lost after the COMMIT was sent leaves the outcome unknown: the
 // body must not run again (it would repeat effects, e.g. claim more jobs),
 // and the caller learns that the outcome is unknown.
@@ -297,3 +294,6 @@ TEST(DatabasePoolTest, ConnectionLostDuringCommitIsNotRetried) {
   EXPECT_EQ(db.QueryInt("SELECT count(*) FROM commit_probe"), 1);
   EXPECT_EQ(database.BusyConnections(), 0);
 }
+
+}  // namespace
+}  // namespace campaign
