@@ -99,11 +99,13 @@ ctl 0 get "$run_a" --json
 expect_eq "run A status" "$(jq -r '.status' "$tmp/out")" RUN_STATUS_COMPLETED
 ctl 0 get "$run_a"
 expect_in "get table" "4/4 (100.0%)" "$tmp/out"
+expect_in "get outcomes" "4 completed, 0 busy, 0 no answer, 0 failed, 0 cancelled" "$tmp/out"
 # On a terminal (script(1) gives it one): the one-line progress bar.
-COLUMNS=120 script -qec "$(printf '%q ' "$ctl" watch "$run_a")" /dev/null </dev/null >"$tmp/tty" ||
+COLUMNS=140 script -qec "$(printf '%q ' "$ctl" watch "$run_a")" /dev/null </dev/null >"$tmp/tty" ||
   fail "watch on a terminal exited $?"
 expect_in "progress bar" "[##############################] 100.0% 4/4" "$tmp/tty"
 expect_in "progress bar status" "completed" "$tmp/tty"
+expect_in "progress bar outcomes" "ok 4  busy 0  no-ans 0  fail 0" "$tmp/tty"
 # The terminal's own width (stty, no COLUMNS): on a standard 80-column
 # terminal, and on a narrow one, the bar is drawn and no line is as wide as
 # the terminal (the cursor stays on the line).
