@@ -23,6 +23,7 @@
 #include "server/store/lease_store.h"
 #include "server/store/run_store.h"
 #include "tests/scheduler/scheduler_test_support.h"
+#include "tests/support/legacy_schema.h"
 #include "tests/support/test_database.h"
 
 namespace campaign {
@@ -42,44 +43,7 @@ using testing::sched::RunRow;
 using testing::sched::TempPath;
 using testing::sched::WaitForRunState;
 
-// The original CRM's tables, as migration_test.cc creates them.
-constexpr char kLegacySchemaSql[] = R"sql(
-CREATE TABLE business (id bigserial PRIMARY KEY, name varchar(255));
-CREATE TABLE outbound_call_runs (
-  id                bigserial PRIMARY KEY,
-  business_id       bigint NOT NULL,
-  outbound_list_id  bigint,
-  concurrency       integer NOT NULL DEFAULT 3,
-  total_leads       integer NOT NULL DEFAULT 0,
-  queued_count      integer NOT NULL DEFAULT 0,
-  in_progress_count integer NOT NULL DEFAULT 0,
-  completed_count   integer NOT NULL DEFAULT 0,
-  failed_count      integer NOT NULL DEFAULT 0,
-  status            varchar NOT NULL DEFAULT 'pending',
-  cancel_requested  boolean NOT NULL DEFAULT false,
-  last_error        text,
-  created_at        timestamptz NOT NULL DEFAULT now(),
-  updated_at        timestamptz NOT NULL DEFAULT now(),
-  completed_at      timestamptz
-);
-CREATE TABLE outbound_call_jobs (
-  id              bigserial PRIMARY KEY,
-  run_id          bigint NOT NULL,
-  lead_id         bigint NOT NULL,
-  call_log_id     bigint,
-  project_id      bigint,
-  status          varchar NOT NULL DEFAULT 'queued',
-  error_message   text,
-  call_sid        varchar(64),
-  twilio_call_sid varchar(64),
-  dial_started_at timestamptz,
-  dial_lock_token varchar(64),
-  lead_name       varchar(255),
-  created_at      timestamptz NOT NULL DEFAULT now(),
-  started_at      timestamptz,
-  completed_at    timestamptz
-);
-)sql";
+using testing::kLegacySchemaSql;
 
 // Run 100 (running): a job dialing and one calling, both without a dial
 // lock token; lead 1007 twice, the later row dialed (completed); two queued

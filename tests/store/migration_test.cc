@@ -25,6 +25,7 @@
 #include "server/store/migrator.h"
 #include "server/store/run_store.h"
 #include "server/util/crypto.h"
+#include "tests/support/legacy_schema.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
 
@@ -262,50 +263,12 @@ TEST_F(MigrationTest, EveryIntermediateVersionConvergesToTheFreshSchema) {
   }
 }
 
-// The original CRM's tables, created by hand as the service's role, with the
-// data the original code left behind: duplicate (run, lead) jobs, a job of a
-// deleted run, cancelled jobs counted as failed, drifted counters and the
-// provider's id in twilio_call_sid only.
-constexpr char kLegacySchemaSql[] = R"sql(
-CREATE TABLE business (
-  id   bigserial PRIMARY KEY,
-  name varchar(255)
-);
-CREATE TABLE outbound_call_runs (
-  id                bigserial PRIMARY KEY,
-  business_id       bigint NOT NULL,
-  outbound_list_id  bigint,
-  concurrency       integer NOT NULL DEFAULT 3,
-  total_leads       integer NOT NULL DEFAULT 0,
-  queued_count      integer NOT NULL DEFAULT 0,
-  in_progress_count integer NOT NULL DEFAULT 0,
-  completed_count   integer NOT NULL DEFAULT 0,
-  failed_count      integer NOT NULL DEFAULT 0,
-  status            varchar NOT NULL DEFAULT 'pending',
-  cancel_requested  boolean NOT NULL DEFAULT false,
-  last_error        text,
-  created_at        timestamptz NOT NULL DEFAULT now(),
-  updated_at        timestamptz NOT NULL DEFAULT now(),
-  completed_at      timestamptz
-);
-CREATE TABLE outbound_call_jobs (
-  id              bigserial PRIMARY KEY,
-  run_id          bigint NOT NULL,
-  lead_id         bigint NOT NULL,
-  call_log_id     bigint,
-  project_id      bigint,
-  status          varchar NOT NULL DEFAULT 'queued',
-  error_message   text,
-  call_sid        varchar(64),
-  twilio_call_sid varchar(64),
-  dial_started_at timestamptz,
-  dial_lock_token varchar(64),
-  lead_name       varchar(255),
-  created_at      timestamptz NOT NULL DEFAULT now(),
-  started_at      timestamptz,
-  completed_at    timestamptz
-);
-)sql";
+using testing::kLegacySchemaSql;
+
+// The data the original code left behind (on the tables of
+// tests/support/legacy_schema.h, created by hand as the service's role):
+// duplicate (run, lead) jobs, a job of a deleted run, cancelled jobs counted
+// as failed, drifted counters and the provider's id in twilio_call_sid only.
 
 constexpr char kLegacyDataSql[] = R"sql(
 INSERT INTO business (id, name) VALUES (10, 'Acme'), (20, 'Globex');

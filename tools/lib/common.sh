@@ -73,10 +73,13 @@ campaign_build() {
   (($#)) && targets=(--target "$@")
   # shellcheck disable=SC2206  # words on purpose: -DNAME=VALUE options
   [[ -n ${CAMPAIGN_CMAKE_ARGS:-} ]] && cmake_args=($CAMPAIGN_CMAKE_ARGS)
+  # ccache, when installed, makes rebuilds in other checkouts cheap.
+  command -v ccache >/dev/null 2>&1 &&
+    cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   if [[ ! -f $build_dir/CMakeCache.txt ]]; then
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" -G Ninja \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cmake_args[@]}" || return 1
-  elif ((${#cmake_args[@]} > 0)); then
+  elif [[ -n ${CAMPAIGN_CMAKE_ARGS:-} ]]; then
     cmake -S "$CAMPAIGN_ROOT" -B "$build_dir" "${cmake_args[@]}" || return 1
   elif [[ ! -f $build_dir/build.ninja && ! -f $build_dir/Makefile ]]; then
     # An earlier configure failed half way: redo it with the cached settings.
