@@ -29,6 +29,7 @@ using testing::TestDatabase;
 using testing::sched::Inspector;
 using testing::sched::MakeLeads;
 using testing::sched::RunRow;
+using testing::sched::SimulatedWorker;
 using testing::sched::TempPath;
 using testing::sched::WaitForRunState;
 
@@ -59,16 +60,6 @@ TEST(FairnessTest, AnotherBusinessRunStartsWhileOneBusinessFillsTheWorker) {
   // Calls outlast the test: A's runs never free a slot by finishing.
   sim.call_duration = absl::Seconds(120);
   sim.dial_log_path = dial_log.path();
-  struct Worker {
-    std::unique_ptr<dialer::SimulatedDialer> dialer;
-    std::unique_ptr<scheduler::Scheduler> scheduler;
-    ~Worker() {
-      if (scheduler != nullptr) scheduler->Shutdown(absl::ZeroDuration());
-      dialer.reset();
-      scheduler.reset();
-    }
-  } w;
-  w.dialer = std::make_unique<dialer::SimulatedDialer>(sim);
   scheduler::SchedulerOptions options;
   options.worker_id = "fair-w1";
   options.heartbeat_interval = absl::Milliseconds(200);
@@ -77,8 +68,8 @@ TEST(FairnessTest, AnotherBusinessRunStartsWhileOneBusinessFillsTheWorker) {
   options.poll_interval = absl::Milliseconds(50);
   options.max_runs = 3;
   options.max_runs_per_business = 2;
-  w.scheduler = std::make_unique<scheduler::Scheduler>(&leases, w.dialer.get(), options);
-  w.scheduler->Start();
+  SimulatedWorker w(&leases, sim, options);
+  w.scheduler().Start();
 
   Inspector inspect(db.admin_url());
   // The worker holds two of A's runs (its cap for A), each with a call up.

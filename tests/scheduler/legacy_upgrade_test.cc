@@ -40,6 +40,7 @@ using testing::sched::JobRow;
 using testing::sched::MakeLeads;
 using testing::sched::ReadDialLog;
 using testing::sched::RunRow;
+using testing::sched::SimulatedWorker;
 using testing::sched::TempPath;
 using testing::sched::WaitForRunState;
 
@@ -91,18 +92,6 @@ TEST(LegacyUpgradeTest, AWorkerFinishesLegacyRunsAndNewRunsAfterTheUpgrade) {
   dialer::SimulatedDialerOptions sim;
   sim.call_duration = absl::Milliseconds(10);
   sim.dial_log_path = dial_log.path();
-  // Torn down as the scheduler tests do: the scheduler thread stops, then
-  // the dialer (whose outcomes go to the scheduler), then the scheduler.
-  struct Worker {
-    std::unique_ptr<dialer::SimulatedDialer> dialer;
-    std::unique_ptr<scheduler::Scheduler> scheduler;
-    ~Worker() {
-      if (scheduler != nullptr) scheduler->Shutdown(absl::ZeroDuration());
-      dialer.reset();
-      scheduler.reset();
-    }
-  } w;
-  w.dialer = std::make_unique<dialer::SimulatedDialer>(sim);
   scheduler::SchedulerOptions options;
   options.worker_id = "legacy-w1";
   options.heartbeat_interval = absl::Milliseconds(100);
@@ -110,8 +99,8 @@ TEST(LegacyUpgradeTest, AWorkerFinishesLegacyRunsAndNewRunsAfterTheUpgrade) {
   options.sweep_interval = absl::Milliseconds(200);
   options.poll_interval = absl::Milliseconds(20);
   options.reconcile_interval = absl::Milliseconds(50);
-  w.scheduler = std::make_unique<scheduler::Scheduler>(&leases, w.dialer.get(), options);
-  w.scheduler->Start();
+  SimulatedWorker w(&leases, sim, options);
+  w.scheduler().Start();
 
   NewRun fresh;
   fresh.business_id = 10;
@@ -128,7 +117,7 @@ TEST(LegacyUpgradeTest, AWorkerFinishesLegacyRunsAndNewRunsAfterTheUpgrade) {
   RunRow legacy_done, new_done;
   EXPECT_TRUE(WaitForRunState(inspect, new_run, completed, "completed", &new_done));
   EXPECT_TRUE(WaitForRunState(inspect, 100, completed, "completed", &legacy_done));
-  w.scheduler->Shutdown(absl::ZeroDuration());
+  w.scheduler().Shutdown(absl::ZeroDuration());
 
   const std::vector<DialLine> dials = ReadDialLog(dial_log.path());
   EXPECT_TRUE(AtMostOnce(DialsOfRun(dials, 100)));

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <pqxx/pqxx>
 #include <set>
@@ -32,6 +33,8 @@
 #include "absl/time/time.h"
 #include "server/dialer/simulated_dialer.h"
 #include "server/model/model.h"
+#include "server/scheduler/scheduler.h"
+#include "server/store/lease_store.h"
 
 namespace campaign::testing::sched {
 
@@ -501,6 +504,31 @@ inline ::testing::AssertionResult WaitForRunState(
   return ::testing::AssertionFailure() << "run " << run_id << " not " << what << " within "
                                        << absl::FormatDuration(timeout) << "; last seen " << seen;
 }
+
+// A scheduler worker dialing through a simulated dialer of its own, torn down
+// in the order that keeps every callback target alive: the scheduler thread
+// stops first, then the dialer (whose outcomes go to the scheduler), then the
+// scheduler object. Not started: call scheduler().Start().
+class SimulatedWorker {
+ public:
+  SimulatedWorker(store::LeaseStore* leases, const dialer::SimulatedDialerOptions& sim,
+                  const scheduler::SchedulerOptions& options)
+      : dialer_(std::make_unique<dialer::SimulatedDialer>(sim)),
+        scheduler_(std::make_unique<scheduler::Scheduler>(leases, dialer_.get(), options)) {}
+  ~SimulatedWorker() {
+    scheduler_->Shutdown(absl::ZeroDuration());
+    dialer_.reset();
+    scheduler_.reset();
+  }
+  SimulatedWorker(const SimulatedWorker&) = delete;
+  SimulatedWorker& operator=(const SimulatedWorker&) = delete;
+
+  scheduler::Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  std::unique_ptr<dialer::SimulatedDialer> dialer_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+};
 
 }  // namespace campaign::testing::sched
 
