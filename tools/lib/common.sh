@@ -104,8 +104,10 @@ campaign_sanitizer_env() {
 }
 
 # Installs buf (npm @bufbuild/buf) into .tools/. Never fails: warns instead.
+# Concurrent callers (tests run in parallel) take turns through a lock file,
+# so one npm install never overwrites another half way.
 campaign_install_buf() {
-  local prefix=$CAMPAIGN_ROOT/.tools
+  local prefix=$CAMPAIGN_ROOT/.tools lock_fd
   if [[ -x $CAMPAIGN_BUF ]] && "$CAMPAIGN_BUF" --version >/dev/null 2>&1; then
     return 0
   fi
@@ -114,6 +116,20 @@ campaign_install_buf() {
     return 0
   fi
   mkdir -p "$prefix" || { campaign_warn "cannot create $prefix"; return 0; }
+  exec {lock_fd}>"$prefix/.install.lock" || { campaign_warn "cannot lock $prefix"; return 0; }
+  flock "$lock_fd"
+  campaign_install_buf_locked "$prefix"
+  exec {lock_fd}>&-
+  return 0
+}
+
+# The body of campaign_install_buf, with its lock held.
+campaign_install_buf_locked() {
+  local prefix=$1
+  # Another caller may have installed it while this one waited.
+  if [[ -x $CAMPAIGN_BUF ]] && "$CAMPAIGN_BUF" --version >/dev/null 2>&1; then
+    return 0
+  fi
   campaign_log "installing buf $CAMPAIGN_BUF_VERSION into .tools/ (npm)"
   if ! npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
     "@bufbuild/buf@$CAMPAIGN_BUF_VERSION" >"$prefix/npm-install.log" 2>&1; then
