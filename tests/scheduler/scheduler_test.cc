@@ -981,6 +981,20 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   EXPECT_EQ(inspect_->Run(run).worker, "");
 }
 
+// Leases the one free run (the run the test just created) to `worker`; a
+// failure is reported and yields an empty lease (run_id 0).
+store::Lease AcquireOnlyRun(store::LeaseStore& leases, const std::string& worker) {
+  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
+      leases.Acquire(worker, 10, store::AcquireMode::kFree);
+  if (!acquired.ok() || acquired->size() != 1) {
+    ADD_FAILURE() << "expected to acquire exactly one run: "
+                  << (acquired.ok() ? absl::StrCat(acquired->size(), " acquired")
+                                    : acquired.status().ToString());
+    return store::Lease{};
+  }
+  return (*acquired)[0].lease;
+}
+
 // LeaseStore::ReleaseClaim undoes a claim whose dial never started (the
 // scheduler's path when it stalled between claim and dial), deciding from
 // the run row: running, back to queued with no token, no dial time and the
@@ -989,11 +1003,8 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
 TEST_F(SchedulerTest, ReleaseClaimUndoesAnUndialedClaim) {
   const int64_t run = CreateRun(MakeLeads(10), 3);
   store::LeaseStore leases(database_.get(), kLeaseTtl);
-  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
-      leases.Acquire("A", 10, store::AcquireMode::kFree);
-  ASSERT_TRUE(acquired.ok()) << acquired.status();
-  ASSERT_EQ(acquired->size(), 1u);
-  const store::Lease lease = (*acquired)[0].lease;
+  const store::Lease lease = AcquireOnlyRun(leases, "A");
+  ASSERT_EQ(lease.run_id, run);
   absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 3u);
@@ -1045,11 +1056,8 @@ TEST_F(SchedulerTest, ReleaseClaimUndoesAnUndialedClaim) {
 TEST_F(SchedulerTest, ClaimUndoneAfterAStopIsCancelledWhateverWasReadBefore) {
   const int64_t run = CreateRun(MakeLeads(5), 3);
   store::LeaseStore leases(database_.get(), kLeaseTtl);
-  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
-      leases.Acquire("A", 10, store::AcquireMode::kFree);
-  ASSERT_TRUE(acquired.ok()) << acquired.status();
-  ASSERT_EQ(acquired->size(), 1u);
-  const store::Lease lease = (*acquired)[0].lease;
+  const store::Lease lease = AcquireOnlyRun(leases, "A");
+  ASSERT_EQ(lease.run_id, run);
   absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 1);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 1u);
@@ -1167,11 +1175,8 @@ TEST_F(SchedulerTest, SweepFinalisesAPendingCancelOfAPausedRunWithoutALiveLease)
 TEST_F(SchedulerTest, CallStartBumpsTheRunVersion) {
   const int64_t run = CreateRun(MakeLeads(3), 1);
   store::LeaseStore leases(database_.get(), kLeaseTtl);
-  absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
-      leases.Acquire("A", 10, store::AcquireMode::kFree);
-  ASSERT_TRUE(acquired.ok()) << acquired.status();
-  ASSERT_EQ(acquired->size(), 1u);
-  const store::Lease lease = (*acquired)[0].lease;
+  const store::Lease lease = AcquireOnlyRun(leases, "A");
+  ASSERT_EQ(lease.run_id, run);
   absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, 1);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 1u);
