@@ -1,5 +1,6 @@
-// The telephony provider behind an interface: the simulated dialer (default)
-// and Twilio both implement it, so the scheduler never knows which it drives.
+// The telephony provider behind an interface, so the scheduler never knows
+// which provider it drives. The simulated dialer (simulated_dialer.h) is the
+// only implementation so far.
 #ifndef CAMPAIGN_SERVER_DIALER_DIALER_H_
 #define CAMPAIGN_SERVER_DIALER_DIALER_H_
 

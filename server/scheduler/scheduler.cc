@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/util/crypto.h"
 #include "server/util/logging.h"
+#include "server/util/status_macros.h"
 
 namespace campaign::scheduler {
 namespace {
@@ -45,7 +46,8 @@ std::string DefaultWorkerId() {
   return absl::StrCat(host[0] != '\0' ? host : "unknown", ":", getpid(), ":", RandomToken(6));
 }
 
-Scheduler::Scheduler(store::LeaseStore* leases, dialer::Dialer* dialer, SchedulerOptions options)
+Scheduler::Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer,
+                     SchedulerOptions options)
     : leases_(leases), dialer_(dialer), options_(std::move(options)) {
   if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
   if (options_.metrics == nullptr) options_.metrics = NoMetrics();
@@ -462,10 +464,9 @@ void Scheduler::DialClaimed(HeldRun& run, const store::ClaimedJob& job, absl::Ti
 }
 
 absl::Status Scheduler::UndoClaim(HeldRun& run, const store::ClaimedJob& job) {
-  absl::StatusOr<JobStatus> undone = leases_->ReleaseClaim(run.lease, job);
-  if (!undone.ok()) return undone.status();
+  ASSIGN_OR_RETURN(const JobStatus undone, leases_->ReleaseClaim(run.lease, job));
   spdlog::info("run {}: claim of job {} undone: {}", run.lease.run_id, job.job_id,
-               JobStatusName(*undone));
+               JobStatusName(undone));
   return absl::OkStatus();
 }
 

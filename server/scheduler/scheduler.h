@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/dialer/dialer.h"
+#include "server/store/lease_repository.h"
 #include "server/store/lease_store.h"
 
 namespace campaign::scheduler {
@@ -73,7 +74,9 @@ struct SchedulerOptions {
 // A worker of the scheduler. Thread-safe.
 class Scheduler {
  public:
-  Scheduler(store::LeaseStore* leases, dialer::Dialer* dialer, SchedulerOptions options);
+  // `leases` (LeaseStore in the server, a fake in unit tests) and `dialer`
+  // are not owned and must outlive the scheduler.
+  Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer, SchedulerOptions options);
   // Shuts down with no grace if still running.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -166,7 +169,7 @@ class Scheduler {
   void OnOutcome(const dialer::DialRequest& request, const std::string& call_sid,
                  const dialer::CallOutcome& outcome);
 
-  store::LeaseStore* leases_;
+  store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
   SchedulerOptions options_;
 

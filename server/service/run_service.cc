@@ -4,6 +4,7 @@
 #include "server/service/page_token.h"
 #include "server/util/crypto.h"
 #include "server/util/logging.h"
+#include "server/util/status_macros.h"
 
 namespace campaign {
 namespace {
@@ -30,7 +31,8 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
   return Sha256Hex(canonical);
 }
 
-RunService::RunService(store::RunStore* store, Limits limits) : store_(store), limits_(limits) {}
+RunService::RunService(store::RunRepository* store, Limits limits)
+    : store_(store), limits_(limits) {}
 
 absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission permission,
                                           bool allow_all_businesses, absl::string_view action) {
@@ -48,15 +50,15 @@ absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission
 }
 
 absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
-  absl::StatusOr<auth::Scope> scope = AuthorizeCall(
-      caller, permission, /*allow_all_businesses=*/false,
-      permission == auth::Permission::kWrite ? "create runs or add leads" : "do this");
-  if (!scope.ok()) return scope.status();
-  return *scope->business_id;
+  ASSIGN_OR_RETURN(const auth::Scope scope,
+                   AuthorizeCall(caller, permission, /*allow_all_businesses=*/false,
+                                 permission == auth::Permission::kWrite ? "create runs or add leads"
+                                                                        : "do this"));
+  return *scope.business_id;
 }
 
-absl::Status AuditNotFound(store::RunStore& store, const Principal& principal, int64_t business_id,
-                           int64_t run_id, absl::Status status) {
+absl::Status AuditNotFound(store::RunRepository& store, const Principal& principal,
+                           int64_t business_id, int64_t run_id, absl::Status status) {
   if (status.code() != absl::StatusCode::kNotFound) return status;
   absl::StatusOr<std::optional<int64_t>> owner = store.RunOwner(run_id);
   if (owner.ok() && owner->has_value() && **owner != business_id) {
@@ -70,121 +72,109 @@ absl::Status AuditNotFound(store::RunStore& store, const Principal& principal, i
 
 absl::StatusOr<CreateRunOutput> RunService::CreateRun(const Caller& caller,
                                                       const CreateRunInput& input) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kWrite);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidateRequestId(input.request_id); !s.ok()) return s;
-  if (absl::Status s = ValidateConcurrency(input.concurrency, limits_); !s.ok()) return s;
-  if (absl::Status s = ValidateOptionalId(input.outbound_list_id, "outbound_list_id"); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateOptionalId(input.project_id, "project_id"); !s.ok()) return s;
-  absl::StatusOr<NormalizedLeads> leads = NormalizeLeads(input.leads, limits_);
-  if (!leads.ok()) return leads.status();
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kWrite));
+  RETURN_IF_ERROR(ValidateRequestId(input.request_id));
+  RETURN_IF_ERROR(ValidateConcurrency(input.concurrency, limits_));
+  RETURN_IF_ERROR(ValidateOptionalId(input.outbound_list_id, "outbound_list_id"));
+  RETURN_IF_ERROR(ValidateOptionalId(input.project_id, "project_id"));
+  ASSIGN_OR_RETURN(NormalizedLeads leads, NormalizeLeads(input.leads, limits_));
 
   NewRun run;
-  run.business_id = *business_id;
+  run.business_id = business_id;
   run.created_by_user_id = caller.principal.user_id;
   run.request_id = input.request_id;
-  run.request_digest = CreateRunDigest(input, leads->leads);
+  run.request_digest = CreateRunDigest(input, leads.leads);
   run.concurrency = input.concurrency;
   run.outbound_list_id = input.outbound_list_id;
   run.project_id = input.project_id;
   run.start_paused = input.start_paused;
-  run.leads = std::move(leads->leads);
-  absl::StatusOr<store::CreatedRun> created = store_->CreateRun(run);
-  if (!created.ok()) return created.status();
-  if (created->created) {
+  run.leads = std::move(leads.leads);
+  ASSIGN_OR_RETURN(store::CreatedRun created, store_->CreateRun(run));
+  if (created.created) {
     spdlog::info("{} created run {} with {} leads (request_id {})",
-                 auth::DescribePrincipal(caller.principal), created->run.id,
-                 created->run.total_leads, input.request_id);
+                 auth::DescribePrincipal(caller.principal), created.run.id, created.run.total_leads,
+                 input.request_id);
   }
-  return CreateRunOutput{std::move(created->run), leads->duplicates_dropped};
+  return CreateRunOutput{std::move(created.run), leads.duplicates_dropped};
 }
 
 absl::StatusOr<AddLeadsOutput> RunService::AddLeads(const Caller& caller, int64_t run_id,
                                                     const std::vector<Lead>& leads) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kWrite);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
-  absl::StatusOr<NormalizedLeads> normalized = NormalizeLeads(leads, limits_);
-  if (!normalized.ok()) return normalized.status();
-  absl::StatusOr<store::AddedLeads> added =
-      store_->AddLeads(*business_id, run_id, normalized->leads);
-  if (!added.ok())
-    return AuditNotFound(*store_, caller.principal, *business_id, run_id, added.status());
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kWrite));
+  RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
+  ASSIGN_OR_RETURN(const NormalizedLeads normalized, NormalizeLeads(leads, limits_));
+  absl::StatusOr<store::AddedLeads> added = store_->AddLeads(business_id, run_id, normalized.leads);
+  if (!added.ok()) {
+    return AuditNotFound(*store_, caller.principal, business_id, run_id, added.status());
+  }
   return AddLeadsOutput{std::move(added->run), added->added,
-                        added->skipped + normalized->duplicates_dropped};
+                        added->skipped + normalized.duplicates_dropped};
 }
 
 absl::StatusOr<Run> RunService::GetRun(const Caller& caller, int64_t run_id) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kRead);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
-  absl::StatusOr<Run> run = store_->GetRun(*business_id, run_id);
-  if (!run.ok())
-    return AuditNotFound(*store_, caller.principal, *business_id, run_id, run.status());
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kRead));
+  RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
+  absl::StatusOr<Run> run = store_->GetRun(business_id, run_id);
+  if (!run.ok()) {
+    return AuditNotFound(*store_, caller.principal, business_id, run_id, run.status());
+  }
   return run;
 }
 
 absl::StatusOr<Listing<Run>> RunService::ListRuns(const Caller& caller,
                                                   const ListRunsInput& input) {
-  absl::StatusOr<auth::Scope> scope = AuthorizeCall(caller, auth::Permission::kRead,
-                                                    /*allow_all_businesses=*/true, "list runs");
-  if (!scope.ok()) return scope.status();
-  absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
-  if (!page_size.ok()) return page_size.status();
-  const std::string query = absl::StrCat("runs|", ScopeText(scope->business_id), "|",
+  ASSIGN_OR_RETURN(const auth::Scope scope,
+                   AuthorizeCall(caller, auth::Permission::kRead,
+                                 /*allow_all_businesses=*/true, "list runs"));
+  ASSIGN_OR_RETURN(const int32_t page_size, EffectivePageSize(input.page_size));
+  const std::string query = absl::StrCat("runs|", ScopeText(scope.business_id), "|",
                                          input.status ? RunStatusName(*input.status) : "any");
-  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(input.page_token, query);
-  if (!after.ok()) return after.status();
-  absl::StatusOr<store::Page<Run>> page =
-      store_->ListRuns(scope->business_id, input.status, *after, *page_size);
-  if (!page.ok()) return page.status();
-  Listing<Run> listing{std::move(page->items), ""};
-  if (page->next_after_id) listing.next_page_token = EncodePageToken(query, *page->next_after_id);
+  ASSIGN_OR_RETURN(const std::optional<int64_t> after, DecodePageToken(input.page_token, query));
+  ASSIGN_OR_RETURN(store::Page<Run> page,
+                   store_->ListRuns(scope.business_id, input.status, after, page_size));
+  Listing<Run> listing{std::move(page.items), ""};
+  if (page.next_after_id) listing.next_page_token = EncodePageToken(query, *page.next_after_id);
   return listing;
 }
 
 absl::StatusOr<Listing<Job>> RunService::ListJobs(const Caller& caller,
                                                   const ListJobsInput& input) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kRead);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidatePositiveId(input.run_id, "run_id"); !s.ok()) return s;
-  absl::StatusOr<int32_t> page_size = EffectivePageSize(input.page_size);
-  if (!page_size.ok()) return page_size.status();
-  const std::string query = absl::StrCat("jobs|", *business_id, "|", input.run_id, "|",
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kRead));
+  RETURN_IF_ERROR(ValidatePositiveId(input.run_id, "run_id"));
+  ASSIGN_OR_RETURN(const int32_t page_size, EffectivePageSize(input.page_size));
+  const std::string query = absl::StrCat("jobs|", business_id, "|", input.run_id, "|",
                                          input.status ? JobStatusName(*input.status) : "any");
-  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(input.page_token, query);
-  if (!after.ok()) return after.status();
+  ASSIGN_OR_RETURN(const std::optional<int64_t> after, DecodePageToken(input.page_token, query));
   absl::StatusOr<store::Page<Job>> page =
-      store_->ListJobs(*business_id, input.run_id, input.status, *after, *page_size);
-  if (!page.ok())
-    return AuditNotFound(*store_, caller.principal, *business_id, input.run_id, page.status());
+      store_->ListJobs(business_id, input.run_id, input.status, after, page_size);
+  if (!page.ok()) {
+    return AuditNotFound(*store_, caller.principal, business_id, input.run_id, page.status());
+  }
   Listing<Job> listing{std::move(page->items), ""};
   if (page->next_after_id) listing.next_page_token = EncodePageToken(query, *page->next_after_id);
   return listing;
 }
 
 absl::StatusOr<StopRunOutput> RunService::StopRun(const Caller& caller, int64_t run_id) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kControl);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kControl));
+  RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
   absl::StatusOr<store::ChangedRun> changed =
-      store_->ApplyAction(*business_id, run_id, RunAction::kStop);
-  if (!changed.ok())
-    return AuditNotFound(*store_, caller.principal, *business_id, run_id, changed.status());
+      store_->ApplyAction(business_id, run_id, RunAction::kStop);
+  if (!changed.ok()) {
+    return AuditNotFound(*store_, caller.principal, business_id, run_id, changed.status());
+  }
   spdlog::info("{} stopped run {} ({} queued jobs cancelled)",
                auth::DescribePrincipal(caller.principal), run_id, changed->cancelled_jobs);
   return StopRunOutput{std::move(changed->run), changed->cancelled_jobs};
 }
 
 absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id, RunAction action) {
-  absl::StatusOr<int64_t> business_id = BusinessOf(caller, auth::Permission::kControl);
-  if (!business_id.ok()) return business_id.status();
-  if (absl::Status s = ValidatePositiveId(run_id, "run_id"); !s.ok()) return s;
-  absl::StatusOr<store::ChangedRun> changed = store_->ApplyAction(*business_id, run_id, action);
-  if (!changed.ok())
-    return AuditNotFound(*store_, caller.principal, *business_id, run_id, changed.status());
+  ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kControl));
+  RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
+  absl::StatusOr<store::ChangedRun> changed = store_->ApplyAction(business_id, run_id, action);
+  if (!changed.ok()) {
+    return AuditNotFound(*store_, caller.principal, business_id, run_id, changed.status());
+  }
   spdlog::info("{} asked to {} run {}: now {}", auth::DescribePrincipal(caller.principal),
                RunActionName(action), run_id,
                changed->run.status ? RunStatusName(*changed->run.status) : "unknown");

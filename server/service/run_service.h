@@ -13,6 +13,7 @@
 #include "server/auth/auth.h"
 #include "server/model/model.h"
 #include "server/service/validation.h"
+#include "server/store/run_repository.h"
 #include "server/store/run_store.h"
 
 namespace campaign {
@@ -80,7 +81,8 @@ struct StopRunOutput {
 // Implements the RPCs of outbound.v1.CampaignService on domain types.
 class RunService {
  public:
-  RunService(store::RunStore* store, Limits limits);
+  // `store` (not owned) is RunStore in the server and a fake in unit tests.
+  RunService(store::RunRepository* store, Limits limits);
 
   absl::StatusOr<CreateRunOutput> CreateRun(const Caller& caller, const CreateRunInput& input);
   absl::StatusOr<AddLeadsOutput> AddLeads(const Caller& caller, int64_t run_id,
@@ -92,14 +94,11 @@ class RunService {
   // CancelRun, PauseRun and ResumeRun.
   absl::StatusOr<Run> ChangeRun(const Caller& caller, int64_t run_id, RunAction action);
 
-  // The limits requests are validated against.
-  const Limits& limits() const { return limits_; }
-
  private:
   // Authorises `permission` and resolves the single business of the call.
   absl::StatusOr<int64_t> BusinessOf(const Caller& caller, auth::Permission permission);
 
-  store::RunStore* store_;
+  store::RunRepository* store_;
   const Limits limits_;
 };
 
@@ -114,8 +113,8 @@ absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission
 // another business than `business_id` (the one the caller acts for); returns
 // `status` unchanged either way, so both cases stay indistinguishable to the
 // caller.
-absl::Status AuditNotFound(store::RunStore& store, const Principal& principal, int64_t business_id,
-                           int64_t run_id, absl::Status status);
+absl::Status AuditNotFound(store::RunRepository& store, const Principal& principal,
+                           int64_t business_id, int64_t run_id, absl::Status status);
 
 // SHA-256 over a canonical encoding of what a CreateRun asks for (everything
 // but request_id), so a retry is told apart from a different request.

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/util/status_macros.h"
 
 namespace campaign {
 namespace {
@@ -117,8 +118,9 @@ absl::StatusOr<NormalizedLeads> NormalizeLeads(const std::vector<Lead>& leads,
       return absl::InvalidArgumentError(
           absl::StrFormat("leads[%d].lead_id must be > 0, got %d", i, lead.lead_id));
     }
-    auto phone = NormalizePhone(lead.phone, absl::StrCat(LeadPrefix(i, lead.lead_id), ": phone"));
-    if (!phone.ok()) return phone.status();
+    ASSIGN_OR_RETURN(
+        std::string phone,
+        NormalizePhone(lead.phone, absl::StrCat(LeadPrefix(i, lead.lead_id), ": phone")));
     if (!IsValidUtf8(lead.name)) {
       return absl::InvalidArgumentError(
           absl::StrCat(LeadPrefix(i, lead.lead_id), ": name is not valid UTF-8"));
@@ -132,7 +134,7 @@ absl::StatusOr<NormalizedLeads> NormalizeLeads(const std::vector<Lead>& leads,
       ++result.duplicates_dropped;
       continue;
     }
-    result.leads.push_back(Lead{lead.lead_id, *std::move(phone), lead.name});
+    result.leads.push_back(Lead{lead.lead_id, std::move(phone), lead.name});
   }
   return result;
 }

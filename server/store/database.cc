@@ -161,7 +161,7 @@ absl::StatusOr<std::string> WithConnectionSettings(
 }
 
 Database::Database(std::string url, PoolOptions options)
-    : url_(std::move(url)), options_(options), conninfo_(PoolConnectionString(url_, options_)) {}
+    : options_(options), conninfo_(PoolConnectionString(url, options_)) {}
 
 absl::Status CommitOutcomeUnknown(absl::string_view what, const std::exception& error) {
   spdlog::error("commit of {} is in doubt: {}", what, error.what());

@@ -96,9 +96,6 @@ class Database {
   auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
       -> std::invoke_result_t<Body&, pqxx::work&>;
 
-  // The connection string (for tools that need their own connection).
-  const std::string& url() const { return url_; }
-
   // Opens and closes one connection: OK when the database answers.
   absl::Status Ping();
 
@@ -123,9 +120,8 @@ class Database {
     return error;
   }
 
-  const std::string url_;
   const PoolOptions options_;
-  // url_ with the pool's settings: what connections are opened with.
+  // The url with the pool's settings: what connections are opened with.
   const std::string conninfo_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);

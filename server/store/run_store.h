@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "server/model/model.h"
 #include "server/store/database.h"
+#include "server/store/run_repository.h"
 
 namespace campaign::store {
 
@@ -46,7 +47,7 @@ struct Page {
 };
 
 // Reads and writes runs and jobs.
-class RunStore {
+class RunStore : public RunRepository {
  public:
   // `lease_ttl` decides whether a run's worker is alive (CancelRun).
   RunStore(Database* database, absl::Duration lease_ttl);
@@ -55,7 +56,7 @@ class RunStore {
   // in one transaction. If the business already has a run with this
   // request_id, returns it when the digests match (created = false) and
   // ALREADY_EXISTS otherwise. A missing business is NOT_FOUND.
-  absl::StatusOr<CreatedRun> CreateRun(const NewRun& run);
+  absl::StatusOr<CreatedRun> CreateRun(const NewRun& run) override;
 
   // Appends jobs for `leads` to a pending, running or paused run, skipping
   // lead_ids the run already has; counters change in the same transaction.
@@ -63,31 +64,32 @@ class RunStore {
   // heartbeats never wait for the COPY); a stop, cancel or completion that
   // commits meanwhile makes it FAILED_PRECONDITION with nothing added.
   absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
-                                      const std::vector<Lead>& leads);
+                                      const std::vector<Lead>& leads) override;
 
   // One run of the business; NOT_FOUND when it has none with this id.
-  absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id);
+  absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) override;
 
   // Runs newest first (id descending) with id < after_id; all businesses when
   // business_id is unset.
   absl::StatusOr<Page<Run>> ListRuns(std::optional<int64_t> business_id,
                                      std::optional<RunStatus> status,
-                                     std::optional<int64_t> after_id, int32_t limit);
+                                     std::optional<int64_t> after_id, int32_t limit) override;
 
   // Jobs of one run in id order with id > after_id; NOT_FOUND for a run the
   // business does not have.
   absl::StatusOr<Page<Job>> ListJobs(int64_t business_id, int64_t run_id,
                                      std::optional<JobStatus> status,
-                                     std::optional<int64_t> after_id, int32_t limit);
+                                     std::optional<int64_t> after_id, int32_t limit) override;
 
   // Applies a user action (see PlanTransition) with the run row locked, so it
   // serialises with the scheduler's claims: queued jobs cancelled by it are
   // cancelled in the same transaction.
-  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id, RunAction action);
+  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
+                                         RunAction action) override;
 
   // The business owning a run, looked up across businesses; for telling a
   // cross-business probe from a missing run in security logs only.
-  absl::StatusOr<std::optional<int64_t>> RunOwner(int64_t run_id);
+  absl::StatusOr<std::optional<int64_t>> RunOwner(int64_t run_id) override;
 
  private:
   Database* database_;

@@ -1,0 +1,72 @@
+// The operations on runs and jobs that the campaign API's logic
+// (service/RunService) needs, as an interface: RunStore implements it on
+// PostgreSQL, and unit tests of the API's policy implement it with a fake.
+// The result types are declared with RunStore (store/run_store.h).
+#ifndef CAMPAIGN_SERVER_STORE_RUN_REPOSITORY_H_
+#define CAMPAIGN_SERVER_STORE_RUN_REPOSITORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/model/model.h"
+
+namespace campaign::store {
+
+// Defined in store/run_store.h.
+struct CreatedRun;
+struct AddedLeads;
+struct ChangedRun;
+template <typename T>
+struct Page;
+
+// Reads and writes runs and jobs of one business at a time. Every method but
+// RunOwner takes the business it acts for and sees only that business's runs
+// (NOT_FOUND for another's, worded as RunNotFoundMessage). Implementations
+// are thread-safe.
+class RunRepository {
+ public:
+  virtual ~RunRepository() = default;
+
+  // Creates the run and its jobs (leads already validated and de-duplicated)
+  // atomically. If the business already has a run with this request_id,
+  // returns it when the digests match (created = false) and ALREADY_EXISTS
+  // otherwise. A missing business is NOT_FOUND.
+  virtual absl::StatusOr<CreatedRun> CreateRun(const NewRun& run) = 0;
+
+  // Appends jobs for `leads` to a pending, running or paused run, skipping
+  // lead_ids the run already has; FAILED_PRECONDITION for a run in any other
+  // state, with nothing added.
+  virtual absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
+                                              const std::vector<Lead>& leads) = 0;
+
+  // One run of the business; NOT_FOUND when it has none with this id.
+  virtual absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) = 0;
+
+  // Runs newest first (id descending) with id < after_id, at most `limit`;
+  // all businesses when business_id is unset.
+  virtual absl::StatusOr<Page<Run>> ListRuns(std::optional<int64_t> business_id,
+                                             std::optional<RunStatus> status,
+                                             std::optional<int64_t> after_id, int32_t limit) = 0;
+
+  // Jobs of one run in id order with id > after_id, at most `limit`;
+  // NOT_FOUND for a run the business does not have.
+  virtual absl::StatusOr<Page<Job>> ListJobs(int64_t business_id, int64_t run_id,
+                                             std::optional<JobStatus> status,
+                                             std::optional<int64_t> after_id, int32_t limit) = 0;
+
+  // Applies a user action (see PlanTransition) atomically with the scheduler's
+  // claims; queued jobs cancelled by it are cancelled in the same step.
+  virtual absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
+                                                 RunAction action) = 0;
+
+  // The business owning a run, looked up across businesses (nullopt when no
+  // business has it); for telling a cross-business probe from a missing run in
+  // security logs only.
+  virtual absl::StatusOr<std::optional<int64_t>> RunOwner(int64_t run_id) = 0;
+};
+
+}  // namespace campaign::store
+
+#endif  // CAMPAIGN_SERVER_STORE_RUN_REPOSITORY_H_
