@@ -40,28 +40,12 @@ Snapshot SnapshotOf(store::RunProgress progress, std::optional<int64_t> jobs_aft
 }  // namespace
 
 Fetcher::Fetcher(store::ProgressStore* store, SubscriptionRegistry* registry,
-                 FetcherOptions options)
+                 const HubOptions& options)
     : store_(store), registry_(registry), options_(options) {}
-
-Fetcher::~Fetcher() {
-  Stop();
-  Join();
-}
-
-void Fetcher::Start() {
-  absl::MutexLock lock(&mu_);
-  if (started_ || stopping_) return;
-  started_ = true;
-  thread_ = std::thread([this] { Loop(); });
-}
 
 void Fetcher::Stop() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
-}
-
-void Fetcher::Join() {
-  if (thread_.joinable()) thread_.join();
 }
 
 absl::StatusOr<Snapshot> Fetcher::ReadRun(int64_t business_id, int64_t run_id,
@@ -96,7 +80,7 @@ void Fetcher::RefreshAll() {
   refresh_all_ = true;
 }
 
-FetchStats Fetcher::stats() const {
+HubStats Fetcher::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
 }
@@ -107,7 +91,7 @@ void Fetcher::MarkDirty(int64_t business_id, int64_t run_id, Reason reason) {
   if (!inserted && reason != Reason::kTrailing) it->second.second = reason;
 }
 
-void Fetcher::Loop() {
+void Fetcher::RunLoop() {
   while (true) {
     absl::flat_hash_map<int64_t, std::pair<int64_t, Reason>> work;
     std::vector<std::shared_ptr<Subscription>> set_targets;

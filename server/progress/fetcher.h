@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -19,46 +18,25 @@
 #include "absl/time/time.h"
 #include "server/model/model.h"
 #include "server/progress/coalescer.h"
+#include "server/progress/options.h"
 #include "server/progress/registry.h"
 #include "server/progress/subscription.h"
 #include "server/store/progress_store.h"
 
 namespace campaign::progress {
 
-// Settings of a Fetcher.
-struct FetcherOptions {
-  // Most job updates read with a run.
-  int max_job_updates = 500;
-  // How long after a notification a run is read again.
-  absl::Duration trailing_read_delay = absl::Milliseconds(150);
-  // Most runs read for the set of a WatchRuns stream.
-  int initial_runs_limit = 1000;
-};
-
-// Counters of a Fetcher (see HubStats).
-struct FetchStats {
-  int64_t run_reads = 0;
-  int64_t notifications = 0;
-  size_t max_pending_snapshots = 0;
-};
-
 // Reads runs and fans them out. Thread-safe.
 class Fetcher {
  public:
   // `store` and `registry` outlive the fetcher.
-  Fetcher(store::ProgressStore* store, SubscriptionRegistry* registry, FetcherOptions options);
-  // Stops and joins the thread.
-  ~Fetcher();
+  Fetcher(store::ProgressStore* store, SubscriptionRegistry* registry, const HubOptions& options);
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // Starts the fetcher thread; no-op when started or stopped before.
-  void Start();
-  // Ends the thread (without waiting) and ignores later notifications.
-  // Idempotent.
+  // The fetcher loop: reads what is dirty until Stop. Run on one thread.
+  void RunLoop();
+  // Ends RunLoop and ignores later notifications. Idempotent.
   void Stop();
-  // Waits for the thread to end; call after Stop.
-  void Join();
 
   // Reads run `run_id` of `business_id` now, on the caller's thread, with
   // the job transitions after `after_version` (none when 0).
@@ -76,7 +54,8 @@ class Fetcher {
   void RefreshAll();
 
   // A snapshot of the counters.
-  FetchStats stats() const;
+  // A snapshot of the counters (streams is left 0: the registry counts them).
+  HubStats stats() const;
 
  private:
   // Why a run is read.
@@ -84,7 +63,6 @@ class Fetcher {
 
   void MarkDirty(int64_t business_id, int64_t run_id, Reason reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Loop();
   // Reads one run and fans it out.
   void FetchAndFanOut(int64_t business_id, int64_t run_id, Reason reason);
   // Reads the current set of a WatchRuns scope and offers it to `targets`.
@@ -94,10 +72,9 @@ class Fetcher {
 
   store::ProgressStore* const store_;
   SubscriptionRegistry* const registry_;
-  const FetcherOptions options_;
+  const HubOptions options_;
 
   mutable absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Runs to read: run id -> (business id, reason).
   absl::flat_hash_map<int64_t, std::pair<int64_t, Reason>> dirty_ ABSL_GUARDED_BY(mu_);
@@ -106,9 +83,7 @@ class Fetcher {
   absl::flat_hash_map<int64_t, std::pair<int64_t, absl::Time>> trailing_ ABSL_GUARDED_BY(mu_);
   // The version last fanned out per run (fetcher thread only).
   absl::flat_hash_map<int64_t, int64_t> fanned_version_;
-  FetchStats stats_ ABSL_GUARDED_BY(mu_);
-
-  std::thread thread_;
+  HubStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace campaign::progress

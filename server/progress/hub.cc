@@ -7,19 +7,16 @@
 namespace campaign::progress {
 
 ProgressHub::ProgressHub(store::ProgressStore* store, HubOptions options)
-    : options_(options),
-      registry_(StreamCaps{.max_streams = options.max_streams,
-                           .max_streams_per_business = options.max_streams_per_business}),
-      fetcher_(store, &registry_,
-               FetcherOptions{.max_job_updates = options.max_job_updates,
-                              .trailing_read_delay = options.trailing_read_delay,
-                              .initial_runs_limit = options.initial_runs_limit}) {}
+    : options_(options), registry_(options), fetcher_(store, &registry_, options) {}
 
 ProgressHub::~ProgressHub() { Shutdown(); }
 
 void ProgressHub::Start() {
-  fetcher_.Start();
-  ticker_.Start();
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  fetcher_thread_ = std::thread([this] { fetcher_.RunLoop(); });
+  ticker_thread_ = std::thread([this] { ticker_.RunLoop(); });
 }
 
 absl::StatusOr<std::shared_ptr<Subscription>> ProgressHub::WatchRun(int64_t business_id,
@@ -88,21 +85,23 @@ void ProgressHub::OnNotification(int64_t business_id, int64_t run_id) {
 void ProgressHub::RefreshAll() { fetcher_.RefreshAll(); }
 
 void ProgressHub::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   fetcher_.Stop();
   ticker_.Stop();
   for (const auto& subscription : registry_.Shutdown()) {
     subscription->Close(absl::UnavailableError(kShutdownMessage));
   }
-  fetcher_.Join();
-  ticker_.Join();
+  if (fetcher_thread_.joinable()) fetcher_thread_.join();
+  if (ticker_thread_.joinable()) ticker_thread_.join();
 }
 
 HubStats ProgressHub::stats() const {
-  const FetchStats fetched = fetcher_.stats();
-  return HubStats{.streams = registry_.streams(),
-                  .run_reads = fetched.run_reads,
-                  .notifications = fetched.notifications,
-                  .max_pending_snapshots = fetched.max_pending_snapshots};
+  HubStats stats = fetcher_.stats();
+  stats.streams = registry_.streams();
+  return stats;
 }
 
 }  // namespace campaign::progress

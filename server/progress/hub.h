@@ -4,59 +4,33 @@
 // business (WatchRuns). Each subscriber coalesces what it is offered (see
 // Coalescer), so a slow one holds at most one pending snapshot per run.
 //
-// ProgressHub is the façade the API uses; it composes the pieces:
-// SubscriptionRegistry (who watches what, stream caps), Fetcher (every read
-// and the fan-out thread), Ticker (rate-limit wake-ups) and Subscription (one
-// stream's view).
+// ProgressHub is the façade the API uses; it composes the pieces and owns
+// their two threads: SubscriptionRegistry (who watches what, stream caps),
+// Fetcher (every read, and the fan-out loop), Ticker (the rate-limit wake-up
+// loop) and Subscription (one stream's view).
 #ifndef CAMPAIGN_SERVER_PROGRESS_HUB_H_
 #define CAMPAIGN_SERVER_PROGRESS_HUB_H_
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
 #include "server/progress/coalescer.h"
 #include "server/progress/fetcher.h"
+#include "server/progress/options.h"
 #include "server/progress/registry.h"
 #include "server/progress/subscription.h"
 #include "server/progress/ticker.h"
 #include "server/store/progress_store.h"
 
 namespace campaign::progress {
-
-// Settings of a ProgressHub.
-struct HubOptions {
-  // Most open streams in the process.
-  int max_streams = 1000;
-  // Most open streams per business (a system admin watching every business
-  // counts against max_streams only).
-  int max_streams_per_business = 100;
-  // Most messages per second per run and stream.
-  double max_rate = 10;
-  // Most job updates in one WatchRun message.
-  int max_job_updates = 500;
-  // How long after a notification a run is read again, to pick up changes
-  // the writers' debounce (100 ms) kept quiet.
-  absl::Duration trailing_read_delay = absl::Milliseconds(150);
-  // Most runs in the first set of a WatchRuns stream.
-  int initial_runs_limit = 1000;
-};
-
-// Counters for tests and logs.
-struct HubStats {
-  // Open subscriptions.
-  int streams = 0;
-  // Database reads of a run (with its job transitions) for fan-out.
-  int64_t run_reads = 0;
-  // Notifications received for watched runs.
-  int64_t notifications = 0;
-  // Highest PendingSnapshots() of any subscription seen after an offer.
-  size_t max_pending_snapshots = 0;
-};
 
 // Subscriptions by run and by business, and the fetcher that feeds them.
 class ProgressHub {
@@ -104,10 +78,16 @@ class ProgressHub {
 
  private:
   const HubOptions options_;
-  // Declared before the threads that use it, so it is destroyed after them.
   SubscriptionRegistry registry_;
   Ticker ticker_;
   Fetcher fetcher_;
+
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Run fetcher_.RunLoop() and ticker_.RunLoop().
+  std::thread fetcher_thread_;
+  std::thread ticker_thread_;
 };
 
 }  // namespace campaign::progress

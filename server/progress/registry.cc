@@ -14,7 +14,9 @@ void Remove(std::vector<std::shared_ptr<Subscription>>& list,
 
 }  // namespace
 
-SubscriptionRegistry::SubscriptionRegistry(StreamCaps caps) : caps_(caps) {}
+SubscriptionRegistry::SubscriptionRegistry(const HubOptions& options)
+    : max_streams_(options.max_streams),
+      max_streams_per_business_(options.max_streams_per_business) {}
 
 absl::Status SubscriptionRegistry::Reserve(std::optional<int64_t> business_id) {
   absl::MutexLock lock(&mu_);
@@ -126,18 +128,18 @@ int SubscriptionRegistry::streams() const {
 
 absl::Status SubscriptionRegistry::ReserveLocked(std::optional<int64_t> business_id) {
   if (stopping_) return absl::UnavailableError(kShutdownMessage);
-  if (streams_ >= caps_.max_streams) {
+  if (streams_ >= max_streams_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "this server already serves ", streams_, " watch streams (--watch-max-streams ",
-        caps_.max_streams, "); retry later or on another replica"));
+        max_streams_, "); retry later or on another replica"));
   }
   if (business_id.has_value()) {
     int& count = streams_by_business_[*business_id];
-    if (count >= caps_.max_streams_per_business) {
+    if (count >= max_streams_per_business_) {
       return absl::ResourceExhaustedError(
           absl::StrCat("business ", *business_id, " already has ", count,
                        " watch streams open on this server (--watch-max-streams-per-business ",
-                       caps_.max_streams_per_business, "); close some first"));
+                       max_streams_per_business_, "); close some first"));
     }
     ++count;
   }

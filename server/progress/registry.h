@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "server/progress/options.h"
 #include "server/progress/subscription.h"
 
 namespace campaign::progress {
@@ -23,15 +24,6 @@ namespace campaign::progress {
 // The status message of streams refused or ended by a shutdown.
 inline constexpr char kShutdownMessage[] =
     "the server is shutting down; reconnect (with after_version) to resume";
-
-// Caps on open streams.
-struct StreamCaps {
-  // Most open streams in the process.
-  int max_streams = 1000;
-  // Most open streams per business (a stream of every business counts
-  // against max_streams only).
-  int max_streams_per_business = 100;
-};
 
 // Subscribers of one changed run.
 struct RunTargets {
@@ -46,7 +38,8 @@ struct RunTargets {
 // The open subscriptions and their slots. Thread-safe.
 class SubscriptionRegistry {
  public:
-  explicit SubscriptionRegistry(StreamCaps caps);
+  // Applies the stream caps of `options`.
+  explicit SubscriptionRegistry(const HubOptions& options);
 
   // Takes a slot for a stream of `business_id` (unset: every business).
   // RESOURCE_EXHAUSTED over a cap, UNAVAILABLE after Shutdown.
@@ -82,7 +75,8 @@ class SubscriptionRegistry {
   void AddLocked(const std::shared_ptr<Subscription>& subscription)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const StreamCaps caps_;
+  const int max_streams_;
+  const int max_streams_per_business_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -34,7 +34,7 @@ class RegistryTest : public ::testing::Test {
 };
 
 TEST_F(RegistryTest, ProcessCapRefusesWithTheFlagName) {
-  SubscriptionRegistry registry(StreamCaps{.max_streams = 2, .max_streams_per_business = 10});
+  SubscriptionRegistry registry(HubOptions{.max_streams = 2, .max_streams_per_business = 10});
   ASSERT_TRUE(registry.Reserve(1).ok());
   ASSERT_TRUE(registry.Reserve(std::nullopt).ok());
   const absl::Status over = registry.Reserve(2);
@@ -47,7 +47,7 @@ TEST_F(RegistryTest, ProcessCapRefusesWithTheFlagName) {
 }
 
 TEST_F(RegistryTest, BusinessCapCountsPerBusinessOnly) {
-  SubscriptionRegistry registry(StreamCaps{.max_streams = 10, .max_streams_per_business = 1});
+  SubscriptionRegistry registry(HubOptions{.max_streams = 10, .max_streams_per_business = 1});
   ASSERT_TRUE(registry.Reserve(1).ok());
   const absl::Status over = registry.Reserve(1);
   EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
@@ -64,7 +64,7 @@ TEST_F(RegistryTest, BusinessCapCountsPerBusinessOnly) {
 }
 
 TEST_F(RegistryTest, RemoveFreesTheSlotOnce) {
-  SubscriptionRegistry registry(StreamCaps{.max_streams = 1, .max_streams_per_business = 1});
+  SubscriptionRegistry registry(HubOptions{.max_streams = 1, .max_streams_per_business = 1});
   std::shared_ptr<Subscription> watcher = RunWatcher(1, 7);
   ASSERT_TRUE(registry.ReserveAndAdd(watcher).ok());
   EXPECT_EQ(registry.ReserveAndAdd(RunWatcher(1, 8)).code(), absl::StatusCode::kResourceExhausted);
@@ -77,7 +77,7 @@ TEST_F(RegistryTest, RemoveFreesTheSlotOnce) {
 }
 
 TEST_F(RegistryTest, TargetsOfAChangedRun) {
-  SubscriptionRegistry registry(StreamCaps{});
+  SubscriptionRegistry registry(HubOptions{});
   std::shared_ptr<Subscription> fresh = RunWatcher(1, 7, /*after_version=*/0);
   std::shared_ptr<Subscription> resumed = RunWatcher(1, 7, /*after_version=*/5);
   std::shared_ptr<Subscription> later = RunWatcher(1, 7, /*after_version=*/9);
@@ -107,7 +107,7 @@ TEST_F(RegistryTest, TargetsOfAChangedRun) {
 }
 
 TEST_F(RegistryTest, WatchedOnlyWithASubscriber) {
-  SubscriptionRegistry registry(StreamCaps{});
+  SubscriptionRegistry registry(HubOptions{});
   EXPECT_FALSE(registry.Watched(1, 7));
   std::shared_ptr<Subscription> business = SetWatcher(1);
   ASSERT_TRUE(registry.ReserveAndAdd(business).ok());
@@ -122,7 +122,7 @@ TEST_F(RegistryTest, WatchedOnlyWithASubscriber) {
 }
 
 TEST_F(RegistryTest, ShutdownRefusesAndHandsBackTheOpenOnes) {
-  SubscriptionRegistry registry(StreamCaps{});
+  SubscriptionRegistry registry(HubOptions{});
   std::shared_ptr<Subscription> open = SetWatcher(1);
   ASSERT_TRUE(registry.ReserveAndAdd(open).ok());
   // A WatchRun between its reservation and its registration.

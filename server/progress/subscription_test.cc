@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
 #include "server/progress/subscription_test_peer.h"
 #include "server/progress/ticker.h"
@@ -89,7 +90,7 @@ TEST_F(SubscriptionTest, DetachedSinkIsNeverCalled) {
 
 // A message held back by the rate limit comes with a wake-up from the ticker.
 TEST_F(SubscriptionTest, TickerWakesWhenAHeldMessageIsDue) {
-  ticker_.Start();
+  std::thread timer([this] { ticker_.RunLoop(); });
   // One message per second per run.
   std::shared_ptr<Subscription> subscription = WatchRuns(std::nullopt, /*max_rate=*/1);
   ASSERT_TRUE(Peer::Offer(*subscription, RunAt(1, 1, RunStatus::kRunning)));
@@ -103,7 +104,7 @@ TEST_F(SubscriptionTest, TickerWakesWhenAHeldMessageIsDue) {
   ASSERT_TRUE(due.update.has_value());
   EXPECT_EQ(due.update->run.version, 2);
   ticker_.Stop();
-  ticker_.Join();
+  timer.join();
 }
 
 }  // namespace

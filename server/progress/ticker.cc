@@ -4,18 +4,6 @@
 
 namespace campaign::progress {
 
-Ticker::~Ticker() {
-  Stop();
-  Join();
-}
-
-void Ticker::Start() {
-  absl::MutexLock lock(&mu_);
-  if (started_ || stopping_) return;
-  started_ = true;
-  thread_ = std::thread([this] { Loop(); });
-}
-
 void Ticker::ScheduleWake(const std::shared_ptr<Subscription>& subscription, absl::Time at) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
@@ -28,11 +16,7 @@ void Ticker::Stop() {
   stopping_ = true;
 }
 
-void Ticker::Join() {
-  if (thread_.joinable()) thread_.join();
-}
-
-void Ticker::Loop() {
+void Ticker::RunLoop() {
   absl::MutexLock lock(&mu_);
   while (!stopping_) {
     const absl::Time deadline = wakes_.empty() ? absl::InfiniteFuture() : wakes_.top().at;
