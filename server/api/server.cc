@@ -212,8 +212,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       config.database_url,
       store::ListenerCallbacks{.on_notification =
                                    [hub](const store::RunNotification& change) {
-                                     hub->OnNotification(change.business_id, change.run_id,
-                                                         change.version);
+                                     hub->OnNotification(change.business_id, change.run_id);
                                    },
                                // Whatever changed while nobody listened reaches open streams
                                // through a fresh read.

@@ -100,6 +100,9 @@ class Coalescer {
   // Runs followed (with or without a pending snapshot).
   size_t TrackedRuns() const { return runs_.size(); }
 
+  // The status filter applied by Offer (unset: every status).
+  std::optional<RunStatus> status_filter() const { return options_.status_filter; }
+
  private:
   struct RunState {
     // Highest version accepted (pending or sent).

@@ -18,6 +18,7 @@
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
+#include "tests/support/leads.h"
 #include "tests/support/test_server.h"
 
 namespace campaign::testing {
@@ -164,10 +165,7 @@ struct Outcome {
 };
 
 void AddLead(google::protobuf::RepeatedPtrField<pb::Lead>* leads, int64_t lead_id) {
-  pb::Lead* lead = leads->Add();
-  lead->set_lead_id(lead_id);
-  lead->set_phone(absl::StrCat("+1415555", 1000 + lead_id % 9000));
-  lead->set_name(absl::StrCat("lead ", lead_id));
+  *leads->Add() = MakeLead(lead_id, PhoneOf(lead_id), absl::StrCat("lead ", lead_id));
 }
 
 // Calls `rpc` on `run_id` (CreateRun makes a new run with `request_id`).
@@ -629,7 +627,6 @@ TEST_F(IsolationTest, AmbiguousOrMalformedMetadataIsRefused) {
   }
 }
 
-
 // The lease holder's identity (host:pid of a worker) is internal: tenant keys
 // see whether a run is held and since when (lock_ts), never by whom; only a
 // system admin sees locked_by_worker. Unary reads, mutations, listings and
@@ -704,9 +701,8 @@ TEST_F(IsolationTest, OnlySystemAdminsSeeTheLeaseHolder) {
     pb::PauseRunRequest request;
     request.set_run_id(run_id);
     pb::OutboundCallRun paused;
-    ASSERT_TRUE(stub()
-                    .PauseRun(ContextFor(callers_[CallerKind::kOwnerA]).get(), request, &paused)
-                    .ok());
+    ASSERT_TRUE(
+        stub().PauseRun(ContextFor(callers_[CallerKind::kOwnerA]).get(), request, &paused).ok());
     EXPECT_EQ(paused.locked_by_worker(), "");
     EXPECT_TRUE(paused.has_lock_ts());
   }

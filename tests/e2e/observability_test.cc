@@ -36,6 +36,7 @@
 #include "server/observability/logging.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
+#include "tests/support/wait.h"
 
 extern char** environ;
 
@@ -48,17 +49,6 @@ using grpc::health::v1::HealthCheckResponse;
 
 constexpr char kService[] = "outbound.v1.CampaignService";
 constexpr char kMethodPrefix[] = "/outbound.v1.CampaignService/";
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes: waiting
-// for an observable state (a scrape, a health answer), not for time.
-bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(30)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-}
 
 // A minimal HTTP/1.0 GET over loopback: the body, or nullopt on failure.
 std::optional<std::string> HttpGet(int port, const std::string& path) {

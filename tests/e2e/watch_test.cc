@@ -13,8 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,25 +27,20 @@
 #include "server/api/server.h"
 #include "server/progress/hub.h"
 #include "server/store/notification_listener.h"
+#include "tests/support/leads.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
+#include "tests/support/wait.h"
 
 namespace campaign {
 namespace {
 
 namespace pb = ::outbound::v1;
 using testing::CallContext;
+using testing::MakeLead;
+using testing::PhoneOf;
 using testing::TestDatabase;
-
-// Polls `condition` until it holds or `timeout` passes; returns the last value.
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() > deadline) return condition();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 // One in-process campaignd with its own channel and stub.
 struct Replica {
@@ -73,19 +68,6 @@ StreamResult<Response> Drain(grpc::ClientReader<Response>& reader,
   while (reader.Read(&message)) result.messages.push_back(message);
   result.status = reader.Finish();
   return result;
-}
-
-// `count` leads with ordinary numbers (no magic outcome suffix).
-std::vector<pb::Lead> Leads(int count) {
-  std::vector<pb::Lead> leads;
-  for (int i = 0; i < count; ++i) {
-    pb::Lead lead;
-    lead.set_lead_id(i + 1);
-    lead.set_phone(absl::StrCat("+1415555", 2000 + i));
-    lead.set_name(absl::StrCat("Lead ", i + 1));
-    leads.push_back(lead);
-  }
-  return leads;
 }
 
 // Two replicas on one database: A dispatches, B only serves the API. Keys:
@@ -131,7 +113,9 @@ class WatchTest : public ::testing::Test {
     request.set_request_id(absl::StrCat("watch-", counter++));
     request.set_concurrency(concurrency);
     request.set_start_paused(paused);
-    for (const pb::Lead& lead : Leads(leads)) *request.add_leads() = lead;
+    for (int i = 1; i <= leads; ++i) {
+      *request.add_leads() = MakeLead(i, PhoneOf(i), absl::StrCat("Lead ", i));
+    }
     pb::CreateRunResponse response;
     grpc::Status status = replica_b_.stub->CreateRun(CallContext(owner_).get(), request, &response);
     if (!status.ok()) throw std::runtime_error(status.error_message());
@@ -297,7 +281,7 @@ TEST_F(ManyWatchersTest, TwoHundredSubscribersAllSeeCompletion) {
       results[i] = Drain(*reader, {first});
     });
   }
-  ASSERT_TRUE(WaitFor([&] { return first_seen.load() == kWatchers; }));
+  ASSERT_TRUE(WaitUntil([&] { return first_seen.load() == kWatchers; }));
   EXPECT_EQ(replica_b_.hub().stats().streams, kWatchers);
   Resume(created.id());
   for (std::thread& thread : threads) thread.join();
@@ -310,7 +294,7 @@ TEST_F(ManyWatchersTest, TwoHundredSubscribersAllSeeCompletion) {
   size_t messages = 0;
   for (const auto& result : results) messages += result.messages.size();
   EXPECT_LT(replica_b_.hub().stats().run_reads * 10, static_cast<int64_t>(messages));
-  EXPECT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 0; }));
+  EXPECT_TRUE(WaitUntil([&] { return replica_b_.hub().stats().streams == 0; }));
 }
 
 // A subscriber that reads nothing while the run completes holds at most one
@@ -319,9 +303,9 @@ TEST_F(WatchTest, SlowSubscriberGetsLatestStateWithBoundedBacklog) {
   const pb::OutboundCallRun created = CreateRun(60, 10, /*paused=*/true);
   auto context = CallContext(owner_);
   auto reader = Watch(replica_b_, context.get(), created.id());
-  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return replica_b_.hub().stats().streams == 1; }));
   Resume(created.id());
-  ASSERT_TRUE(WaitFor([&] { return GetRun(created.id()).status() == pb::RUN_STATUS_COMPLETED; }));
+  ASSERT_TRUE(WaitUntil([&] { return GetRun(created.id()).status() == pb::RUN_STATUS_COMPLETED; }));
   EXPECT_LE(replica_b_.hub().stats().max_pending_snapshots, 1u);
   StreamResult<pb::WatchRunResponse> result = Drain(*reader);
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
@@ -430,7 +414,7 @@ TEST_F(CapsTest, CapsAndCancelledStreamsFreeSlots) {
     request.set_request_id("other-run");
     request.set_concurrency(1);
     request.set_start_paused(true);
-    for (const pb::Lead& lead : Leads(1)) *request.add_leads() = lead;
+    *request.add_leads() = MakeLead(1, PhoneOf(1), "Lead 1");
     pb::CreateRunResponse response;
     EXPECT_TRUE(
         replica_b_.stub->CreateRun(CallContext(other_owner_).get(), request, &response).ok());
@@ -449,7 +433,7 @@ TEST_F(CapsTest, CapsAndCancelledStreamsFreeSlots) {
   // Cancelling one stream of business 1 frees its slot.
   contexts[0]->TryCancel();
   EXPECT_EQ(Drain(*readers[0]).status.error_code(), grpc::StatusCode::CANCELLED);
-  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return replica_b_.hub().stats().streams == 2; }));
   auto again = CallContext(owner_);
   auto again_reader = Watch(replica_b_, again.get(), created.id());
   ASSERT_TRUE(again_reader->Read(&message));
@@ -458,14 +442,14 @@ TEST_F(CapsTest, CapsAndCancelledStreamsFreeSlots) {
   // A deadline frees a slot the same way.
   other->TryCancel();
   Drain(*other_reader);
-  ASSERT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return replica_b_.hub().stats().streams == 2; }));
   auto short_lived = CallContext(other_owner_);
   short_lived->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   StreamResult<pb::WatchRunResponse> expired =
       Drain(*Watch(replica_b_, short_lived.get(), foreign.id()));
   EXPECT_EQ(expired.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(expired.messages.size(), 1u);
-  EXPECT_TRUE(WaitFor([&] { return replica_b_.hub().stats().streams == 2; }));
+  EXPECT_TRUE(WaitUntil([&] { return replica_b_.hub().stats().streams == 2; }));
 }
 
 // WatchRuns shows a run created after the stream opened, and its completion.
@@ -503,7 +487,6 @@ TEST_F(WatchTest, ShutdownEndsStreamsWithUnavailable) {
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << result.status.error_message();
 }
-
 
 // Replica B trusts a resolved key for 300 ms only; a revocable owner key and
 // a revocable system_admin key watch.
@@ -558,14 +541,14 @@ TEST_F(RevocationTest, RevokedKeyGetsNothingMoreAndStreamsEnd) {
   Revoke(revocable_owner_);
   Revoke(system_admin_);
   // The server has looked both keys up again and found them revoked.
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(WaitUntil([&] {
     pb::GetRunRequest get;
     get.set_run_id(first_run.id());
     pb::OutboundCallRun ignored;
     return replica_b_.stub->GetRun(CallContext(revocable_owner_.key).get(), get, &ignored)
                .error_code() == grpc::StatusCode::UNAUTHENTICATED;
   }));
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(WaitUntil([&] {
     pb::ListRunsResponse ignored;
     return replica_b_.stub
                ->ListRuns(CallContext(system_admin_.key).get(), pb::ListRunsRequest(), &ignored)

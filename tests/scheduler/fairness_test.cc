@@ -25,9 +25,9 @@
 namespace campaign {
 namespace {
 
+using testing::MakeLeads;
 using testing::TestDatabase;
 using testing::sched::Inspector;
-using testing::sched::MakeLeads;
 using testing::sched::RunRow;
 using testing::sched::SimulatedWorker;
 using testing::sched::TempPath;

@@ -29,6 +29,7 @@
 namespace campaign {
 namespace {
 
+using testing::MakeLeads;
 using testing::TestDatabase;
 using testing::sched::AllFinal;
 using testing::sched::AtMostOnce;
@@ -37,7 +38,6 @@ using testing::sched::DialLine;
 using testing::sched::DialsOfRun;
 using testing::sched::Inspector;
 using testing::sched::JobRow;
-using testing::sched::MakeLeads;
 using testing::sched::ReadDialLog;
 using testing::sched::RunRow;
 using testing::sched::SimulatedWorker;

@@ -42,7 +42,9 @@ extern char** environ;
 namespace campaign {
 namespace {
 
+using testing::MakeLeads;
 using testing::TestDatabase;
+using testing::WaitUntil;
 using testing::sched::AllFinal;
 using testing::sched::AtMostOnce;
 using testing::sched::AttemptsAre;
@@ -53,12 +55,10 @@ using testing::sched::DialsOfRun;
 using testing::sched::DialsPerLead;
 using testing::sched::Inspector;
 using testing::sched::JobRow;
-using testing::sched::MakeLeads;
 using testing::sched::ReadDialLog;
 using testing::sched::RunRow;
 using testing::sched::TempPath;
 using testing::sched::UndialedJobsAreUnknown;
-using testing::sched::WaitUntil;
 
 constexpr int kLeads = 1500;
 constexpr int kConcurrency = 20;

@@ -41,7 +41,9 @@
 namespace campaign {
 namespace {
 
+using testing::MakeLeads;
 using testing::TestDatabase;
+using testing::WaitUntil;
 using testing::sched::AllFinal;
 using testing::sched::AtMostOnce;
 using testing::sched::AttemptsAre;
@@ -54,14 +56,12 @@ using testing::sched::DialsPerLead;
 using testing::sched::Inspector;
 using testing::sched::JobRow;
 using testing::sched::kDialOutcomeUnknown;
-using testing::sched::MakeLeads;
 using testing::sched::PlannedStatus;
 using testing::sched::Problems;
 using testing::sched::ReadDialLog;
 using testing::sched::RunRow;
 using testing::sched::TempPath;
 using testing::sched::UndialedJobsAreUnknown;
-using testing::sched::WaitUntil;
 
 constexpr absl::Duration kLeaseTtl = absl::Seconds(1);
 

@@ -35,6 +35,8 @@
 #include "server/model/model.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/lease_store.h"
+#include "tests/support/leads.h"
+#include "tests/support/wait.h"
 
 namespace campaign::testing::sched {
 
@@ -55,22 +57,6 @@ class TempPath {
  private:
   std::string path_;
 };
-
-// A phone whose last four digits are 1000..9999: never one of the simulated
-// dialer's magic suffixes (0001..0004).
-inline std::string PlainPhone(int64_t i) {
-  return absl::StrFormat("+1415%03d%04d", 100 + i / 9000, 1000 + i % 9000);
-}
-
-// `count` leads with lead ids first, first + 1, ... and plain phones.
-inline std::vector<Lead> MakeLeads(int count, int64_t first = 1) {
-  std::vector<Lead> leads;
-  leads.reserve(count);
-  for (int i = 0; i < count; ++i) {
-    leads.push_back(Lead{first + i, PlainPhone(first + i), absl::StrCat("Lead ", first + i)});
-  }
-  return leads;
-}
 
 // One line of the dial log.
 struct DialLine {
@@ -162,19 +148,6 @@ inline ::testing::AssertionResult AtMostOnce(const std::vector<DialLine>& lines)
          << repeats.size() << " leads dialed more than once: " << absl::StrJoin(repeats, ", ");
 }
 
-// Polls `condition` every `every` until it holds or `timeout` passes; true
-// when it held. Waiting for a database state this way is waiting on an event.
-inline bool WaitUntil(const std::function<bool()>& condition,
-                      absl::Duration timeout = absl::Seconds(60),
-                      absl::Duration every = absl::Milliseconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(every);
-  }
-}
-
 // A run as stored, read as the superuser.
 struct RunRow {
   std::string status;
@@ -217,10 +190,10 @@ struct JobRow {
 inline std::ostream& operator<<(std::ostream& out, const RunRow& run) {
   return out << "{status=" << run.status << " total=" << run.total << " queued=" << run.queued
              << " in_progress=" << run.in_progress << " completed=" << run.completed
-             << " failed=" << run.failed << " (busy=" << run.busy
-             << " no_answer=" << run.no_answer << ") cancelled=" << run.cancelled
-             << " cursor=" << run.cursor << " cancel_requested=" << run.cancel_requested
-             << " worker=" << run.worker << " epoch=" << run.epoch << "}";
+             << " failed=" << run.failed << " (busy=" << run.busy << " no_answer=" << run.no_answer
+             << ") cancelled=" << run.cancelled << " cursor=" << run.cursor
+             << " cancel_requested=" << run.cancel_requested << " worker=" << run.worker
+             << " epoch=" << run.epoch << "}";
 }
 
 // Reads and writes the test database as the superuser (no row-level
@@ -350,7 +323,8 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
   return ::testing::AssertionFailure()
          << "run " << run << " disagrees with its jobs {total=" << total << " queued=" << queued
          << " in_progress=" << in_progress << " completed=" << completed << " failed=" << failed
-         << " (busy=" << busy << " no_answer=" << no_answer << ") cancelled=" << cancelled << " unknown statuses=" << unknown << "}";
+         << " (busy=" << busy << " no_answer=" << no_answer << ") cancelled=" << cancelled
+         << " unknown statuses=" << unknown << "}";
 }
 
 // Success when every job is final.

@@ -27,7 +27,9 @@
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
 #include "server/util/crypto.h"
+#include "tests/support/leads.h"
 #include "tests/support/test_database.h"
+#include "tests/support/wait.h"
 
 namespace campaign {
 namespace {
@@ -42,7 +44,9 @@ using store::Database;
 using store::PoolOptions;
 using store::RunStore;
 using store::Tenancy;
+using testing::MakeLeads;
 using testing::TestDatabase;
+using testing::WaitUntil;
 
 // The lease TTL given to RunStore: a lease whose lock_ts is older is expired.
 constexpr absl::Duration kLeaseTtl = absl::Seconds(30);
@@ -51,18 +55,6 @@ constexpr absl::Duration kLeaseTtl = absl::Seconds(30);
 ::testing::AssertionResult Contains(absl::string_view text, absl::string_view part) {
   if (absl::StrContains(text, part)) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// `count` leads with lead_ids first, first+1, ... and distinct E.164 phones.
-std::vector<Lead> MakeLeads(int64_t first, int count) {
-  std::vector<Lead> leads;
-  leads.reserve(count);
-  for (int i = 0; i < count; ++i) {
-    const int64_t lead_id = first + i;
-    leads.push_back(Lead{lead_id, absl::StrFormat("+1415%07d", lead_id % 10'000'000),
-                         absl::StrCat("Lead ", lead_id)});
-  }
-  return leads;
 }
 
 // A validated CreateRun request for `business_id`.
@@ -96,7 +88,7 @@ class RunStoreTest : public ::testing::Test {
   // Creates a run that must succeed; returns it.
   RunRecord MustCreate(int64_t business_id, const std::string& request_id, int leads,
                        bool start_paused = false) {
-    NewRun request = MakeRun(business_id, request_id, MakeLeads(1, leads));
+    NewRun request = MakeRun(business_id, request_id, MakeLeads(leads, 1));
     request.start_paused = start_paused;
     absl::StatusOr<CreatedRun> created = runs_.CreateRun(request);
     if (!created.ok()) {
@@ -213,7 +205,7 @@ TEST_F(RunStoreTest, CreateRunStartPausedMakesAPausedRun) {
 TEST_F(RunStoreTest, RetryWithSameRequestReturnsTheSameRunAndWritesNothing) {
   const RunRecord first = MustCreate(business_a_, "retry-me", 4);
   absl::StatusOr<CreatedRun> again =
-      runs_.CreateRun(MakeRun(business_a_, "retry-me", MakeLeads(1, 4)));
+      runs_.CreateRun(MakeRun(business_a_, "retry-me", MakeLeads(4, 1)));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->run.id, first.id);
@@ -225,7 +217,7 @@ TEST_F(RunStoreTest, RetryWithSameRequestReturnsTheSameRunAndWritesNothing) {
 TEST_F(RunStoreTest, SameRequestIdWithAnotherPayloadIsAlreadyExists) {
   const RunRecord first = MustCreate(business_a_, "req-x", 2);
   absl::StatusOr<CreatedRun> other =
-      runs_.CreateRun(MakeRun(business_a_, "req-x", MakeLeads(1, 3), "digest-2"));
+      runs_.CreateRun(MakeRun(business_a_, "req-x", MakeLeads(3, 1), "digest-2"));
   ASSERT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists) << other.status();
   EXPECT_TRUE(Contains(other.status().message(), "req-x"));
   EXPECT_TRUE(Contains(other.status().message(), absl::StrCat("run ", first.id)));
@@ -253,7 +245,7 @@ TEST_F(RunStoreTest, ConcurrentIdenticalCreatesMakeExactlyOneRun) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      NewRun request = MakeRun(business_a_, "concurrent", MakeLeads(1, kLeads));
+      NewRun request = MakeRun(business_a_, "concurrent", MakeLeads(kLeads, 1));
       start.arrive_and_wait();
       results[t] = runs_.CreateRun(request);
     });
@@ -276,7 +268,7 @@ TEST_F(RunStoreTest, ConcurrentIdenticalCreatesMakeExactlyOneRun) {
 
 TEST_F(RunStoreTest, CreateRunForMissingBusinessIsNotFoundAndWritesNothing) {
   absl::StatusOr<CreatedRun> created =
-      runs_.CreateRun(MakeRun(business_b_ + 1000, "nobody", MakeLeads(1, 3)));
+      runs_.CreateRun(MakeRun(business_b_ + 1000, "nobody", MakeLeads(3, 1)));
   ASSERT_EQ(created.status().code(), absl::StatusCode::kNotFound) << created.status();
   EXPECT_TRUE(Contains(created.status().message(), absl::StrCat(business_b_ + 1000)));
   EXPECT_EQ(CountRuns(), 0);
@@ -287,7 +279,7 @@ TEST_F(RunStoreTest, CreateRunForMissingBusinessIsNotFoundAndWritesNothing) {
 TEST_F(RunStoreTest, BulkCreateOfTwentyThousandLeads) {
   constexpr int kLeads = 20'000;
   absl::StatusOr<CreatedRun> created =
-      runs_.CreateRun(MakeRun(business_a_, "bulk", MakeLeads(1, kLeads)));
+      runs_.CreateRun(MakeRun(business_a_, "bulk", MakeLeads(kLeads, 1)));
   ASSERT_TRUE(created.ok()) << created.status();
   const int64_t run_id = created->run.id;
   EXPECT_EQ(created->run.total_leads, kLeads);
@@ -343,7 +335,7 @@ TEST_F(RunStoreTest, AddLeadsAppendsNewLeadsAndSkipsExistingOnes) {
   EXPECT_EQ(lead_ids, (std::vector<int64_t>{1, 2, 3, 4, 5}));
 
   // Adding only known leads adds nothing and still succeeds.
-  absl::StatusOr<store::AddedLeads> none = runs_.AddLeads(business_a_, run.id, MakeLeads(1, 5));
+  absl::StatusOr<store::AddedLeads> none = runs_.AddLeads(business_a_, run.id, MakeLeads(5, 1));
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->added, 0);
   EXPECT_EQ(none->skipped, 5);
@@ -362,7 +354,7 @@ TEST_F(RunStoreTest, ConcurrentOverlappingAddLeadsKeepRowsAndCountersInStep) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       // Thread t adds leads 5+5t .. 24+5t: overlapping the run and each other.
-      std::vector<Lead> leads = MakeLeads(5 + 5 * t, 20);
+      std::vector<Lead> leads = MakeLeads(20, 5 + 5 * t);
       start.arrive_and_wait();
       results[t] = runs_.AddLeads(business_a_, run.id, leads);
     });
@@ -390,7 +382,7 @@ TEST_F(RunStoreTest, AddLeadsIsRefusedOnStoppedAndCompletedRuns) {
   const RunRecord stopped = MustCreate(business_a_, "stopped", 2);
   MustApply(business_a_, stopped.id, RunAction::kStop);
   absl::StatusOr<store::AddedLeads> refused =
-      runs_.AddLeads(business_a_, stopped.id, MakeLeads(10, 2));
+      runs_.AddLeads(business_a_, stopped.id, MakeLeads(2, 10));
   ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_TRUE(Contains(refused.status().message(), "stopped"));
   EXPECT_EQ(CountJobs(stopped.id), 2);
@@ -401,7 +393,7 @@ TEST_F(RunStoreTest, AddLeadsIsRefusedOnStoppedAndCompletedRuns) {
       "; UPDATE outbound_call_runs SET status = 'completed', queued_count = 0,"
       " completed_count = 2, cursor_position = 2 WHERE id = ",
       completed.id));
-  refused = runs_.AddLeads(business_a_, completed.id, MakeLeads(10, 2));
+  refused = runs_.AddLeads(business_a_, completed.id, MakeLeads(2, 10));
   ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_TRUE(Contains(refused.status().message(), "completed"));
   EXPECT_EQ(CountJobs(completed.id), 2);
@@ -415,13 +407,13 @@ TEST_F(RunStoreTest, AddLeadsIsRefusedOnStoppedAndCompletedRuns) {
 TEST_F(RunStoreTest, AddLeadsToAnotherBusinessRunIsNotFoundLikeAMissingRun) {
   const RunRecord theirs = MustCreate(business_b_, "theirs", 2);
   absl::StatusOr<store::AddedLeads> foreign =
-      runs_.AddLeads(business_a_, theirs.id, MakeLeads(10, 2));
+      runs_.AddLeads(business_a_, theirs.id, MakeLeads(2, 10));
   ASSERT_EQ(foreign.status().code(), absl::StatusCode::kNotFound) << foreign.status();
   EXPECT_EQ(CountJobs(theirs.id), 2);
 
   db_.ExecAsAdmin(absl::StrCat("DELETE FROM outbound_call_runs WHERE id = ", theirs.id));
   absl::StatusOr<store::AddedLeads> missing =
-      runs_.AddLeads(business_a_, theirs.id, MakeLeads(10, 2));
+      runs_.AddLeads(business_a_, theirs.id, MakeLeads(2, 10));
   ASSERT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
   EXPECT_EQ(foreign.status().message(), missing.status().message());
   EXPECT_EQ(missing.status().message(), store::RunNotFoundMessage(theirs.id));
@@ -456,16 +448,13 @@ class JobInsertGate {
 
   // True once some session waits at the gate (within `timeout`).
   bool WaitForWaiter(absl::Duration timeout = absl::Seconds(60)) const {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (db_.QueryInt(absl::StrCat("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                    " AND NOT granted AND objid = ",
-                                    kKey)) > 0) {
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
+    return WaitUntil(
+        [&] {
+          return db_.QueryInt(absl::StrCat("SELECT count(*) FROM pg_locks WHERE locktype = "
+                                           "'advisory' AND NOT granted AND objid = ",
+                                           kKey)) > 0;
+        },
+        timeout, absl::Milliseconds(5));
   }
 
   // Lets waiting and later inserts through.
@@ -505,7 +494,7 @@ TEST_F(RunStoreTest, LargeAddLeadsDoesNotLockTheRunRowWhileItCopiesAndInserts) {
   const RunRecord run = MustCreate(business_a_, "large-add", 2);
   JobInsertGate gate(db_);
   absl::StatusOr<store::AddedLeads> added = absl::UnknownError("not run");
-  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 100'000)); });
+  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(100'000, 10)); });
   const bool waiting = gate.WaitForWaiter();
   const std::string lock_error = waiting ? TryNoKeyUpdateLock(db_, run.id) : "not reached";
   gate.Open();
@@ -526,7 +515,7 @@ TEST_F(RunStoreTest, StopCommittingDuringAddLeadsLeavesNoQueuedJobs) {
   const RunRecord run = MustCreate(business_a_, "stop-during-add", 2);
   JobInsertGate gate(db_);
   absl::StatusOr<store::AddedLeads> added = absl::UnknownError("not run");
-  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 1'000)); });
+  std::thread adder([&] { added = runs_.AddLeads(business_a_, run.id, MakeLeads(1'000, 10)); });
   if (!gate.WaitForWaiter()) {
     gate.Open();
     adder.join();
@@ -564,7 +553,7 @@ TEST_F(RunStoreTest, StopCommittingDuringAddLeadsLeavesNoQueuedJobs) {
 // cancels the added jobs too.
 TEST_F(RunStoreTest, StopAfterAddLeadsInsertedCancelsTheAddedJobs) {
   const RunRecord run = MustCreate(business_a_, "stop-after-add", 2);
-  absl::StatusOr<store::AddedLeads> added = runs_.AddLeads(business_a_, run.id, MakeLeads(10, 50));
+  absl::StatusOr<store::AddedLeads> added = runs_.AddLeads(business_a_, run.id, MakeLeads(50, 10));
   ASSERT_TRUE(added.ok()) << added.status();
   const ChangedRun stopped = MustApply(business_a_, run.id, RunAction::kStop);
   EXPECT_EQ(stopped.cancelled_jobs, 52);
@@ -843,7 +832,7 @@ TEST_F(RunActionTest, CancelWithALiveLeaseOnlyRequestsCancellation) {
   absl::StatusOr<ChangedRun> pause = runs_.ApplyAction(business_a_, before.id, RunAction::kPause);
   EXPECT_EQ(pause.status().code(), absl::StatusCode::kFailedPrecondition) << pause.status();
   EXPECT_TRUE(Contains(pause.status().message(), "running"));
-  absl::StatusOr<store::AddedLeads> add = runs_.AddLeads(business_a_, before.id, MakeLeads(50, 1));
+  absl::StatusOr<store::AddedLeads> add = runs_.AddLeads(business_a_, before.id, MakeLeads(1, 50));
   EXPECT_EQ(add.status().code(), absl::StatusCode::kFailedPrecondition) << add.status();
   EXPECT_TRUE(Contains(add.status().message(), "being cancelled"));
   EXPECT_EQ(CountJobs(before.id), 10);
