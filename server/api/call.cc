@@ -137,10 +137,9 @@ void CallRunner::Run(grpc::CallbackServerContext* context, std::function<bool()>
       refuse(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
       return;
     }
-    absl::StatusOr<Principal> principal = call->cached.has_value()
-                                              ? *call->cached
-                                              : authenticator_->Authenticate(
-                                                    call->metadata->authorization);
+    absl::StatusOr<Principal> principal =
+        call->cached.has_value() ? *call->cached
+                                 : authenticator_->Authenticate(call->metadata->authorization);
     if (!principal.ok()) {
       LogRefusal(*context, principal.status());
       refuse(ToGrpcStatus(principal.status()));

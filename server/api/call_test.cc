@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "server/util/crypto.h"
 
 namespace campaign::api {
@@ -78,11 +79,9 @@ TEST_F(MakeCallContextTest, DuplicateAuthorizationIsUnauthenticated) {
 }
 
 TEST_F(MakeCallContextTest, DuplicateBusinessIdIsInvalidArgument) {
-  ExpectRefused({{"authorization", "Bearer " + Key("good")},
-                 {"x-business-id", "3"},
-                 {"x-business-id", "3"}},
-                absl::StatusCode::kInvalidArgument,
-                "metadata x-business-id was sent more than once");
+  ExpectRefused(
+      {{"authorization", "Bearer " + Key("good")}, {"x-business-id", "3"}, {"x-business-id", "3"}},
+      absl::StatusCode::kInvalidArgument, "metadata x-business-id was sent more than once");
 }
 
 TEST_F(MakeCallContextTest, MalformedBusinessIdIsInvalidArgument) {
@@ -150,6 +149,106 @@ TEST(CallRegistryTest, ErasesOnlyTheContextItRecorded) {
   registry.Erase(call, second.get());
   EXPECT_EQ(registry.Find(call), nullptr);
   EXPECT_EQ(registry.size(), 0u);
+}
+
+// CallRunner over a registry the test fills in place of the interceptor,
+// with the authenticator above and a one-thread executor.
+class CallRunnerTest : public MakeCallContextTest {
+ protected:
+  CallRunnerTest() : executor_(1, 10), runner_(&registry_, &authenticator_, &executor_) {}
+
+  // What one Run did: the refusal or the call the body got.
+  struct Outcome {
+    std::optional<grpc::Status> refused;
+    std::optional<AuthenticatedCall> ran;
+    // Whether it was settled before Run returned (on the calling thread).
+    bool settled_at_once = false;
+  };
+
+  Outcome RunWith(const Metadata* metadata, bool cancelled = false) {
+    grpc::CallbackServerContext context;
+    if (metadata != nullptr) {
+      registry_.Put(&context, std::make_shared<const CallContext>(Make(*metadata)));
+    }
+    Outcome outcome;
+    absl::Notification done;
+    runner_.Run(
+        &context, [cancelled] { return cancelled; },
+        [&](grpc::Status status) {
+          outcome.refused = std::move(status);
+          done.Notify();
+        },
+        [&](const AuthenticatedCall& call) {
+          outcome.ran = call;
+          done.Notify();
+        });
+    outcome.settled_at_once = done.HasBeenNotified();
+    done.WaitForNotification();
+    return outcome;
+  }
+
+  CallRegistry registry_;
+  Executor executor_;
+  CallRunner runner_;
+};
+
+// A call the interceptor never saw is refused: no context, no service.
+TEST_F(CallRunnerTest, CallWithoutContextIsRefusedAsInternal) {
+  Outcome outcome = RunWith(nullptr);
+  ASSERT_TRUE(outcome.refused.has_value());
+  EXPECT_EQ(outcome.refused->error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_FALSE(outcome.ran.has_value());
+}
+
+// Malformed metadata is refused on the calling thread with its own status.
+TEST_F(CallRunnerTest, MalformedMetadataIsRefusedAtOnce) {
+  const Metadata metadata = {{"authorization", "Bearer " + Key("good")}, {"x-business-id", "0"}};
+  Outcome outcome = RunWith(&metadata);
+  ASSERT_TRUE(outcome.refused.has_value());
+  EXPECT_TRUE(outcome.settled_at_once);
+  EXPECT_EQ(outcome.refused->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(outcome.refused->error_message(),
+            "x-business-id metadata must be a positive integer, got \"0\"");
+  EXPECT_EQ(lookups_, 0);
+}
+
+// An uncached key is looked up once, on the executor; the body gets the
+// principal, the x-business-id and the authorization sent.
+TEST_F(CallRunnerTest, UncachedKeyIsLookedUpOnceThenTheBodyRuns) {
+  const Metadata metadata = {{"authorization", "Bearer " + Key("good")}, {"x-business-id", "3"}};
+  Outcome outcome = RunWith(&metadata);
+  ASSERT_TRUE(outcome.ran.has_value()) << outcome.refused->error_message();
+  EXPECT_EQ(outcome.ran->caller.principal.api_key_id, 9);
+  EXPECT_EQ(outcome.ran->caller.x_business_id, "3");
+  EXPECT_EQ(outcome.ran->authorization, "Bearer " + Key("good"));
+  EXPECT_EQ(lookups_, 1);
+  // Now cached: the next call needs no lookup.
+  outcome = RunWith(&metadata);
+  ASSERT_TRUE(outcome.ran.has_value());
+  EXPECT_EQ(lookups_, 1);
+}
+
+// An unknown key is refused from the cache at once the second time.
+TEST_F(CallRunnerTest, KeyRefusedByTheCacheIsRefusedAtOnce) {
+  const Metadata metadata = {{"authorization", "Bearer " + Key("unknown")}};
+  Outcome first = RunWith(&metadata);
+  ASSERT_TRUE(first.refused.has_value());
+  EXPECT_EQ(first.refused->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Outcome second = RunWith(&metadata);
+  ASSERT_TRUE(second.refused.has_value());
+  EXPECT_TRUE(second.settled_at_once);
+  EXPECT_EQ(second.refused->error_message(), "unknown API key");
+  EXPECT_EQ(lookups_, 1);
+}
+
+// A call the client cancelled before the executor got to it is CANCELLED
+// without a lookup.
+TEST_F(CallRunnerTest, CancelledCallIsCancelled) {
+  const Metadata metadata = {{"authorization", "Bearer " + Key("good")}};
+  Outcome outcome = RunWith(&metadata, /*cancelled=*/true);
+  ASSERT_TRUE(outcome.refused.has_value());
+  EXPECT_EQ(outcome.refused->error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(lookups_, 0);
 }
 
 }  // namespace

@@ -46,7 +46,9 @@ class TenantInterceptor : public grpc::experimental::Interceptor {
 TenantInterceptorFactory::TenantInterceptorFactory(CallRegistry* registry,
                                                    auth::Authenticator* authenticator,
                                                    std::string method_prefix)
-    : registry_(registry), authenticator_(authenticator), method_prefix_(std::move(method_prefix)) {}
+    : registry_(registry),
+      authenticator_(authenticator),
+      method_prefix_(std::move(method_prefix)) {}
 
 grpc::experimental::Interceptor* TenantInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {

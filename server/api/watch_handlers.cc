@@ -159,8 +159,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<Response>,
   Response response_;
 };
 
-void FillWatchRun(const progress::Update& update, RunAudience audience,
-                  pb::WatchRunResponse* out) {
+void FillWatchRun(const progress::Update& update, RunAudience audience, pb::WatchRunResponse* out) {
   ToProto(update.run, audience, out->mutable_run());
   out->set_version(update.run.version);
   for (const progress::JobUpdate& job : update.jobs) {
@@ -220,7 +219,8 @@ void WatchHandlers::EndStreamsOfKey(int64_t api_key_id, const absl::Status& stat
     absl::MutexLock lock(&mu_);
     for (const Watched& watched : watched_) {
       if (watched.api_key_id != api_key_id) continue;
-      if (auto subscription = watched.subscription.lock()) ending.push_back(std::move(subscription));
+      if (auto subscription = watched.subscription.lock())
+        ending.push_back(std::move(subscription));
     }
   }
   if (ending.empty()) return;
@@ -253,9 +253,8 @@ void WatchHandlers::RecheckLoop() {
       }
       spdlog::warn("security: ending {} watch stream(s): {}", subscriptions.size(),
                    principal.status().message());
-      const absl::Status ended = absl::UnauthenticatedError(
-          absl::StrCat("the API key of this stream is no longer valid: ",
-                       principal.status().message()));
+      const absl::Status ended = absl::UnauthenticatedError(absl::StrCat(
+          "the API key of this stream is no longer valid: ", principal.status().message()));
       for (const auto& subscription : subscriptions) subscription->Close(ended);
     }
   }

@@ -49,8 +49,8 @@ absl::Status CheckKeyPair(const std::string& cert_pem, const std::string& key_pe
     status = absl::InvalidArgumentError(
         absl::StrCat("--tls-cert \"", files.cert_path, "\" holds no PEM certificate"));
   } else if (key == nullptr) {
-    status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", files.key_path,
-                                                     "\" holds no unencrypted PEM private key"));
+    status = absl::InvalidArgumentError(
+        absl::StrCat("--tls-key \"", files.key_path, "\" holds no unencrypted PEM private key"));
   } else if (X509_check_private_key(cert, key) != 1) {
     status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", files.key_path,
                                                      "\" is not the key of --tls-cert \"",

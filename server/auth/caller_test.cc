@@ -44,9 +44,8 @@ TEST(AuthorizeCallTest, PermittedCallGetsItsScope) {
                                             /*allow_all_businesses=*/false, "create runs");
   ASSERT_TRUE(own.ok()) << own.status();
   EXPECT_EQ(own->business_id, 3);
-  absl::StatusOr<Scope> other =
-      AuthorizeCall(TenantCaller(Role::kOwner, 3, "4"), Permission::kRead,
-                    /*allow_all_businesses=*/true, "watch runs");
+  absl::StatusOr<Scope> other = AuthorizeCall(TenantCaller(Role::kOwner, 3, "4"), Permission::kRead,
+                                              /*allow_all_businesses=*/true, "watch runs");
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
 }

@@ -37,8 +37,7 @@ TEST(ParseTenantMetadataTest, SingleValuesAreTaken) {
 // Two credentials are UNAUTHENTICATED, not guessed at, whatever else is sent.
 TEST(ParseTenantMetadataTest, DuplicateAuthorizationIsUnauthenticated) {
   for (const Values& business : {Values{}, Values{"1"}, Values{"1", "2"}, Values{"x"}}) {
-    absl::StatusOr<TenantMetadata> parsed =
-        ParseTenantMetadata({"Bearer a", "Bearer b"}, business);
+    absl::StatusOr<TenantMetadata> parsed = ParseTenantMetadata({"Bearer a", "Bearer b"}, business);
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kUnauthenticated);
     EXPECT_EQ(parsed.status().message(), "metadata authorization was sent more than once");
@@ -66,12 +65,11 @@ TEST(ParseTenantMetadataTest, MalformedBusinessIdIsInvalidArgument) {
                                  "x-business-id metadata must be a positive integer, got \""))
         << parsed.status();
   }
-  absl::StatusOr<TenantMetadata> escaped =
-      ParseTenantMetadata({}, {"\n" + std::string(40, 'z')});
+  absl::StatusOr<TenantMetadata> escaped = ParseTenantMetadata({}, {"\n" + std::string(40, 'z')});
   ASSERT_FALSE(escaped.ok());
-  EXPECT_EQ(escaped.status().message(),
-            "x-business-id metadata must be a positive integer, got \"\\n" + std::string(31, 'z') +
-                "\"");
+  EXPECT_EQ(
+      escaped.status().message(),
+      "x-business-id metadata must be a positive integer, got \"\\n" + std::string(31, 'z') + "\"");
 }
 
 // The same rule as ResolveScope's: both refuse and accept the same values.
