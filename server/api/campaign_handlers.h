@@ -5,12 +5,16 @@
 #ifndef CAMPAIGN_SERVER_API_CAMPAIGN_HANDLERS_H_
 #define CAMPAIGN_SERVER_API_CAMPAIGN_HANDLERS_H_
 
+#include <functional>
+
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/api/call.h"
 #include "server/service/run_service.h"
 
 namespace campaign::api {
 
+// Serves the two watches (server/api/watch_handlers.h). Only this file's .cc
+// includes that header; the watch handlers never include this one.
 class WatchHandlers;
 
 // The CampaignService implementation.

@@ -611,9 +611,8 @@ TEST_F(AuthenticatorTest, CachedRefusalsMatchAuthenticate) {
 // Malformed metadata is refused at once, with Authenticate's code and
 // message, and counted as malformed once per call.
 TEST_F(AuthenticatorTest, CachedRefusesMalformedMetadataLikeAuthenticate) {
-  for (const std::string& header :
-       {std::string(), std::string("Basic abc"), std::string("Bearer "),
-        absl::StrCat("Bearer ", Key("x"), "!")}) {
+  for (const std::string& header : {std::string(), std::string("Basic abc"), std::string("Bearer "),
+                                    absl::StrCat("Bearer ", Key("x"), "!")}) {
     std::optional<absl::StatusOr<Principal>> cached = authenticator_.AuthenticateCached(header);
     ASSERT_TRUE(cached.has_value()) << header;
     ASSERT_FALSE(cached->ok()) << header;
