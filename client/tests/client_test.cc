@@ -30,7 +30,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.pb.h"
-#include "server/api/server.h"
+#include "server/app/server.h"
 #include "tests/support/test_database.h"
 
 namespace campaign {
@@ -133,8 +133,8 @@ class ClientTest : public ::testing::Test {
 
   // An in-process server on 127.0.0.1:`port` (0: any). With the scheduler,
   // simulated calls last 20 ms and the worker polls every 20 ms.
-  std::unique_ptr<api::CampaignServer> StartServer(int port, bool scheduler,
-                                                   api::ServerConfig config = {}) {
+  std::unique_ptr<app::CampaignServer> StartServer(int port, bool scheduler,
+                                                   app::ServerConfig config = {}) {
     config.database_url = db_.app_url();
     config.listen = absl::StrCat("127.0.0.1:", port);
     config.scheduler_enabled = scheduler;
@@ -143,8 +143,8 @@ class ClientTest : public ::testing::Test {
     config.scheduler.heartbeat_interval = absl::Milliseconds(200);
     config.scheduler.sweep_interval = absl::Milliseconds(500);
     config.simulated_dialer.call_duration = absl::Milliseconds(20);
-    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server =
-        api::CampaignServer::Start(config);
+    absl::StatusOr<std::unique_ptr<app::CampaignServer>> server =
+        app::CampaignServer::Start(config);
     if (!server.ok()) throw std::runtime_error(server.status().ToString());
     return *std::move(server);
   }
@@ -180,7 +180,7 @@ class ClientTest : public ::testing::Test {
 // without a key the server refuses; a system admin acts in the business it
 // names; an owner naming another business is refused.
 TEST_F(ClientTest, SendsApiKeyAndBusinessMetadata) {
-  std::unique_ptr<api::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
 
   std::unique_ptr<Client> owner = MakeClient(Options(server->port(), owner_));
   absl::StatusOr<pb::CreateRunResponse> created = owner->CreateRun(RunRequest(2));
@@ -212,7 +212,7 @@ TEST_F(ClientTest, SendsApiKeyAndBusinessMetadata) {
 // Without a request_id the client generates a random UUID, so two calls make
 // two runs; the same explicit request_id twice returns the same run.
 TEST_F(ClientTest, GeneratesRequestIdOnlyWhenMissing) {
-  std::unique_ptr<api::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
   std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
 
   absl::StatusOr<pb::CreateRunResponse> first = client->CreateRun(RunRequest(2));
@@ -252,7 +252,7 @@ TEST_F(ClientTest, RetriesUnavailableUntilServerStarts) {
   absl::StatusOr<pb::CreateRunResponse> created = absl::UnknownError("not called");
   std::thread caller([&] { created = client->CreateRun(RunRequest(2)); });
   ASSERT_TRUE(retries_.WaitFor("CreateRun")) << "no retry announced";
-  std::unique_ptr<api::CampaignServer> server = StartServer(port, false);
+  std::unique_ptr<app::CampaignServer> server = StartServer(port, false);
   caller.join();
 
   ASSERT_TRUE(created.ok()) << created.status();
@@ -278,7 +278,7 @@ TEST_F(ClientTest, RetriesOnlyUnavailableAndOnlyMaxAttemptsTimes) {
   EXPECT_EQ(events[0].attempt, 1);
   EXPECT_EQ(events[1].attempt, 2);
 
-  std::unique_ptr<api::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
   std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
   EXPECT_EQ(client->GetRun(987654321).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(client->StopRun(987654321).status().code(), absl::StatusCode::kNotFound);
@@ -329,7 +329,7 @@ void ExpectWatchedToCompletion(Watched& watched, int leads) {
 // WatchRun delivers the run's snapshots to the callback and returns OK once
 // the run completed.
 TEST_F(ClientTest, WatchRunToCompletion) {
-  std::unique_ptr<api::CampaignServer> server = StartServer(0, true);
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, true);
   std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
   absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(5, true));
   ASSERT_TRUE(created.ok()) << created.status();
@@ -356,7 +356,7 @@ TEST_F(ClientTest, WatchRunToCompletion) {
 
 // Returning false from the callback ends a watch at once with CANCELLED.
 TEST_F(ClientTest, WatchRunStopsWhenTheCallbackSaysSo) {
-  std::unique_ptr<api::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
   std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
   absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(1, true));
   ASSERT_TRUE(created.ok()) << created.status();
@@ -388,7 +388,7 @@ TEST_F(ClientTest, WatchRunStopsWhenTheCallbackSaysSo) {
 // the last version it delivered, and the watch ends OK when the run
 // completes, without a repeated snapshot or a lost job update.
 TEST_F(ClientTest, WatchRunResumesAcrossServerRestart) {
-  std::unique_ptr<api::CampaignServer> first_server = StartServer(0, false);
+  std::unique_ptr<app::CampaignServer> first_server = StartServer(0, false);
   const int port = first_server->port();
   std::unique_ptr<Client> client = MakeClient(Options(port, owner_));
   absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(3, true));
@@ -406,7 +406,7 @@ TEST_F(ClientTest, WatchRunResumesAcrossServerRestart) {
   first_server->Shutdown(absl::Seconds(5));
   first_server.reset();
   ASSERT_TRUE(retries_.WaitFor("WatchRun")) << "the watch did not notice the shutdown";
-  std::unique_ptr<api::CampaignServer> second_server = StartServer(port, true);
+  std::unique_ptr<app::CampaignServer> second_server = StartServer(port, true);
   absl::StatusOr<pb::OutboundCallRun> resumed = client->ResumeRun(run_id);
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   watcher.join();
@@ -465,13 +465,13 @@ leaf client 'extendedKeyUsage=clientAuth'
 // presenting a certificate signed by the server's client CA gets through.
 TEST_F(ClientTest, TlsAndMutualTls) {
   TestCertificates certs;
-  api::ServerConfig tls_config;
+  app::ServerConfig tls_config;
   tls_config.tls_cert_path = certs.path("server.pem");
   tls_config.tls_key_path = certs.path("server.key");
-  std::unique_ptr<api::CampaignServer> tls_server = StartServer(0, false, tls_config);
-  api::ServerConfig mutual_config = tls_config;
+  std::unique_ptr<app::CampaignServer> tls_server = StartServer(0, false, tls_config);
+  app::ServerConfig mutual_config = tls_config;
   mutual_config.tls_client_ca_path = certs.path("ca.pem");
-  std::unique_ptr<api::CampaignServer> mutual_server = StartServer(0, false, mutual_config);
+  std::unique_ptr<app::CampaignServer> mutual_server = StartServer(0, false, mutual_config);
 
   // One attempt each: a refused handshake is UNAVAILABLE, not worth retrying
   // here.

@@ -1,42 +1,28 @@
-// gRPC handlers of outbound.v1.CampaignService (callback API). Each handler
-// authenticates the call, translates the request to domain types, runs the
-// RunService method on the executor and translates the result back.
+// gRPC handlers of outbound.v1.CampaignService (callback API). Each unary
+// handler translates the request to domain types, runs the RunService method
+// for the authenticated caller through the CallRunner (server/api/call.h) and
+// translates the result back; the two watches go to WatchHandlers.
 #ifndef CAMPAIGN_SERVER_API_CAMPAIGN_HANDLERS_H_
 #define CAMPAIGN_SERVER_API_CAMPAIGN_HANDLERS_H_
 
 #include <functional>
-#include <string_view>
 
 #include "outbound/v1/campaign_service.grpc.pb.h"
-#include "server/api/executor.h"
-#include "server/auth/auth.h"
+#include "server/api/call.h"
 #include "server/service/run_service.h"
 
 namespace campaign::api {
 
+// Serves the two watches (server/api/watch_handlers.h). Only this file's .cc
+// includes that header; the watch handlers never include this one.
 class WatchHandlers;
-
-// Metadata keys the service reads.
-inline constexpr char kAuthorizationHeader[] = "authorization";
-inline constexpr char kBusinessIdHeader[] = "x-business-id";
-// Set by the RPC interceptor (server/observability/rpc_interceptor.h) to the
-// caller's value or a generated one: exactly one per call.
-inline constexpr char kRequestIdHeader[] = "x-request-id";
-
-// The call's request id (empty if none), for log lines.
-std::string RequestIdOf(const grpc::CallbackServerContext& context);
-
-// Authenticates a call from its metadata: the caller, or UNAUTHENTICATED /
-// INVALID_ARGUMENT / UNAVAILABLE. Blocking (may read the key store).
-absl::StatusOr<Caller> AuthenticateCall(const grpc::CallbackServerContext& context,
-                                        auth::Authenticator* authenticator);
 
 // The CampaignService implementation.
 class CampaignHandlers final : public outbound::v1::CampaignService::CallbackService {
  public:
-  // `watch` serves WatchRun and WatchRuns (UNIMPLEMENTED when null).
-  CampaignHandlers(RunService* service, auth::Authenticator* authenticator, Executor* executor,
-                   WatchHandlers* watch = nullptr);
+  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns
+  // (UNIMPLEMENTED when null). None is owned.
+  CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch = nullptr);
 
   grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::CreateRunRequest* request,
@@ -71,8 +57,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunsRequest* request) override;
 
  private:
-  // Authenticates the call and runs `body` with its caller on the executor,
-  // then finishes the call with the status `body` returns.
+  // CallRunner::ServeUnary.
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                   std::function<absl::Status(const Caller&)> body);
   // Serves CancelRun, PauseRun and ResumeRun.
@@ -80,8 +65,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
                                         RunAction action, outbound::v1::OutboundCallRun* response);
 
   RunService* service_;
-  auth::Authenticator* authenticator_;
-  Executor* executor_;
+  CallRunner* calls_;
   WatchHandlers* watch_;
 };
 

@@ -9,10 +9,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/api/campaign_handlers.h"
 #include "server/api/convert.h"
 #include "server/api/status.h"
-#include "server/observability/logging.h"
+#include "server/auth/caller.h"
+#include "server/service/audit.h"
 #include "server/service/validation.h"
 #include "server/util/logging.h"
 
@@ -159,8 +159,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<Response>,
   Response response_;
 };
 
-void FillWatchRun(const progress::Update& update, RunAudience audience,
-                  pb::WatchRunResponse* out) {
+void FillWatchRun(const progress::Update& update, RunAudience audience, pb::WatchRunResponse* out) {
   ToProto(update.run, audience, out->mutable_run());
   out->set_version(update.run.version);
   for (const progress::JobUpdate& job : update.jobs) {
@@ -179,22 +178,14 @@ void FillWatchRuns(const progress::Update& update, RunAudience audience,
   out->set_version(update.run.version);
 }
 
-// The call's authorization metadata (AuthenticateCall has checked it is
-// sent once).
-std::string AuthorizationOf(const grpc::CallbackServerContext& context) {
-  auto found = context.client_metadata().find(kAuthorizationHeader);
-  if (found == context.client_metadata().end()) return std::string();
-  return std::string(found->second.data(), found->second.size());
-}
-
 }  // namespace
 
 WatchHandlers::WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator,
-                             Executor* executor, store::RunStore* run_store,
+                             CallRunner* calls, store::RunStore* run_store,
                              absl::Duration recheck_interval)
     : hub_(hub),
       authenticator_(authenticator),
-      executor_(executor),
+      calls_(calls),
       run_store_(run_store),
       recheck_interval_(recheck_interval) {
   authenticator_->SetRevokedListener([this](int64_t api_key_id) {
@@ -228,7 +219,8 @@ void WatchHandlers::EndStreamsOfKey(int64_t api_key_id, const absl::Status& stat
     absl::MutexLock lock(&mu_);
     for (const Watched& watched : watched_) {
       if (watched.api_key_id != api_key_id) continue;
-      if (auto subscription = watched.subscription.lock()) ending.push_back(std::move(subscription));
+      if (auto subscription = watched.subscription.lock())
+        ending.push_back(std::move(subscription));
     }
   }
   if (ending.empty()) return;
@@ -261,9 +253,8 @@ void WatchHandlers::RecheckLoop() {
       }
       spdlog::warn("security: ending {} watch stream(s): {}", subscriptions.size(),
                    principal.status().message());
-      const absl::Status ended = absl::UnauthenticatedError(
-          absl::StrCat("the API key of this stream is no longer valid: ",
-                       principal.status().message()));
+      const absl::Status ended = absl::UnauthenticatedError(absl::StrCat(
+          "the API key of this stream is no longer valid: ", principal.status().message()));
       for (const auto& subscription : subscriptions) subscription->Close(ended);
     }
   }
@@ -275,38 +266,32 @@ grpc::ServerWriteReactor<pb::WatchRunResponse>* WatchHandlers::WatchRun(
                                                          /*finish_on_terminal=*/true);
   const int64_t run_id = request->run_id();
   const int64_t after_version = request->after_version();
-  auto task = [this, context, reactor, run_id, after_version] {
-    observability::ScopedLogFields log_fields({{"request_id", RequestIdOf(*context)}});
-    if (reactor->cancelled()) {
-      reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
-      return;
-    }
-    absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
-    if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
-    log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
-    absl::StatusOr<auth::Scope> scope = AuthorizeCall(*caller, auth::Permission::kRead,
-                                                      /*allow_all_businesses=*/false, "watch runs");
-    if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
-    if (absl::Status valid = ValidatePositiveId(run_id, "run_id"); !valid.ok()) {
-      return reactor->Fail(ToGrpcStatus(valid));
-    }
-    if (after_version < 0) {
-      return reactor->Fail(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_version must be >= 0"));
-    }
-    const int64_t business_id = *scope->business_id;
-    absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
-        hub_->WatchRun(business_id, run_id, after_version, reactor);
-    if (!subscription.ok()) {
-      return reactor->Fail(ToGrpcStatus(AuditNotFound(*run_store_, caller->principal, business_id,
-                                                      run_id, subscription.status())));
-    }
-    Register(*subscription, AuthorizationOf(*context), caller->principal.api_key_id);
-    reactor->Attach(*std::move(subscription), AudienceOf(caller->principal));
-  };
-  if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
-    reactor->Fail(ToGrpcStatus(submitted));
-  }
+  calls_->Run(
+      context, [reactor] { return reactor->cancelled(); },
+      [reactor](grpc::Status status) { reactor->Fail(std::move(status)); },
+      [this, reactor, run_id, after_version](const AuthenticatedCall& call) {
+        const auth::Caller& caller = call.caller;
+        absl::StatusOr<auth::Scope> scope =
+            AuthorizeCall(caller, auth::Permission::kRead,
+                          /*allow_all_businesses=*/false, "watch runs");
+        if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
+        if (absl::Status valid = ValidatePositiveId(run_id, "run_id"); !valid.ok()) {
+          return reactor->Fail(ToGrpcStatus(valid));
+        }
+        if (after_version < 0) {
+          return reactor->Fail(
+              grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_version must be >= 0"));
+        }
+        const int64_t business_id = *scope->business_id;
+        absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
+            hub_->WatchRun(business_id, run_id, after_version, reactor);
+        if (!subscription.ok()) {
+          return reactor->Fail(ToGrpcStatus(AuditNotFound(
+              *run_store_, caller.principal, business_id, run_id, subscription.status())));
+        }
+        Register(*subscription, call.authorization, caller.principal.api_key_id);
+        reactor->Attach(*std::move(subscription), AudienceOf(caller.principal));
+      });
   return reactor;
 }
 
@@ -315,29 +300,23 @@ grpc::ServerWriteReactor<pb::WatchRunsResponse>* WatchHandlers::WatchRuns(
   auto* reactor = new WatchReactor<pb::WatchRunsResponse>(hub_, FillWatchRuns,
                                                           /*finish_on_terminal=*/false);
   const int status_value = request->status();
-  auto task = [this, context, reactor, status_value] {
-    observability::ScopedLogFields log_fields({{"request_id", RequestIdOf(*context)}});
-    if (reactor->cancelled()) {
-      reactor->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
-      return;
-    }
-    absl::StatusOr<Caller> caller = AuthenticateCall(*context, authenticator_);
-    if (!caller.ok()) return reactor->Fail(ToGrpcStatus(caller.status()));
-    log_fields.Add("principal", auth::DescribePrincipal(caller->principal));
-    absl::StatusOr<auth::Scope> scope = AuthorizeCall(*caller, auth::Permission::kRead,
-                                                      /*allow_all_businesses=*/true, "watch runs");
-    if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
-    absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(status_value);
-    if (!status.ok()) return reactor->Fail(ToGrpcStatus(status.status()));
-    absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
-        hub_->WatchRuns(scope->business_id, *status, reactor);
-    if (!subscription.ok()) return reactor->Fail(ToGrpcStatus(subscription.status()));
-    Register(*subscription, AuthorizationOf(*context), caller->principal.api_key_id);
-    reactor->Attach(*std::move(subscription), AudienceOf(caller->principal));
-  };
-  if (absl::Status submitted = executor_->Submit(std::move(task)); !submitted.ok()) {
-    reactor->Fail(ToGrpcStatus(submitted));
-  }
+  calls_->Run(
+      context, [reactor] { return reactor->cancelled(); },
+      [reactor](grpc::Status status) { reactor->Fail(std::move(status)); },
+      [this, reactor, status_value](const AuthenticatedCall& call) {
+        const auth::Caller& caller = call.caller;
+        absl::StatusOr<auth::Scope> scope =
+            AuthorizeCall(caller, auth::Permission::kRead,
+                          /*allow_all_businesses=*/true, "watch runs");
+        if (!scope.ok()) return reactor->Fail(ToGrpcStatus(scope.status()));
+        absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(status_value);
+        if (!status.ok()) return reactor->Fail(ToGrpcStatus(status.status()));
+        absl::StatusOr<std::shared_ptr<progress::Subscription>> subscription =
+            hub_->WatchRuns(scope->business_id, *status, reactor);
+        if (!subscription.ok()) return reactor->Fail(ToGrpcStatus(subscription.status()));
+        Register(*subscription, call.authorization, caller.principal.api_key_id);
+        reactor->Attach(*std::move(subscription), AudienceOf(caller.principal));
+      });
   return reactor;
 }
 

@@ -1,6 +1,7 @@
 // gRPC streaming handlers of WatchRun and WatchRuns (callback API). The
-// blocking first steps (authentication, authorisation, the first read) run
-// on the Executor; afterwards each stream is fed by the ProgressHub.
+// blocking first steps (authentication through the CallRunner, authorisation,
+// the first read) run on the Executor; afterwards each stream is fed by the
+// ProgressHub.
 #ifndef CAMPAIGN_SERVER_API_WATCH_HANDLERS_H_
 #define CAMPAIGN_SERVER_API_WATCH_HANDLERS_H_
 
@@ -15,7 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
-#include "server/api/executor.h"
+#include "server/api/call.h"
 #include "server/auth/auth.h"
 #include "server/progress/hub.h"
 #include "server/store/run_store.h"
@@ -30,9 +31,10 @@ namespace campaign::api {
 // ends with UNAUTHENTICATED and is sent nothing more.
 class WatchHandlers {
  public:
-  // `run_store` is used only to log cross-business probes. Registers itself
-  // as `authenticator`'s revocation listener and starts the re-check thread.
-  WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator, Executor* executor,
+  // `calls` opens each stream; `run_store` is used only to log
+  // cross-business probes. Registers itself as `authenticator`'s revocation
+  // listener and starts the re-check thread. None is owned.
+  WatchHandlers(progress::ProgressHub* hub, auth::Authenticator* authenticator, CallRunner* calls,
                 store::RunStore* run_store, absl::Duration recheck_interval);
   // Stops the re-check thread.
   ~WatchHandlers();
@@ -64,7 +66,7 @@ class WatchHandlers {
 
   progress::ProgressHub* hub_;
   auth::Authenticator* authenticator_;
-  Executor* executor_;
+  CallRunner* calls_;
   store::RunStore* run_store_;
   const absl::Duration recheck_interval_;
   absl::Mutex mu_;

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/auth/tenant_metadata.h"
 #include "server/util/crypto.h"
 
 namespace campaign::auth {
@@ -37,16 +38,9 @@ bool Allows(Role role, Permission permission) {
 
 absl::StatusOr<Scope> ResolveScope(const Principal& principal, absl::string_view x_business_id,
                                    bool allow_all_businesses) {
-  std::optional<int64_t> named;
-  if (!x_business_id.empty()) {
-    int64_t parsed = 0;
-    if (!absl::SimpleAtoi(x_business_id, &parsed) || parsed <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("x-business-id metadata must be a positive integer, got \"",
-                       absl::CHexEscape(x_business_id.substr(0, 32)), "\""));
-    }
-    named = parsed;
-  }
+  absl::StatusOr<std::optional<int64_t>> parsed = ParseBusinessId(x_business_id);
+  if (!parsed.ok()) return parsed.status();
+  const std::optional<int64_t> named = *parsed;
   if (principal.role != Role::kSystemAdmin) {
     if (!principal.business_id) return absl::InternalError("tenant key without a business");
     if (named && *named != *principal.business_id) {
@@ -93,7 +87,7 @@ AuthStats Authenticator::stats() const {
   return stats;
 }
 
-absl::StatusOr<Principal> Authenticator::Authenticate(absl::string_view authorization) {
+absl::StatusOr<absl::string_view> Authenticator::KeyOf(absl::string_view authorization) {
   if (authorization.empty()) {
     return absl::UnauthenticatedError(
         "missing API key: send metadata \"authorization: Bearer <api key>\"");
@@ -114,11 +108,38 @@ absl::StatusOr<Principal> Authenticator::Authenticate(absl::string_view authoriz
                                                    "\" followed by ", kApiKeyBodyLength,
                                                    " base64url characters"));
   }
-  absl::StatusOr<std::optional<ApiKeyRecord>> record = Resolve(Sha256Hex(key));
+  return key;
+}
+
+absl::StatusOr<Principal> Authenticator::PrincipalOf(const std::optional<ApiKeyRecord>& record) {
+  if (!record.has_value()) return absl::UnauthenticatedError("unknown API key");
+  if (record->revoked) return absl::UnauthenticatedError("revoked API key");
+  return record->principal;
+}
+
+absl::StatusOr<Principal> Authenticator::Authenticate(absl::string_view authorization) {
+  absl::StatusOr<absl::string_view> key = KeyOf(authorization);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::optional<ApiKeyRecord>> record = Resolve(Sha256Hex(*key));
   if (!record.ok()) return record.status();
-  if (!record->has_value()) return absl::UnauthenticatedError("unknown API key");
-  if ((*record)->revoked) return absl::UnauthenticatedError("revoked API key");
-  return (*record)->principal;
+  return PrincipalOf(*record);
+}
+
+std::optional<absl::StatusOr<Principal>> Authenticator::AuthenticateCached(
+    absl::string_view authorization) {
+  absl::StatusOr<absl::string_view> key = KeyOf(authorization);
+  if (!key.ok()) return absl::StatusOr<Principal>(key.status());
+  const std::string hash = Sha256Hex(*key);
+  const absl::Time now = options_.now();
+  absl::MutexLock lock(&mu_);
+  if (auto known = known_.find(hash); known != known_.end()) {
+    if (known->second.expires > now) return PrincipalOf(known->second.record);
+    return std::nullopt;
+  }
+  if (auto unknown = unknown_.find(hash); unknown != unknown_.end() && unknown->second > now) {
+    return PrincipalOf(std::nullopt);
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<std::optional<ApiKeyRecord>> Authenticator::Resolve(const std::string& hash) {

@@ -111,6 +111,13 @@ class Authenticator {
   // unknown keys is spent (retry with backoff).
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization);
 
+  // Authenticate without blocking, for the gRPC thread: the answer when the
+  // metadata is malformed or the cache holds a live entry for the key (found,
+  // revoked or unknown), nullopt when only a lookup (Authenticate) can tell.
+  // Never queries the store, never waits for a lookup in progress and spends
+  // no lookup budget; a malformed key is counted as Authenticate counts it.
+  std::optional<absl::StatusOr<Principal>> AuthenticateCached(absl::string_view authorization);
+
   // Called (outside any lock) with a key's id whenever a lookup finds that
   // the key was revoked or no longer exists, so open streams of that key can
   // be ended at once. Set before the first Authenticate.
@@ -130,6 +137,11 @@ class Authenticator {
     absl::StatusOr<std::optional<ApiKeyRecord>> result;
   };
 
+  // The key of `authorization` ("Bearer <key>"), or UNAUTHENTICATED for a
+  // missing or malformed one (counted in stats_.malformed).
+  absl::StatusOr<absl::string_view> KeyOf(absl::string_view authorization);
+  // The principal of a looked-up record, or UNAUTHENTICATED.
+  static absl::StatusOr<Principal> PrincipalOf(const std::optional<ApiKeyRecord>& record);
   // Looks `hash` up (or joins the lookup in progress) and caches the answer.
   absl::StatusOr<std::optional<ApiKeyRecord>> Resolve(const std::string& hash);
   // Takes one token of the unknown-key lookup budget; false when spent.

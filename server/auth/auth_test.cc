@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/util/crypto.h"
 
@@ -573,6 +574,74 @@ TEST_F(AuthenticatorTest, ConcurrentCallsAreSafe) {
   EXPECT_EQ(refused.load(), kThreads * kCallsPerThread / 2);
   // Concurrent first calls share one lookup per key.
   EXPECT_EQ(store_.calls(), 2);
+}
+
+// AuthenticateCached answers from the cache only: an uncached key is nullopt
+// without a lookup; once looked up, the same answer as Authenticate until
+// the TTL passes.
+TEST_F(AuthenticatorTest, CachedAnswerNeedsAPriorLookup) {
+  EXPECT_FALSE(authenticator_.AuthenticateCached(Bearer("good-key")).has_value());
+  EXPECT_EQ(store_.calls(), 0);
+  EXPECT_EQ(authenticator_.stats().lookups, 0);
+  ExpectOwner(authenticator_.Authenticate(Bearer("good-key")));
+  std::optional<absl::StatusOr<Principal>> cached =
+      authenticator_.AuthenticateCached(Bearer("good-key"));
+  ASSERT_TRUE(cached.has_value());
+  ExpectOwner(*cached);
+  now_ += kTtl;
+  EXPECT_FALSE(authenticator_.AuthenticateCached(Bearer("good-key")).has_value());
+  EXPECT_EQ(store_.calls(), 1);
+}
+
+// Unknown and revoked keys are refused from the cache with Authenticate's
+// messages.
+TEST_F(AuthenticatorTest, CachedRefusalsMatchAuthenticate) {
+  for (const char* name : {"no-such-key", "revoked-key"}) {
+    absl::StatusOr<Principal> looked_up = authenticator_.Authenticate(Bearer(name));
+    ASSERT_FALSE(looked_up.ok()) << name;
+    std::optional<absl::StatusOr<Principal>> cached =
+        authenticator_.AuthenticateCached(Bearer(name));
+    ASSERT_TRUE(cached.has_value()) << name;
+    ASSERT_FALSE(cached->ok()) << name;
+    EXPECT_EQ(cached->status(), looked_up.status()) << name;
+  }
+  EXPECT_EQ(store_.calls(), 2);
+}
+
+// Malformed metadata is refused at once, with Authenticate's code and
+// message, and counted as malformed once per call.
+TEST_F(AuthenticatorTest, CachedRefusesMalformedMetadataLikeAuthenticate) {
+  for (const std::string& header : {std::string(), std::string("Basic abc"), std::string("Bearer "),
+                                    absl::StrCat("Bearer ", Key("x"), "!")}) {
+    std::optional<absl::StatusOr<Principal>> cached = authenticator_.AuthenticateCached(header);
+    ASSERT_TRUE(cached.has_value()) << header;
+    ASSERT_FALSE(cached->ok()) << header;
+    EXPECT_EQ(cached->status(), authenticator_.Authenticate(header).status()) << header;
+  }
+  EXPECT_EQ(authenticator_.stats().malformed, 2);
+  EXPECT_EQ(store_.calls(), 0);
+}
+
+// AuthenticateCached never waits for a lookup in progress.
+TEST(AuthenticateCachedTest, DoesNotWaitForALookupInProgress) {
+  absl::Notification started;
+  absl::Notification release;
+  Authenticator authenticator(
+      [&](absl::string_view) -> absl::StatusOr<std::optional<ApiKeyRecord>> {
+        started.Notify();
+        release.WaitForNotification();
+        return std::optional<ApiKeyRecord>();
+      },
+      AuthenticatorOptions{});
+  const std::string header = Bearer("slow-key");
+  std::thread lookup([&] { EXPECT_FALSE(authenticator.Authenticate(header).ok()); });
+  started.WaitForNotification();
+  EXPECT_FALSE(authenticator.AuthenticateCached(header).has_value());
+  release.Notify();
+  lookup.join();
+  std::optional<absl::StatusOr<Principal>> cached = authenticator.AuthenticateCached(header);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 // DescribePrincipal names the key, role, business and user for logs.

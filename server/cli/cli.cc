@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "server/api/server.h"
+#include "server/app/server.h"
 #include "server/observability/logging.h"
 #include "server/observability/metrics.h"
 #include "server/store/api_key_store.h"
@@ -179,7 +179,7 @@ int Migrate(const std::string& url) {
 }
 
 int Serve(const std::string& url) {
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.database_url = url;
   config.listen = absl::GetFlag(FLAGS_listen);
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
@@ -253,10 +253,10 @@ int Serve(const std::string& url) {
     return Fail("--memory-quota-mb must be within 16..1073741824");
   }
   config.memory_quota_bytes = memory_quota_mb << 20;
-  if (config.memory_quota_bytes < api::MaxReceiveMessageBytes(config.limits)) {
+  if (config.memory_quota_bytes < app::MaxReceiveMessageBytes(config.limits)) {
     return Fail(absl::StrCat("--memory-quota-mb (", memory_quota_mb,
                              ") must hold the largest request --max-leads-per-request allows (",
-                             (api::MaxReceiveMessageBytes(config.limits) >> 20) + 1, " MiB)"));
+                             (app::MaxReceiveMessageBytes(config.limits) >> 20) + 1, " MiB)"));
   }
   const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
@@ -286,7 +286,7 @@ int Serve(const std::string& url) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<api::CampaignServer>> server = api::CampaignServer::Start(config);
+  absl::StatusOr<std::unique_ptr<app::CampaignServer>> server = app::CampaignServer::Start(config);
   if (!server.ok()) return Fail(server.status());
   spdlog::info("campaignd serving on {} (port {})", config.listen, (*server)->port());
 

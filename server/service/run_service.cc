@@ -1,6 +1,7 @@
 #include "server/service/run_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/service/audit.h"
 #include "server/service/page_token.h"
 #include "server/util/crypto.h"
 #include "server/util/logging.h"
@@ -34,40 +35,12 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
 RunService::RunService(store::RunRepository* store, Limits limits)
     : store_(store), limits_(limits) {}
 
-absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission permission,
-                                          bool allow_all_businesses, absl::string_view action) {
-  if (!auth::Allows(caller.principal.role, permission)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the ", RoleName(caller.principal.role), " role may not ", action));
-  }
-  absl::StatusOr<auth::Scope> scope =
-      auth::ResolveScope(caller.principal, caller.x_business_id, allow_all_businesses);
-  if (!scope.ok() && scope.status().code() == absl::StatusCode::kPermissionDenied) {
-    spdlog::warn("security: {} named x-business-id {} of another business; refused",
-                 auth::DescribePrincipal(caller.principal), caller.x_business_id);
-  }
-  return scope;
-}
-
 absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
   ASSIGN_OR_RETURN(const auth::Scope scope,
                    AuthorizeCall(caller, permission, /*allow_all_businesses=*/false,
                                  permission == auth::Permission::kWrite ? "create runs or add leads"
                                                                         : "do this"));
   return *scope.business_id;
-}
-
-absl::Status AuditNotFound(store::RunRepository& store, const Principal& principal,
-                           int64_t business_id, int64_t run_id, absl::Status status) {
-  if (status.code() != absl::StatusCode::kNotFound) return status;
-  absl::StatusOr<std::optional<int64_t>> owner = store.RunOwner(run_id);
-  if (owner.ok() && owner->has_value() && **owner != business_id) {
-    spdlog::warn(
-        "security: {} acting for business {} addressed run {} of business {}; "
-        "answered NOT_FOUND",
-        auth::DescribePrincipal(principal), business_id, run_id, **owner);
-  }
-  return status;
 }
 
 absl::StatusOr<CreateRunOutput> RunService::CreateRun(const Caller& caller,

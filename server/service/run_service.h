@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/auth/auth.h"
+#include "server/auth/caller.h"
 #include "server/model/model.h"
 #include "server/service/validation.h"
 #include "server/store/run_repository.h"
@@ -18,12 +19,8 @@
 
 namespace campaign {
 
-// Who is calling: the authenticated principal and the raw x-business-id
-// metadata value (empty when absent).
-struct Caller {
-  Principal principal;
-  std::string x_business_id;
-};
+// The caller every method takes (see server/auth/caller.h).
+using auth::Caller;
 
 // CreateRun's input as the caller sent it.
 struct CreateRunInput {
@@ -101,20 +98,6 @@ class RunService {
   store::RunRepository* store_;
   const Limits limits_;
 };
-
-// Authorises `permission` for the caller and resolves the businesses the call
-// acts on (see auth::ResolveScope); a caller naming another business in
-// x-business-id is logged as a security warning. `action` names what was
-// refused in the message ("create runs", "watch runs").
-absl::StatusOr<auth::Scope> AuthorizeCall(const Caller& caller, auth::Permission permission,
-                                          bool allow_all_businesses, absl::string_view action);
-
-// Logs a security warning when a NOT_FOUND for `run_id` hides a run of
-// another business than `business_id` (the one the caller acts for); returns
-// `status` unchanged either way, so both cases stay indistinguishable to the
-// caller.
-absl::Status AuditNotFound(store::RunRepository& store, const Principal& principal,
-                           int64_t business_id, int64_t run_id, absl::Status status);
 
 // SHA-256 over a canonical encoding of what a CreateRun asks for (everything
 // but request_id), so a retry is told apart from a different request.

@@ -296,7 +296,7 @@ TEST_F(BadInputTest, ListArgumentsAreValidated) {
 // A server whose max_leads_per_request is 10 takes 10 leads and refuses 11,
 // on CreateRun and AddLeads, writing nothing.
 TEST_F(BadInputTest, TooManyLeadsIsRefused) {
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.limits.max_leads_per_request = 10;
   TestServer small(db_, config);
   auto request_with = [](const std::string& request_id, int count) {
@@ -365,7 +365,7 @@ TEST(AuthFloodTest, RandomKeysCauseBoundedDatabaseLookups) {
   constexpr int kWellFormedPerThread = 300;
   constexpr int kMalformedPerThread = 100;
   TestDatabase db;
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.auth_lookups_per_second = kLookupsPerSecond;
   TestServer server(db, config);
   const int64_t business = db.CreateBusiness("flooded");

@@ -100,7 +100,7 @@ class CampaigndTest : public ::testing::Test {
   // off, so the answer is the database's current one).
   grpc::StatusCode ListRunsWith(const std::string& key, const std::string& business = "") {
     if (!server_) {
-      api::ServerConfig config;
+      app::ServerConfig config;
       config.auth_cache_ttl = absl::ZeroDuration();
       server_ = std::make_unique<TestServer>(db_, config);
     }

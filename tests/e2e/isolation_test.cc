@@ -264,7 +264,7 @@ struct Snapshot {
 class IsolationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    api::ServerConfig config;
+    app::ServerConfig config;
     config.auth_cache_ttl = absl::ZeroDuration();
     server_ = std::make_unique<TestServer>(db_, config);
     business_a_ = db_.CreateBusiness("business a");

@@ -143,8 +143,8 @@ pb::CreateRunRequest RunRequest(const std::string& request_id,
 
 // A server with fast probes, metrics on a free port, and optionally the
 // scheduler with instant simulated calls.
-api::ServerConfig ObservedConfig(bool scheduler) {
-  api::ServerConfig config;
+app::ServerConfig ObservedConfig(bool scheduler) {
+  app::ServerConfig config;
   config.metrics_listen = "127.0.0.1:0";
   config.health_probe_interval = absl::Milliseconds(50);
   config.runs_gauge_interval = absl::Milliseconds(50);
@@ -374,7 +374,7 @@ TEST(ObservabilityHealthTest, FollowsTheDatabase) {
 // shutdown), health says NOT_SERVING but RPCs are still answered.
 TEST(ObservabilityHealthTest, NotServingWhileDraining) {
   TestDatabase database;
-  api::ServerConfig config = ObservedConfig(/*scheduler=*/true);
+  app::ServerConfig config = ObservedConfig(/*scheduler=*/true);
   config.simulated_dialer.call_duration = absl::Hours(1);
   TestServer server(database, config);
   const int64_t business = database.CreateBusiness("drain");
@@ -647,7 +647,7 @@ std::shared_ptr<grpc::Channel> PlainChannel(const TestServer& server) {
 TEST(ObservabilityTlsTest, TlsWithTheCaWorksPlaintextFails) {
   Certificates certs;
   TestDatabase database;
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.tls_cert_path = certs.Path("server.crt");
   config.tls_key_path = certs.Path("server.key");
   TestServer server(database, config);
@@ -670,7 +670,7 @@ TEST(ObservabilityTlsTest, TlsWithTheCaWorksPlaintextFails) {
 TEST(ObservabilityTlsTest, MutualTlsNeedsAClientCertificate) {
   Certificates certs;
   TestDatabase database;
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.tls_cert_path = certs.Path("server.crt");
   config.tls_key_path = certs.Path("server.key");
   config.tls_client_ca_path = certs.Path("ca.crt");
@@ -690,14 +690,14 @@ TEST(ObservabilityTlsTest, BadFilesAreClearErrors) {
   TestDatabase database;
   database.Migrate();
   auto start = [&](const std::string& cert, const std::string& key, const std::string& ca) {
-    api::ServerConfig config;
+    app::ServerConfig config;
     config.database_url = database.app_url();
     config.listen = "127.0.0.1:0";
     config.tls_cert_path = cert;
     config.tls_key_path = key;
     config.tls_client_ca_path = ca;
-    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server =
-        api::CampaignServer::Start(config);
+    absl::StatusOr<std::unique_ptr<app::CampaignServer>> server =
+        app::CampaignServer::Start(config);
     return server.ok() ? std::string("started") : std::string(server.status().message());
   };
   const std::string missing = certs.Path("missing.crt");

@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
-#include "server/api/server.h"
+#include "server/app/server.h"
 #include "server/progress/hub.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
@@ -37,7 +37,7 @@ double Measure(int jobs, bool notify, int watchers) {
   if (!notify) db.ExecAsAdmin("DROP TRIGGER run_progress_notify ON outbound_call_runs");
   const int64_t business = db.CreateBusiness("bench");
   const std::string key = db.CreateApiKey(business, Role::kOwner).key;
-  api::ServerConfig config;
+  app::ServerConfig config;
   config.database_url = db.app_url();
   config.listen = "127.0.0.1:0";
   config.scheduler_enabled = true;
@@ -45,7 +45,7 @@ double Measure(int jobs, bool notify, int watchers) {
   config.scheduler.heartbeat_interval = absl::Seconds(1);
   config.simulated_dialer.call_duration = absl::ZeroDuration();
   config.watch_max_streams_per_business = 1000;
-  auto server = api::CampaignServer::Start(config);
+  auto server = app::CampaignServer::Start(config);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     std::exit(1);

@@ -24,7 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
-#include "server/api/server.h"
+#include "server/app/server.h"
 #include "server/progress/hub.h"
 #include "server/store/notification_listener.h"
 #include "tests/support/leads.h"
@@ -44,7 +44,7 @@ using testing::WaitUntil;
 
 // One in-process campaignd with its own channel and stub.
 struct Replica {
-  std::unique_ptr<api::CampaignServer> server;
+  std::unique_ptr<app::CampaignServer> server;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::CampaignService::Stub> stub;
 
@@ -81,7 +81,7 @@ class WatchTest : public ::testing::Test {
     owner_ = db_.CreateApiKey(business_, Role::kOwner).key;
     agent_ = db_.CreateApiKey(business_, Role::kAgent).key;
     other_owner_ = db_.CreateApiKey(other_business_, Role::kOwner).key;
-    api::ServerConfig a;
+    app::ServerConfig a;
     a.scheduler_enabled = true;
     a.lease_ttl = absl::Seconds(2);
     a.scheduler.poll_interval = absl::Milliseconds(20);
@@ -92,11 +92,11 @@ class WatchTest : public ::testing::Test {
     replica_b_ = StartReplica(b_config_);
   }
 
-  Replica StartReplica(api::ServerConfig config) {
+  Replica StartReplica(app::ServerConfig config) {
     config.database_url = db_.app_url();
     config.listen = "127.0.0.1:0";
-    absl::StatusOr<std::unique_ptr<api::CampaignServer>> server =
-        api::CampaignServer::Start(config);
+    absl::StatusOr<std::unique_ptr<app::CampaignServer>> server =
+        app::CampaignServer::Start(config);
     if (!server.ok()) throw std::runtime_error(server.status().ToString());
     Replica replica;
     replica.server = *std::move(server);
@@ -156,7 +156,7 @@ class WatchTest : public ::testing::Test {
   std::string agent_;
   std::string other_owner_;
   // Replica B's settings (tests adjust them before SetUp through subclasses).
-  api::ServerConfig b_config_;
+  app::ServerConfig b_config_;
   Replica replica_a_;
   Replica replica_b_;
 };

@@ -17,11 +17,11 @@ extern char** environ;
 
 namespace campaign::testing {
 
-TestServer::TestServer(const TestDatabase& database, api::ServerConfig config) {
+TestServer::TestServer(const TestDatabase& database, app::ServerConfig config) {
   database.Migrate();
   config.database_url = database.app_url();
   config.listen = "127.0.0.1:0";
-  absl::StatusOr<std::unique_ptr<api::CampaignServer>> server = api::CampaignServer::Start(config);
+  absl::StatusOr<std::unique_ptr<app::CampaignServer>> server = app::CampaignServer::Start(config);
   if (!server.ok()) throw std::runtime_error(server.status().ToString());
   server_ = *std::move(server);
   channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "outbound/v1/campaign_service.grpc.pb.h"
-#include "server/api/server.h"
+#include "server/app/server.h"
 #include "tests/support/test_database.h"
 
 namespace campaign::testing {
@@ -20,7 +20,7 @@ namespace campaign::testing {
 class TestServer {
  public:
   // `config.database_url` and `config.listen` are filled in.
-  explicit TestServer(const TestDatabase& database, api::ServerConfig config = {});
+  explicit TestServer(const TestDatabase& database, app::ServerConfig config = {});
   ~TestServer();
 
   int port() const { return server_->port(); }
@@ -28,10 +28,10 @@ class TestServer {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   outbound::v1::CampaignService::Stub& stub() const { return *stub_; }
   // The server itself (metrics, scheduler, Shutdown).
-  api::CampaignServer& server() const { return *server_; }
+  app::CampaignServer& server() const { return *server_; }
 
  private:
-  std::unique_ptr<api::CampaignServer> server_;
+  std::unique_ptr<app::CampaignServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<outbound::v1::CampaignService::Stub> stub_;
 };

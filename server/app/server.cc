@@ -1,24 +1,21 @@
-#include "server/api/server.h"
+#include "server/app/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/api/call.h"
 #include "server/api/campaign_handlers.h"
 #include "server/api/executor.h"
+#include "server/api/tenant_interceptor.h"
 #include "server/api/watch_handlers.h"
+#include "server/app/tls.h"
 #include "server/auth/auth.h"
 #include "server/observability/health_probe.h"
 #include "server/observability/metrics.h"
@@ -31,11 +28,12 @@
 #include "server/store/lease_store.h"
 #include "server/store/notification_listener.h"
 #include "server/store/progress_store.h"
+#include "server/store/role_check.h"
 #include "server/store/run_store.h"
 #include "server/store/stats_store.h"
 #include "server/util/logging.h"
 
-namespace campaign::api {
+namespace campaign::app {
 namespace {
 
 // Bytes a lead may take on the wire at most: id, a phone of up to 32 bytes,
@@ -49,83 +47,9 @@ constexpr int kMaxGrpcThreads = 32;
 
 // The service name the health service reports besides the overall "".
 constexpr char kServiceName[] = "outbound.v1.CampaignService";
-
-// The contents of the PEM file of `flag`; INVALID_ARGUMENT naming both when
-// it cannot be read or holds no PEM block.
-absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view flag) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", flag, " \"", path, "\": ", std::strerror(errno)));
-  }
-  std::stringstream text;
-  text << file.rdbuf();
-  if (!file.good() && !file.eof()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", flag, " \"", path, "\""));
-  }
-  if (text.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " \"", path, "\" is not a PEM file"));
-  }
-  return text.str();
-}
-
-// Checks that `cert_pem` holds a certificate and `key_pem` its private key,
-// so a mismatch is one clear line instead of a failed listen.
-absl::Status CheckKeyPair(const std::string& cert_pem, const std::string& key_pem,
-                          const ServerConfig& config) {
-  BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-  X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
-  BIO_free(cert_bio);
-  BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
-  BIO_free(key_bio);
-  absl::Status status;
-  if (cert == nullptr) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("--tls-cert \"", config.tls_cert_path, "\" holds no PEM certificate"));
-  } else if (key == nullptr) {
-    status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", config.tls_key_path,
-                                                     "\" holds no unencrypted PEM private key"));
-  } else if (X509_check_private_key(cert, key) != 1) {
-    status = absl::InvalidArgumentError(absl::StrCat("--tls-key \"", config.tls_key_path,
-                                                     "\" is not the key of --tls-cert \"",
-                                                     config.tls_cert_path, "\""));
-  }
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return status;
-}
-
-// Plaintext without --tls-cert; TLS with it; mutual TLS with --tls-client-ca.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const ServerConfig& config) {
-  if (config.tls_cert_path.empty() && config.tls_key_path.empty()) {
-    if (!config.tls_client_ca_path.empty()) {
-      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  if (config.tls_cert_path.empty() || config.tls_key_path.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
-  }
-  absl::StatusOr<std::string> cert = ReadPemFile(config.tls_cert_path, "--tls-cert");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile(config.tls_key_path, "--tls-key");
-  if (!key.ok()) return key.status();
-  if (absl::Status pair = CheckKeyPair(*cert, *key, config); !pair.ok()) return pair;
-  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  if (!config.tls_client_ca_path.empty()) {
-    absl::StatusOr<std::string> ca = ReadPemFile(config.tls_client_ca_path, "--tls-client-ca");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  return grpc::SslServerCredentials(options);
-}
-
-constexpr char kRoleCheckSql[] =
-    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user";
+// The full names of its methods start with this; the tenant interceptor
+// handles these calls only.
+constexpr char kServiceMethodPrefix[] = "/outbound.v1.CampaignService/";
 
 }  // namespace
 
@@ -142,13 +66,18 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::ApiKeyStore> key_store;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<RunService> service;
-  std::unique_ptr<Executor> executor;
+  std::unique_ptr<api::Executor> executor;
+  // Per-call contexts (filled by the tenant interceptor) and the preamble
+  // every handler runs calls through.
+  std::unique_ptr<api::CallRegistry> calls;
+  std::unique_ptr<api::CallRunner> call_runner;
   std::unique_ptr<store::ProgressStore> progress_store;
   std::unique_ptr<progress::ProgressHub> hub;
   // Feeds the hub; goes before it.
   std::unique_ptr<store::NotificationListener> listener;
-  std::unique_ptr<WatchHandlers> watch_handlers;
-  std::unique_ptr<CampaignHandlers> handlers;
+  std::unique_ptr<api::WatchHandlers> watch_handlers;
+  std::unique_ptr<api::CampaignHandlers> handlers;
+  // The scheduler's parts, only when it is enabled.
   std::unique_ptr<store::LeaseStore> lease_store;
   std::unique_ptr<dialer::SimulatedDialer> dialer;
   // Counts the scheduler's dials; wraps `dialer`.
@@ -164,7 +93,9 @@ struct CampaignServer::Parts {
 absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const ServerConfig& config) {
   auto parts = std::make_unique<Parts>();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(config);
+      MakeServerCredentials(TlsFiles{.cert_path = config.tls_cert_path,
+                                     .key_path = config.tls_key_path,
+                                     .client_ca_path = config.tls_client_ca_path});
   if (!credentials.ok()) return credentials.status();
   parts->metrics = std::make_unique<observability::Metrics>();
   observability::Metrics* metrics = parts->metrics.get();
@@ -179,11 +110,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                          .on_error = [metrics](const absl::Status& error) {
                            metrics->RecordDatabaseError(error);
                          }});
-  absl::StatusOr<bool> bypasses_rls =
-      parts->database->Transact(store::Tenancy::AllBusinesses(), "check database role",
-                                [](pqxx::work& txn) -> absl::StatusOr<bool> {
-                                  return txn.exec(kRoleCheckSql)[0][0].as<bool>();
-                                });
+  absl::StatusOr<bool> bypasses_rls = store::RoleBypassesRowSecurity(parts->database.get());
   if (!bypasses_rls.ok()) return bypasses_rls.status();
   if (*bypasses_rls) {
     spdlog::warn(
@@ -198,8 +125,11 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                                  .unknown_lookups_per_second = config.auth_lookups_per_second,
                                  .unknown_lookup_burst = config.auth_lookups_per_second});
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
-  parts->executor = std::make_unique<Executor>(config.handler_threads,
-                                               static_cast<size_t>(config.executor_queue_limit));
+  parts->executor = std::make_unique<api::Executor>(
+      config.handler_threads, static_cast<size_t>(config.executor_queue_limit));
+  parts->calls = std::make_unique<api::CallRegistry>();
+  parts->call_runner = std::make_unique<api::CallRunner>(
+      parts->calls.get(), parts->authenticator.get(), parts->executor.get());
   parts->progress_store = std::make_unique<store::ProgressStore>(parts->database.get());
   parts->hub = std::make_unique<progress::ProgressHub>(
       parts->progress_store.get(),
@@ -218,12 +148,12 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                                // through a fresh read.
                                .on_listening = [hub] { hub->RefreshAll(); }});
   parts->listener->Start();
-  parts->watch_handlers = std::make_unique<WatchHandlers>(
-      parts->hub.get(), parts->authenticator.get(), parts->executor.get(), parts->run_store.get(),
+  parts->watch_handlers = std::make_unique<api::WatchHandlers>(
+      parts->hub.get(), parts->authenticator.get(), parts->call_runner.get(),
+      parts->run_store.get(),
       std::clamp(config.auth_cache_ttl / 2, absl::Milliseconds(100), absl::Seconds(30)));
-  parts->handlers =
-      std::make_unique<CampaignHandlers>(parts->service.get(), parts->authenticator.get(),
-                                         parts->executor.get(), parts->watch_handlers.get());
+  parts->handlers = std::make_unique<api::CampaignHandlers>(
+      parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get());
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.
@@ -234,6 +164,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   builder.AddListeningPort(config.listen, *credentials, &parts->port);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<observability::RpcInterceptorFactory>(metrics));
+  interceptors.push_back(std::make_unique<api::TenantInterceptorFactory>(
+      parts->calls.get(), parts->authenticator.get(), kServiceMethodPrefix));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(MaxReceiveMessageBytes(config.limits));
   // Bounds on what callers can cost before any handler has seen them: the
@@ -288,9 +220,10 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     spdlog::info("metrics served on http://{}/metrics (port {})", config.metrics_listen,
                  metrics->port());
   }
-  parts->lease_store = std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
-  parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
   if (config.scheduler_enabled) {
+    parts->lease_store =
+        std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
+    parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
     scheduler::SchedulerOptions options = config.scheduler;
     options.lease_ttl = config.lease_ttl;
     options.metrics = metrics->scheduler_metrics();
@@ -363,4 +296,4 @@ int CampaignServer::metrics_port() const { return parts_->metrics->port(); }
 
 void CampaignServer::Wait() { parts_->server->Wait(); }
 
-}  // namespace campaign::api
+}  // namespace campaign::app

@@ -1,8 +1,10 @@
-// Assembles the service: database pool, stores, authenticator, handlers and
-// the gRPC server with health and reflection. Used by `campaignd serve` and
-// by the end-to-end tests (which listen on port 0).
-#ifndef CAMPAIGN_SERVER_API_SERVER_H_
-#define CAMPAIGN_SERVER_API_SERVER_H_
+// The composition root: assembles the service from its parts (database
+// pool, stores, authenticator, handlers and their interceptors, progress hub,
+// metrics and health, and the scheduler with its dialer when enabled) and
+// runs the gRPC server with health and reflection. Used by `campaignd serve`
+// and by the end-to-end tests (which listen on port 0).
+#ifndef CAMPAIGN_SERVER_APP_SERVER_H_
+#define CAMPAIGN_SERVER_APP_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -30,7 +32,7 @@ namespace campaign::observability {
 class Metrics;
 }  // namespace campaign::observability
 
-namespace campaign::api {
+namespace campaign::app {
 
 // Everything `serve` is configured with.
 struct ServerConfig {
@@ -103,7 +105,8 @@ class CampaignServer {
 
   // The scheduler worker, or null when disabled.
   scheduler::Scheduler* scheduler() const;
-  // The simulated dialer (present also when the scheduler is disabled).
+  // The simulated dialer the scheduler dials through, or null when the
+  // scheduler is disabled.
   dialer::SimulatedDialer* simulated_dialer() const;
   // The fan-out of live progress to watch streams.
   progress::ProgressHub* progress_hub() const;
@@ -128,6 +131,6 @@ class CampaignServer {
 // largest allowed size.
 int MaxReceiveMessageBytes(const Limits& limits);
 
-}  // namespace campaign::api
+}  // namespace campaign::app
 
-#endif  // CAMPAIGN_SERVER_API_SERVER_H_
+#endif  // CAMPAIGN_SERVER_APP_SERVER_H_
