@@ -28,8 +28,12 @@ function(embed case_name)
   set(header "${header}" PARENT_SCOPE)
 endfunction()
 
-# Fails the case unless the embedder refused with a message holding `expected`.
+# Fails the case unless the embedder refused with a message holding
+# `expected`; an optional third argument is written as the case's a.sql.
 function(expect_refused case_name expected)
+  if(ARGC GREATER 2)
+    case_file(${case_name} a.sql "${ARGV2}")
+  endif()
   embed(${case_name})
   string(FIND "${output}" "${expected}" at)
   if(rc EQUAL 0 OR at EQUAL -1)
@@ -64,22 +68,22 @@ endif()
 case_file(duplicate a.sql "-- name: GetRun\nSELECT 1;\n")
 case_file(duplicate b.sql "-- name: GetRun\nSELECT 2;\n")
 expect_refused(duplicate "duplicate name GetRun")
-case_file(duplicate_fragment a.sql "-- fragment: Cols\nid\n-- name: Cols\nSELECT 1;\n")
-expect_refused(duplicate_fragment "duplicate name Cols")
-case_file(lower_case a.sql "-- name: getRun\nSELECT 1;\n")
-expect_refused(lower_case "malformed name \"getRun\"")
-case_file(spaces a.sql "-- name: Get Run\nSELECT 1;\n")
-expect_refused(spaces "malformed name \"Get Run\"")
-case_file(empty_name a.sql "-- name:\nSELECT 1;\n")
-expect_refused(empty_name "malformed name \"\"")
-case_file(unnamed a.sql "-- Doc.\nSELECT 1;\n-- name: One\nSELECT 1;\n")
-expect_refused(unnamed "a.sql:2: SQL before the first")
-case_file(empty_query a.sql "-- name: Empty\n-- nothing here\n;\n-- name: One\nSELECT 1;\n")
-expect_refused(empty_query "query Empty has no SQL")
-case_file(unknown_fragment a.sql "-- name: One\nSELECT {{Cols}} FROM runs;\n")
-expect_refused(unknown_fragment "unknown fragment {{Cols}}")
-case_file(unused_fragment a.sql "-- fragment: Cols\nid\n-- name: One\nSELECT 1;\n")
-expect_refused(unused_fragment "fragment Cols is used by no query")
-case_file(delimiter a.sql "-- name: One\nSELECT ')campaign_sql\"';\n")
-expect_refused(delimiter "contains the raw string delimiter")
+expect_refused(duplicate_fragment "duplicate name Cols"
+  "-- fragment: Cols\nid\n-- name: Cols\nSELECT 1;\n")
+expect_refused(lower_case "malformed name \"getRun\""
+  "-- name: getRun\nSELECT 1;\n")
+expect_refused(spaces "malformed name \"Get Run\""
+  "-- name: Get Run\nSELECT 1;\n")
+expect_refused(empty_name "malformed name \"\""
+  "-- name:\nSELECT 1;\n")
+expect_refused(unnamed "a.sql:2: SQL before the first"
+  "-- Doc.\nSELECT 1;\n-- name: One\nSELECT 1;\n")
+expect_refused(empty_query "query Empty has no SQL"
+  "-- name: Empty\n-- nothing here\n;\n-- name: One\nSELECT 1;\n")
+expect_refused(unknown_fragment "unknown fragment {{Cols}}"
+  "-- name: One\nSELECT {{Cols}} FROM runs;\n")
+expect_refused(unused_fragment "fragment Cols is used by no query"
+  "-- fragment: Cols\nid\n-- name: One\nSELECT 1;\n")
+expect_refused(delimiter "contains the raw string delimiter"
+  "-- name: One\nSELECT ')campaign_sql\"';\n")
 expect_refused(no_files "no .sql files")
