@@ -7,12 +7,14 @@
 -- lost its lease (even to itself after a restart) is refused. Plain SQL,
 -- inlined by the planner into the calling statement.
 --
--- campaign_next_run_version(run_id): the run_version stamp of a job
+-- campaign_next_run_version(run): the run_version stamp of a job
 -- transition: the version the run row has once the same transaction's run
--- update is done (the run row is locked before and bumped exactly once
--- after), so watchers read "jobs changed since version v" as
--- run_version > v. It reads the statement's snapshot: callers must hold the
--- run row's lock from an earlier statement of their transaction.
+-- update is done (the run is bumped exactly once after the job changes), so
+-- watchers read "jobs changed since version v" as run_version > v. Callers
+-- pass the run row they locked (or read after an earlier statement of their
+-- transaction locked it), so no other change can come in between. Inlined
+-- like the fence (a lookup inside the function would not be, and would be
+-- planned again at every call).
 --
 -- The run's own `version = version + 1` stays in the statements that change
 -- what a watcher sees: a trigger cannot tell them apart (a heartbeat and a
@@ -24,7 +26,7 @@ CREATE OR REPLACE FUNCTION campaign_lease_held(run outbound_call_runs, epoch big
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $$ SELECT run.lease_epoch = epoch AND run.locked_by_worker = worker $$;
 
-CREATE OR REPLACE FUNCTION campaign_next_run_version(run_id bigint)
+CREATE OR REPLACE FUNCTION campaign_next_run_version(run outbound_call_runs)
   RETURNS bigint
-  LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$ SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = run_id $$;
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT run.version + 1 $$;

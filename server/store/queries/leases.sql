@@ -93,12 +93,12 @@ RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
 
 -- name: ClaimJobs
 -- Claims queued jobs with the run row locked and re-checked in the same
--- statement; never more than the run's free slots. The jobs' run_version is
--- the locked row's version + 1 (the `run` CTE): campaign_next_run_version()
--- would read the statement's snapshot, older than the row this statement
--- locks when a change committed while it waited for the lock.
+-- statement; never more than the run's free slots. The jobs' stamp comes from
+-- the row as locked (a change that committed while the lock was awaited is
+-- seen), not from the statement's snapshot.
 WITH run AS (
-  SELECT r.id, r.version, greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
+  SELECT r.id, campaign_next_run_version(r) AS next_version,
+         greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
     FROM outbound_call_runs r
    WHERE r.id = $1 AND campaign_lease_held(r, $2, $3)
      AND r.status = 'running' AND NOT r.cancel_requested
@@ -114,7 +114,7 @@ claimed AS (
   UPDATE outbound_call_jobs j
      SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
          dial_started_at = now(), attempts = j.attempts + 1,
-         run_version = (SELECT version + 1 FROM run)
+         run_version = (SELECT next_version FROM run)
     FROM picked
    WHERE j.id = picked.id
   RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
@@ -135,7 +135,7 @@ UPDATE outbound_call_jobs
        dial_lock_token = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_lock_token END,
        dial_started_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_started_at END,
        attempts = attempts - 1,
-       run_version = campaign_next_run_version($2)
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
  WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
    AND call_sid IS NULL;
 
@@ -152,7 +152,8 @@ SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
 WITH started AS (
   UPDATE outbound_call_jobs
      SET status = 'calling', call_sid = $4, started_at = now(),
-         run_version = campaign_next_run_version($2)
+         run_version = (SELECT campaign_next_run_version(r)
+                          FROM outbound_call_runs r WHERE r.id = $2)
    WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
   RETURNING 1)
 UPDATE outbound_call_runs
@@ -165,7 +166,7 @@ UPDATE outbound_call_jobs
    SET status = $4, error_message = nullif($5, ''), completed_at = now(),
        call_sid = coalesce(nullif($6, ''), call_sid),
        started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
-       run_version = campaign_next_run_version($2)
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
  WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3
    AND status IN ('dialing', 'calling');
 

@@ -126,11 +126,10 @@ RETURNING {{RunColumns}};
 
 -- name: CancelQueuedJobs
 -- Cancels every queued job of run `$1` with `$3` as error message. The run
--- row is locked and the caller bumps its version in the same transaction;
--- the stamp is read once for all jobs (a scalar subquery), not per job.
+-- row is locked and the caller bumps its version in the same transaction.
 UPDATE outbound_call_jobs j
    SET status = 'cancelled', error_message = $3, completed_at = now(),
-       run_version = (SELECT campaign_next_run_version($1))
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $1)
  WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued';
 
 -- name: RunOwner
