@@ -1,21 +1,11 @@
 #include "server/store/api_key_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/store/queries.h"
 #include "server/util/crypto.h"
 
 namespace campaign::store {
 namespace {
-
-constexpr char kInsertBusinessSql[] = "INSERT INTO business (name) VALUES ($1) RETURNING id";
-constexpr char kBusinessExistsSql[] = "SELECT 1 FROM business WHERE id = $1";
-constexpr char kInsertKeySql[] =
-    "INSERT INTO api_keys (business_id, role, user_id, label, key_hash)"
-    " VALUES ($1, $2, nullif($3::int8, 0), $4, $5) RETURNING id";
-constexpr char kRevokeKeySql[] =
-    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1";
-constexpr char kFindKeySql[] =
-    "SELECT id, business_id, role, coalesce(user_id, 0), label, revoked_at IS NOT NULL"
-    " FROM api_keys WHERE key_hash = $1";
 
 // Bytes of randomness in a key (256 bits).
 constexpr int kKeyRandomBytes = 32;
@@ -31,7 +21,7 @@ absl::StatusOr<int64_t> ApiKeyStore::CreateBusiness(absl::string_view name) {
   }
   return database_->Transact(
       Tenancy::AllBusinesses(), "create business", [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
-        return txn.exec_params1(kInsertBusinessSql, std::string(name))[0].as<int64_t>();
+        return txn.exec_params1(sql::kInsertBusiness, std::string(name))["id"].as<int64_t>();
       });
 }
 
@@ -53,13 +43,13 @@ absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> busin
   return database_->Transact(
       Tenancy::AllBusinesses(), "create api key",
       [&](pqxx::work& txn) -> absl::StatusOr<NewApiKey> {
-        if (business_id && txn.exec_params(kBusinessExistsSql, *business_id).empty()) {
+        if (business_id && txn.exec_params(sql::kBusinessExists, *business_id).empty()) {
           return absl::NotFoundError(absl::StrCat("business ", *business_id, " not found"));
         }
         NewApiKey created;
         created.key = absl::StrCat(kApiKeyPrefix, RandomToken(kKeyRandomBytes));
-        created.id = txn.exec_params1(kInsertKeySql, business_id, std::string(RoleName(role)),
-                                      user_id, std::string(label), Sha256Hex(created.key))[0]
+        created.id = txn.exec_params1(sql::kInsertApiKey, business_id, std::string(RoleName(role)),
+                                      user_id, std::string(label), Sha256Hex(created.key))["id"]
                          .as<int64_t>();
         return created;
       });
@@ -68,7 +58,7 @@ absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> busin
 absl::Status ApiKeyStore::RevokeApiKey(int64_t id) {
   return database_->Transact(
       Tenancy::AllBusinesses(), "revoke api key", [&](pqxx::work& txn) -> absl::Status {
-        if (txn.exec_params(kRevokeKeySql, id).affected_rows() == 0) {
+        if (txn.exec_params(sql::kRevokeApiKey, id).affected_rows() == 0) {
           return absl::NotFoundError(absl::StrCat("api key ", id, " not found"));
         }
         return absl::OkStatus();
@@ -79,18 +69,18 @@ absl::StatusOr<std::optional<ApiKeyRecord>> ApiKeyStore::FindByHash(absl::string
   return database_->Transact(Tenancy::AllBusinesses(), "authenticate",
                              [&](pqxx::work& txn) -> absl::StatusOr<std::optional<ApiKeyRecord>> {
                                pqxx::result rows =
-                                   txn.exec_params(kFindKeySql, std::string(key_hash));
+                                   txn.exec_params(sql::kFindApiKey, std::string(key_hash));
                                if (rows.empty()) return std::optional<ApiKeyRecord>();
                                const pqxx::row& row = rows[0];
-                               std::optional<Role> role = ParseRole(row[2].as<std::string>());
+                               std::optional<Role> role = ParseRole(row["role"].as<std::string>());
                                if (!role) return absl::InternalError("api key has an unknown role");
                                ApiKeyRecord record;
-                               record.principal.api_key_id = row[0].as<int64_t>();
-                               record.principal.business_id = row[1].get<int64_t>();
+                               record.principal.api_key_id = row["id"].as<int64_t>();
+                               record.principal.business_id = row["business_id"].get<int64_t>();
                                record.principal.role = *role;
-                               record.principal.user_id = row[3].as<int64_t>();
-                               record.label = row[4].as<std::string>();
-                               record.revoked = row[5].as<bool>();
+                               record.principal.user_id = row["user_id"].as<int64_t>();
+                               record.label = row["label"].as<std::string>();
+                               record.revoked = row["revoked"].as<bool>();
                                return std::optional<ApiKeyRecord>(std::move(record));
                              });
 }

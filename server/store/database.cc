@@ -9,16 +9,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/store/queries.h"
 #include "server/util/logging.h"
 
 namespace campaign::store {
 namespace {
-
-// Sets both tenancy settings in one round trip; `true` makes them local to
-// the transaction (SET LOCAL), so a pooled connection never leaks them.
-constexpr char kSetTenancySql[] =
-    "SELECT set_config('campaign.business_id', $1, true), "
-    "set_config('campaign.all_businesses', $2, true)";
 
 absl::Status FromSqlState(const std::string& state, absl::string_view what,
                           const std::exception& error) {
@@ -223,14 +218,14 @@ void Database::Release(Lease lease, bool broken) {
 }
 
 void Database::SetTenancy(pqxx::work& txn, const Tenancy& tenancy) {
-  txn.exec_params(kSetTenancySql,
+  txn.exec_params(sql::kSetTenancy,
                   tenancy.business_id ? std::to_string(*tenancy.business_id) : std::string(),
                   tenancy.business_id ? "off" : "on");
 }
 
 absl::Status Database::Ping() {
   return Transact(Tenancy::AllBusinesses(), "ping", [](pqxx::work& txn) {
-    txn.exec("SELECT 1");
+    txn.exec(sql::kPing);
     return absl::OkStatus();
   });
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/store/database.h"
+#include "server/store/queries.h"
 #include "server/util/crypto.h"
 #include "server/util/logging.h"
 
@@ -14,21 +15,6 @@ namespace {
 // Arbitrary constant shared by every campaignd: the advisory lock that
 // serialises migrations across replicas.
 constexpr int64_t kMigrationLockKey = 0x0CA11'0001;
-
-constexpr char kLockSql[] = "SELECT pg_advisory_lock($1)";
-constexpr char kUnlockSql[] = "SELECT pg_advisory_unlock($1)";
-constexpr char kCreateLedgerSql[] = R"sql(
-CREATE TABLE IF NOT EXISTS schema_migrations (
-  version    integer PRIMARY KEY,
-  name       text NOT NULL,
-  checksum   char(64) NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
-))sql";
-constexpr char kReadLedgerSql[] = "SELECT version, name, checksum FROM schema_migrations";
-constexpr char kRecordSql[] =
-    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)";
-// Migrations may touch rows of every business under row-level security.
-constexpr char kAllBusinessesSql[] = "SELECT set_config('campaign.all_businesses', 'on', true)";
 
 // Earlier texts of migrations that were changed after release, by version:
 // a database that recorded one of these checksums applied an equivalent text
@@ -62,14 +48,15 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
                                               const std::vector<MigrationFile>& files) {
   {
     pqxx::work txn(connection);
-    txn.exec(kCreateLedgerSql);
+    txn.exec(sql::kCreateLedger);
     txn.commit();
   }
   std::map<int, LedgerRow> ledger;
   {
     pqxx::work txn(connection);
-    for (const auto& row : txn.exec(kReadLedgerSql)) {
-      ledger[row[0].as<int>()] = {row[1].as<std::string>(), row[2].as<std::string>()};
+    for (const auto& row : txn.exec(sql::kReadLedger)) {
+      ledger[row["version"].as<int>()] = {row["name"].as<std::string>(),
+                                          row["checksum"].as<std::string>()};
     }
     txn.commit();
   }
@@ -91,9 +78,9 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
     spdlog::info("applying migration {}", file.name);
     try {
       pqxx::work txn(connection);
-      txn.exec(kAllBusinessesSql);
+      txn.exec(sql::kAllBusinesses);
       txn.exec(file.sql);
-      txn.exec_params(kRecordSql, file.version, file.name, checksum);
+      txn.exec_params(sql::kRecordMigration, file.version, file.name, checksum);
       txn.commit();
     } catch (const pqxx::sql_error& error) {
       spdlog::error("migration {} failed: {}", file.name, error.what());
@@ -122,11 +109,11 @@ absl::StatusOr<MigrationReport> Migrate(const std::string& url,
     // released by the unlock below, or by PostgreSQL if this process dies.
     {
       pqxx::nontransaction txn(connection);
-      txn.exec_params(kLockSql, kMigrationLockKey);
+      txn.exec_params(sql::kLockMigrations, kMigrationLockKey);
     }
     absl::StatusOr<MigrationReport> report = MigrateLocked(connection, files);
     pqxx::nontransaction txn(connection);
-    txn.exec_params(kUnlockSql, kMigrationLockKey);
+    txn.exec_params(sql::kUnlockMigrations, kMigrationLockKey);
     return report;
   } catch (const std::exception& error) {
     return StatusFromException(error, "migrate");

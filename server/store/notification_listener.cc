@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/store/database.h"
+#include "server/store/queries.h"
 #include "server/util/logging.h"
 
 namespace campaign::store {
@@ -18,9 +19,6 @@ namespace {
 
 // How long one wait for notifications lasts before the stop flag is checked.
 constexpr long kAwaitMicros = 200'000;
-
-// The liveness probe of the LISTEN connection.
-constexpr char kProbeSql[] = "SELECT 1";
 
 // Hands each notification of the channel on.
 class Receiver final : public pqxx::notification_receiver {
@@ -163,7 +161,7 @@ void NotificationListener::Probe(pqxx::connection_base& connection) {
   bool cut = false;
   try {
     pqxx::nontransaction txn(connection, "listener probe");
-    txn.exec(kProbeSql);
+    txn.exec(sql::kPing);  // the liveness probe
   } catch (...) {
     absl::MutexLock lock(&mu_);
     probe_socket_ = -1;

@@ -1,82 +1,90 @@
 #include "server/store/rows.h"
 
+#include "absl/strings/str_cat.h"
+#include "server/store/queries.h"
+
 namespace campaign::store {
 namespace {
 
-constexpr char kCancelQueuedJobsSql[] =
-    "UPDATE outbound_call_jobs j"
-    "   SET status = 'cancelled', error_message = $3, completed_at = now(),"
-    "       run_version = (SELECT r.version + 1 FROM outbound_call_runs r WHERE r.id = $1)"
-    " WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'";
-
+// A `*_us` column (microseconds since the epoch); NULL is no time.
 std::optional<absl::Time> OptionalTime(const pqxx::field& field) {
   if (field.is_null()) return std::nullopt;
   return absl::FromUnixMicros(field.as<int64_t>());
 }
 
+// A `*_us` column of a NOT NULL timestamp (NULL reads as the infinite past).
 absl::Time Time(const pqxx::field& field) {
   return field.is_null() ? absl::InfinitePast() : absl::FromUnixMicros(field.as<int64_t>());
 }
 
 }  // namespace
 
-Run RunFromRow(const pqxx::row& row, int first) {
-  int i = first;
+Run RunFromRow(const pqxx::row& row) {
   Run run;
-  run.id = row[i++].as<int64_t>();
-  run.business_id = row[i++].as<int64_t>();
-  run.outbound_list_id = row[i++].as<int64_t>();
-  run.created_by_user_id = row[i++].as<int64_t>();
-  run.request_id = row[i++].as<std::string>();
-  run.concurrency = row[i++].as<int32_t>();
-  run.total_leads = row[i++].as<int64_t>();
-  run.queued_count = row[i++].as<int64_t>();
-  run.in_progress_count = row[i++].as<int64_t>();
-  run.completed_count = row[i++].as<int64_t>();
-  run.failed_count = row[i++].as<int64_t>();
-  run.cancelled_count = row[i++].as<int64_t>();
-  run.cursor_position = row[i++].as<int64_t>();
-  run.status = ParseRunStatus(row[i++].as<std::string>());
-  run.cancel_requested = row[i++].as<bool>();
-  run.last_error = row[i++].as<std::string>();
-  run.locked_by_worker = row[i++].as<std::string>();
-  run.lock_ts = OptionalTime(row[i++]);
-  run.lease_epoch = row[i++].as<int64_t>();
-  run.version = row[i++].as<int64_t>();
-  run.created_at = Time(row[i++]);
-  run.started_at = OptionalTime(row[i++]);
-  run.ended_at = OptionalTime(row[i++]);
-  run.updated_at = Time(row[i++]);
-  run.busy_count = row[i++].as<int64_t>();
-  run.no_answer_count = row[i++].as<int64_t>();
+  run.id = row["id"].as<int64_t>();
+  run.business_id = row["business_id"].as<int64_t>();
+  run.outbound_list_id = row["outbound_list_id"].as<int64_t>();
+  run.created_by_user_id = row["created_by_user_id"].as<int64_t>();
+  run.request_id = row["request_id"].as<std::string>();
+  run.concurrency = row["concurrency"].as<int32_t>();
+  run.total_leads = row["total_leads"].as<int64_t>();
+  run.queued_count = row["queued_count"].as<int64_t>();
+  run.in_progress_count = row["in_progress_count"].as<int64_t>();
+  run.completed_count = row["completed_count"].as<int64_t>();
+  run.failed_count = row["failed_count"].as<int64_t>();
+  run.cancelled_count = row["cancelled_count"].as<int64_t>();
+  run.busy_count = row["busy_count"].as<int64_t>();
+  run.no_answer_count = row["no_answer_count"].as<int64_t>();
+  run.cursor_position = row["cursor_position"].as<int64_t>();
+  run.status = ParseRunStatus(row["status"].as<std::string>());
+  run.cancel_requested = row["cancel_requested"].as<bool>();
+  run.last_error = row["last_error"].as<std::string>();
+  run.locked_by_worker = row["locked_by_worker"].as<std::string>();
+  run.lock_ts = OptionalTime(row["lock_ts_us"]);
+  run.lease_epoch = row["lease_epoch"].as<int64_t>();
+  run.version = row["version"].as<int64_t>();
+  run.created_at = Time(row["created_at_us"]);
+  run.started_at = OptionalTime(row["started_at_us"]);
+  run.ended_at = OptionalTime(row["ended_at_us"]);
+  run.updated_at = Time(row["updated_at_us"]);
   return run;
 }
 
 Job JobFromRow(const pqxx::row& row) {
-  int i = 0;
   Job job;
-  job.id = row[i++].as<int64_t>();
-  job.run_id = row[i++].as<int64_t>();
-  job.business_id = row[i++].as<int64_t>();
-  job.lead_id = row[i++].as<int64_t>();
-  job.lead_name = row[i++].as<std::string>();
-  job.phone = row[i++].as<std::string>();
-  job.project_id = row[i++].as<int64_t>();
-  job.call_log_id = row[i++].as<int64_t>();
-  job.status = ParseJobStatus(row[i++].as<std::string>());
-  job.error_message = row[i++].as<std::string>();
-  job.call_sid = row[i++].as<std::string>();
-  job.attempts = row[i++].as<int32_t>();
-  job.dial_started_at = OptionalTime(row[i++]);
-  job.created_at = Time(row[i++]);
-  job.started_at = OptionalTime(row[i++]);
-  job.completed_at = OptionalTime(row[i++]);
+  job.id = row["id"].as<int64_t>();
+  job.run_id = row["run_id"].as<int64_t>();
+  job.business_id = row["business_id"].as<int64_t>();
+  job.lead_id = row["lead_id"].as<int64_t>();
+  job.lead_name = row["lead_name"].as<std::string>();
+  job.phone = row["phone"].as<std::string>();
+  job.project_id = row["project_id"].as<int64_t>();
+  job.call_log_id = row["call_log_id"].as<int64_t>();
+  job.status = ParseJobStatus(row["status"].as<std::string>());
+  job.error_message = row["error_message"].as<std::string>();
+  job.call_sid = row["call_sid"].as<std::string>();
+  job.attempts = row["attempts"].as<int32_t>();
+  job.dial_started_at = OptionalTime(row["dial_started_at_us"]);
+  job.created_at = Time(row["created_at_us"]);
+  job.started_at = OptionalTime(row["started_at_us"]);
+  job.completed_at = OptionalTime(row["completed_at_us"]);
   return job;
+}
+
+std::string CancelReason(RunStatus ended_as, absl::string_view error) {
+  switch (ended_as) {
+    case RunStatus::kStopped:
+      return "Stopped by user";
+    case RunStatus::kFailed:
+      return absl::StrCat("Run failed: ", error);
+    default:
+      return "Cancelled by user";
+  }
 }
 
 int64_t CancelQueuedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
                          const std::string& reason) {
-  return txn.exec_params(kCancelQueuedJobsSql, run_id, business_id, reason).affected_rows();
+  return txn.exec_params(sql::kCancelQueuedJobs, run_id, business_id, reason).affected_rows();
 }
 
 }  // namespace campaign::store

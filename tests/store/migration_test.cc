@@ -33,7 +33,7 @@ namespace campaign {
 namespace {
 
 // The number of files in migrations/; raise it with every new migration.
-constexpr int kLatestVersion = 8;
+constexpr int kLatestVersion = 9;
 
 // campaign::Run under a name that gtest's Test::Run does not hide in tests.
 using RunRecord = ::campaign::Run;
@@ -65,8 +65,9 @@ void Exec(const std::string& url, const std::string& sql) {
 }
 
 // Everything that makes up the schema of the public namespace, one sorted
-// line per column, index, constraint, policy and table RLS setting, so two
-// databases can be compared for having converged to the same schema.
+// line per column, index, constraint, policy, table RLS setting, function and
+// trigger, so two databases can be compared for having converged to the same
+// schema.
 std::string SchemaDump(const TestDatabase& db) {
   return QueryText(db.admin_url(), R"sql(
 SELECT string_agg(line, E'\n' ORDER BY line) FROM (
@@ -87,6 +88,12 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
   UNION ALL
   SELECT format('table %s rls=%s force=%s', relname, relrowsecurity, relforcerowsecurity)
     FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
+  UNION ALL
+  SELECT format('function %s', pg_get_functiondef(oid))
+    FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prokind IN ('f', 'p')
+  UNION ALL
+  SELECT format('trigger %s %s', tgrelid::regclass, pg_get_triggerdef(oid))
+    FROM pg_trigger WHERE NOT tgisinternal
 ) lines)sql");
 }
 

@@ -1,0 +1,233 @@
+-- The scheduler's lease on a run and the job transitions it makes
+-- (store::LeaseStore). A lease is (run id, lease_epoch, worker); every write
+-- under a lease is fenced by campaign_lease_held() (migration 0009), and every
+-- job transition stamps run_version with campaign_next_run_version().
+
+-- name: TrySweepLock
+-- One sweeper at a time across replicas (transaction-scoped advisory lock).
+SELECT pg_try_advisory_xact_lock($1) AS locked;
+
+-- name: AcquireRuns
+-- Leases runs to dispatch, and runs with calls left to reconcile. `$4` picks
+-- free runs (false) or runs whose lease expired (true). Businesses take
+-- turns: each candidate's turn is the number of runs of its business this
+-- worker (`$1`) already holds plus its rank among its business's candidates
+-- (oldest first), and candidates are taken by turn, then id, so the oldest
+-- waiting run of every business comes before a second run of any. `$5` > 0
+-- caps the runs of one business this worker holds. Rows the run checks would
+-- refuse (legacy rows before migration 0007) are never candidates, so one
+-- such row cannot fail the statement for every other run. Candidates are
+-- locked with SKIP LOCKED (the ranking reads without locks; a row another
+-- worker holds locked is skipped). The pre-update holder is read from the
+-- same snapshot.
+WITH eligible AS (
+  SELECT r.id, r.business_id
+    FROM outbound_call_runs r
+   WHERE (r.status IN ('pending', 'running')
+          OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
+              AND r.in_progress_count > 0))
+     AND r.concurrency > 0 AND r.total_leads >= 0 AND r.queued_count >= 0
+     AND r.in_progress_count >= 0 AND r.completed_count >= 0 AND r.failed_count >= 0
+     AND r.cancelled_count >= 0 AND r.cursor_position >= 0
+     AND r.cursor_position <= r.total_leads),
+held AS (
+  SELECT e.business_id, count(*) AS runs
+    FROM eligible e JOIN outbound_call_runs r ON r.id = e.id
+   WHERE r.locked_by_worker = $1
+   GROUP BY e.business_id),
+ranked AS (
+  SELECT e.id,
+         coalesce(h.runs, 0)
+           + row_number() OVER (PARTITION BY e.business_id ORDER BY e.id) AS turn
+    FROM eligible e
+    JOIN outbound_call_runs r ON r.id = e.id
+    LEFT JOIN held h ON h.business_id = e.business_id
+   WHERE CASE WHEN $4
+              THEN r.locked_by_worker IS NOT NULL
+                   AND (r.lock_ts IS NULL
+                        OR r.lock_ts < now() - $2::float8 * interval '1 microsecond')
+              ELSE r.locked_by_worker IS NULL END),
+candidates AS (
+  SELECT r.id, r.locked_by_worker AS previous_worker
+    FROM outbound_call_runs r
+    JOIN ranked k ON k.id = r.id
+   WHERE ($5::int <= 0 OR k.turn <= $5::int)
+     AND (r.status IN ('pending', 'running')
+          OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
+              AND r.in_progress_count > 0))
+     AND CASE WHEN $4
+              THEN r.locked_by_worker IS NOT NULL
+                   AND (r.lock_ts IS NULL
+                        OR r.lock_ts < now() - $2::float8 * interval '1 microsecond')
+              ELSE r.locked_by_worker IS NULL END
+   ORDER BY k.turn, r.id
+   LIMIT $3
+   FOR UPDATE OF r SKIP LOCKED)
+UPDATE outbound_call_runs r
+   SET locked_by_worker = $1, lock_ts = now(), lease_epoch = r.lease_epoch + 1,
+       status = CASE WHEN r.status = 'pending' THEN 'running' ELSE r.status END,
+       started_at = CASE WHEN r.status = 'pending' THEN coalesce(r.started_at, now())
+                         ELSE r.started_at END,
+       version = r.version + 1, updated_at = now()
+  FROM candidates c
+ WHERE r.id = c.id
+RETURNING r.id, r.business_id, r.lease_epoch, r.concurrency,
+          coalesce(c.previous_worker, '') AS previous_worker;
+
+-- name: LockLeasedRun
+-- The fence of every write: the run row, locked, if this lease still holds.
+SELECT 1 AS held FROM outbound_call_runs r
+ WHERE r.id = $1 AND campaign_lease_held(r, $2, $3) FOR NO KEY UPDATE;
+
+-- name: ReadControl
+-- What the dispatch loop steers by, if this lease still holds.
+SELECT r.status, r.cancel_requested, r.queued_count, r.in_progress_count
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND campaign_lease_held(r, $2, $3);
+
+-- name: Heartbeat
+-- Renews the lease (the run's version is left alone: nothing a watcher sees changed).
+UPDATE outbound_call_runs r SET lock_ts = now()
+ WHERE r.id = $1 AND campaign_lease_held(r, $2, $3)
+RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
+
+-- name: ClaimJobs
+-- Claims queued jobs with the run row locked and re-checked in the same
+-- statement; never more than the run's free slots. The jobs' stamp comes from
+-- the row as locked (a change that committed while the lock was awaited is
+-- seen), not from the statement's snapshot.
+WITH run AS (
+  SELECT r.id, campaign_next_run_version(r) AS next_version,
+         greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
+    FROM outbound_call_runs r
+   WHERE r.id = $1 AND campaign_lease_held(r, $2, $3)
+     AND r.status = 'running' AND NOT r.cancel_requested
+   FOR NO KEY UPDATE),
+picked AS (
+  SELECT j.id
+    FROM outbound_call_jobs j
+   WHERE j.run_id = (SELECT id FROM run) AND j.status = 'queued'
+   ORDER BY j.id
+   LIMIT (SELECT free FROM run)
+   FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE outbound_call_jobs j
+     SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
+         dial_started_at = now(), attempts = j.attempts + 1,
+         run_version = (SELECT next_version FROM run)
+    FROM picked
+   WHERE j.id = picked.id
+  RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
+counted AS (
+  UPDATE outbound_call_runs r
+     SET queued_count = r.queued_count - (SELECT count(*) FROM claimed),
+         in_progress_count = r.in_progress_count + (SELECT count(*) FROM claimed),
+         lock_ts = now(), version = r.version + 1, updated_at = now()
+   WHERE r.id = (SELECT id FROM run) AND EXISTS (SELECT 1 FROM claimed)
+  RETURNING 1)
+SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id;
+
+-- name: ReleaseClaim
+-- Gives a claimed job back (`$4` = 'queued') or cancels it, with reason `$5`.
+UPDATE outbound_call_jobs
+   SET status = $4::text, error_message = nullif($5, ''),
+       completed_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE now() END,
+       dial_lock_token = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_lock_token END,
+       dial_started_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_started_at END,
+       attempts = attempts - 1,
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
+ WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
+   AND call_sid IS NULL;
+
+-- name: RunState
+-- The run state an undone claim is decided on, read after the fence locked
+-- the run row: a Stop or Cancel that committed first is seen.
+SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
+  FROM outbound_call_runs WHERE id = $1;
+
+-- name: RecordCallStarted
+-- Marks the job calling and bumps the run's version in the same statement,
+-- so the job's run_version is covered by the run's version (watchers read
+-- "jobs changed since version v").
+WITH started AS (
+  UPDATE outbound_call_jobs
+     SET status = 'calling', call_sid = $4, started_at = now(),
+         run_version = (SELECT campaign_next_run_version(r)
+                          FROM outbound_call_runs r WHERE r.id = $2)
+   WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
+  RETURNING 1)
+UPDATE outbound_call_runs
+   SET version = version + 1, updated_at = now()
+ WHERE id = $2 AND EXISTS (SELECT 1 FROM started);
+
+-- name: FinishJob
+-- Records a call's outcome `$4` (error `$5`, call sid `$6` when the call started).
+UPDATE outbound_call_jobs
+   SET status = $4, error_message = nullif($5, ''), completed_at = now(),
+       call_sid = coalesce(nullif($6, ''), call_sid),
+       started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
+ WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3
+   AND status IN ('dialing', 'calling');
+
+-- name: CountJobMoves
+-- Applies counter deltas; returns the control state afterwards.
+UPDATE outbound_call_runs r
+   SET queued_count = r.queued_count + $2, in_progress_count = r.in_progress_count + $3,
+       completed_count = r.completed_count + $4, failed_count = r.failed_count + $5,
+       cancelled_count = r.cancelled_count + $6, cursor_position = r.cursor_position + $7,
+       busy_count = r.busy_count + $8, no_answer_count = r.no_answer_count + $9,
+       version = r.version + 1, updated_at = now()
+ WHERE r.id = $1
+RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
+
+-- name: CompleteRun
+-- Completes a running run with no work left.
+UPDATE outbound_call_runs
+   SET status = 'completed', ended_at = now(), completed_at = now(),
+       version = version + 1, updated_at = now()
+ WHERE id = $1 AND status = 'running' AND NOT cancel_requested
+   AND queued_count = 0 AND in_progress_count = 0
+RETURNING status, cancel_requested, queued_count, in_progress_count;
+
+-- name: EndRun
+-- Ends a run with `$2` (cancelled or failed) after `$3` queued jobs were
+-- cancelled; `$4` is the error (failed runs only).
+UPDATE outbound_call_runs
+   SET status = $2, ended_at = now(), completed_at = now(),
+       last_error = coalesce(nullif($4, ''), last_error),
+       queued_count = queued_count - $3, cancelled_count = cancelled_count + $3,
+       cursor_position = cursor_position + $3,
+       version = version + 1, updated_at = now()
+ WHERE id = $1 AND status IN ('pending', 'running', 'paused');
+
+-- name: ActiveJobs
+-- The run's jobs with a call in flight (dialing or calling).
+SELECT id, lead_id, coalesce(phone, '') AS phone, coalesce(dial_lock_token, '') AS token,
+       coalesce(call_sid, '') AS call_sid, status,
+       (extract(epoch from coalesce(dial_started_at, created_at)) * 1000000)::int8
+         AS dial_started_at_us
+  FROM outbound_call_jobs
+ WHERE run_id = $1 AND status IN ('dialing', 'calling') ORDER BY id;
+
+-- name: PendingCancel
+-- The run this lease holds, locked, with whether a cancel is pending; no
+-- row when the lease was lost.
+SELECT r.cancel_requested AND r.status IN ('pending', 'running', 'paused') AS cancel_pending
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND campaign_lease_held(r, $2, $3) FOR NO KEY UPDATE;
+
+-- name: AbandonedCancels
+-- Runs with a pending cancel that no live lease holds (`$1`: lease TTL in
+-- microseconds): nothing else would finalise them (a paused run with no
+-- calls is never acquired again).
+SELECT id, business_id FROM outbound_call_runs
+ WHERE cancel_requested AND status IN ('pending', 'running', 'paused')
+   AND (locked_by_worker IS NULL OR lock_ts IS NULL
+        OR lock_ts < now() - $1::float8 * interval '1 microsecond')
+ ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED;
+
+-- name: ReleaseLease
+-- Gives the lease up (the run's version is left alone).
+UPDATE outbound_call_runs r SET locked_by_worker = NULL, lock_ts = NULL
+ WHERE r.id = $1 AND campaign_lease_held(r, $2, $3);

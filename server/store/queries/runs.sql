@@ -1,0 +1,159 @@
+-- Runs and their jobs as the API reads and changes them (store::RunStore,
+-- store::ProgressStore). Queries name the run table `r` and the job table `j`.
+
+-- fragment: RunColumns
+-- The run fields store::RunFromRow reads, by these names; timestamps as
+-- microseconds since the epoch.
+r.id, r.business_id, coalesce(r.outbound_list_id, 0) AS outbound_list_id,
+coalesce(r.created_by_user_id, 0) AS created_by_user_id,
+coalesce(r.request_id, '') AS request_id, r.concurrency, r.total_leads, r.queued_count,
+r.in_progress_count, r.completed_count, r.failed_count, r.cancelled_count,
+r.busy_count, r.no_answer_count, r.cursor_position, r.status, r.cancel_requested,
+coalesce(r.last_error, '') AS last_error, coalesce(r.locked_by_worker, '') AS locked_by_worker,
+(extract(epoch from r.lock_ts) * 1000000)::int8 AS lock_ts_us, r.lease_epoch, r.version,
+(extract(epoch from r.created_at) * 1000000)::int8 AS created_at_us,
+(extract(epoch from r.started_at) * 1000000)::int8 AS started_at_us,
+(extract(epoch from r.ended_at) * 1000000)::int8 AS ended_at_us,
+(extract(epoch from r.updated_at) * 1000000)::int8 AS updated_at_us
+
+-- fragment: JobColumns
+-- The job fields store::JobFromRow reads, by these names.
+j.id, j.run_id, j.business_id, j.lead_id, coalesce(j.lead_name, '') AS lead_name,
+coalesce(j.phone, '') AS phone, coalesce(j.project_id, 0) AS project_id,
+coalesce(j.call_log_id, 0) AS call_log_id, j.status,
+coalesce(j.error_message, '') AS error_message, coalesce(j.call_sid, '') AS call_sid, j.attempts,
+(extract(epoch from j.dial_started_at) * 1000000)::int8 AS dial_started_at_us,
+(extract(epoch from j.created_at) * 1000000)::int8 AS created_at_us,
+(extract(epoch from j.started_at) * 1000000)::int8 AS started_at_us,
+(extract(epoch from j.completed_at) * 1000000)::int8 AS completed_at_us
+
+-- name: InsertRun
+-- CreateRun, step 1: the run row, unless this business already used the
+-- request_id (then nothing is returned and the existing run is read).
+INSERT INTO outbound_call_runs AS r
+  (business_id, outbound_list_id, created_by_user_id, request_id, request_digest,
+   concurrency, status, project_id, total_leads, queued_count)
+VALUES ($1, nullif($2::int8, 0), nullif($3::int8, 0), $4, $5, $6, $7, nullif($8::int8, 0), 0, 0)
+ON CONFLICT (business_id, request_id) DO NOTHING
+RETURNING r.id;
+
+-- name: RunByRequestId
+-- The run a business created with request_id `$2`, and the digest of that request.
+SELECT r.request_digest, {{RunColumns}}
+  FROM outbound_call_runs r WHERE r.business_id = $1 AND r.request_id = $2;
+
+-- name: CreateIncomingLeads
+-- Leads arrive through COPY into a transaction-local table (COPY cannot write
+-- into a table with row-level security), then move into jobs in one INSERT.
+-- (run_store.cc streams into it by name: kIncomingLeadsTable.)
+CREATE TEMP TABLE incoming_leads (
+  ord bigint NOT NULL, lead_id bigint NOT NULL, phone text NOT NULL, lead_name text NOT NULL
+) ON COMMIT DROP;
+
+-- name: InsertStagedJobs
+-- The staged leads as queued jobs of run `$1`; leads already in the run are skipped.
+INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, project_id, status)
+SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued'
+  FROM incoming_leads i
+ ORDER BY i.ord
+ON CONFLICT (run_id, lead_id) DO NOTHING;
+
+-- name: CountAddedJobs
+-- Adds `$3` new queued jobs to the run's counters.
+UPDATE outbound_call_runs r
+   SET total_leads = total_leads + $3, queued_count = queued_count + $3,
+       version = version + 1, updated_at = now()
+ WHERE r.id = $1 AND r.business_id = $2
+RETURNING {{RunColumns}};
+
+-- name: GetRun
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2;
+
+-- name: LockRunForChange
+-- The run row locked for a change, and whether a worker holds a live lease
+-- (`$3`: the lease TTL in microseconds).
+-- NO KEY UPDATE: it serialises with claims (the same lock) but not with the
+-- foreign-key KEY SHARE locks of an AddLeads still inserting jobs.
+SELECT {{RunColumns}},
+       (r.locked_by_worker IS NOT NULL
+        AND r.lock_ts > now() - $3::float8 * interval '1 microsecond') AS held_by_live_worker
+  FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2 FOR NO KEY UPDATE;
+
+-- name: LockRunForCount
+-- AddLeads' last step: the run row locked for its counter update (a
+-- NO KEY UPDATE lock, like a claim's), with the state to re-check.
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND r.business_id = $2
+   FOR NO KEY UPDATE;
+
+-- name: ProjectOfRun
+SELECT r.project_id FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2;
+
+-- name: ListRuns
+-- A page of runs, newest first: of business `$1` (every business when NULL),
+-- in status `$2` (any when NULL), with ids below `$3` (when not NULL).
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r
+ WHERE ($1::int8 IS NULL OR r.business_id = $1)
+   AND ($2::text IS NULL OR r.status = $2)
+   AND ($3::int8 IS NULL OR r.id < $3)
+ ORDER BY r.id DESC LIMIT $4;
+
+-- name: ListJobs
+-- A page of a run's jobs in id order, optionally of one status, after job `$4`.
+SELECT {{JobColumns}}
+  FROM outbound_call_jobs j
+ WHERE j.run_id = $1 AND j.business_id = $2
+   AND ($3::text IS NULL OR j.status = $3)
+   AND ($4::int8 IS NULL OR j.id > $4)
+ ORDER BY j.id LIMIT $5;
+
+-- name: ApplyTransition
+-- Writes a planned transition; `$6` queued jobs moved to cancelled.
+UPDATE outbound_call_runs r
+   SET status = $3,
+       cancel_requested = r.cancel_requested OR $4,
+       ended_at = CASE WHEN $5 THEN now() ELSE r.ended_at END,
+       completed_at = CASE WHEN $5 THEN now() ELSE r.completed_at END,
+       queued_count = r.queued_count - $6,
+       cancelled_count = r.cancelled_count + $6,
+       cursor_position = r.cursor_position + $6,
+       version = r.version + 1, updated_at = now()
+ WHERE r.id = $1 AND r.business_id = $2
+RETURNING {{RunColumns}};
+
+-- name: CancelQueuedJobs
+-- Cancels every queued job of run `$1` with `$3` as error message. The run
+-- row is locked and the caller bumps its version in the same transaction.
+UPDATE outbound_call_jobs j
+   SET status = 'cancelled', error_message = $3, completed_at = now(),
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $1)
+ WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued';
+
+-- name: RunOwner
+-- The business of run `$1` (read across businesses).
+SELECT business_id FROM outbound_call_runs WHERE id = $1;
+
+-- name: JobChanges
+-- Jobs of a run changed after version `$3`. Uses the (run_id, run_version)
+-- index; `$4` is the limit plus one, so a truncated feed is told apart from
+-- one that fits exactly.
+SELECT j.id, j.lead_id, j.status, coalesce(j.error_message, '') AS error_message, j.run_version
+  FROM outbound_call_jobs j
+ WHERE j.run_id = $1 AND j.business_id = $2 AND j.run_version > $3
+ ORDER BY j.run_version, j.id LIMIT $4;
+
+-- name: RecentRuns
+-- The newest runs of business `$1` (every business when NULL), of status `$2`
+-- (any when NULL).
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r
+ WHERE ($1::int8 IS NULL OR r.business_id = $1)
+   AND ($2::text IS NULL OR r.status = $2)
+ ORDER BY r.id DESC LIMIT $3;
+
+-- name: CountRunsByStatus
+-- How many runs are in each status (every business).
+SELECT status, count(*) AS runs FROM outbound_call_runs GROUP BY status;

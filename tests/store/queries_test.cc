@@ -1,0 +1,94 @@
+// The store's named queries (server/store/queries/*.sql) against the migrated
+// schema: every one parses and plans, and the shared rules of migration 0009
+// (the lease fence, the run_version stamp) are inlined into the statements.
+
+#include "server/store/queries.h"
+
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "tests/support/test_database.h"
+
+namespace campaign {
+namespace {
+
+using testing::TestDatabase;
+
+// Every query is known to the server: tables, columns, functions and
+// parameter types resolve. A query the tests never run would otherwise fail
+// only in production.
+TEST(StoreQueriesTest, EveryNamedQueryPreparesAgainstTheMigratedSchema) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection connection(db.app_url());
+  pqxx::work txn(connection);
+  // InsertStagedJobs reads the transaction-local table this one creates.
+  txn.exec(store::sql::kCreateIncomingLeads);
+  std::set<std::string> names;
+  for (const store::sql::NamedQuery& query : store::sql::kAllQueries) {
+    EXPECT_TRUE(names.insert(query.name).second) << "duplicate name " << query.name;
+    EXPECT_FALSE(absl::StrContains(query.sql, "{{")) << query.name << ": unexpanded fragment";
+    connection.prepare(query.name, query.sql);
+    EXPECT_NO_THROW(connection.prepare_now(query.name)) << query.name << ":\n" << query.sql;
+  }
+  EXPECT_GT(names.size(), 40u);
+}
+
+// The shared rules are SQL functions (migration 0009) that the planner
+// inlines: the plans of the statements using them test and compute on the
+// columns directly, with no function call per execution or per row.
+TEST(StoreQueriesTest, TheSharedRulesAreInlinedIntoTheStatements) {
+  struct Statement {
+    const char* name;
+    const char* arguments;
+    bool fenced;
+  };
+  const Statement kStatements[] = {
+      {"Heartbeat", "(1, 1, 'w')", true},
+      {"LockLeasedRun", "(1, 1, 'w')", true},
+      {"ReadControl", "(1, 1, 'w')", true},
+      {"PendingCancel", "(1, 1, 'w')", true},
+      {"ReleaseLease", "(1, 1, 'w')", true},
+      {"ClaimJobs", "(1, 1, 'w', 5)", true},
+      {"ReleaseClaim", "(1, 1, 't', 'queued', '')", false},
+      {"RecordCallStarted", "(1, 1, 't', 'sid')", false},
+      {"FinishJob", "(1, 1, 't', 'completed', '', '')", false},
+      {"CancelQueuedJobs", "(1, 1, 'Stopped by user')", false},
+  };
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection connection(db.app_url());
+  pqxx::work txn(connection);
+  txn.exec("SELECT set_config('campaign.all_businesses', 'on', true)");
+  for (const Statement& statement : kStatements) {
+    const std::string name = statement.name;
+    int found = 0;
+    for (const store::sql::NamedQuery& query : store::sql::kAllQueries) {
+      if (query.name == name) {
+        connection.prepare(name, query.sql);
+        ++found;
+      }
+    }
+    ASSERT_EQ(found, 1) << name;
+    connection.prepare_now(name);
+    std::string plan;
+    for (const pqxx::row& row :
+         txn.exec("EXPLAIN (VERBOSE) EXECUTE \"" + name + "\"" + statement.arguments)) {
+      plan += row[0].as<std::string>() + "\n";
+    }
+    EXPECT_FALSE(absl::StrContains(plan, "campaign_lease_held")) << name << ":\n" << plan;
+    EXPECT_FALSE(absl::StrContains(plan, "campaign_next_run_version")) << name << ":\n" << plan;
+    if (statement.fenced) {
+      EXPECT_TRUE(absl::StrContains(plan, "lease_epoch")) << name << ":\n" << plan;
+    } else {
+      EXPECT_TRUE(absl::StrContains(plan, "(r.version + 1)")) << name << ":\n" << plan;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace campaign
