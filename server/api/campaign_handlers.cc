@@ -5,6 +5,7 @@
 
 #include "server/api/convert.h"
 #include "server/api/watch_handlers.h"
+#include "server/util/status_macros.h"
 
 namespace campaign::api {
 namespace pb = ::outbound::v1;
@@ -21,9 +22,8 @@ grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerCont
                                                         int64_t run_id, RunAction action,
                                                         pb::OutboundCallRun* response) {
   return Serve(context, [this, run_id, action, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<Run> run = service_->ChangeRun(caller, run_id, action);
-    if (!run.ok()) return run.status();
-    ToProto(*run, AudienceOf(caller.principal), response);
+    ASSIGN_OR_RETURN(const Run run, service_->ChangeRun(caller, run_id, action));
+    ToProto(run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -39,10 +39,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
     input.outbound_list_id = request->outbound_list_id();
     input.project_id = request->project_id();
     input.start_paused = request->start_paused();
-    absl::StatusOr<CreateRunOutput> output = service_->CreateRun(caller, input);
-    if (!output.ok()) return output.status();
-    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
-    response->set_duplicate_leads_dropped(output->duplicate_leads_dropped);
+    ASSIGN_OR_RETURN(const CreateRunOutput output, service_->CreateRun(caller, input));
+    ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
+    response->set_duplicate_leads_dropped(output.duplicate_leads_dropped);
     return absl::OkStatus();
   });
 }
@@ -51,12 +50,11 @@ grpc::ServerUnaryReactor* CampaignHandlers::AddLeads(grpc::CallbackServerContext
                                                      const pb::AddLeadsRequest* request,
                                                      pb::AddLeadsResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<AddLeadsOutput> output =
-        service_->AddLeads(caller, request->run_id(), FromProto(request->leads()));
-    if (!output.ok()) return output.status();
-    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
-    response->set_added(output->added);
-    response->set_duplicates_skipped(output->duplicates_skipped);
+    ASSIGN_OR_RETURN(const AddLeadsOutput output,
+                     service_->AddLeads(caller, request->run_id(), FromProto(request->leads())));
+    ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
+    response->set_added(output.added);
+    response->set_duplicates_skipped(output.duplicates_skipped);
     return absl::OkStatus();
   });
 }
@@ -65,9 +63,8 @@ grpc::ServerUnaryReactor* CampaignHandlers::GetRun(grpc::CallbackServerContext* 
                                                    const pb::GetRunRequest* request,
                                                    pb::OutboundCallRun* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<Run> run = service_->GetRun(caller, request->run_id());
-    if (!run.ok()) return run.status();
-    ToProto(*run, AudienceOf(caller.principal), response);
+    ASSIGN_OR_RETURN(const Run run, service_->GetRun(caller, request->run_id()));
+    ToProto(run, AudienceOf(caller.principal), response);
     return absl::OkStatus();
   });
 }
@@ -76,15 +73,14 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListRuns(grpc::CallbackServerContext
                                                      const pb::ListRunsRequest* request,
                                                      pb::ListRunsResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<std::optional<RunStatus>> status = RunStatusFilter(request->status());
-    if (!status.ok()) return status.status();
-    absl::StatusOr<Listing<Run>> listing = service_->ListRuns(
-        caller, ListRunsInput{request->page_size(), request->page_token(), *status});
-    if (!listing.ok()) return listing.status();
-    for (const Run& run : listing->items) {
+    ASSIGN_OR_RETURN(const std::optional<RunStatus> status, RunStatusFilter(request->status()));
+    ASSIGN_OR_RETURN(const Listing<Run> listing,
+                     service_->ListRuns(caller, ListRunsInput{request->page_size(),
+                                                              request->page_token(), status}));
+    for (const Run& run : listing.items) {
       ToProto(run, AudienceOf(caller.principal), response->add_runs());
     }
-    response->set_next_page_token(listing->next_page_token);
+    response->set_next_page_token(listing.next_page_token);
     return absl::OkStatus();
   });
 }
@@ -93,14 +89,13 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListJobs(grpc::CallbackServerContext
                                                      const pb::ListJobsRequest* request,
                                                      pb::ListJobsResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<std::optional<JobStatus>> status = JobStatusFilter(request->status());
-    if (!status.ok()) return status.status();
-    absl::StatusOr<Listing<Job>> listing = service_->ListJobs(
-        caller,
-        ListJobsInput{request->run_id(), request->page_size(), request->page_token(), *status});
-    if (!listing.ok()) return listing.status();
-    for (const Job& job : listing->items) ToProto(job, response->add_jobs());
-    response->set_next_page_token(listing->next_page_token);
+    ASSIGN_OR_RETURN(const std::optional<JobStatus> status, JobStatusFilter(request->status()));
+    ASSIGN_OR_RETURN(
+        const Listing<Job> listing,
+        service_->ListJobs(caller, ListJobsInput{request->run_id(), request->page_size(),
+                                                 request->page_token(), status}));
+    for (const Job& job : listing.items) ToProto(job, response->add_jobs());
+    response->set_next_page_token(listing.next_page_token);
     return absl::OkStatus();
   });
 }
@@ -109,10 +104,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext*
                                                     const pb::StopRunRequest* request,
                                                     pb::StopRunResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    absl::StatusOr<StopRunOutput> output = service_->StopRun(caller, request->run_id());
-    if (!output.ok()) return output.status();
-    ToProto(output->run, AudienceOf(caller.principal), response->mutable_run());
-    response->set_cancelled_jobs(output->cancelled_jobs);
+    ASSIGN_OR_RETURN(const StopRunOutput output, service_->StopRun(caller, request->run_id()));
+    ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
+    response->set_cancelled_jobs(output.cancelled_jobs);
     return absl::OkStatus();
   });
 }
