@@ -8,9 +8,11 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/util/status_macros.h"
 
 namespace campaign::app {
 namespace {
@@ -74,19 +76,16 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (files.cert_path.empty() || files.key_path.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
-  absl::StatusOr<std::string> cert = ReadPemFile(files.cert_path, "--tls-cert");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile(files.key_path, "--tls-key");
-  if (!key.ok()) return key.status();
-  if (absl::Status pair = CheckKeyPair(*cert, *key, files); !pair.ok()) return pair;
+  ASSIGN_OR_RETURN(std::string cert, ReadPemFile(files.cert_path, "--tls-cert"));
+  ASSIGN_OR_RETURN(std::string key, ReadPemFile(files.key_path, "--tls-key"));
+  RETURN_IF_ERROR(CheckKeyPair(cert, key, files));
   grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (!files.client_ca_path.empty()) {
-    absl::StatusOr<std::string> ca = ReadPemFile(files.client_ca_path, "--tls-client-ca");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadPemFile(files.client_ca_path, "--tls-client-ca"));
     options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  options.pem_key_cert_pairs.push_back({*key, *cert});
+  options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
   return grpc::SslServerCredentials(options);
 }
 

@@ -22,7 +22,7 @@
 #include "absl/time/time.h"
 #include "server/dialer/dialer.h"
 #include "server/store/lease_repository.h"
-#include "server/store/lease_store.h"
+#include "server/store/lease_repository.h"
 
 namespace campaign::scheduler {
 

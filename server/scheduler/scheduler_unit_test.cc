@@ -27,13 +27,11 @@ constexpr int64_t kBusiness = 7;
 // Longest wait for something the dispatcher thread does.
 constexpr absl::Duration kDeadline = absl::Seconds(20);
 
-// What LeaseStore answers when a fenced write finds its lease gone. The
-// payload is private to the store; IsLeaseLost recognising it is asserted by
-// LostLeaseStatusIsWhatTheStoreReports below.
+// What LeaseStore answers when a fenced write finds its lease gone.
 absl::Status LeaseLostStatus() {
-  absl::Status status = absl::AbortedError("lease lost");
-  status.SetPayload("campaign.store/lease_lost", absl::Cord(absl::StrCat(kRun)));
-  return status;
+  store::Lease lease;
+  lease.run_id = kRun;
+  return store::LeaseLostError(lease);
 }
 
 // One run (kRun) with queued jobs, handed to the first Acquire of free runs.

@@ -15,7 +15,7 @@
 #include "server/model/model.h"
 #include "server/service/validation.h"
 #include "server/store/run_repository.h"
-#include "server/store/run_store.h"
+#include "server/store/run_repository.h"
 
 namespace campaign {
 

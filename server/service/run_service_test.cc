@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "server/store/run_store.h"
+#include "server/store/run_repository.h"
 #include "server/util/logging.h"
 
 namespace campaign {

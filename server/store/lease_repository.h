@@ -1,30 +1,99 @@
 // The scheduler's side of the database as an interface: leases on runs,
 // fenced claims of queued jobs, and the recording of dials and outcomes.
 // LeaseStore implements it on PostgreSQL; unit tests of the scheduler's own
-// decisions implement it with a fake. The value types are declared with
-// LeaseStore (store/lease_store.h).
+// decisions implement it with a fake.
 #ifndef CAMPAIGN_SERVER_STORE_LEASE_REPOSITORY_H_
 #define CAMPAIGN_SERVER_STORE_LEASE_REPOSITORY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/model/model.h"
 
 namespace campaign::store {
 
-// Defined in store/lease_store.h.
-struct Lease;
-struct AcquiredRun;
-struct RunControl;
-struct ClaimedJob;
-struct ActiveJob;
-struct JobResult;
-enum class AcquireMode;
+// A run held by a worker: the fencing token of every write for it.
+struct Lease {
+  int64_t run_id = 0;
+  int64_t business_id = 0;
+  int64_t epoch = 0;
+  std::string worker;
+};
+
+// A run a worker just acquired.
+struct AcquiredRun {
+  Lease lease;
+  int32_t concurrency = 0;
+  // The worker that held it before (its lease expired, or it released it).
+  std::string previous_worker;
+};
+
+// What a worker needs to know of its run before it claims or dials.
+struct RunControl {
+  std::optional<RunStatus> status;
+  bool cancel_requested = false;
+  int64_t queued = 0;
+  int64_t in_progress = 0;
+
+  // True when new dials may start: running and no cancel requested.
+  bool Dispatchable() const { return status == RunStatus::kRunning && !cancel_requested; }
+};
+
+// A job claimed for dialing.
+struct ClaimedJob {
+  int64_t job_id = 0;
+  int64_t lead_id = 0;
+  std::string phone;
+  std::string token;
+};
+
+// A job in dialing or calling, as found when a worker acquires a run.
+struct ActiveJob {
+  int64_t job_id = 0;
+  int64_t lead_id = 0;
+  std::string phone;
+  std::string token;
+  // Empty while dialing.
+  std::string call_sid;
+  JobStatus status = JobStatus::kDialing;
+  absl::Time dial_started_at;
+};
+
+// The final result of one job, for RecordOutcomes.
+struct JobResult {
+  int64_t job_id = 0;
+  std::string token;
+  // kCompleted, kFailed, kNoAnswer or kBusy.
+  JobStatus status = JobStatus::kCompleted;
+  std::string error;
+  // The provider's call id when known and not yet recorded; empty otherwise.
+  std::string call_sid;
+};
+
+// Which runs Acquire looks at.
+enum class AcquireMode {
+  // Runs no worker holds.
+  kFree,
+  // Runs whose holder's lease expired (the sweep); one sweeper at a time
+  // across replicas, through an advisory lock.
+  kExpired,
+};
+
+// True for the status of a write whose lease was lost (ABORTED, marked as a
+// lease loss): the worker must let the run go. Other ABORTED statuses are not
+// lease losses.
+bool IsLeaseLost(const absl::Status& status);
+
+// The status of a write whose lease on `lease.run_id` was lost: ABORTED,
+// marked so that IsLeaseLost recognises it. Fakes of LeaseRepository use it
+// to report a lease loss exactly as LeaseStore does.
+absl::Status LeaseLostError(const Lease& lease);
 
 // Leases, claims and outcomes (the contract of each method is written on
 // LeaseStore). Every write for a run is fenced on the lease it names: a write

@@ -24,12 +24,16 @@ int64_t EndCancelledRun(pqxx::work& txn, int64_t run_id, int64_t business_id) {
 // The payload that marks a lease loss (see IsLeaseLost).
 constexpr char kLeaseLostPayload[] = "campaign.store/lease_lost";
 
-absl::Status LeaseLost(const Lease& lease) {
+}  // namespace
+
+absl::Status LeaseLostError(const Lease& lease) {
   absl::Status status = absl::AbortedError(absl::StrCat(
       "lease on run ", lease.run_id, " (epoch ", lease.epoch, ") was lost to another worker"));
   status.SetPayload(kLeaseLostPayload, absl::Cord(absl::StrCat(lease.run_id)));
   return status;
 }
+
+namespace {
 
 RunControl ControlFromRow(const pqxx::row& row) {
   RunControl control;
@@ -109,7 +113,7 @@ auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body
   return database->Transact(
       Tenancy::Business(lease.business_id), what, [&](pqxx::work& txn) -> Result {
         if (txn.exec_params(sql::kLockLeasedRun, lease.run_id, lease.epoch, lease.worker).empty()) {
-          return Result(LeaseLost(lease));
+          return Result(LeaseLostError(lease));
         }
         return body(txn);
       });
@@ -158,7 +162,7 @@ absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
                              [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
                                pqxx::result rows = txn.exec_params(sql::kHeartbeat, lease.run_id,
                                                                    lease.epoch, lease.worker);
-                               if (rows.empty()) return LeaseLost(lease);
+                               if (rows.empty()) return LeaseLostError(lease);
                                return ControlFromRow(rows[0]);
                              });
 }
@@ -168,7 +172,7 @@ absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
                              [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
                                pqxx::result rows = txn.exec_params(sql::kReadControl, lease.run_id,
                                                                    lease.epoch, lease.worker);
-                               if (rows.empty()) return LeaseLost(lease);
+                               if (rows.empty()) return LeaseLostError(lease);
                                return ControlFromRow(rows[0]);
                              });
 }
@@ -188,7 +192,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
         // other fenced write.
         if (jobs.empty() &&
             txn.exec_params(sql::kReadControl, lease.run_id, lease.epoch, lease.worker).empty()) {
-          return LeaseLost(lease);
+          return LeaseLostError(lease);
         }
         return jobs;
       });

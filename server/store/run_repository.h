@@ -1,12 +1,12 @@
 // The operations on runs and jobs that the campaign API's logic
 // (service/RunService) needs, as an interface: RunStore implements it on
 // PostgreSQL, and unit tests of the API's policy implement it with a fake.
-// The result types are declared with RunStore (store/run_store.h).
 #ifndef CAMPAIGN_SERVER_STORE_RUN_REPOSITORY_H_
 #define CAMPAIGN_SERVER_STORE_RUN_REPOSITORY_H_
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -14,12 +14,36 @@
 
 namespace campaign::store {
 
-// Defined in store/run_store.h.
-struct CreatedRun;
-struct AddedLeads;
-struct ChangedRun;
+// Result of CreateRun.
+struct CreatedRun {
+  Run run;
+  // False when the request_id had already created this run (a retry).
+  bool created = false;
+};
+
+// Result of AddLeads.
+struct AddedLeads {
+  Run run;
+  // Jobs inserted.
+  int64_t added = 0;
+  // Leads whose (run_id, lead_id) already existed.
+  int64_t skipped = 0;
+};
+
+// Result of a state change.
+struct ChangedRun {
+  Run run;
+  // Queued jobs cancelled by the change.
+  int64_t cancelled_jobs = 0;
+};
+
+// One page of a keyset listing.
 template <typename T>
-struct Page;
+struct Page {
+  std::vector<T> items;
+  // Set when more items follow: the last item's id.
+  std::optional<int64_t> next_after_id;
+};
 
 // Reads and writes runs and jobs of one business at a time. Every method but
 // RunOwner takes the business it acts for and sees only that business's runs
@@ -66,6 +90,10 @@ class RunRepository {
   // security logs only.
   virtual absl::StatusOr<std::optional<int64_t>> RunOwner(int64_t run_id) = 0;
 };
+
+// Message of a run that is missing or belongs to another business; the two
+// are answered identically.
+std::string RunNotFoundMessage(int64_t run_id);
 
 }  // namespace campaign::store
 

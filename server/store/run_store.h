@@ -15,37 +15,6 @@
 
 namespace campaign::store {
 
-// Result of CreateRun.
-struct CreatedRun {
-  Run run;
-  // False when the request_id had already created this run (a retry).
-  bool created = false;
-};
-
-// Result of AddLeads.
-struct AddedLeads {
-  Run run;
-  // Jobs inserted.
-  int64_t added = 0;
-  // Leads whose (run_id, lead_id) already existed.
-  int64_t skipped = 0;
-};
-
-// Result of a state change.
-struct ChangedRun {
-  Run run;
-  // Queued jobs cancelled by the change.
-  int64_t cancelled_jobs = 0;
-};
-
-// One page of a keyset listing.
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  // Set when more items follow: the last item's id.
-  std::optional<int64_t> next_after_id;
-};
-
 // Reads and writes runs and jobs.
 class RunStore : public RunRepository {
  public:
@@ -95,10 +64,6 @@ class RunStore : public RunRepository {
   Database* database_;
   absl::Duration lease_ttl_;
 };
-
-// Message of a run that is missing or belongs to another business; the two
-// are answered identically.
-std::string RunNotFoundMessage(int64_t run_id);
 
 }  // namespace campaign::store
 

@@ -91,6 +91,15 @@ lead_id,phone,name\n1,+1,"\t\x01""\x7f"\n2,+1,\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\x
 CSV
 chunk escaping 1 '{"lead_id":"1","phone":"+1","name":"\t\u0001\"\u007f"},{"lead_id":"2","phone":"+1","name":"é€📞"}' $'2\n3'
 
+echo "== JSON escaping of backslashes (mawk's gsub left them single: a\\b became a backspace)"
+check backslashes 0 "2 1" "" <<'CSV'
+lead_id,phone,name\n1,+1,a\\b\n2,+1,"\\""x\\y\\\\"\n
+CSV
+chunk backslashes 1 '{"lead_id":"1","phone":"+1","name":"a\\b"},{"lead_id":"2","phone":"+1","name":"\\\"x\\y\\\\"}' $'2\n3'
+expect_eq "backslashes: names as jq reads them" \
+  "$(jq -r '.[].name' <<<"[$(cat -- "$tmp/chunks/leads.1")]" 2>&1)" 'a\b
+\"x\y\\'
+
 echo "== header variants refused at once"
 for header in 'lead_id,phone' 'id,phone,name' 'lead_id,phone,name,extra' 'phone,lead_id,name'; do
   check "header $header" 3 "" "f.csv:1: the header must be lead_id,phone,name" <<<"$header\\n1,+1,x\\n0,+1,x\\n"

@@ -66,8 +66,18 @@ function valid_utf8(s,    i, len, b, need, min, cp) {
   }
   return 1
 }
+# Escapes by hand: what gsub makes of a backslash in the replacement differs
+# between awks (mawk, Debian's default, left "\" single).
+function escape_quotes(s,   out, i) {
+  out = ""
+  while (match(s, /["\\]/)) {
+    out = out substr(s, 1, RSTART - 1) "\\" substr(s, RSTART, 1)
+    s = substr(s, RSTART + 1)
+  }
+  return out s
+}
 function json(s) {
-  gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s)
+  s = escape_quotes(s)
   if (s ~ /[\001-\037\177]/) {
     gsub(/\t/, "\\t", s); gsub(/\r/, "\\r", s)
     while (match(s, /[\001-\037\177]/)) {
