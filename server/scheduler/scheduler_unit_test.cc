@@ -244,6 +244,18 @@ SchedulerOptions FastOptions() {
   return options;
 }
 
+// Runs a worker on `leases` until it lets the run go (one Release), then
+// shuts it down; false if that did not happen within kDeadline or the worker
+// still held a run after the release.
+bool RunUntilReleased(FakeLeases& leases, FakeDialer& dialer) {
+  Scheduler scheduler(&leases, &dialer, FastOptions());
+  scheduler.Start();
+  const bool released = leases.WaitFor([](const FakeLeases& f) { return f.releases == 1; });
+  const bool holds_none = scheduler.HeldRuns().empty();
+  scheduler.Shutdown(absl::ZeroDuration());
+  return released && holds_none;
+}
+
 TEST(SchedulerUnitTest, LostLeaseStatusIsWhatTheStoreReports) {
   EXPECT_TRUE(store::IsLeaseLost(LeaseLostStatus()));
   EXPECT_FALSE(store::IsLeaseLost(absl::AbortedError("lease lost")));
@@ -315,12 +327,7 @@ TEST(SchedulerUnitTest, RepeatedUnexpectedErrorsFailTheRunAndReleaseIt) {
   FakeLeases leases(/*queued_jobs=*/1);
   leases.SetClaimErrors(100, absl::InternalError("constraint violated"));
   FakeDialer dialer;
-  Scheduler scheduler(&leases, &dialer, FastOptions());
-  scheduler.Start();
-
-  ASSERT_TRUE(leases.WaitFor([](const FakeLeases& f) { return f.releases == 1; }));
-  EXPECT_TRUE(scheduler.HeldRuns().empty());
-  scheduler.Shutdown(absl::ZeroDuration());
+  ASSERT_TRUE(RunUntilReleased(leases, dialer));
   absl::MutexLock lock(&leases.mu());
   EXPECT_EQ(leases.claims, 5);  // kMaxConsecutiveErrors, then no more
   EXPECT_EQ(leases.failed_runs, std::vector<std::string>{"constraint violated"});
@@ -347,12 +354,7 @@ TEST(SchedulerUnitTest, ACancelRequestIsFinalisedBeforeAnyClaimAndTheRunReleased
   FakeLeases leases(/*queued_jobs=*/3);
   leases.SetCancelRequested();
   FakeDialer dialer;
-  Scheduler scheduler(&leases, &dialer, FastOptions());
-  scheduler.Start();
-
-  ASSERT_TRUE(leases.WaitFor([](const FakeLeases& f) { return f.releases == 1; }));
-  EXPECT_TRUE(scheduler.HeldRuns().empty());
-  scheduler.Shutdown(absl::ZeroDuration());
+  ASSERT_TRUE(RunUntilReleased(leases, dialer));
   absl::MutexLock lock(&leases.mu());
   EXPECT_EQ(leases.finalized_cancels, 1);
   EXPECT_EQ(leases.claims, 0);
