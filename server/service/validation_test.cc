@@ -387,11 +387,11 @@ TEST(NormalizeLeadsTest, LargeListReportsFirstOffendingLeadAcrossRanges) {
 // (with the same message), including near misses of its shape.
 TEST(NormalizePhoneTest, NorthAmericanFastPathMatchesTheFullParse) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"+14155550123", "+14155550123"},  // San Francisco
-      {"+12125550123", "+12125550123"},  // New York
-      {"+16135550123", "+16135550123"},  // Ottawa, Canada
-      {"+18765550123", "+18765550123"},  // Jamaica
-      {"+18005550123", "+18005550123"},  // toll free
+      {"+14155550123", "+14155550123"},     // San Francisco
+      {"+12125550123", "+12125550123"},     // New York
+      {"+16135550123", "+16135550123"},     // Ottawa, Canada
+      {"+18765550123", "+18765550123"},     // Jamaica
+      {"+18005550123", "+18005550123"},     // toll free
       {"+1 415 555 0123", "+14155550123"},  // not the fast shape: full parse
       {"+1415555012", ""},                  // too short
       {"+141555501234", ""},                // too long

@@ -11,6 +11,7 @@
 //       the same N rows COPYed straight into outbound_call_jobs (libpq, one
 //       transaction, as the URL's role) for a run made by CreateRun of one
 //       lead; seconds from BEGIN until COMMIT returned.
+#include <grpcpp/grpcpp.h>
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -19,8 +20,6 @@
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -85,8 +84,7 @@ v1::CreateRunResponse CreateRun(v1::CampaignService::Stub& stub, const v1::Creat
   grpc::Status status = stub.CreateRun(&context, req, &response);
   if (seconds != nullptr) *seconds = SecondsSince(start);
   if (!status.ok()) {
-    Die(absl::StrCat("CreateRun failed: code ", status.error_code(), ": ",
-                     status.error_message()));
+    Die(absl::StrCat("CreateRun failed: code ", status.error_code(), ": ", status.error_message()));
   }
   return response;
 }
@@ -94,8 +92,7 @@ v1::CreateRunResponse CreateRun(v1::CampaignService::Stub& stub, const v1::Creat
 std::string UniqueRequestId(absl::string_view what) {
   std::string id = absl::GetFlag(FLAGS_request_id);
   if (!id.empty()) return id;
-  return absl::StrCat("bench-", what, "-", getpid(), "-",
-                      Clock::now().time_since_epoch().count());
+  return absl::StrCat("bench-", what, "-", getpid(), "-", Clock::now().time_since_epoch().count());
 }
 
 int CreateRunCommand() {
@@ -117,8 +114,8 @@ int CreateRunCommand() {
   if (response.run().total_leads() != n) {
     Die(absl::StrCat("CreateRun made ", response.run().total_leads(), " jobs, not ", n));
   }
-  std::printf("{\"seconds\":%.6f,\"leads\":%lld,\"run_id\":%lld,\"request_bytes\":%zu}\n",
-              seconds, static_cast<long long>(n), static_cast<long long>(response.run().id()),
+  std::printf("{\"seconds\":%.6f,\"leads\":%lld,\"run_id\":%lld,\"request_bytes\":%zu}\n", seconds,
+              static_cast<long long>(n), static_cast<long long>(response.run().id()),
               req.ByteSizeLong());
   return 0;
 }
