@@ -4,6 +4,8 @@
 #include "server/service/validation.h"
 
 #include <gtest/gtest.h>
+#include <phonenumbers/phonenumber.pb.h>
+#include <phonenumbers/phonenumberutil.h>
 
 #include <cstdint>
 #include <limits>
@@ -14,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace campaign {
 namespace {
@@ -338,6 +341,105 @@ TEST(NormalizeLeadsTest, ReportsFirstOffendingLead) {
 
   auto bad_duplicate = NormalizeLeads({MakeLead(1, "+14155550101"), MakeLead(1, "bad")}, Limits{});
   EXPECT_TRUE(IsInvalidArgumentWith(bad_duplicate.status(), {"leads[1] (lead_id 1)"}));
+}
+
+// A large list is checked on several threads (in ranges): the error still
+// names the first offending lead, whichever range it is in and whatever
+// later ranges hold.
+TEST(NormalizeLeadsTest, LargeListReportsFirstOffendingLeadAcrossRanges) {
+  std::vector<Lead> leads;
+  for (int64_t i = 1; i <= 60'000; ++i) {
+    leads.push_back(MakeLead(i, absl::StrFormat("+1415%03d%04d", 200 + i / 9000, 1000 + i % 9000)));
+  }
+  auto all_good = NormalizeLeads(leads, Limits{});
+  ASSERT_TRUE(all_good.ok()) << all_good.status();
+  ASSERT_EQ(all_good->leads.size(), leads.size());
+  for (size_t i = 0; i < leads.size(); ++i) {
+    ASSERT_EQ(all_good->leads[i].lead_id, leads[i].lead_id);
+    ASSERT_EQ(all_good->leads[i].phone, leads[i].phone);
+  }
+
+  leads[59'000].phone = "late bad";
+  leads[41'234].name = "\xC3";
+  leads[40'000].phone = "first bad";
+  auto bad = NormalizeLeads(leads, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(bad.status(), {"leads[40000] (lead_id 40001)", "first bad"}));
+
+  leads[40'000].phone = leads[39'999].phone;
+  auto bad_name = NormalizeLeads(leads, Limits{});
+  EXPECT_TRUE(IsInvalidArgumentWith(bad_name.status(),
+                                    {"leads[41234] (lead_id 41235)", "name is not valid UTF-8"}));
+
+  // Duplicates across ranges: first wins, counted once each.
+  leads[41'234].name = "";
+  leads[59'000].phone = leads[58'999].phone;
+  leads[50'000].lead_id = 7;
+  leads[10].lead_id = 59'001;
+  auto deduped = NormalizeLeads(leads, Limits{});
+  ASSERT_TRUE(deduped.ok()) << deduped.status();
+  EXPECT_EQ(deduped->duplicates_dropped, 2);
+  EXPECT_EQ(deduped->leads.size(), leads.size() - 2);
+  EXPECT_EQ(deduped->leads[10].lead_id, 59'001);
+}
+
+// The E.164 fast path for North American numbers gives exactly what the full
+// parse gives: the same numbers accepted (in the same form) and refused
+// (with the same message), including near misses of its shape.
+TEST(NormalizePhoneTest, NorthAmericanFastPathMatchesTheFullParse) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"+14155550123", "+14155550123"},     // San Francisco
+      {"+12125550123", "+12125550123"},     // New York
+      {"+16135550123", "+16135550123"},     // Ottawa, Canada
+      {"+18765550123", "+18765550123"},     // Jamaica
+      {"+18005550123", "+18005550123"},     // toll free
+      {"+1 415 555 0123", "+14155550123"},  // not the fast shape: full parse
+      {"+1415555012", ""},                  // too short
+      {"+141555501234", ""},                // too long
+      {"+11155550123", ""},                 // area code 1xx
+      {"+10155550123", ""},                 // area code 0xx
+      {"+14151550123", ""},                 // exchange 1xx
+      {"+19995550123", ""},                 // unassigned area code 999
+      {"+1415555012a", ""},                 // a letter
+  };
+  for (const auto& [input, want] : cases) {
+    absl::StatusOr<std::string> got = NormalizePhone(input, "phone");
+    if (want.empty()) {
+      EXPECT_TRUE(IsInvalidArgumentWith(got.status(), {"phone \"", "is not a valid"}))
+          << input << ": " << got.status();
+    } else {
+      ASSERT_TRUE(got.ok()) << input << ": " << got.status();
+      EXPECT_EQ(*got, want) << input;
+    }
+  }
+}
+
+// The same over the whole North American shape: every area code with a few
+// exchanges each, checked against libphonenumber's own parse of the string.
+TEST(NormalizePhoneTest, NorthAmericanFastPathAgreesWithLibphonenumberEverywhere) {
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  int accepted = 0;
+  for (int area = 200; area <= 999; ++area) {
+    for (int exchange : {100, 211, 555, 732, 911, 999}) {
+      const std::string phone = absl::StrFormat("+1%03d%03d0123", area, exchange);
+      PhoneNumber parsed;
+      std::string want;
+      if (util.Parse(phone, "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR &&
+          util.IsValidNumber(parsed) && !parsed.has_extension()) {
+        util.Format(parsed, PhoneNumberUtil::E164, &want);
+      }
+      absl::StatusOr<std::string> got = NormalizePhone(phone, "phone");
+      if (want.empty()) {
+        ASSERT_FALSE(got.ok()) << phone << " gave " << *got;
+      } else {
+        ASSERT_TRUE(got.ok()) << phone << ": " << got.status();
+        ASSERT_EQ(*got, want) << phone;
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000);  // the sweep did reach valid numbers
 }
 
 // ---------------------------------------------------------------- request_id

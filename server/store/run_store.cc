@@ -36,9 +36,13 @@ void StageLeads(pqxx::work& txn, const std::vector<Lead>& leads) {
 }
 
 // Inserts the staged leads as queued jobs; returns how many were new.
+// `new_run`: the run was created by this transaction (no job can conflict).
 int64_t InsertStagedJobs(pqxx::work& txn, int64_t run_id, int64_t business_id,
-                         std::optional<int64_t> project_id) {
-  return txn.exec_params(sql::kInsertStagedJobs, run_id, business_id, project_id).affected_rows();
+                         std::optional<int64_t> project_id, bool new_run = false) {
+  return txn
+      .exec_params(new_run ? sql::kInsertStagedNewJobs : sql::kInsertStagedJobs, run_id,
+                   business_id, project_id)
+      .affected_rows();
 }
 
 // OK when leads may be added to `run`: pending, running or paused, and no
@@ -94,7 +98,8 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
         StageLeads(txn, run.leads);
         const int64_t added =
             InsertStagedJobs(txn, run_id, run.business_id,
-                             run.project_id == 0 ? std::nullopt : std::optional(run.project_id));
+                             run.project_id == 0 ? std::nullopt : std::optional(run.project_id),
+                             /*new_run=*/true);
         pqxx::result counted =
             txn.exec_params(sql::kCountAddedJobs, run_id, run.business_id, added);
         return CreatedRun{RunFromRow(counted[0]), true};

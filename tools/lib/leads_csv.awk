@@ -46,6 +46,8 @@ function parse(s,    n, pos, len, c, q, field, rest) {
   }
 }
 function valid_utf8(s,    i, len, b, need, min, cp) {
+  # ASCII (nearly every phone and most names) is valid: skip the byte loop.
+  if (s !~ /[\200-\377]/) return 1
   len = length(s); i = 1
   while (i <= len) {
     b = substr(s, i, 1)

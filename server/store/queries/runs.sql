@@ -50,6 +50,16 @@ CREATE TEMP TABLE incoming_leads (
   ord bigint NOT NULL, lead_id bigint NOT NULL, phone text NOT NULL, lead_name text NOT NULL
 ) ON COMMIT DROP;
 
+-- name: InsertStagedNewJobs
+-- CreateRun's jobs: the staged leads as queued jobs of the run `$1` this
+-- transaction created. Its leads are de-duplicated and it has no jobs yet, so
+-- no row can conflict: a plain INSERT, without ON CONFLICT's speculative
+-- insertion (measured: about a fifth of the statement's time at 100,000 rows).
+INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, project_id, status)
+SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued'
+  FROM incoming_leads i
+ ORDER BY i.ord;
+
 -- name: InsertStagedJobs
 -- The staged leads as queued jobs of run `$1`; leads already in the run are skipped.
 INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, project_id, status)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tools/bench --quick end to end: it starts its own PostgreSQL and campaignd,
+# runs every scenario once at small sizes, and writes well-formed JSON holding
+# each scenario with its figures. Never asserts a speed: only that the tool
+# runs and reports.
+# Usage: bench_quick_test.sh PATH_TO_CAMPAIGND PATH_TO_CAMPAIGN_BENCH
+set -euo pipefail
+campaignd=${1:?usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH}
+client=${2:?usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/bench-quick-test.XXXXXX)
+trap 'rm -rf -- "$tmp"' EXIT
+out=$tmp/bench.json
+
+"$root/tools/bench" --quick --campaignd "$campaignd" --client "$client" --out "$out" \
+  >"$tmp/stdout" 2>"$tmp/stderr" || { cat "$tmp/stderr" "$tmp/stdout" >&2; fail "tools/bench --quick failed"; }
+cat "$tmp/stdout"
+
+[[ -s $out ]] || fail "no JSON file at $out"
+jq -e . "$out" >/dev/null || fail "$out is not JSON"
+grep -qF "JSON: $out" "$tmp/stdout" || fail "tools/bench did not print the JSON path"
+grep -q "PostgreSQL on 127.0.0.1:" "$tmp/stderr" || fail "tools/bench did not print PostgreSQL's settings"
+grep -q "fsync = off" "$tmp/stderr" || fail "tools/bench did not print PostgreSQL's settings"
+
+# Every scenario the tool knows, each with numeric figures and a target.
+mapfile -t scenarios < <(sed -n 's/^BENCH_SCENARIOS=(\(.*\))$/\1/p' "$root/tools/bench" | tr ' ' '\n')
+((${#scenarios[@]} > 0)) || fail "found no BENCH_SCENARIOS in tools/bench"
+for s in "${scenarios[@]}"; do
+  jq -e --arg s "$s" '.scenarios[$s] | (.measured.median | type == "number") and
+      (.measured.min | type == "number") and (.measured.max | type == "number") and
+      (.measured.runs | length == 1) and (.target | type == "string")' "$out" >/dev/null ||
+    fail "scenario $s missing or malformed in $out: $(jq -c --arg s "$s" '.scenarios[$s]' "$out")"
+  grep -q "^$s " "$tmp/stdout" || fail "scenario $s missing from the table"
+done
+jq -e '.scenarios.ingest.beside.median | type == "number"' "$out" >/dev/null ||
+  fail "ingest has no COPY figure beside it"
+jq -e '(.machine.cpus | type == "number") and (.postgres.fsync == "off") and .quick' "$out" \
+  >/dev/null || fail "machine, settings or mode missing from $out"
+echo "bench_quick: ok (${scenarios[*]})"
