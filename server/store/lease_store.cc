@@ -16,8 +16,8 @@ constexpr int64_t kSweepLockKey = 0x0CA11'0002;
 int64_t EndCancelledRun(pqxx::work& txn, int64_t run_id, int64_t business_id) {
   const int64_t cancelled =
       CancelQueuedJobs(txn, run_id, business_id, CancelReason(RunStatus::kCancelled));
-  txn.exec_params(sql::kEndRun, run_id, std::string(RunStatusName(RunStatus::kCancelled)),
-                  cancelled, std::string());
+  txn.exec_params(sql::kEndRun, run_id, business_id,
+                  std::string(RunStatusName(RunStatus::kCancelled)), cancelled, std::string());
   return cancelled;
 }
 
@@ -98,10 +98,10 @@ struct CounterDelta {
   }
 };
 
-RunControl ApplyCounts(pqxx::work& txn, int64_t run_id, const CounterDelta& delta) {
+RunControl ApplyCounts(pqxx::work& txn, const Lease& lease, const CounterDelta& delta) {
   return ControlFromRow(txn.exec_params1(
-      sql::kCountJobMoves, run_id, delta.queued, delta.in_progress, delta.completed, delta.failed,
-      delta.cancelled, delta.cursor, delta.busy, delta.no_answer));
+      sql::kCountJobMoves, lease.run_id, lease.business_id, delta.queued, delta.in_progress,
+      delta.completed, delta.failed, delta.cancelled, delta.cursor, delta.busy, delta.no_answer));
 }
 
 // Runs `body` in a transaction of the lease's business after checking (and
@@ -110,13 +110,15 @@ template <typename Body>
 auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body&& body)
     -> std::invoke_result_t<Body&, pqxx::work&> {
   using Result = std::invoke_result_t<Body&, pqxx::work&>;
-  return database->Transact(
-      Tenancy::Business(lease.business_id), what, [&](pqxx::work& txn) -> Result {
-        if (txn.exec_params(sql::kLockLeasedRun, lease.run_id, lease.epoch, lease.worker).empty()) {
-          return Result(LeaseLostError(lease));
-        }
-        return body(txn);
-      });
+  return database->Transact(Tenancy::Business(lease.business_id), what,
+                            [&](pqxx::work& txn) -> Result {
+                              if (txn.exec_params(sql::kLockLeasedRun, lease.run_id,
+                                                  lease.business_id, lease.epoch, lease.worker)
+                                      .empty()) {
+                                return Result(LeaseLostError(lease));
+                              }
+                              return body(txn);
+                            });
 }
 
 }  // namespace
@@ -160,8 +162,9 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
 absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
   return database_->Transact(Tenancy::Business(lease.business_id), "heartbeat",
                              [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-                               pqxx::result rows = txn.exec_params(sql::kHeartbeat, lease.run_id,
-                                                                   lease.epoch, lease.worker);
+                               pqxx::result rows =
+                                   txn.exec_params(sql::kHeartbeat, lease.run_id, lease.business_id,
+                                                   lease.epoch, lease.worker);
                                if (rows.empty()) return LeaseLostError(lease);
                                return ControlFromRow(rows[0]);
                              });
@@ -170,8 +173,9 @@ absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
 absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
   return database_->Transact(Tenancy::Business(lease.business_id), "read run control",
                              [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-                               pqxx::result rows = txn.exec_params(sql::kReadControl, lease.run_id,
-                                                                   lease.epoch, lease.worker);
+                               pqxx::result rows =
+                                   txn.exec_params(sql::kReadControl, lease.run_id,
+                                                   lease.business_id, lease.epoch, lease.worker);
                                if (rows.empty()) return LeaseLostError(lease);
                                return ControlFromRow(rows[0]);
                              });
@@ -182,16 +186,17 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
       Tenancy::Business(lease.business_id), "claim jobs",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ClaimedJob>> {
         std::vector<ClaimedJob> jobs;
-        for (const auto& row :
-             txn.exec_params(sql::kClaimJobs, lease.run_id, lease.epoch, lease.worker, max_jobs)) {
+        for (const auto& row : txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id,
+                                               lease.epoch, lease.worker, max_jobs)) {
           jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
                                     row["phone"].as<std::string>(),
                                     row["dial_lock_token"].as<std::string>()});
         }
         // Nothing claimed: a lost lease is reported as such, like every
         // other fenced write.
-        if (jobs.empty() &&
-            txn.exec_params(sql::kReadControl, lease.run_id, lease.epoch, lease.worker).empty()) {
+        if (jobs.empty() && txn.exec_params(sql::kReadControl, lease.run_id, lease.business_id,
+                                            lease.epoch, lease.worker)
+                                .empty()) {
           return LeaseLostError(lease);
         }
         return jobs;
@@ -202,7 +207,7 @@ absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const Cla
   return Fenced(
       database_, lease, "release claim", [&](pqxx::work& txn) -> absl::StatusOr<JobStatus> {
         // The fence locked the run row: its state cannot change until commit.
-        const pqxx::row run = txn.exec_params1(sql::kRunState, lease.run_id);
+        const pqxx::row run = txn.exec_params1(sql::kRunState, lease.run_id, lease.business_id);
         const std::optional<RunStatus> status = ParseRunStatus(run["status"].as<std::string>());
         const bool cancel_requested = run["cancel_requested"].as<bool>();
         const bool requeue =
@@ -212,12 +217,13 @@ absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const Cla
         const std::string reason = requeue ? std::string()
                                            : CancelReason(status.value_or(RunStatus::kCancelled),
                                                           run["last_error"].as<std::string>());
-        const int64_t moved = txn.exec_params(sql::kReleaseClaim, job.job_id, lease.run_id,
-                                              job.token, std::string(JobStatusName(to)), reason)
-                                  .affected_rows();
+        const int64_t moved =
+            txn.exec_params(sql::kReleaseClaim, job.job_id, lease.run_id, lease.business_id,
+                            job.token, std::string(JobStatusName(to)), reason)
+                .affected_rows();
         CounterDelta delta;
         delta.Move(JobStatus::kDialing, to, moved);
-        if (moved > 0) ApplyCounts(txn, lease.run_id, delta);
+        if (moved > 0) ApplyCounts(txn, lease, delta);
         return to;
       });
 }
@@ -225,34 +231,35 @@ absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const Cla
 absl::Status LeaseStore::RecordCallStarted(const Lease& lease, int64_t job_id,
                                            absl::string_view token, absl::string_view call_sid) {
   return Fenced(database_, lease, "record call start", [&](pqxx::work& txn) -> absl::Status {
-    txn.exec_params(sql::kRecordCallStarted, job_id, lease.run_id, std::string(token),
-                    std::string(call_sid));
+    txn.exec_params(sql::kRecordCallStarted, job_id, lease.run_id, lease.business_id,
+                    std::string(token), std::string(call_sid));
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<RunControl> LeaseStore::RecordOutcomes(const Lease& lease,
                                                       const std::vector<JobResult>& results) {
-  return Fenced(database_, lease, "record call outcomes",
-                [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-                  CounterDelta delta;
-                  for (const JobResult& result : results) {
-                    const int64_t finished =
-                        txn.exec_params(sql::kFinishJob, result.job_id, lease.run_id, result.token,
-                                        std::string(JobStatusName(result.status)), result.error,
-                                        result.call_sid)
-                            .affected_rows();
-                    // dialing and calling both count as in progress.
-                    delta.Move(JobStatus::kDialing, result.status, finished);
-                  }
-                  RunControl control = ApplyCounts(txn, lease.run_id, delta);
-                  if (control.status == RunStatus::kRunning && !control.cancel_requested &&
-                      control.queued == 0 && control.in_progress == 0) {
-                    pqxx::result completed = txn.exec_params(sql::kCompleteRun, lease.run_id);
-                    if (!completed.empty()) control = ControlFromRow(completed[0]);
-                  }
-                  return control;
-                });
+  return Fenced(
+      database_, lease, "record call outcomes", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        CounterDelta delta;
+        for (const JobResult& result : results) {
+          const int64_t finished =
+              txn.exec_params(sql::kFinishJob, result.job_id, lease.run_id, lease.business_id,
+                              result.token, std::string(JobStatusName(result.status)), result.error,
+                              result.call_sid)
+                  .affected_rows();
+          // dialing and calling both count as in progress.
+          delta.Move(JobStatus::kDialing, result.status, finished);
+        }
+        RunControl control = ApplyCounts(txn, lease, delta);
+        if (control.status == RunStatus::kRunning && !control.cancel_requested &&
+            control.queued == 0 && control.in_progress == 0) {
+          pqxx::result completed =
+              txn.exec_params(sql::kCompleteRun, lease.run_id, lease.business_id);
+          if (!completed.empty()) control = ControlFromRow(completed[0]);
+        }
+        return control;
+      });
 }
 
 absl::StatusOr<int64_t> LeaseStore::FinalizeCancel(const Lease& lease) {
@@ -263,7 +270,7 @@ absl::StatusOr<int64_t> LeaseStore::FinalizeCancel(const Lease& lease) {
 
 absl::StatusOr<bool> LeaseStore::CompleteIfDone(const Lease& lease) {
   return Fenced(database_, lease, "complete run", [&](pqxx::work& txn) -> absl::StatusOr<bool> {
-    return !txn.exec_params(sql::kCompleteRun, lease.run_id).empty();
+    return !txn.exec_params(sql::kCompleteRun, lease.run_id, lease.business_id).empty();
   });
 }
 
@@ -271,8 +278,8 @@ absl::Status LeaseStore::FailRun(const Lease& lease, absl::string_view error) {
   return Fenced(database_, lease, "fail run", [&](pqxx::work& txn) -> absl::Status {
     const int64_t cancelled = CancelQueuedJobs(txn, lease.run_id, lease.business_id,
                                                CancelReason(RunStatus::kFailed, error));
-    txn.exec_params(sql::kEndRun, lease.run_id, std::string(RunStatusName(RunStatus::kFailed)),
-                    cancelled, std::string(error));
+    txn.exec_params(sql::kEndRun, lease.run_id, lease.business_id,
+                    std::string(RunStatusName(RunStatus::kFailed)), cancelled, std::string(error));
     return absl::OkStatus();
   });
 }
@@ -282,7 +289,7 @@ absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease
       database_, lease, "list active jobs",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ActiveJob>> {
         std::vector<ActiveJob> jobs;
-        for (const auto& row : txn.exec_params(sql::kActiveJobs, lease.run_id)) {
+        for (const auto& row : txn.exec_params(sql::kActiveJobs, lease.run_id, lease.business_id)) {
           ActiveJob job;
           job.job_id = row["id"].as<int64_t>();
           job.lead_id = row["lead_id"].as<int64_t>();
@@ -301,14 +308,15 @@ absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease
 absl::Status LeaseStore::Release(const Lease& lease) {
   return database_->Transact(
       Tenancy::Business(lease.business_id), "release lease", [&](pqxx::work& txn) -> absl::Status {
-        pqxx::result pending =
-            txn.exec_params(sql::kPendingCancel, lease.run_id, lease.epoch, lease.worker);
+        pqxx::result pending = txn.exec_params(sql::kPendingCancel, lease.run_id, lease.business_id,
+                                               lease.epoch, lease.worker);
         if (pending.empty()) return absl::OkStatus();  // lost already: nothing to give up
         // A cancel requested while this worker held the run ends it now: once
         // released, a paused run with no calls is never acquired again.
         if (pending[0]["cancel_pending"].as<bool>())
           EndCancelledRun(txn, lease.run_id, lease.business_id);
-        txn.exec_params(sql::kReleaseLease, lease.run_id, lease.epoch, lease.worker);
+        txn.exec_params(sql::kReleaseLease, lease.run_id, lease.business_id, lease.epoch,
+                        lease.worker);
         return absl::OkStatus();
       });
 }

@@ -48,7 +48,10 @@ absl::StatusOr<std::vector<Run>> ProgressStore::RecentRuns(std::optional<int64_t
   return database_->Transact(
       tenancy, "read recent runs", [&](pqxx::work& txn) -> absl::StatusOr<std::vector<Run>> {
         std::vector<Run> runs;
-        for (const auto& row : txn.exec_params(sql::kRecentRuns, business_id, status_name, limit)) {
+        pqxx::result rows =
+            business_id ? txn.exec_params(sql::kRecentRuns, *business_id, status_name, limit)
+                        : txn.exec_params(sql::kRecentRunsAllBusinesses, status_name, limit);
+        for (const auto& row : rows) {
           runs.push_back(RunFromRow(row));
         }
         return runs;

@@ -162,8 +162,11 @@ absl::StatusOr<Page<Run>> RunStore::ListRuns(std::optional<int64_t> business_id,
   const Tenancy tenancy = business_id ? Tenancy::Business(*business_id) : Tenancy::AllBusinesses();
   return database_->Transact(
       tenancy, "list runs", [&](pqxx::work& txn) -> absl::StatusOr<Page<Run>> {
-        pqxx::result rows =
-            txn.exec_params(sql::kListRuns, business_id, StatusFilter(status), after_id, limit + 1);
+        pqxx::result rows = business_id
+                                ? txn.exec_params(sql::kListRuns, *business_id,
+                                                  StatusFilter(status), after_id, limit + 1)
+                                : txn.exec_params(sql::kListRunsAllBusinesses, StatusFilter(status),
+                                                  after_id, limit + 1);
         Page<Run> page;
         for (const auto& row : rows) {
           if (static_cast<int32_t>(page.items.size()) == limit) {

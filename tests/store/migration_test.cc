@@ -33,7 +33,7 @@ namespace campaign {
 namespace {
 
 // The number of files in migrations/; raise it with every new migration.
-constexpr int kLatestVersion = 9;
+constexpr int kLatestVersion = 10;
 
 // campaign::Run under a name that gtest's Test::Run does not hide in tests.
 using RunRecord = ::campaign::Run;
@@ -343,11 +343,12 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
       admin_text("SELECT lead_name FROM outbound_call_jobs WHERE run_id = 100 AND lead_id = 2"),
       "Ben again");
 
-  // UNIQUE (run_id, lead_id) named unique_run_lead, and it holds.
+  // At most one job per lead per run: the legacy name unique_run_lead, with
+  // the business leading its columns since 0010 (distribution-ready keys).
   EXPECT_EQ(admin_text("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
                        " WHERE conrelid = 'outbound_call_jobs'::regclass"
                        " AND conname = 'unique_run_lead' AND contype = 'u'"),
-            "UNIQUE (run_id, lead_id)");
+            "UNIQUE (business_id, run_id, lead_id)");
   EXPECT_THROW(db_.ExecAsAdmin("INSERT INTO outbound_call_jobs (run_id, business_id, lead_id)"
                                " VALUES (100, 10, 3)"),
                pqxx::unique_violation);

@@ -48,15 +48,15 @@ TEST(StoreQueriesTest, TheSharedRulesAreInlinedIntoTheStatements) {
     bool fenced;
   };
   const Statement kStatements[] = {
-      {"Heartbeat", "(1, 1, 'w')", true},
-      {"LockLeasedRun", "(1, 1, 'w')", true},
-      {"ReadControl", "(1, 1, 'w')", true},
-      {"PendingCancel", "(1, 1, 'w')", true},
-      {"ReleaseLease", "(1, 1, 'w')", true},
-      {"ClaimJobs", "(1, 1, 'w', 5)", true},
-      {"ReleaseClaim", "(1, 1, 't', 'queued', '')", false},
-      {"RecordCallStarted", "(1, 1, 't', 'sid')", false},
-      {"FinishJob", "(1, 1, 't', 'completed', '', '')", false},
+      {"Heartbeat", "(1, 1, 1, 'w')", true},
+      {"LockLeasedRun", "(1, 1, 1, 'w')", true},
+      {"ReadControl", "(1, 1, 1, 'w')", true},
+      {"PendingCancel", "(1, 1, 1, 'w')", true},
+      {"ReleaseLease", "(1, 1, 1, 'w')", true},
+      {"ClaimJobs", "(1, 1, 1, 'w', 5)", true},
+      {"ReleaseClaim", "(1, 1, 1, 't', 'queued', '')", false},
+      {"RecordCallStarted", "(1, 1, 1, 't', 'sid')", false},
+      {"FinishJob", "(1, 1, 1, 't', 'completed', '', '')", false},
       {"CancelQueuedJobs", "(1, 1, 'Stopped by user')", false},
   };
   TestDatabase db;

@@ -1,7 +1,12 @@
 -- The scheduler's lease on a run and the job transitions it makes
--- (store::LeaseStore). A lease is (run id, lease_epoch, worker); every write
--- under a lease is fenced by campaign_lease_held() (migration 0009), and every
--- job transition stamps run_version with campaign_next_run_version().
+-- (store::LeaseStore). A lease is (run id, business id, lease_epoch, worker);
+-- every write under a lease is fenced by campaign_lease_held() (migration
+-- 0009), and every job transition stamps run_version with
+-- campaign_next_run_version(). Every statement under a lease names the run's
+-- business (`r.business_id`, `j.business_id`) on every table it reads, so it
+-- touches one business only (one shard when distributed by business_id,
+-- docs/scaling.md); AcquireRuns and AbandonedCancels scan across businesses
+-- by design.
 
 -- name: TrySweepLock
 -- One sweeper at a time across replicas (transaction-scoped advisory lock).
@@ -77,18 +82,18 @@ RETURNING r.id, r.business_id, r.lease_epoch, r.concurrency,
 -- name: LockLeasedRun
 -- The fence of every write: the run row, locked, if this lease still holds.
 SELECT 1 AS held FROM outbound_call_runs r
- WHERE r.id = $1 AND campaign_lease_held(r, $2, $3) FOR NO KEY UPDATE;
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4) FOR NO KEY UPDATE;
 
 -- name: ReadControl
 -- What the dispatch loop steers by, if this lease still holds.
 SELECT r.status, r.cancel_requested, r.queued_count, r.in_progress_count
   FROM outbound_call_runs r
- WHERE r.id = $1 AND campaign_lease_held(r, $2, $3);
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4);
 
 -- name: Heartbeat
 -- Renews the lease (the run's version is left alone: nothing a watcher sees changed).
 UPDATE outbound_call_runs r SET lock_ts = now()
- WHERE r.id = $1 AND campaign_lease_held(r, $2, $3)
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
 RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
 
 -- name: ClaimJobs
@@ -98,15 +103,15 @@ RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
 -- seen), not from the statement's snapshot.
 WITH run AS (
   SELECT r.id, campaign_next_run_version(r) AS next_version,
-         greatest(0, least($4::int, r.concurrency - r.in_progress_count)) AS free
+         greatest(0, least($5::int, r.concurrency - r.in_progress_count)) AS free
     FROM outbound_call_runs r
-   WHERE r.id = $1 AND campaign_lease_held(r, $2, $3)
+   WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
      AND r.status = 'running' AND NOT r.cancel_requested
    FOR NO KEY UPDATE),
 picked AS (
   SELECT j.id
     FROM outbound_call_jobs j
-   WHERE j.run_id = (SELECT id FROM run) AND j.status = 'queued'
+   WHERE j.run_id = (SELECT id FROM run) AND j.business_id = $2 AND j.status = 'queued'
    ORDER BY j.id
    LIMIT (SELECT free FROM run)
    FOR UPDATE SKIP LOCKED),
@@ -116,106 +121,114 @@ claimed AS (
          dial_started_at = now(), attempts = j.attempts + 1,
          run_version = (SELECT next_version FROM run)
     FROM picked
-   WHERE j.id = picked.id
+   WHERE j.id = picked.id AND j.business_id = $2
   RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
 counted AS (
   UPDATE outbound_call_runs r
      SET queued_count = r.queued_count - (SELECT count(*) FROM claimed),
          in_progress_count = r.in_progress_count + (SELECT count(*) FROM claimed),
          lock_ts = now(), version = r.version + 1, updated_at = now()
-   WHERE r.id = (SELECT id FROM run) AND EXISTS (SELECT 1 FROM claimed)
+   WHERE r.id = (SELECT id FROM run) AND r.business_id = $2 AND EXISTS (SELECT 1 FROM claimed)
   RETURNING 1)
 SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id;
 
 -- name: ReleaseClaim
--- Gives a claimed job back (`$4` = 'queued') or cancels it, with reason `$5`.
+-- Gives claimed job `$1` of run `$2` of business `$3` (token `$4`) back
+-- (`$5` = 'queued') or cancels it, with reason `$6`.
 UPDATE outbound_call_jobs
-   SET status = $4::text, error_message = nullif($5, ''),
-       completed_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE now() END,
-       dial_lock_token = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_lock_token END,
-       dial_started_at = CASE WHEN $4::text = 'queued' THEN NULL ELSE dial_started_at END,
+   SET status = $5::text, error_message = nullif($6, ''),
+       completed_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE now() END,
+       dial_lock_token = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_lock_token END,
+       dial_started_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_started_at END,
        attempts = attempts - 1,
-       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
- WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
-   AND call_sid IS NULL;
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                       WHERE r.id = $2 AND r.business_id = $3)
+ WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
+   AND status = 'dialing' AND call_sid IS NULL;
 
 -- name: RunState
 -- The run state an undone claim is decided on, read after the fence locked
 -- the run row: a Stop or Cancel that committed first is seen.
 SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
-  FROM outbound_call_runs WHERE id = $1;
+  FROM outbound_call_runs WHERE id = $1 AND business_id = $2;
 
 -- name: RecordCallStarted
 -- Marks the job calling and bumps the run's version in the same statement,
 -- so the job's run_version is covered by the run's version (watchers read
 -- "jobs changed since version v").
+-- Job `$1` of run `$2` of business `$3`, token `$4`, call id `$5`.
 WITH started AS (
   UPDATE outbound_call_jobs
-     SET status = 'calling', call_sid = $4, started_at = now(),
+     SET status = 'calling', call_sid = $5, started_at = now(),
          run_version = (SELECT campaign_next_run_version(r)
-                          FROM outbound_call_runs r WHERE r.id = $2)
-   WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3 AND status = 'dialing'
+                          FROM outbound_call_runs r WHERE r.id = $2 AND r.business_id = $3)
+   WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
+     AND status = 'dialing'
   RETURNING 1)
 UPDATE outbound_call_runs
    SET version = version + 1, updated_at = now()
- WHERE id = $2 AND EXISTS (SELECT 1 FROM started);
+ WHERE id = $2 AND business_id = $3 AND EXISTS (SELECT 1 FROM started);
 
 -- name: FinishJob
--- Records a call's outcome `$4` (error `$5`, call sid `$6` when the call started).
+-- Records the outcome `$5` of job `$1` of run `$2` of business `$3` (token
+-- `$4`; error `$6`, call sid `$7` when the call started).
 UPDATE outbound_call_jobs
-   SET status = $4, error_message = nullif($5, ''), completed_at = now(),
-       call_sid = coalesce(nullif($6, ''), call_sid),
-       started_at = CASE WHEN $6 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
-       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $2)
- WHERE id = $1 AND run_id = $2 AND dial_lock_token = $3
+   SET status = $5, error_message = nullif($6, ''), completed_at = now(),
+       call_sid = coalesce(nullif($7, ''), call_sid),
+       started_at = CASE WHEN $7 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                       WHERE r.id = $2 AND r.business_id = $3)
+ WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
    AND status IN ('dialing', 'calling');
 
 -- name: CountJobMoves
--- Applies counter deltas; returns the control state afterwards.
+-- Applies counter deltas to run `$1` of business `$2`; returns the control
+-- state afterwards.
 UPDATE outbound_call_runs r
-   SET queued_count = r.queued_count + $2, in_progress_count = r.in_progress_count + $3,
-       completed_count = r.completed_count + $4, failed_count = r.failed_count + $5,
-       cancelled_count = r.cancelled_count + $6, cursor_position = r.cursor_position + $7,
-       busy_count = r.busy_count + $8, no_answer_count = r.no_answer_count + $9,
+   SET queued_count = r.queued_count + $3, in_progress_count = r.in_progress_count + $4,
+       completed_count = r.completed_count + $5, failed_count = r.failed_count + $6,
+       cancelled_count = r.cancelled_count + $7, cursor_position = r.cursor_position + $8,
+       busy_count = r.busy_count + $9, no_answer_count = r.no_answer_count + $10,
        version = r.version + 1, updated_at = now()
- WHERE r.id = $1
+ WHERE r.id = $1 AND r.business_id = $2
 RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
 
 -- name: CompleteRun
--- Completes a running run with no work left.
+-- Completes running run `$1` of business `$2` with no work left.
 UPDATE outbound_call_runs
    SET status = 'completed', ended_at = now(), completed_at = now(),
        version = version + 1, updated_at = now()
- WHERE id = $1 AND status = 'running' AND NOT cancel_requested
+ WHERE id = $1 AND business_id = $2 AND status = 'running' AND NOT cancel_requested
    AND queued_count = 0 AND in_progress_count = 0
 RETURNING status, cancel_requested, queued_count, in_progress_count;
 
 -- name: EndRun
--- Ends a run with `$2` (cancelled or failed) after `$3` queued jobs were
--- cancelled; `$4` is the error (failed runs only).
+-- Ends run `$1` of business `$2` with `$3` (cancelled or failed) after `$4`
+-- queued jobs were cancelled; `$5` is the error (failed runs only).
 UPDATE outbound_call_runs
-   SET status = $2, ended_at = now(), completed_at = now(),
-       last_error = coalesce(nullif($4, ''), last_error),
-       queued_count = queued_count - $3, cancelled_count = cancelled_count + $3,
-       cursor_position = cursor_position + $3,
+   SET status = $3, ended_at = now(), completed_at = now(),
+       last_error = coalesce(nullif($5, ''), last_error),
+       queued_count = queued_count - $4, cancelled_count = cancelled_count + $4,
+       cursor_position = cursor_position + $4,
        version = version + 1, updated_at = now()
- WHERE id = $1 AND status IN ('pending', 'running', 'paused');
+ WHERE id = $1 AND business_id = $2 AND status IN ('pending', 'running', 'paused');
 
 -- name: ActiveJobs
--- The run's jobs with a call in flight (dialing or calling).
+-- The jobs of run `$1` of business `$2` with a call in flight (dialing or calling).
 SELECT id, lead_id, coalesce(phone, '') AS phone, coalesce(dial_lock_token, '') AS token,
        coalesce(call_sid, '') AS call_sid, status,
        (extract(epoch from coalesce(dial_started_at, created_at)) * 1000000)::int8
          AS dial_started_at_us
   FROM outbound_call_jobs
- WHERE run_id = $1 AND status IN ('dialing', 'calling') ORDER BY id;
+ WHERE run_id = $1 AND business_id = $2 AND status IN ('dialing', 'calling') ORDER BY id;
 
 -- name: PendingCancel
 -- The run this lease holds, locked, with whether a cancel is pending; no
 -- row when the lease was lost.
 SELECT r.cancel_requested AND r.status IN ('pending', 'running', 'paused') AS cancel_pending
   FROM outbound_call_runs r
- WHERE r.id = $1 AND campaign_lease_held(r, $2, $3) FOR NO KEY UPDATE;
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
+   FOR NO KEY UPDATE;
 
 -- name: AbandonedCancels
 -- Runs with a pending cancel that no live lease holds (`$1`: lease TTL in
@@ -230,4 +243,4 @@ SELECT id, business_id FROM outbound_call_runs
 -- name: ReleaseLease
 -- Gives the lease up (the run's version is left alone).
 UPDATE outbound_call_runs r SET locked_by_worker = NULL, lock_ts = NULL
- WHERE r.id = $1 AND campaign_lease_held(r, $2, $3);
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4);

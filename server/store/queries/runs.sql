@@ -1,5 +1,9 @@
 -- Runs and their jobs as the API reads and changes them (store::RunStore,
 -- store::ProgressStore). Queries name the run table `r` and the job table `j`.
+-- Every query names the business on every table it reads (one shard when
+-- distributed by business_id, docs/scaling.md), except the statements that
+-- read across businesses by design: RunOwner, ListRunsAllBusinesses,
+-- RecentRunsAllBusinesses and CountRunsByStatus.
 
 -- fragment: RunColumns
 -- The run fields store::RunFromRow reads, by these names; timestamps as
@@ -66,7 +70,7 @@ INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, 
 SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued'
   FROM incoming_leads i
  ORDER BY i.ord
-ON CONFLICT (run_id, lead_id) DO NOTHING;
+ON CONFLICT (business_id, run_id, lead_id) DO NOTHING;
 
 -- name: CountAddedJobs
 -- Adds `$3` new queued jobs to the run's counters.
@@ -102,14 +106,23 @@ SELECT {{RunColumns}}
 SELECT r.project_id FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2;
 
 -- name: ListRuns
--- A page of runs, newest first: of business `$1` (every business when NULL),
--- in status `$2` (any when NULL), with ids below `$3` (when not NULL).
+-- A page of runs of business `$1`, newest first: in status `$2` (any when
+-- NULL), with ids below `$3` (when not NULL).
 SELECT {{RunColumns}}
   FROM outbound_call_runs r
- WHERE ($1::int8 IS NULL OR r.business_id = $1)
+ WHERE r.business_id = $1
    AND ($2::text IS NULL OR r.status = $2)
    AND ($3::int8 IS NULL OR r.id < $3)
  ORDER BY r.id DESC LIMIT $4;
+
+-- name: ListRunsAllBusinesses
+-- ListRuns of a system admin: a page of the runs of every business, newest
+-- first, in status `$1` (any when NULL), with ids below `$2` (when not NULL).
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r
+ WHERE ($1::text IS NULL OR r.status = $1)
+   AND ($2::int8 IS NULL OR r.id < $2)
+ ORDER BY r.id DESC LIMIT $3;
 
 -- name: ListJobs
 -- A page of a run's jobs in id order, optionally of one status, after job `$4`.
@@ -139,7 +152,8 @@ RETURNING {{RunColumns}};
 -- row is locked and the caller bumps its version in the same transaction.
 UPDATE outbound_call_jobs j
    SET status = 'cancelled', error_message = $3, completed_at = now(),
-       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r WHERE r.id = $1)
+       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                       WHERE r.id = $1 AND r.business_id = $2)
  WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued';
 
 -- name: RunOwner
@@ -156,13 +170,20 @@ SELECT j.id, j.lead_id, j.status, coalesce(j.error_message, '') AS error_message
  ORDER BY j.run_version, j.id LIMIT $4;
 
 -- name: RecentRuns
--- The newest runs of business `$1` (every business when NULL), of status `$2`
--- (any when NULL).
+-- The newest runs of business `$1`, of status `$2` (any when NULL).
 SELECT {{RunColumns}}
   FROM outbound_call_runs r
- WHERE ($1::int8 IS NULL OR r.business_id = $1)
+ WHERE r.business_id = $1
    AND ($2::text IS NULL OR r.status = $2)
  ORDER BY r.id DESC LIMIT $3;
+
+-- name: RecentRunsAllBusinesses
+-- RecentRuns of a system admin: the newest runs of every business, of status
+-- `$1` (any when NULL).
+SELECT {{RunColumns}}
+  FROM outbound_call_runs r
+ WHERE ($1::text IS NULL OR r.status = $1)
+ ORDER BY r.id DESC LIMIT $2;
 
 -- name: CountRunsByStatus
 -- How many runs are in each status (every business).
