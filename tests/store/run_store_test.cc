@@ -528,9 +528,8 @@ TEST_F(RunStoreTest, StopCommittingDuringAddLeadsLeavesNoQueuedJobs) {
     stop_done = true;
   });
   // The Stop must finish while AddLeads is still held at the gate.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!stop_done && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  const bool stop_finished_first = stop_done;
+  const bool stop_finished_first =
+      WaitUntil([&] { return stop_done.load(); }, absl::Seconds(30), absl::Milliseconds(5));
   gate.Open();
   stopper.join();
   adder.join();
