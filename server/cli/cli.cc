@@ -73,6 +73,11 @@ ABSL_FLAG(int, max_runs, 50, "most runs one worker holds at once");
 ABSL_FLAG(int, max_runs_per_business, 25,
           "most runs of one business one worker holds at once (0: no cap; businesses still "
           "take turns), so one business cannot fill a worker");
+ABSL_FLAG(int, max_dials_in_flight, 1000,
+          "most calls one worker has in flight at once, across all its runs (the replica's cap "
+          "on provider load)");
+ABSL_FLAG(int, max_claim_batch, 500,
+          "most jobs one worker claims for one run in one statement, so runs take turns");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");
 ABSL_FLAG(int, watch_max_streams, 1000, "most open WatchRun/WatchRuns streams per process");
@@ -92,7 +97,11 @@ ABSL_FLAG(double, auth_lookups_per_second, 50,
           "beyond it such calls are UNAVAILABLE");
 ABSL_FLAG(std::string, dialer, "simulated", "telephony provider: simulated");
 ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
-ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3), "simulated dialer: call length");
+ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3),
+          "simulated dialer: call length, from the provider's acceptance to the outcome");
+ABSL_FLAG(absl::Duration, sim_dial_latency, absl::ZeroDuration(),
+          "simulated dialer: how long the provider takes to accept or refuse a dial (the answer "
+          "time of a real provider's create-call request)");
 ABSL_FLAG(std::string, sim_outcomes, "completed=80,no_answer=10,busy=5",
           "simulated dialer: outcome mix in percent; failed takes the rest");
 ABSL_FLAG(std::string, sim_dial_log, "", "simulated dialer: append one line per dial to this file");
@@ -230,6 +239,12 @@ int Serve(const std::string& url) {
     return Fail("--poll-interval must be > 0");
   }
   if (config.scheduler.max_runs < 1) return Fail("--max-runs must be >= 1");
+  config.scheduler.max_dials_in_flight = absl::GetFlag(FLAGS_max_dials_in_flight);
+  config.scheduler.max_claim_batch = absl::GetFlag(FLAGS_max_claim_batch);
+  if (config.scheduler.max_dials_in_flight < 1) {
+    return Fail("--max-dials-in-flight must be >= 1");
+  }
+  if (config.scheduler.max_claim_batch < 1) return Fail("--max-claim-batch must be >= 1");
   if (config.scheduler.max_runs_per_business < 0) {
     return Fail("--max-runs-per-business must be >= 0 (0: no cap)");
   }
@@ -266,9 +281,13 @@ int Serve(const std::string& url) {
   }
   config.simulated_dialer.seed = absl::GetFlag(FLAGS_sim_seed);
   config.simulated_dialer.call_duration = absl::GetFlag(FLAGS_sim_call_duration);
+  config.simulated_dialer.dial_latency = absl::GetFlag(FLAGS_sim_dial_latency);
   config.simulated_dialer.dial_log_path = absl::GetFlag(FLAGS_sim_dial_log);
   if (config.simulated_dialer.call_duration < absl::ZeroDuration()) {
     return Fail("--sim-call-duration must be >= 0");
+  }
+  if (config.simulated_dialer.dial_latency < absl::ZeroDuration()) {
+    return Fail("--sim-dial-latency must be >= 0");
   }
   if (absl::Status status =
           dialer::ParseOutcomeMix(absl::GetFlag(FLAGS_sim_outcomes), &config.simulated_dialer);

@@ -110,7 +110,7 @@ SimulatedDialer::SimulatedDialer(SimulatedDialerOptions options) : options_(std:
                     std::strerror(errno));
     }
   }
-  timer_ = std::thread([this] { DeliverOutcomes(); });
+  timer_ = std::thread([this] { DeliverEvents(); });
 }
 
 SimulatedDialer::~SimulatedDialer() {
@@ -144,17 +144,19 @@ std::optional<CallOutcome> SimulatedDialer::PlannedOutcome(int64_t run_id, int64
   return OutcomeFromCode('F');
 }
 
-absl::StatusOr<std::string> SimulatedDialer::Dial(const DialRequest& request) {
+void SimulatedDialer::Dial(const DialRequest& request) {
+  const absl::Time now = absl::Now();
+  const absl::Time answered = now + options_.dial_latency;
   std::optional<CallOutcome> outcome =
       PlannedOutcome(request.run_id, request.lead_id, request.phone);
   if (!outcome) {
     AppendDialLog(request, "", /*rejected=*/true);
     absl::MutexLock lock(&mu_);
     ++total_dials_;
-    return absl::InvalidArgumentError(
-        absl::StrCat("simulated provider rejected the number ", request.phone));
+    Schedule(Deadline{answered, 0, DialEvent::Kind::kRejected, "", request});
+    return;
   }
-  const absl::Time ends = absl::Now() + options_.call_duration;
+  const absl::Time ends = answered + options_.call_duration;
   std::string sid = EncodeSid(ends, *outcome, request.token);
   AppendDialLog(request, sid, /*rejected=*/false);
   absl::MutexLock lock(&mu_);
@@ -165,8 +167,13 @@ absl::StatusOr<std::string> SimulatedDialer::Dial(const DialRequest& request) {
   most = std::max(most, active);
   sid_by_token_[request.token] = sid;
   live_[sid] = LiveCall{request, *outcome};
-  deadlines_.emplace(ends, sid);
-  return sid;
+  Schedule(Deadline{answered, 0, DialEvent::Kind::kAccepted, sid, {}});
+  Schedule(Deadline{ends, 0, DialEvent::Kind::kEnded, sid, {}});
+}
+
+void SimulatedDialer::Schedule(Deadline deadline) {
+  deadline.seq = next_seq_++;
+  deadlines_.push(std::move(deadline));
 }
 
 absl::StatusOr<std::optional<CallState>> SimulatedDialer::LookupByToken(absl::string_view token) {
@@ -205,35 +212,36 @@ absl::StatusOr<std::optional<CallState>> SimulatedDialer::LookupByCallId(
 }
 
 absl::Status SimulatedDialer::HangUp(absl::string_view call_sid) {
-  std::optional<std::pair<LiveCall, OutcomeCallback>> call;
+  std::optional<LiveCall> call;
+  DialEventCallback callback;
   {
     absl::MutexLock lock(&mu_);
     call = TakeCall(std::string(call_sid));
+    callback = callback_;
   }
   if (!call) return absl::NotFoundError(absl::StrCat("no call ", call_sid, " in progress"));
-  if (call->second) {
-    call->second(call->first.request, std::string(call_sid),
-                 CallOutcome{JobStatus::kFailed, "hung up"});
+  if (callback) {
+    callback(DialEvent{DialEvent::Kind::kEnded, std::move(call->request), std::string(call_sid),
+                       CallOutcome{JobStatus::kFailed, "hung up"}});
   }
   return absl::OkStatus();
 }
 
-void SimulatedDialer::SetOutcomeCallback(OutcomeCallback callback) {
+void SimulatedDialer::SetEventCallback(DialEventCallback callback) {
   absl::MutexLock lock(&mu_);
   callback_ = std::move(callback);
 }
 
-std::optional<std::pair<SimulatedDialer::LiveCall, OutcomeCallback>> SimulatedDialer::TakeCall(
-    const std::string& call_sid) {
+std::optional<SimulatedDialer::LiveCall> SimulatedDialer::TakeCall(const std::string& call_sid) {
   auto it = live_.find(call_sid);
   if (it == live_.end()) return std::nullopt;
   LiveCall call = std::move(it->second);
   live_.erase(it);
   --active_[call.request.run_id];
-  return std::make_pair(std::move(call), callback_);
+  return call;
 }
 
-void SimulatedDialer::DeliverOutcomes() {
+void SimulatedDialer::DeliverEvents() {
   absl::MutexLock lock(&mu_);
   for (;;) {
     if (stopping_) return;
@@ -245,9 +253,9 @@ void SimulatedDialer::DeliverOutcomes() {
           this));
       continue;
     }
-    const absl::Time next = deadlines_.top().first;
+    const absl::Time next = deadlines_.top().at;
     if (absl::Now() < next) {
-      // Wakes early when a new, earlier call or a stop arrives.
+      // Wakes early when a new, earlier event or a stop arrives.
       std::pair<SimulatedDialer*, size_t> seen{this, deadlines_.size()};
       mu_.AwaitWithDeadline(
           absl::Condition(
@@ -258,12 +266,36 @@ void SimulatedDialer::DeliverOutcomes() {
           next);
       continue;
     }
-    const std::string sid = deadlines_.top().second;
+    Deadline due = deadlines_.top();
     deadlines_.pop();
-    std::optional<std::pair<LiveCall, OutcomeCallback>> call = TakeCall(sid);
-    if (!call) continue;  // hung up earlier
+    DialEvent event;
+    event.kind = due.kind;
+    switch (due.kind) {
+      case DialEvent::Kind::kRejected:
+        event.request = std::move(due.rejected);
+        event.outcome = CallOutcome{
+            JobStatus::kFailed,
+            absl::StrCat("simulated provider rejected the number ", event.request.phone)};
+        break;
+      case DialEvent::Kind::kAccepted: {
+        auto it = live_.find(due.call_sid);
+        if (it == live_.end()) continue;  // hung up before it was accepted
+        event.request = it->second.request;
+        event.call_sid = due.call_sid;
+        break;
+      }
+      case DialEvent::Kind::kEnded: {
+        std::optional<LiveCall> call = TakeCall(due.call_sid);
+        if (!call) continue;  // hung up earlier
+        event.request = std::move(call->request);
+        event.call_sid = due.call_sid;
+        event.outcome = std::move(call->outcome);
+        break;
+      }
+    }
+    DialEventCallback callback = callback_;
     mu_.Unlock();
-    if (call->second) call->second(call->first.request, sid, call->first.outcome);
+    if (callback) callback(event);
     mu_.Lock();
   }
 }

@@ -4,7 +4,9 @@
 //   phone ending in 0001 → busy, 0002 → no answer, 0003 → failed,
 //   0004 → the provider rejects the dial (the job fails without a call).
 // Call ids encode the outcome and the end time, so any process (a worker that
-// took over a run) can reconcile a call another process placed.
+// took over a run) can reconcile a call another process placed. Like a real
+// provider it answers a dial after `dial_latency` (kAccepted or kRejected)
+// and ends the call `call_duration` later (kEnded), from its timer thread.
 #ifndef CAMPAIGN_SERVER_DIALER_SIMULATED_DIALER_H_
 #define CAMPAIGN_SERVER_DIALER_SIMULATED_DIALER_H_
 
@@ -26,7 +28,10 @@ namespace campaign::dialer {
 struct SimulatedDialerOptions {
   // Seed of the outcome draw.
   uint64_t seed = 1;
-  // How long every call lasts from dial to outcome.
+  // How long the provider takes to accept (or refuse) a dial: the answer
+  // time of a real provider's create-call request (--sim-dial-latency).
+  absl::Duration dial_latency = absl::ZeroDuration();
+  // How long every call lasts from its acceptance to its outcome.
   absl::Duration call_duration = absl::Seconds(3);
   // Outcome mix, in percent, for numbers without a magic suffix; the rest
   // of 100 fails.
@@ -48,13 +53,14 @@ class SimulatedDialer final : public Dialer {
   explicit SimulatedDialer(SimulatedDialerOptions options);
   ~SimulatedDialer() override;
 
-  absl::StatusOr<std::string> Dial(const DialRequest& request) override;
+  void Dial(const DialRequest& request) override;
   absl::StatusOr<std::optional<CallState>> LookupByToken(absl::string_view token) override;
   absl::StatusOr<std::optional<CallState>> LookupByCallId(absl::string_view call_sid) override;
   absl::Status HangUp(absl::string_view call_sid) override;
-  void SetOutcomeCallback(OutcomeCallback callback) override;
+  void SetEventCallback(DialEventCallback callback) override;
 
-  // Most calls of `run_id` this process had in progress at once.
+  // Most calls of `run_id` this process had in progress at once (from the
+  // dial to the call's end).
   int MaxConcurrentCalls(int64_t run_id) const;
   // Calls of `run_id` this process has in progress now.
   int ActiveCalls(int64_t run_id) const;
@@ -67,24 +73,36 @@ class SimulatedDialer final : public Dialer {
                                             absl::string_view phone) const;
 
  private:
-  // A call in progress in this process.
+  // A call placed by this process that has not ended yet.
   struct LiveCall {
     DialRequest request;
     CallOutcome outcome;
   };
-  // When a call ends, ordered earliest first.
-  using Deadline = std::pair<absl::Time, std::string>;
+  // A scheduled event: at `at`, in dial order for equal times (`seq`), so a
+  // call is always accepted before it ends.
+  struct Deadline {
+    absl::Time at;
+    uint64_t seq = 0;
+    DialEvent::Kind kind = DialEvent::Kind::kAccepted;
+    // The call (kAccepted, kEnded) or the refused request (kRejected).
+    std::string call_sid;
+    DialRequest rejected;
+    bool operator>(const Deadline& other) const {
+      return at != other.at ? at > other.at : seq > other.seq;
+    }
+  };
 
-  void DeliverOutcomes();
+  void DeliverEvents();
   void AppendDialLog(const DialRequest& request, absl::string_view call_sid, bool rejected);
-  // Removes a live call and returns it with the callback to deliver it to.
-  std::optional<std::pair<LiveCall, OutcomeCallback>> TakeCall(const std::string& call_sid)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes a live call and returns it.
+  std::optional<LiveCall> TakeCall(const std::string& call_sid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Schedule(Deadline deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SimulatedDialerOptions options_;
   int dial_log_fd_ = -1;
   mutable absl::Mutex mu_;
-  OutcomeCallback callback_ ABSL_GUARDED_BY(mu_);
+  DialEventCallback callback_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, LiveCall> live_ ABSL_GUARDED_BY(mu_);

@@ -117,7 +117,8 @@ SimulatedDialerOptions Options(absl::Duration call_duration, std::string dial_lo
   return options;
 }
 
-// Collects delivered outcomes; Await blocks until `count` have arrived.
+// Collects delivered events: ended calls as deliveries (Await blocks until
+// `count` have arrived), acceptances and refusals apart.
 class OutcomeSink {
  public:
   struct Delivery {
@@ -127,24 +128,33 @@ class OutcomeSink {
     absl::Time at;
   };
 
-  OutcomeCallback Callback() {
-    return [this](const DialRequest& request, const std::string& call_sid,
-                  const CallOutcome& outcome) {
+  DialEventCallback Callback() {
+    return [this](const DialEvent& event) {
       absl::MutexLock lock(&mu_);
-      deliveries_.push_back(Delivery{request, call_sid, outcome, absl::Now()});
+      Delivery delivery{event.request, event.call_sid, event.outcome, absl::Now()};
+      switch (event.kind) {
+        case DialEvent::Kind::kAccepted:
+          accepted_.push_back(std::move(delivery));
+          break;
+        case DialEvent::Kind::kRejected:
+          rejected_.push_back(std::move(delivery));
+          break;
+        case DialEvent::Kind::kEnded:
+          deliveries_.push_back(std::move(delivery));
+          break;
+      }
     };
   }
 
-  // The deliveries once at least `count` arrived; fails after 10 s.
-  std::vector<Delivery> Await(size_t count) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [this, count]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return deliveries_.size() >= count; };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10))) {
-      ADD_FAILURE() << "only " << deliveries_.size() << " of " << count
-                    << " outcomes delivered within 10 s";
-    }
-    return deliveries_;
+  // The ended calls once at least `count` arrived; fails after 10 s.
+  std::vector<Delivery> Await(size_t count) { return AwaitIn(deliveries_, count, "ended calls"); }
+  // The acceptances once at least `count` arrived; fails after 10 s.
+  std::vector<Delivery> AwaitAccepted(size_t count) {
+    return AwaitIn(accepted_, count, "acceptances");
+  }
+  // The refusals once at least `count` arrived; fails after 10 s.
+  std::vector<Delivery> AwaitRejected(size_t count) {
+    return AwaitIn(rejected_, count, "refusals");
   }
 
   std::vector<Delivery> Snapshot() {
@@ -153,9 +163,30 @@ class OutcomeSink {
   }
 
  private:
+  std::vector<Delivery> AwaitIn(std::vector<Delivery>& list, size_t count, const char* what) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&list, count]() { return list.size() >= count; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10))) {
+      ADD_FAILURE() << "only " << list.size() << " of " << count << " " << what
+                    << " delivered within 10 s";
+    }
+    return list;
+  }
+
   absl::Mutex mu_;
   std::vector<Delivery> deliveries_ ABSL_GUARDED_BY(mu_);
+  std::vector<Delivery> accepted_ ABSL_GUARDED_BY(mu_);
+  std::vector<Delivery> rejected_ ABSL_GUARDED_BY(mu_);
 };
+
+// Dials and returns the call id the provider gave the call (known at once to
+// the provider itself); nullopt when the provider refuses the number.
+std::optional<std::string> Place(SimulatedDialer& dialer, const DialRequest& request) {
+  dialer.Dial(request);
+  absl::StatusOr<std::optional<CallState>> state = dialer.LookupByToken(request.token);
+  if (!state.ok() || !state->has_value()) return std::nullopt;
+  return (*state)->call_sid;
+}
 
 // The documented magic suffixes force each path, whatever the seed and mix.
 TEST(SimulatedDialerTest, MagicNumbersForceEachOutcome) {
@@ -193,12 +224,12 @@ TEST(SimulatedDialerTest, MagicNumbersForceEachOutcome) {
 TEST(SimulatedDialerTest, DialDeliversMagicOutcomes) {
   SimulatedDialer dialer(Options(absl::Milliseconds(5)));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
   const std::map<std::string, JobStatus> want = {{"+14155550001", JobStatus::kBusy},
                                                  {"+14155550002", JobStatus::kNoAnswer},
                                                  {"+14155550003", JobStatus::kFailed}};
   int64_t lead = 0;
-  for (const auto& [phone, status] : want) ASSERT_TRUE(dialer.Dial(Request(1, ++lead, phone)).ok());
+  for (const auto& [phone, status] : want) ASSERT_TRUE(Place(dialer, Request(1, ++lead, phone)).has_value());
   std::vector<OutcomeSink::Delivery> got = sink.Await(3);
   ASSERT_EQ(got.size(), 3u);
   for (const OutcomeSink::Delivery& delivery : got) {
@@ -206,26 +237,36 @@ TEST(SimulatedDialerTest, DialDeliversMagicOutcomes) {
   }
 }
 
-// …0004: Dial returns an error, the dial is logged as `rejected`, counted in
-// TotalDials, never becomes an active call and delivers no outcome.
+// …0004: the provider refuses the dial (a kRejected event naming the number),
+// the dial is logged as `rejected`, counted in TotalDials, never becomes an
+// active call and never ends as a call.
 TEST(SimulatedDialerTest, RejectedNumberFailsTheDialAndIsLogged) {
   TempDialLog log;
   SimulatedDialer dialer(Options(absl::Milliseconds(5), log.path()));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
 
-  absl::StatusOr<std::string> rejected = dialer.Dial(Request(3, 1, "+14155550004", "tok-rej"));
-  EXPECT_FALSE(rejected.ok());
+  std::optional<std::string> rejected = Place(dialer, Request(3, 1, "+14155550004", "tok-rej"));
+  EXPECT_FALSE(rejected.has_value());
   EXPECT_EQ(dialer.TotalDials(), 1);
   EXPECT_EQ(dialer.ActiveCalls(3), 0);
   EXPECT_EQ(dialer.MaxConcurrentCalls(3), 0);
 
-  // A later accepted call's outcome arrives; the rejected one never does.
-  absl::StatusOr<std::string> accepted = dialer.Dial(Request(3, 2, PlainPhone(2), "tok-ok"));
-  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  std::vector<OutcomeSink::Delivery> refused = sink.AwaitRejected(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].request.token, "tok-rej");
+  EXPECT_EQ(refused[0].outcome.status, JobStatus::kFailed);
+  EXPECT_TRUE(absl::StrContains(refused[0].outcome.error, "+14155550004"))
+      << refused[0].outcome.error;
+  EXPECT_TRUE(refused[0].call_sid.empty());
+
+  // A later accepted call ends; the rejected one never does.
+  std::optional<std::string> accepted = Place(dialer, Request(3, 2, PlainPhone(2), "tok-ok"));
+  ASSERT_TRUE(accepted.has_value());
   std::vector<OutcomeSink::Delivery> got = sink.Await(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].call_sid, *accepted);
+  EXPECT_EQ(sink.AwaitAccepted(1).size(), 1u);
   EXPECT_EQ(dialer.TotalDials(), 2);
 
   std::vector<std::string> lines = log.Lines();
@@ -324,11 +365,11 @@ TEST(SimulatedDialerTest, OutcomeIsDeliveredAfterTheCallDuration) {
   constexpr absl::Duration kDuration = absl::Milliseconds(60);
   SimulatedDialer dialer(Options(kDuration));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
   const DialRequest request = Request(9, 42, PlainPhone(42));
   const absl::Time before = absl::Now();
-  absl::StatusOr<std::string> sid = dialer.Dial(request);
-  ASSERT_TRUE(sid.ok()) << sid.status();
+  std::optional<std::string> sid = Place(dialer, request);
+  ASSERT_TRUE(sid.has_value());
   EXPECT_FALSE(sid->empty());
   EXPECT_EQ(dialer.ActiveCalls(9), 1);
 
@@ -353,11 +394,11 @@ TEST(SimulatedDialerTest, OutcomeIsDeliveredAfterTheCallDuration) {
 TEST(SimulatedDialerTest, OutcomesArriveInEndOrder) {
   SimulatedDialer dialer(Options(absl::Milliseconds(20)));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
   std::vector<std::string> sids;
   for (int64_t lead = 1; lead <= 5; ++lead) {
-    absl::StatusOr<std::string> sid = dialer.Dial(Request(4, lead, PlainPhone(lead)));
-    ASSERT_TRUE(sid.ok());
+    std::optional<std::string> sid = Place(dialer, Request(4, lead, PlainPhone(lead)));
+    ASSERT_TRUE(sid.has_value());
     sids.push_back(*sid);
   }
   std::vector<OutcomeSink::Delivery> got = sink.Await(5);
@@ -371,10 +412,10 @@ TEST(SimulatedDialerTest, LookupByCallIdDecodesOutcomeAndEndTime) {
   SimulatedDialer dialer(Options(absl::Milliseconds(300)));
   SimulatedDialer elsewhere(Options(absl::Seconds(1)));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
   const DialRequest request = Request(11, 3, PlainPhone(3));
-  absl::StatusOr<std::string> sid = dialer.Dial(request);
-  ASSERT_TRUE(sid.ok()) << sid.status();
+  std::optional<std::string> sid = Place(dialer, request);
+  ASSERT_TRUE(sid.has_value());
 
   for (SimulatedDialer* who : {&dialer, &elsewhere}) {
     absl::StatusOr<std::optional<CallState>> during = who->LookupByCallId(*sid);
@@ -412,8 +453,8 @@ TEST(SimulatedDialerTest, CallIdCarriesEveryOutcome) {
                                                  {"+14155550003", JobStatus::kFailed}};
   int64_t lead = 0;
   for (const auto& [phone, status] : want) {
-    absl::StatusOr<std::string> sid = dialer.Dial(Request(2, ++lead, phone));
-    ASSERT_TRUE(sid.ok());
+    std::optional<std::string> sid = Place(dialer, Request(2, ++lead, phone));
+    ASSERT_TRUE(sid.has_value());
     absl::StatusOr<std::optional<CallState>> state = elsewhere.LookupByCallId(*sid);
     ASSERT_TRUE(state.ok() && state->has_value() && (*state)->outcome.has_value()) << phone;
     EXPECT_EQ((*state)->outcome->status, status) << phone;
@@ -431,12 +472,12 @@ TEST(SimulatedDialerTest, LookupByTokenFindsCallsOfAnotherInstanceThroughTheDial
 
   // Fill the log with other calls around the one looked up.
   for (int64_t lead = 1; lead <= 20; ++lead) {
-    ASSERT_TRUE(placer.Dial(Request(6, lead, PlainPhone(lead))).ok());
+    ASSERT_TRUE(Place(placer, Request(6, lead, PlainPhone(lead))).has_value());
   }
-  absl::StatusOr<std::string> sid = placer.Dial(Request(6, 100, PlainPhone(100), "tok-abc-123"));
-  ASSERT_TRUE(sid.ok()) << sid.status();
+  std::optional<std::string> sid = Place(placer, Request(6, 100, PlainPhone(100), "tok-abc-123"));
+  ASSERT_TRUE(sid.has_value());
   // A token that is a prefix of another must not match it.
-  ASSERT_TRUE(placer.Dial(Request(6, 101, PlainPhone(101), "tok-abc-1234")).ok());
+  ASSERT_TRUE(Place(placer, Request(6, 101, PlainPhone(101), "tok-abc-1234")).has_value());
 
   for (SimulatedDialer* who : {&placer, &reader}) {
     absl::StatusOr<std::optional<CallState>> found = who->LookupByToken("tok-abc-123");
@@ -458,7 +499,7 @@ TEST(SimulatedDialerTest, LookupByTokenReportsTheOutcomeOfAnEndedCall) {
   TempDialLog log;
   SimulatedDialer placer(Options(absl::ZeroDuration(), log.path()));
   SimulatedDialer reader(Options(absl::Seconds(1), log.path()));
-  ASSERT_TRUE(placer.Dial(Request(8, 1, "+14155550001", "tok-busy")).ok());
+  ASSERT_TRUE(Place(placer, Request(8, 1, "+14155550001", "tok-busy")).has_value());
   absl::StatusOr<std::optional<CallState>> found = reader.LookupByToken("tok-busy");
   ASSERT_TRUE(found.ok() && found->has_value());
   ASSERT_TRUE((*found)->outcome.has_value());
@@ -471,12 +512,12 @@ TEST(SimulatedDialerTest, TracksActiveAndMostConcurrentCallsPerRun) {
   SimulatedDialer dialer(Options(absl::Hours(1)));
   std::vector<std::string> run1;
   for (int64_t lead = 1; lead <= 3; ++lead) {
-    absl::StatusOr<std::string> sid = dialer.Dial(Request(1, lead, PlainPhone(lead)));
-    ASSERT_TRUE(sid.ok());
+    std::optional<std::string> sid = Place(dialer, Request(1, lead, PlainPhone(lead)));
+    ASSERT_TRUE(sid.has_value());
     run1.push_back(*sid);
   }
-  ASSERT_TRUE(dialer.Dial(Request(2, 1, PlainPhone(1))).ok());
-  EXPECT_FALSE(dialer.Dial(Request(1, 9, "+14155550004")).ok());
+  ASSERT_TRUE(Place(dialer, Request(2, 1, PlainPhone(1))).has_value());
+  EXPECT_FALSE(Place(dialer, Request(1, 9, "+14155550004")).has_value());
   EXPECT_EQ(dialer.ActiveCalls(1), 3);
   EXPECT_EQ(dialer.MaxConcurrentCalls(1), 3);
   EXPECT_EQ(dialer.ActiveCalls(2), 1);
@@ -489,11 +530,11 @@ TEST(SimulatedDialerTest, TracksActiveAndMostConcurrentCallsPerRun) {
   ASSERT_TRUE(dialer.HangUp(run1[1]).ok());
   EXPECT_EQ(dialer.ActiveCalls(1), 1);
   EXPECT_EQ(dialer.MaxConcurrentCalls(1), 3) << "the high-water mark stays";
-  ASSERT_TRUE(dialer.Dial(Request(1, 4, PlainPhone(4))).ok());
+  ASSERT_TRUE(Place(dialer, Request(1, 4, PlainPhone(4))).has_value());
   EXPECT_EQ(dialer.ActiveCalls(1), 2);
   EXPECT_EQ(dialer.MaxConcurrentCalls(1), 3);
-  ASSERT_TRUE(dialer.Dial(Request(1, 5, PlainPhone(5))).ok());
-  ASSERT_TRUE(dialer.Dial(Request(1, 6, PlainPhone(6))).ok());
+  ASSERT_TRUE(Place(dialer, Request(1, 5, PlainPhone(5))).has_value());
+  ASSERT_TRUE(Place(dialer, Request(1, 6, PlainPhone(6))).has_value());
   EXPECT_EQ(dialer.ActiveCalls(1), 4);
   EXPECT_EQ(dialer.MaxConcurrentCalls(1), 4);
   EXPECT_EQ(dialer.ActiveCalls(2), 1) << "runs are counted apart";
@@ -503,14 +544,70 @@ TEST(SimulatedDialerTest, TracksActiveAndMostConcurrentCallsPerRun) {
 TEST(SimulatedDialerTest, ActiveCallsEndWithTheirOutcomes) {
   SimulatedDialer dialer(Options(absl::Milliseconds(10)));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
+  dialer.SetEventCallback(sink.Callback());
   for (int64_t lead = 1; lead <= 8; ++lead) {
-    ASSERT_TRUE(dialer.Dial(Request(5, lead, PlainPhone(lead))).ok());
+    ASSERT_TRUE(Place(dialer, Request(5, lead, PlainPhone(lead))).has_value());
   }
   EXPECT_EQ(sink.Await(8).size(), 8u);
   EXPECT_EQ(dialer.ActiveCalls(5), 0);
   EXPECT_GE(dialer.MaxConcurrentCalls(5), 1);
   EXPECT_LE(dialer.MaxConcurrentCalls(5), 8);
+}
+
+// With a dial latency, Dial returns before the provider answers: the call is
+// accepted `dial_latency` after the dial and ends `call_duration` after that,
+// and a refusal also takes the latency. Many dials wait at once.
+TEST(SimulatedDialerTest, DialLatencyDelaysTheAnswerNotTheCaller) {
+  constexpr absl::Duration kLatency = absl::Milliseconds(150);
+  constexpr absl::Duration kDuration = absl::Milliseconds(50);
+  SimulatedDialerOptions options = Options(kDuration);
+  options.dial_latency = kLatency;
+  SimulatedDialer dialer(options);
+  OutcomeSink sink;
+  dialer.SetEventCallback(sink.Callback());
+  const absl::Time before = absl::Now();
+  for (int64_t lead = 1; lead <= 20; ++lead) dialer.Dial(Request(13, lead, PlainPhone(lead)));
+  dialer.Dial(Request(13, 99, "+14155550004"));
+  // All 21 were asked for before the first answer was due.
+  EXPECT_LT(absl::Now() - before, kLatency) << "Dial waited for the provider";
+  EXPECT_EQ(dialer.ActiveCalls(13), 20);
+  EXPECT_TRUE(sink.Snapshot().empty());
+
+  std::vector<OutcomeSink::Delivery> accepted = sink.AwaitAccepted(20);
+  ASSERT_EQ(accepted.size(), 20u);
+  for (const OutcomeSink::Delivery& a : accepted) EXPECT_GE(a.at - before, kLatency);
+  std::vector<OutcomeSink::Delivery> refused = sink.AwaitRejected(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_GE(refused[0].at - before, kLatency);
+  std::vector<OutcomeSink::Delivery> ended = sink.Await(20);
+  ASSERT_EQ(ended.size(), 20u);
+  for (const OutcomeSink::Delivery& e : ended) EXPECT_GE(e.at - before, kLatency + kDuration);
+  EXPECT_EQ(dialer.ActiveCalls(13), 0);
+  EXPECT_EQ(dialer.MaxConcurrentCalls(13), 20);
+}
+
+// A call hung up while the provider has not answered yet ends once, and is
+// never accepted afterwards.
+TEST(SimulatedDialerTest, HangUpBeforeTheAnswerEndsTheCallOnce) {
+  SimulatedDialerOptions options = Options(absl::Milliseconds(10));
+  options.dial_latency = absl::Milliseconds(100);
+  SimulatedDialer dialer(options);
+  OutcomeSink sink;
+  dialer.SetEventCallback(sink.Callback());
+  std::optional<std::string> hung = Place(dialer, Request(14, 1, PlainPhone(1)));
+  ASSERT_TRUE(hung.has_value());
+  ASSERT_TRUE(dialer.HangUp(*hung).ok());
+  // A later call's events come after the hung-up call's deadlines.
+  std::optional<std::string> later = Place(dialer, Request(14, 2, PlainPhone(2)));
+  ASSERT_TRUE(later.has_value());
+  std::vector<OutcomeSink::Delivery> ended = sink.Await(2);
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[0].call_sid, *hung);
+  EXPECT_EQ(ended[0].outcome.error, "hung up");
+  EXPECT_EQ(ended[1].call_sid, *later);
+  std::vector<OutcomeSink::Delivery> accepted = sink.AwaitAccepted(1);
+  ASSERT_EQ(accepted.size(), 1u) << "the hung-up call was accepted after all";
+  EXPECT_EQ(accepted[0].call_sid, *later);
 }
 
 // HangUp ends a call at once with a failed "hung up" outcome delivered
@@ -519,9 +616,9 @@ TEST(SimulatedDialerTest, ActiveCallsEndWithTheirOutcomes) {
 TEST(SimulatedDialerTest, HangUpEndsTheCallOnce) {
   SimulatedDialer dialer(Options(absl::Milliseconds(40)));
   OutcomeSink sink;
-  dialer.SetOutcomeCallback(sink.Callback());
-  absl::StatusOr<std::string> hung = dialer.Dial(Request(7, 1, PlainPhone(1)));
-  ASSERT_TRUE(hung.ok());
+  dialer.SetEventCallback(sink.Callback());
+  std::optional<std::string> hung = Place(dialer, Request(7, 1, PlainPhone(1)));
+  ASSERT_TRUE(hung.has_value());
   ASSERT_TRUE(dialer.HangUp(*hung).ok());
   // Delivered synchronously by HangUp.
   std::vector<OutcomeSink::Delivery> now = sink.Snapshot();
@@ -536,8 +633,8 @@ TEST(SimulatedDialerTest, HangUpEndsTheCallOnce) {
 
   // A call placed after it ends after it: once its outcome arrives, the
   // hung-up call's deadline has passed too.
-  absl::StatusOr<std::string> later = dialer.Dial(Request(7, 2, PlainPhone(2)));
-  ASSERT_TRUE(later.ok());
+  std::optional<std::string> later = Place(dialer, Request(7, 2, PlainPhone(2)));
+  ASSERT_TRUE(later.has_value());
   std::vector<OutcomeSink::Delivery> got = sink.Await(2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].call_sid, *later);
@@ -566,7 +663,7 @@ TEST(SimulatedDialerTest, DialLogLinesNeverInterleave) {
         const int64_t lead = t * kDialsPerThread + i + 1;
         DialRequest request = Request(12, lead, PlainPhone(lead));
         request.worker = absl::StrCat("w", t);
-        EXPECT_TRUE(dialer.Dial(request).ok());
+        EXPECT_TRUE(Place(dialer, request).has_value());
       }
     });
   }

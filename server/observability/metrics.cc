@@ -68,6 +68,9 @@ class SchedulerAdapter : public scheduler::SchedulerMetrics {
   explicit SchedulerAdapter(Metrics* metrics) : metrics_(metrics) {}
   void LeaseTakenOver() override { metrics_->LeaseTakenOver(); }
   void JobReconciled(absl::string_view result) override { metrics_->JobReconciled(result); }
+  void DialedAfterRunEnded() override { metrics_->DialedAfterRunEnded(); }
+  void CallHungUpOnRunEnd() override { metrics_->CallHungUpOnRunEnd(); }
+  void CallsRecorded(int starts, int results) override { metrics_->CallsRecorded(starts, results); }
 
  private:
   Metrics* metrics_;
@@ -123,6 +126,30 @@ struct Metrics::Impl {
                             .Help("Jobs found dialing or calling in a run taken over, "
                                   "looked up at the provider, by result")
                             .Register(*registry)),
+        dials_after_run_end(prometheus::BuildCounter()
+                                .Name("campaign_dials_after_run_end_total")
+                                .Help("Calls dialed after their run ended (a job claimed "
+                                      "before a Stop or Cancel committed, dialed after it); "
+                                      "each is hung up at once. The goal is zero")
+                                .Register(*registry)
+                                .Add({})),
+        hangups_on_run_end(prometheus::BuildCounter()
+                               .Name("campaign_hangups_on_run_end_total")
+                               .Help("Calls in progress hung up because their run was "
+                                     "stopped, cancelled or failed")
+                               .Register(*registry)
+                               .Add({})),
+        record_batches(prometheus::BuildCounter()
+                           .Name("campaign_call_record_batches_total")
+                           .Help("Transactions that recorded accepted calls and outcomes "
+                                 "(one per run per scheduler round)")
+                           .Register(*registry)
+                           .Add({})),
+        recorded_calls(prometheus::BuildCounter()
+                           .Name("campaign_call_records_total")
+                           .Help("Accepted calls (kind=start) and outcomes (kind=result) "
+                                 "recorded in those batches")
+                           .Register(*registry)),
         database_errors(prometheus::BuildCounter()
                             .Name("campaign_database_errors_total")
                             .Help("Database errors (failed connects and statements) by "
@@ -144,6 +171,10 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& runs;
   prometheus::Counter& lease_takeovers;
   prometheus::Family<prometheus::Counter>& reconciled_jobs;
+  prometheus::Counter& dials_after_run_end;
+  prometheus::Counter& hangups_on_run_end;
+  prometheus::Counter& record_batches;
+  prometheus::Family<prometheus::Counter>& recorded_calls;
   prometheus::Family<prometheus::Counter>& database_errors;
   prometheus::Gauge& database_up;
   SchedulerAdapter scheduler_adapter;
@@ -184,6 +215,16 @@ void Metrics::RecordDatabaseError(const absl::Status& error) {
 }
 
 void Metrics::LeaseTakenOver() { impl_->lease_takeovers.Increment(); }
+
+void Metrics::DialedAfterRunEnded() { impl_->dials_after_run_end.Increment(); }
+
+void Metrics::CallHungUpOnRunEnd() { impl_->hangups_on_run_end.Increment(); }
+
+void Metrics::CallsRecorded(int starts, int results) {
+  impl_->record_batches.Increment();
+  impl_->recorded_calls.Add({{"kind", "start"}}).Increment(starts);
+  impl_->recorded_calls.Add({{"kind", "result"}}).Increment(results);
+}
 
 void Metrics::JobReconciled(absl::string_view result) {
   impl_->reconciled_jobs.Add({{"result", std::string(result)}}).Increment();

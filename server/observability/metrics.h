@@ -70,6 +70,12 @@ class Metrics {
   void RecordDatabaseError(const absl::Status& error);
   void LeaseTakenOver();
   void JobReconciled(absl::string_view result);
+  // A call dialed after its run ended (see SchedulerMetrics).
+  void DialedAfterRunEnded();
+  // A call hung up because its run ended.
+  void CallHungUpOnRunEnd();
+  // One transaction recorded `starts` accepted calls and `results` outcomes.
+  void CallsRecorded(int starts, int results);
   // Replaces the runs-by-status gauge (missing known statuses become 0).
   void SetRunsByStatus(const std::map<std::string, int64_t>& counts);
   void SetDatabaseUp(bool up);

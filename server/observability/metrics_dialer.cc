@@ -7,25 +7,24 @@
 
 namespace campaign::observability {
 
-absl::StatusOr<std::string> MetricsDialer::Dial(const dialer::DialRequest& request) {
-  // Counted as started first: the outcome may be delivered before Dial returns.
+void MetricsDialer::Dial(const dialer::DialRequest& request) {
+  // Counted as started first: the events may be delivered before Dial returns.
   metrics_->CallStarted();
-  absl::StatusOr<std::string> call_sid = inner_->Dial(request);
-  if (!call_sid.ok()) {
-    metrics_->CallEnded();
-    metrics_->RecordDial("rejected");
-  }
-  return call_sid;
+  inner_->Dial(request);
 }
 
-void MetricsDialer::SetOutcomeCallback(dialer::OutcomeCallback callback) {
-  inner_->SetOutcomeCallback([metrics = metrics_, callback = std::move(callback)](
-                                 const dialer::DialRequest& request, const std::string& call_sid,
-                                 const dialer::CallOutcome& outcome) {
-    metrics->CallEnded();
-    metrics->RecordDial(JobStatusName(outcome.status));
-    callback(request, call_sid, outcome);
-  });
+void MetricsDialer::SetEventCallback(dialer::DialEventCallback callback) {
+  inner_->SetEventCallback(
+      [metrics = metrics_, callback = std::move(callback)](const dialer::DialEvent& event) {
+        if (event.kind == dialer::DialEvent::Kind::kRejected) {
+          metrics->CallEnded();
+          metrics->RecordDial("rejected");
+        } else if (event.kind == dialer::DialEvent::Kind::kEnded) {
+          metrics->CallEnded();
+          metrics->RecordDial(JobStatusName(event.outcome.status));
+        }
+        callback(event);
+      });
 }
 
 }  // namespace campaign::observability

@@ -18,7 +18,7 @@ class MetricsDialer : public dialer::Dialer {
   // Neither is owned; both must outlive this object.
   MetricsDialer(dialer::Dialer* inner, Metrics* metrics) : inner_(inner), metrics_(metrics) {}
 
-  absl::StatusOr<std::string> Dial(const dialer::DialRequest& request) override;
+  void Dial(const dialer::DialRequest& request) override;
   absl::StatusOr<std::optional<dialer::CallState>> LookupByToken(absl::string_view token) override {
     return inner_->LookupByToken(token);
   }
@@ -27,7 +27,7 @@ class MetricsDialer : public dialer::Dialer {
     return inner_->LookupByCallId(call_sid);
   }
   absl::Status HangUp(absl::string_view call_sid) override { return inner_->HangUp(call_sid); }
-  void SetOutcomeCallback(dialer::OutcomeCallback callback) override;
+  void SetEventCallback(dialer::DialEventCallback callback) override;
 
  private:
   dialer::Dialer* inner_;

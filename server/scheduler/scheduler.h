@@ -2,15 +2,19 @@
 // flight, honours pause, stop and cancel before every dial, reconciles the
 // calls of runs it takes over, and hands its runs over on shutdown.
 //
-// One dispatcher thread does all the database work of this worker; dialer
-// outcome events only enqueue. Every write is fenced on the lease epoch
-// (store/lease_store.h), so at most one dial per job is guaranteed by the
-// database, not by timing.
+// One dispatcher thread runs the loop (this file) over the roles, one file
+// each: the lease keeper (acquire, renew all leases in one statement,
+// release), the claimer (one fenced claim per run per round: the pre-dial
+// check), the dial pipeline (asynchronous dials, events back to the loop),
+// the completer (call starts and outcomes recorded per run per round in one
+// transaction) and the reconciler (calls this worker does not track). The
+// error handler decides keep / drop / fail; only the loop drops runs. Every
+// write is fenced on the lease epoch (store/lease_store.h), so at most one
+// dial per job is guaranteed by the database, not by timing.
 #ifndef CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_H_
 #define CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <thread>
@@ -21,24 +25,16 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/dialer/dialer.h"
-#include "server/store/lease_repository.h"
+#include "server/scheduler/claimer.h"
+#include "server/scheduler/completer.h"
+#include "server/scheduler/dial_pipeline.h"
+#include "server/scheduler/error_handler.h"
+#include "server/scheduler/held_run.h"
+#include "server/scheduler/lease_keeper.h"
+#include "server/scheduler/reconciler.h"
 #include "server/store/lease_repository.h"
 
 namespace campaign::scheduler {
-
-// Events a worker reports for metrics (server/observability implements it);
-// the defaults do nothing. Called from the dispatcher thread.
-class SchedulerMetrics {
- public:
-  virtual ~SchedulerMetrics() = default;
-  // A run whose lease had expired was taken over from another worker.
-  virtual void LeaseTakenOver() {}
-  // A job found dialing or calling in a run just acquired was looked up at the
-  // provider: `result` is "finished" (outcome recorded), "lost" (the provider
-  // has no record: failed), "in_progress" (tracked until it ends) or "error"
-  // (the lookup failed; retried later).
-  virtual void JobReconciled(absl::string_view result) {}
-};
 
 // Settings of a worker (flags of `campaignd serve`).
 struct SchedulerOptions {
@@ -64,9 +60,12 @@ struct SchedulerOptions {
   // cannot fill a worker; 0: no cap (businesses still take turns at every
   // acquisition).
   int max_runs_per_business = 25;
-  // Most jobs dialed for one run per round, so runs take turns. Jobs are
-  // claimed one at a time, each dialed right after its claim.
-  int max_claim_batch = 20;
+  // Most jobs claimed for one run per round (one statement), so runs take
+  // turns within the worker's cap.
+  int max_claim_batch = 500;
+  // Most calls this worker has in flight at once, across all its runs
+  // (--max-dials-in-flight): the replica's cap on provider load.
+  int max_dials_in_flight = 1000;
   // Receives metrics events; not owned; none when null.
   SchedulerMetrics* metrics = nullptr;
 };
@@ -102,96 +101,55 @@ class Scheduler {
   int SweepNow();
 
  private:
-  // A call in progress that this worker tracks.
-  struct Call {
-    int64_t job_id = 0;
-    std::string token;
-    std::string call_sid;
-    // Placed by another worker: its outcome is polled, not delivered.
-    bool remote = false;
-  };
-  // A run this worker holds.
-  struct HeldRun {
-    store::Lease lease;
-    int32_t concurrency = 0;
-    store::RunControl control;
-    std::map<int64_t, Call> calls;  // by job id
-    // The worker that held the run before this one (empty if none or
-    // unknown): who claimed the dialing jobs found on acquisition.
-    std::string previous_worker;
-    // Claims whose dial never started and could not be undone yet (the
-    // database was away); retried every round.
-    std::vector<store::ClaimedJob> unstarted;
-    // Outcomes that could not be recorded yet; retried every round.
-    std::vector<store::JobResult> unrecorded;
-    bool cancel_finalized = false;
-  };
-  // An outcome delivered by the dialer.
-  struct Outcome {
-    dialer::DialRequest request;
-    std::string call_sid;
-    dialer::CallOutcome outcome;
-  };
-
   void Loop();
+  // One round of the loop; returns how long to wait for the next one.
+  absl::Duration Round(bool draining, absl::Time drain_deadline, bool* done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AcquireRuns(store::AcquireMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Looks up at the provider the run's dialing and calling jobs this worker
-  // does not track and that were claimed at least `min_age` ago (on
-  // acquisition: all; periodically: its own claims whose commit outcome
-  // was unknown), and records or tracks what became of them.
-  void Reconcile(HeldRun& run, absl::Duration min_age) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reconcile(min_age = lease_ttl) for every held run.
-  void ReconcileUntracked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Part of the sweep: see LeaseStore::FinalizeAbandonedCancels.
-  void FinalizeAbandonedCancels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void HeartbeatAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RecordDelivered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PollRemoteCalls() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Dispatch(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Claims one job and dials it at once; false when nothing was dialed (no
-  // free job, not dispatchable, an error) or the run was dropped.
-  bool ClaimAndDial(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DialClaimed(HeldRun& run, const store::ClaimedJob& job, absl::Time claim_started)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Record(HeldRun& run, std::vector<store::JobResult> results)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Retries what an earlier database error left undone; false if the run
-  // was dropped or the database is still away.
-  bool RetryPending(HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Undoes a claim whose dial did not start (the store decides, from the
-  // locked run row, whether it goes back to the queue or is cancelled).
-  absl::Status UndoClaim(HeldRun& run, const store::ClaimedJob& job)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Handles a failed store call for `run`: true when the run was dropped.
-  bool HandleError(HeldRun& run, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RenewLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the dialer's events to the completer, per run.
+  void ApplyEvents() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records, undoes and finalises what each run has pending.
+  void Settle(int64_t run_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims and dials for the runs in turn, within the worker's cap.
+  void ClaimAndDial() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the error handler's decision on `status` (not OK) for `run_id`;
+  // true when the run was dropped.
+  bool Handle(int64_t run_id, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lets a run go from this worker (no database call).
+  void Drop(int64_t run_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The held runs' ids, in turn order (round robin from the run after the
+  // one that went first last time).
+  std::vector<int64_t> TurnOrder() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseIdleRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnOutcome(const dialer::DialRequest& request, const std::string& call_sid,
-                 const dialer::CallOutcome& outcome);
 
   store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
   SchedulerOptions options_;
+  ErrorHandler errors_;
+  LeaseKeeper keeper_;
+  Claimer claimer_;
+  DialPipeline pipeline_;
+  Completer completer_;
+  Reconciler reconciler_;
 
   // Guards the held runs; the dispatcher holds it while it works, other
-  // threads only briefly (HeldRuns, Shutdown).
+  // threads only briefly (HeldRuns, SweepNow).
   mutable absl::Mutex mu_;
   std::map<int64_t, HeldRun> runs_ ABSL_GUARDED_BY(mu_);
   int64_t next_run_turn_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_acquire_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time next_heartbeat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_renewal_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_reconcile_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_untracked_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  // Set when a round left work undone (a full turn of dials): no idle wait.
+  // Set when a round left work undone: no idle wait.
   bool more_work_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<int64_t, int> consecutive_errors_ ABSL_GUARDED_BY(mu_);
 
-  // Outcomes waiting to be recorded and the shutdown signal; a separate lock
-  // so the dialer and Shutdown never wait for database work.
+  // The shutdown signal; a separate lock so Shutdown never waits for
+  // database work.
   absl::Mutex signal_mu_;
-  std::deque<Outcome> outcomes_ ABSL_GUARDED_BY(signal_mu_);
   bool draining_ ABSL_GUARDED_BY(signal_mu_) = false;
   absl::Time drain_deadline_ ABSL_GUARDED_BY(signal_mu_) = absl::InfiniteFuture();
   bool started_ ABSL_GUARDED_BY(signal_mu_) = false;

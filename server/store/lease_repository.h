@@ -6,6 +6,7 @@
 #define CAMPAIGN_SERVER_STORE_LEASE_REPOSITORY_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ struct RunControl {
   bool cancel_requested = false;
   int64_t queued = 0;
   int64_t in_progress = 0;
+  // When the run ended (stopped, cancelled, completed, failed); unset before.
+  std::optional<absl::Time> ended_at;
 
   // True when new dials may start: running and no cancel requested.
   bool Dispatchable() const { return status == RunStatus::kRunning && !cancel_requested; }
@@ -65,7 +68,14 @@ struct ActiveJob {
   absl::Time dial_started_at;
 };
 
-// The final result of one job, for RecordOutcomes.
+// A call the provider accepted, for RecordCalls.
+struct CallStart {
+  int64_t job_id = 0;
+  std::string token;
+  std::string call_sid;
+};
+
+// The final result of one job, for RecordCalls.
 struct JobResult {
   int64_t job_id = 0;
   std::string token;
@@ -108,20 +118,22 @@ class LeaseRepository {
   virtual absl::StatusOr<std::vector<AcquiredRun>> Acquire(const std::string& worker, int max_runs,
                                                            AcquireMode mode,
                                                            int max_runs_per_business) = 0;
-  // Renews the lease and returns the run's control state.
-  virtual absl::StatusOr<RunControl> Heartbeat(const Lease& lease) = 0;
+  // Renews every lease of `worker` in `leases` in one statement; returns the
+  // control state of each run still held, by run id (a lease missing from
+  // the answer was lost).
+  virtual absl::StatusOr<std::map<int64_t, RunControl>> RenewLeases(
+      const std::string& worker, const std::vector<Lease>& leases) = 0;
   // Reads the run's control state.
   virtual absl::StatusOr<RunControl> Control(const Lease& lease) = 0;
   // Claims up to `max_jobs` queued jobs of a dispatchable run.
   virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) = 0;
   // Undoes a claim whose dial never started; returns the job's new status.
   virtual absl::StatusOr<JobStatus> ReleaseClaim(const Lease& lease, const ClaimedJob& job) = 0;
-  // Records that the provider accepted the call.
-  virtual absl::Status RecordCallStarted(const Lease& lease, int64_t job_id,
-                                         absl::string_view token, absl::string_view call_sid) = 0;
-  // Finishes jobs with their outcomes; returns the run's control state.
-  virtual absl::StatusOr<RunControl> RecordOutcomes(const Lease& lease,
-                                                    const std::vector<JobResult>& results) = 0;
+  // Records a batch of accepted calls and of final outcomes in one
+  // transaction; returns the run's control state.
+  virtual absl::StatusOr<RunControl> RecordCalls(const Lease& lease,
+                                                 const std::vector<CallStart>& starts,
+                                                 const std::vector<JobResult>& results) = 0;
   // Honours a cancel request; returns the queued jobs cancelled.
   virtual absl::StatusOr<int64_t> FinalizeCancel(const Lease& lease) = 0;
   // Completes a running run with nothing queued or in progress.

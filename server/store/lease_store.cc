@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "server/store/pg_array.h"
 #include "server/store/queries.h"
 #include "server/store/rows.h"
 
@@ -41,6 +42,9 @@ RunControl ControlFromRow(const pqxx::row& row) {
   control.cancel_requested = row["cancel_requested"].as<bool>();
   control.queued = row["queued_count"].as<int64_t>();
   control.in_progress = row["in_progress_count"].as<int64_t>();
+  if (!row["ended_at_us"].is_null()) {
+    control.ended_at = absl::FromUnixMicros(row["ended_at_us"].as<int64_t>());
+  }
   return control;
 }
 
@@ -159,15 +163,25 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
       });
 }
 
-absl::StatusOr<RunControl> LeaseStore::Heartbeat(const Lease& lease) {
-  return database_->Transact(Tenancy::Business(lease.business_id), "heartbeat",
-                             [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-                               pqxx::result rows =
-                                   txn.exec_params(sql::kHeartbeat, lease.run_id, lease.business_id,
-                                                   lease.epoch, lease.worker);
-                               if (rows.empty()) return LeaseLostError(lease);
-                               return ControlFromRow(rows[0]);
-                             });
+absl::StatusOr<std::map<int64_t, RunControl>> LeaseStore::RenewLeases(
+    const std::string& worker, const std::vector<Lease>& leases) {
+  std::map<int64_t, RunControl> held;
+  if (leases.empty()) return held;
+  std::vector<int64_t> run_ids, business_ids, epochs;
+  for (const Lease& lease : leases) {
+    run_ids.push_back(lease.run_id);
+    business_ids.push_back(lease.business_id);
+    epochs.push_back(lease.epoch);
+  }
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "renew leases",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::map<int64_t, RunControl>> {
+        for (const auto& row : txn.exec_params(sql::kRenewLeases, worker, PgArray(run_ids),
+                                               PgArray(business_ids), PgArray(epochs))) {
+          held[row["id"].as<int64_t>()] = ControlFromRow(row);
+        }
+        return held;
+      });
 }
 
 absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
@@ -228,30 +242,38 @@ absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const Cla
       });
 }
 
-absl::Status LeaseStore::RecordCallStarted(const Lease& lease, int64_t job_id,
-                                           absl::string_view token, absl::string_view call_sid) {
-  return Fenced(database_, lease, "record call start", [&](pqxx::work& txn) -> absl::Status {
-    txn.exec_params(sql::kRecordCallStarted, job_id, lease.run_id, lease.business_id,
-                    std::string(token), std::string(call_sid));
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<RunControl> LeaseStore::RecordOutcomes(const Lease& lease,
-                                                      const std::vector<JobResult>& results) {
+absl::StatusOr<RunControl> LeaseStore::RecordCalls(const Lease& lease,
+                                                   const std::vector<CallStart>& starts,
+                                                   const std::vector<JobResult>& results) {
   return Fenced(
-      database_, lease, "record call outcomes", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
-        CounterDelta delta;
-        for (const JobResult& result : results) {
-          const int64_t finished =
-              txn.exec_params(sql::kFinishJob, result.job_id, lease.run_id, lease.business_id,
-                              result.token, std::string(JobStatusName(result.status)), result.error,
-                              result.call_sid)
-                  .affected_rows();
-          // dialing and calling both count as in progress.
-          delta.Move(JobStatus::kDialing, result.status, finished);
+      database_, lease, "record calls", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        if (!starts.empty()) {
+          std::vector<int64_t> ids;
+          std::vector<std::string> tokens, sids;
+          for (const CallStart& start : starts) {
+            ids.push_back(start.job_id);
+            tokens.push_back(start.token);
+            sids.push_back(start.call_sid);
+          }
+          txn.exec_params(sql::kRecordCallsStarted, lease.run_id, lease.business_id, PgArray(ids),
+                          PgArray(tokens), PgArray(sids));
         }
-        RunControl control = ApplyCounts(txn, lease, delta);
+        std::vector<int64_t> ids;
+        std::vector<std::string> tokens, statuses, errors, sids;
+        for (const JobResult& result : results) {
+          ids.push_back(result.job_id);
+          tokens.push_back(result.token);
+          statuses.emplace_back(JobStatusName(result.status));
+          errors.push_back(result.error);
+          sids.push_back(result.call_sid);
+        }
+        RunControl control =
+            results.empty()
+                ? ControlFromRow(txn.exec_params1(sql::kReadControl, lease.run_id,
+                                                  lease.business_id, lease.epoch, lease.worker))
+                : ControlFromRow(txn.exec_params1(sql::kFinishJobs, lease.run_id,
+                                                  lease.business_id, PgArray(ids), PgArray(tokens),
+                                                  PgArray(statuses), PgArray(errors), PgArray(sids)));
         if (control.status == RunStatus::kRunning && !control.cancel_requested &&
             control.queued == 0 && control.in_progress == 0) {
           pqxx::result completed =

@@ -6,6 +6,7 @@
 #define CAMPAIGN_SERVER_STORE_LEASE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,8 +37,13 @@ class LeaseStore : public LeaseRepository {
                                                    AcquireMode mode,
                                                    int max_runs_per_business = 0) override;
 
-  // Renews the lease (lock_ts = now) and returns the run's control state.
-  absl::StatusOr<RunControl> Heartbeat(const Lease& lease) override;
+  // Renews the leases `worker` holds among `leases` (lock_ts = now) in one
+  // statement, locking the run rows in id order; returns the control state of
+  // each run still held by this worker at the lease's epoch, by run id. A
+  // lease missing from the answer was lost. The only per-run work of lease
+  // keeping: claims and recorded calls do not renew.
+  absl::StatusOr<std::map<int64_t, RunControl>> RenewLeases(
+      const std::string& worker, const std::vector<Lease>& leases) override;
 
   // Reads the run's control state; ABORTED when the lease is lost. Called
   // before every dial.
@@ -58,16 +64,16 @@ class LeaseStore : public LeaseRepository {
   // Returns the status chosen; a claim already undone is left alone.
   absl::StatusOr<JobStatus> ReleaseClaim(const Lease& lease, const ClaimedJob& job) override;
 
-  // Records that the provider accepted the call: calling, call_sid,
-  // started_at, and the run's version bumped so watchers see it.
-  absl::Status RecordCallStarted(const Lease& lease, int64_t job_id, absl::string_view token,
-                                 absl::string_view call_sid) override;
-
-  // Finishes jobs (dialing or calling) with their outcomes in one transaction,
-  // counters and cursor included; completes the run when nothing is queued or
-  // in progress any more. Jobs already final are left alone.
-  absl::StatusOr<RunControl> RecordOutcomes(const Lease& lease,
-                                            const std::vector<JobResult>& results) override;
+  // Records, in one fenced transaction, that the provider accepted the calls
+  // of `starts` (dialing → calling with call_sid and started_at, one
+  // statement) and finishes the jobs of `results` (dialing or calling → their
+  // outcome, one statement that also moves the run's counters and cursor
+  // once); completes the run when nothing is queued or in progress any more.
+  // A job whose token no longer matches, or that is already past the state a
+  // record expects, is left alone (a duplicate record changes nothing).
+  // Watchers see one version bump per statement.
+  absl::StatusOr<RunControl> RecordCalls(const Lease& lease, const std::vector<CallStart>& starts,
+                                         const std::vector<JobResult>& results) override;
 
   // Honours a cancel request: queued jobs become cancelled ("Cancelled by
   // user") and the run cancelled with ended_at. Returns the jobs cancelled.

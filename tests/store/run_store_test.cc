@@ -860,14 +860,15 @@ TEST_F(RunActionTest, ReleasingAPausedRunFinalisesAPendingCancel) {
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 1u);
   const store::ClaimedJob& job = (*claimed)[0];
-  ASSERT_TRUE(leases.RecordCallStarted(lease, job.job_id, job.token, "CA-last").ok());
+  ASSERT_TRUE(leases.RecordCalls(lease, {store::CallStart{job.job_id, job.token, "CA-last"}}, {})
+                  .ok());
 
   EXPECT_EQ(MustApply(business_a_, run.id, RunAction::kPause).run.status, RunStatus::kPaused);
   const ChangedRun requested = MustApply(business_a_, run.id, RunAction::kCancel);
   ASSERT_TRUE(requested.run.cancel_requested);
 
-  absl::StatusOr<store::RunControl> recorded = leases.RecordOutcomes(
-      lease, {store::JobResult{job.job_id, job.token, JobStatus::kCompleted, "", ""}});
+  absl::StatusOr<store::RunControl> recorded = leases.RecordCalls(
+      lease, {}, {store::JobResult{job.job_id, job.token, JobStatus::kCompleted, "", ""}});
   ASSERT_TRUE(recorded.ok()) << recorded.status();
   ASSERT_TRUE(leases.Release(lease).ok());
 

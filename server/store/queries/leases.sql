@@ -8,6 +8,11 @@
 -- docs/scaling.md); AcquireRuns and AbandonedCancels scan across businesses
 -- by design.
 
+-- fragment: ControlColumns
+-- What a worker steers a run by (store::RunControl), from the run row `r`.
+r.status, r.cancel_requested, r.queued_count, r.in_progress_count,
+(extract(epoch from r.ended_at) * 1000000)::int8 AS ended_at_us
+
 -- name: TrySweepLock
 -- One sweeper at a time across replicas (transaction-scoped advisory lock).
 SELECT pg_try_advisory_xact_lock($1) AS locked;
@@ -86,15 +91,29 @@ SELECT 1 AS held FROM outbound_call_runs r
 
 -- name: ReadControl
 -- What the dispatch loop steers by, if this lease still holds.
-SELECT r.status, r.cancel_requested, r.queued_count, r.in_progress_count
+SELECT {{ControlColumns}}
   FROM outbound_call_runs r
  WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4);
 
--- name: Heartbeat
--- Renews the lease (the run's version is left alone: nothing a watcher sees changed).
+-- name: RenewLeases
+-- Renews the leases worker `$1` holds among runs `$2` of businesses `$3` at
+-- epochs `$4` (parallel arrays), all in one statement: the run rows are
+-- locked in id order (two renewals never deadlock), and only a run still
+-- held at its epoch is renewed and returned (the run's version is left
+-- alone: nothing a watcher sees changed). A lease missing from the answer
+-- was lost.
+WITH held AS (
+  SELECT r.id, r.business_id
+    FROM outbound_call_runs r
+    JOIN unnest($2::int8[], $3::int8[], $4::int8[]) AS l(run_id, business_id, epoch)
+      ON r.id = l.run_id AND r.business_id = l.business_id
+   WHERE campaign_lease_held(r, l.epoch, $1)
+   ORDER BY r.id
+   FOR NO KEY UPDATE OF r)
 UPDATE outbound_call_runs r SET lock_ts = now()
- WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
-RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
+  FROM held h
+ WHERE r.id = h.id AND r.business_id = h.business_id
+RETURNING r.id, {{ControlColumns}};
 
 -- name: ClaimJobs
 -- Claims queued jobs with the run row locked and re-checked in the same
@@ -152,34 +171,67 @@ UPDATE outbound_call_jobs
 SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
   FROM outbound_call_runs WHERE id = $1 AND business_id = $2;
 
--- name: RecordCallStarted
--- Marks the job calling and bumps the run's version in the same statement,
--- so the job's run_version is covered by the run's version (watchers read
--- "jobs changed since version v").
--- Job `$1` of run `$2` of business `$3`, token `$4`, call id `$5`.
-WITH started AS (
-  UPDATE outbound_call_jobs
-     SET status = 'calling', call_sid = $5, started_at = now(),
+-- name: RecordCallsStarted
+-- Marks the jobs `$3` (tokens `$4`, call ids `$5`; parallel arrays) of run
+-- `$1` of business `$2` calling, and bumps the run's version once in the same
+-- statement, so the jobs' run_version is covered by the run's version
+-- (watchers read "jobs changed since version v"). A job whose token no
+-- longer matches or that is no longer dialing is left alone.
+WITH input AS (
+  SELECT * FROM unnest($3::int8[], $4::text[], $5::text[]) AS s(job_id, token, call_sid)),
+started AS (
+  UPDATE outbound_call_jobs j
+     SET status = 'calling', call_sid = s.call_sid, started_at = now(),
          run_version = (SELECT campaign_next_run_version(r)
-                          FROM outbound_call_runs r WHERE r.id = $2 AND r.business_id = $3)
-   WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
-     AND status = 'dialing'
+                          FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2)
+    FROM input s
+   WHERE j.id = s.job_id AND j.business_id = $2 AND j.run_id = $1
+     AND j.dial_lock_token = s.token AND j.status = 'dialing'
   RETURNING 1)
 UPDATE outbound_call_runs
    SET version = version + 1, updated_at = now()
- WHERE id = $2 AND business_id = $3 AND EXISTS (SELECT 1 FROM started);
+ WHERE id = $1 AND business_id = $2 AND EXISTS (SELECT 1 FROM started);
 
--- name: FinishJob
--- Records the outcome `$5` of job `$1` of run `$2` of business `$3` (token
--- `$4`; error `$6`, call sid `$7` when the call started).
-UPDATE outbound_call_jobs
-   SET status = $5, error_message = nullif($6, ''), completed_at = now(),
-       call_sid = coalesce(nullif($7, ''), call_sid),
-       started_at = CASE WHEN $7 <> '' THEN coalesce(started_at, now()) ELSE started_at END,
-       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
-                       WHERE r.id = $2 AND r.business_id = $3)
- WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
-   AND status IN ('dialing', 'calling');
+-- name: FinishJobs
+-- Records the outcomes of jobs `$3` (tokens `$4`, statuses `$5`, errors `$6`,
+-- call ids `$7` when not recorded yet; parallel arrays) of run `$1` of
+-- business `$2`, and moves the run's counters and cursor once for all of them
+-- in the same statement (dialing and calling both count as in progress).
+-- A job whose token no longer matches or that is already final is left alone
+-- and not counted. Returns the run's control state afterwards.
+WITH input AS (
+  SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[])
+           AS o(job_id, token, status, error, call_sid)),
+finished AS (
+  UPDATE outbound_call_jobs j
+     SET status = o.status, error_message = nullif(o.error, ''), completed_at = now(),
+         call_sid = coalesce(nullif(o.call_sid, ''), j.call_sid),
+         started_at = CASE WHEN o.call_sid <> '' THEN coalesce(j.started_at, now())
+                           ELSE j.started_at END,
+         run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                         WHERE r.id = $1 AND r.business_id = $2)
+    FROM input o
+   WHERE j.id = o.job_id AND j.business_id = $2 AND j.run_id = $1
+     AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
+  RETURNING j.status),
+moved AS (
+  SELECT count(*) AS total,
+         count(*) FILTER (WHERE status = 'completed') AS completed,
+         count(*) FILTER (WHERE status IN ('failed', 'busy', 'no_answer')) AS failed,
+         count(*) FILTER (WHERE status = 'busy') AS busy,
+         count(*) FILTER (WHERE status = 'no_answer') AS no_answer
+    FROM finished)
+UPDATE outbound_call_runs r
+   SET in_progress_count = r.in_progress_count - m.total,
+       completed_count = r.completed_count + m.completed,
+       failed_count = r.failed_count + m.failed,
+       busy_count = r.busy_count + m.busy, no_answer_count = r.no_answer_count + m.no_answer,
+       cursor_position = r.cursor_position + m.total,
+       version = r.version + CASE WHEN m.total > 0 THEN 1 ELSE 0 END,
+       updated_at = CASE WHEN m.total > 0 THEN now() ELSE r.updated_at END
+  FROM moved m
+ WHERE r.id = $1 AND r.business_id = $2
+RETURNING {{ControlColumns}};
 
 -- name: CountJobMoves
 -- Applies counter deltas to run `$1` of business `$2`; returns the control
@@ -191,16 +243,16 @@ UPDATE outbound_call_runs r
        busy_count = r.busy_count + $9, no_answer_count = r.no_answer_count + $10,
        version = r.version + 1, updated_at = now()
  WHERE r.id = $1 AND r.business_id = $2
-RETURNING r.status, r.cancel_requested, r.queued_count, r.in_progress_count;
+RETURNING {{ControlColumns}};
 
 -- name: CompleteRun
 -- Completes running run `$1` of business `$2` with no work left.
-UPDATE outbound_call_runs
+UPDATE outbound_call_runs r
    SET status = 'completed', ended_at = now(), completed_at = now(),
        version = version + 1, updated_at = now()
  WHERE id = $1 AND business_id = $2 AND status = 'running' AND NOT cancel_requested
    AND queued_count = 0 AND in_progress_count = 0
-RETURNING status, cancel_requested, queued_count, in_progress_count;
+RETURNING {{ControlColumns}};
 
 -- name: EndRun
 -- Ends run `$1` of business `$2` with `$3` (cancelled or failed) after `$4`

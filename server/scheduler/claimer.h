@@ -1,0 +1,46 @@
+// The claimer (the producer of the dial pipeline): per run and round, ONE
+// fenced statement claims as many queued jobs as the run has free slots and
+// the worker has dials to spare. The claim is the pre-dial check: it locks
+// the run row and re-checks status, cancel flag and lease epoch, so a Stop,
+// Cancel or Pause that commits first wins, and nothing else is read before a
+// dial.
+#ifndef CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_
+#define CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/scheduler/held_run.h"
+#include "server/store/lease_repository.h"
+
+namespace campaign::scheduler {
+
+class Claimer {
+ public:
+  // `leases` is not owned. At most `max_batch` jobs per claim; a run with
+  // nothing queued (as last read) is probed again every `probe_interval`
+  // (leads added to a running run are found that late at most).
+  Claimer(store::LeaseRepository* leases, int max_batch, absl::Duration probe_interval)
+      : leases_(leases), max_batch_(max_batch), probe_interval_(probe_interval) {}
+
+  // How many jobs a claim for `run` would ask for with `budget` dials to
+  // spare: zero when the run is not dispatchable, has no free slot, or has
+  // nothing queued and is not due for a probe.
+  int Wanted(const HeldRun& run, int budget, absl::Time now) const;
+
+  // Claims up to Wanted() jobs of `run` (nothing, without a database call,
+  // when that is zero). When nothing could be claimed, reads the run's state
+  // to learn why, and completes a run with nothing left. Updates
+  // run.control. Errors are returned for the loop to decide on.
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(HeldRun& run, int budget);
+
+ private:
+  store::LeaseRepository* leases_;
+  int max_batch_;
+  absl::Duration probe_interval_;
+};
+
+}  // namespace campaign::scheduler
+
+#endif  // CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_

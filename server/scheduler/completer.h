@@ -1,0 +1,48 @@
+// The completer: turns the dialer's events into records and writes each
+// run's records in one fenced transaction per round (accepted calls and
+// outcomes as arrays, the run's counters moved once), and hangs up the calls
+// of a run that ended.
+#ifndef CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
+#define CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
+
+#include "absl/status/status.h"
+#include "server/dialer/dialer.h"
+#include "server/scheduler/held_run.h"
+#include "server/store/lease_repository.h"
+
+namespace campaign::scheduler {
+
+class Completer {
+ public:
+  // None is owned.
+  Completer(store::LeaseRepository* leases, dialer::Dialer* dialer, SchedulerMetrics* metrics)
+      : leases_(leases), dialer_(dialer), metrics_(metrics) {}
+
+  // Queues what `event` (of a call this worker placed for `run`) means for
+  // the run: an accepted call is a call start (hung up at once when the run
+  // has ended meanwhile), a refusal or an ended call a result (merging a call
+  // start not recorded yet). Events of calls the run does not track (already
+  // reconciled, or from before a lease loss) are ignored.
+  void Apply(HeldRun& run, const dialer::DialEvent& event);
+
+  // Records the run's queued call starts and results in one transaction.
+  // On success, finished calls stop being tracked and run.control is what
+  // the database says now; on error everything stays queued for the next
+  // round and the status goes to the loop.
+  absl::Status Flush(HeldRun& run);
+
+  // When the run has ended: counts calls dialed after its end, and hangs up
+  // its calls in progress (once each; their outcomes arrive as events).
+  void EnforceRunEnd(HeldRun& run);
+
+ private:
+  void CountIfDialedAfterEnd(const HeldRun& run, TrackedCall& call);
+
+  store::LeaseRepository* leases_;
+  dialer::Dialer* dialer_;
+  SchedulerMetrics* metrics_;
+};
+
+}  // namespace campaign::scheduler
+
+#endif  // CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_

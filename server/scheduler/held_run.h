@@ -1,0 +1,90 @@
+// What a worker knows of one run it holds: the state the scheduler's roles
+// (claimer, dial pipeline, completer, reconciler, lease keeper) share. Only
+// the dispatcher thread touches it, under the scheduler's lock.
+#ifndef CAMPAIGN_SERVER_SCHEDULER_HELD_RUN_H_
+#define CAMPAIGN_SERVER_SCHEDULER_HELD_RUN_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/model/model.h"
+#include "server/store/lease_repository.h"
+
+namespace campaign::scheduler {
+
+// Events a worker reports for metrics (server/observability implements it);
+// the defaults do nothing. Called from the dispatcher thread.
+class SchedulerMetrics {
+ public:
+  virtual ~SchedulerMetrics() = default;
+  // A run whose lease had expired was taken over from another worker.
+  virtual void LeaseTakenOver() {}
+  // A job found dialing or calling in a run just acquired was looked up at the
+  // provider: `result` is "finished" (outcome recorded), "lost" (the provider
+  // has no record: failed), "in_progress" (tracked until it ends) or "error"
+  // (the lookup failed; retried later).
+  virtual void JobReconciled(absl::string_view result) {}
+  // A call was dialed after its run ended (a job claimed before a Stop or a
+  // Cancel, dialed after it committed). The goal is zero.
+  virtual void DialedAfterRunEnded() {}
+  // A call in progress was hung up because its run ended.
+  virtual void CallHungUpOnRunEnd() {}
+  // One batch of `starts` accepted calls and `results` outcomes was recorded
+  // in one transaction.
+  virtual void CallsRecorded(int starts, int results) {}
+};
+
+// A call of a held run in flight: dialed by this worker (local) or found in
+// progress when the run was acquired (remote: polled at the provider).
+struct TrackedCall {
+  int64_t job_id = 0;
+  std::string token;
+  // Empty until the provider accepted the call.
+  std::string call_sid;
+  // When this worker asked the provider for the call; InfinitePast for
+  // remote calls.
+  absl::Time dialed_at = absl::InfinitePast();
+  bool remote = false;
+  // A hang-up was asked for (the run ended).
+  bool hung_up = false;
+  // Already counted as dialed after its run ended.
+  bool counted_after_end = false;
+};
+
+// A run this worker holds.
+struct HeldRun {
+  store::Lease lease;
+  int32_t concurrency = 0;
+  // The run's state as last read (every claim, recorded batch and lease
+  // renewal refreshes it).
+  store::RunControl control;
+  // Calls in flight, by job id.
+  std::map<int64_t, TrackedCall> calls;
+  // The worker that held the run before this one (empty if none or
+  // unknown): who claimed the dialing jobs found on acquisition.
+  std::string previous_worker;
+  // Claims whose dial never started (the worker stalled past the guard), to
+  // be undone; retried every round while the database is away.
+  std::vector<store::ClaimedJob> unstarted;
+  // Accepted calls and outcomes not recorded yet; the completer records
+  // them in one transaction per run per round.
+  std::vector<store::CallStart> starts;
+  std::vector<store::JobResult> results;
+  bool cancel_finalized = false;
+  // Until then, a run with nothing queued (as last read) is not claimed from.
+  absl::Time next_probe = absl::InfinitePast();
+
+  // Dial slots of the run's concurrency not taken by a call in flight.
+  int FreeSlots() const { return concurrency - static_cast<int>(calls.size()); }
+  // True when the run has ended (stopped, cancelled, completed or failed).
+  bool Ended() const { return control.status && IsTerminal(*control.status); }
+};
+
+}  // namespace campaign::scheduler
+
+#endif  // CAMPAIGN_SERVER_SCHEDULER_HELD_RUN_H_

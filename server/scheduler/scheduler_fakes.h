@@ -1,0 +1,319 @@
+// Fakes of the scheduler's two dependencies for unit tests without a
+// database or a provider: FakeLeases (one run, kRun, with queued jobs; records
+// every call, failures and stalls scripted per test) and FakeDialer (accepts
+// or refuses, answers before Dial returns, ends calls on request).
+#ifndef CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_FAKES_H_
+#define CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_FAKES_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/dialer/dialer.h"
+#include "server/store/lease_repository.h"
+
+namespace campaign::scheduler::testing {
+
+inline constexpr int64_t kRun = 1;
+inline constexpr int64_t kBusiness = 7;
+// Longest wait for something the dispatcher thread does.
+inline constexpr absl::Duration kDeadline = absl::Seconds(20);
+
+// What LeaseStore answers when a fenced write finds its lease gone.
+inline absl::Status LeaseLostStatus() {
+  store::Lease lease;
+  lease.run_id = kRun;
+  return store::LeaseLostError(lease);
+}
+
+// One run (kRun) with queued jobs, handed to the first Acquire of free runs.
+// Records every call; failures and stalls are scripted per test. Thread-safe:
+// the scheduler calls it from its dispatcher thread.
+class FakeLeases : public store::LeaseRepository {
+ public:
+  explicit FakeLeases(int queued_jobs, int concurrency = 1) : concurrency_(concurrency) {
+    control_.status = RunStatus::kRunning;
+    for (int i = 1; i <= queued_jobs; ++i) queue_.push_back(i);
+    control_.queued = queued_jobs;
+  }
+
+  // Waits until `done` holds for this fake's state (checked whenever it
+  // changes); false after kDeadline.
+  bool WaitFor(const std::function<bool(const FakeLeases&)>& done) {
+    absl::MutexLock lock(&mu_);
+    auto check = [&] { return done(*this); };
+    return mu_.AwaitWithTimeout(absl::Condition(&check), kDeadline);
+  }
+
+  // Scripted behaviour (set before Start).
+  void SetClaimErrors(int count, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    claim_errors_left_ = count;
+    claim_error_ = std::move(status);
+  }
+  void SetRecordErrors(int count, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    record_errors_left_ = count;
+    record_error_ = std::move(status);
+  }
+  void StallFirstClaim(absl::Duration stall) {
+    absl::MutexLock lock(&mu_);
+    first_claim_stall_ = stall;
+  }
+  void SetCancelRequested() {
+    absl::MutexLock lock(&mu_);
+    control_.cancel_requested = true;
+  }
+  // The run as a Stop (or another end) leaves it: `status`, ended at `ended_at`.
+  void EndRun(RunStatus status, absl::Time ended_at) {
+    absl::MutexLock lock(&mu_);
+    control_.status = status;
+    control_.ended_at = ended_at;
+  }
+  // Renewals from now on find the lease lost.
+  void LoseLease() {
+    absl::MutexLock lock(&mu_);
+    lease_lost_ = true;
+  }
+
+  // Read under the fake's lock (inside WaitFor, or via Snapshot).
+  int claims = 0;
+  std::vector<int> max_jobs_asked;
+  int renewals = 0;
+  int control_reads = 0;
+  int record_batches = 0;
+  std::vector<store::ClaimedJob> claimed;
+  std::vector<store::ClaimedJob> released_claims;
+  std::vector<std::string> started_calls;  // tokens
+  std::vector<store::JobResult> outcomes;
+  std::vector<std::string> failed_runs;  // errors
+  int finalized_cancels = 0;
+  int releases = 0;
+
+  // The lock of the fields above.
+  absl::Mutex& mu() { return mu_; }
+
+  absl::StatusOr<std::vector<store::AcquiredRun>> Acquire(const std::string& worker, int max_runs,
+                                                          store::AcquireMode mode,
+                                                          int max_runs_per_business) override {
+    absl::MutexLock lock(&mu_);
+    if (mode != store::AcquireMode::kFree || handed_out_) return std::vector<store::AcquiredRun>{};
+    handed_out_ = true;
+    store::AcquiredRun run;
+    run.lease = store::Lease{kRun, kBusiness, /*epoch=*/1, worker};
+    run.concurrency = concurrency_;
+    return std::vector<store::AcquiredRun>{run};
+  }
+
+  absl::StatusOr<std::map<int64_t, store::RunControl>> RenewLeases(
+      const std::string& worker, const std::vector<store::Lease>& leases) override {
+    absl::MutexLock lock(&mu_);
+    ++renewals;
+    std::map<int64_t, store::RunControl> held;
+    if (lease_lost_) return held;
+    for (const store::Lease& lease : leases) held[lease.run_id] = control_;
+    return held;
+  }
+
+  absl::StatusOr<store::RunControl> Control(const store::Lease& lease) override {
+    absl::MutexLock lock(&mu_);
+    ++control_reads;
+    return control_;
+  }
+
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(const store::Lease& lease,
+                                                       int max_jobs) override {
+    absl::Duration stall;
+    std::vector<store::ClaimedJob> jobs;
+    {
+      absl::MutexLock lock(&mu_);
+      ++claims;
+      if (claim_errors_left_ > 0) {
+        --claim_errors_left_;
+        return claim_error_;
+      }
+      max_jobs_asked.push_back(max_jobs);
+      while (control_.Dispatchable() && !queue_.empty() &&
+             static_cast<int>(jobs.size()) < max_jobs) {
+        const int64_t job_id = queue_.front();
+        queue_.pop_front();
+        --control_.queued;
+        ++control_.in_progress;
+        jobs.push_back(store::ClaimedJob{job_id, /*lead_id=*/job_id, "+14155550100",
+                                         absl::StrCat("token-", job_id, "-", claims)});
+        claimed.push_back(jobs.back());
+      }
+      stall = std::exchange(first_claim_stall_, absl::ZeroDuration());
+    }
+    // A worker stalled between its claim and its dial (swapped out, paused).
+    if (stall > absl::ZeroDuration()) absl::SleepFor(stall);
+    return jobs;
+  }
+
+  absl::StatusOr<JobStatus> ReleaseClaim(const store::Lease& lease,
+                                         const store::ClaimedJob& job) override {
+    absl::MutexLock lock(&mu_);
+    released_claims.push_back(job);
+    queue_.push_front(job.job_id);
+    ++control_.queued;
+    --control_.in_progress;
+    return JobStatus::kQueued;
+  }
+
+  absl::StatusOr<store::RunControl> RecordCalls(
+      const store::Lease& lease, const std::vector<store::CallStart>& starts,
+      const std::vector<store::JobResult>& results) override {
+    absl::MutexLock lock(&mu_);
+    if (record_errors_left_ > 0) {
+      --record_errors_left_;
+      return record_error_;
+    }
+    ++record_batches;
+    for (const store::CallStart& start : starts) started_calls.push_back(start.token);
+    for (const store::JobResult& result : results) {
+      outcomes.push_back(result);
+      --control_.in_progress;
+    }
+    return control_;
+  }
+
+  absl::StatusOr<int64_t> FinalizeCancel(const store::Lease& lease) override {
+    absl::MutexLock lock(&mu_);
+    ++finalized_cancels;
+    const int64_t cancelled = control_.queued;
+    queue_.clear();
+    control_.queued = 0;
+    control_.status = RunStatus::kCancelled;
+    return cancelled;
+  }
+
+  absl::StatusOr<bool> CompleteIfDone(const store::Lease& lease) override { return false; }
+
+  absl::Status FailRun(const store::Lease& lease, absl::string_view error) override {
+    absl::MutexLock lock(&mu_);
+    failed_runs.emplace_back(error);
+    control_.status = RunStatus::kFailed;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<store::ActiveJob>> ActiveJobs(const store::Lease& lease) override {
+    return std::vector<store::ActiveJob>{};
+  }
+
+  absl::Status Release(const store::Lease& lease) override {
+    absl::MutexLock lock(&mu_);
+    ++releases;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> FinalizeAbandonedCancels(int max_runs) override { return 0; }
+
+ private:
+  absl::Mutex mu_;
+  const int concurrency_;
+  store::RunControl control_;
+  std::deque<int64_t> queue_;
+  bool handed_out_ = false;
+  bool lease_lost_ = false;
+  int record_errors_left_ = 0;
+  absl::Status record_error_;
+  int claim_errors_left_ = 0;
+  absl::Status claim_error_;
+  absl::Duration first_claim_stall_;
+};
+
+// Accepts every call (or refuses the first `refusals`), answering before
+// Dial returns (the interface allows it), and never ends one on its own;
+// knows no calls it did not place. EndAll ends every accepted call.
+class FakeDialer : public dialer::Dialer {
+ public:
+  explicit FakeDialer(int refusals = 0) : refusals_left_(refusals) {}
+
+  void Dial(const dialer::DialRequest& request) override {
+    dialer::DialEvent event;
+    event.request = request;
+    {
+      absl::MutexLock lock(&mu_);
+      dialed_.push_back(request.token);
+      if (refusals_left_ > 0) {
+        --refusals_left_;
+        event.kind = dialer::DialEvent::Kind::kRejected;
+        event.outcome = dialer::CallOutcome{JobStatus::kFailed, "provider refused"};
+      } else {
+        event.kind = dialer::DialEvent::Kind::kAccepted;
+        event.call_sid = absl::StrCat("CA", request.job_id);
+        accepted_.push_back(event);
+      }
+    }
+    Deliver(event);
+  }
+  absl::StatusOr<std::optional<dialer::CallState>> LookupByToken(absl::string_view) override {
+    return std::optional<dialer::CallState>();
+  }
+  absl::StatusOr<std::optional<dialer::CallState>> LookupByCallId(absl::string_view) override {
+    return std::optional<dialer::CallState>();
+  }
+  absl::Status HangUp(absl::string_view call_sid) override {
+    absl::MutexLock lock(&mu_);
+    hung_up_.emplace_back(call_sid);
+    return absl::OkStatus();
+  }
+  void SetEventCallback(dialer::DialEventCallback callback) override {
+    absl::MutexLock lock(&mu_);
+    callback_ = std::move(callback);
+  }
+
+  // Ends every call accepted so far with `status`.
+  void EndAll(JobStatus status) {
+    std::vector<dialer::DialEvent> accepted;
+    {
+      absl::MutexLock lock(&mu_);
+      accepted.swap(accepted_);
+    }
+    for (dialer::DialEvent event : accepted) {
+      event.kind = dialer::DialEvent::Kind::kEnded;
+      event.outcome = dialer::CallOutcome{status, ""};
+      Deliver(event);
+    }
+  }
+
+  // Tokens dialed, in order.
+  std::vector<std::string> dialed() {
+    absl::MutexLock lock(&mu_);
+    return dialed_;
+  }
+  // Call ids hung up, in order.
+  std::vector<std::string> hung_up() {
+    absl::MutexLock lock(&mu_);
+    return hung_up_;
+  }
+
+ private:
+  void Deliver(const dialer::DialEvent& event) {
+    dialer::DialEventCallback callback;
+    {
+      absl::MutexLock lock(&mu_);
+      callback = callback_;
+    }
+    if (callback) callback(event);
+  }
+
+  absl::Mutex mu_;
+  int refusals_left_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> dialed_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> hung_up_ ABSL_GUARDED_BY(mu_);
+  std::vector<dialer::DialEvent> accepted_ ABSL_GUARDED_BY(mu_);
+  dialer::DialEventCallback callback_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace campaign::scheduler::testing
+
+#endif  // CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_FAKES_H_
