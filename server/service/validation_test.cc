@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <list>
 #include <string>
 #include <vector>
 
@@ -440,6 +441,42 @@ TEST(NormalizePhoneTest, NorthAmericanFastPathAgreesWithLibphonenumberEverywhere
     }
   }
   EXPECT_GT(accepted, 1000);  // the sweep did reach valid numbers
+}
+
+// The premise of the fast path's shortcut, checked against the installed
+// libphonenumber: the US is the first region of country code 1, and whenever
+// IsValidNumberForRegion(n, "US") holds, IsValidNumber(n) holds and n's region
+// is the US. Numbers of other NANP regions exist that only IsValidNumber
+// accepts, so the fallback is needed.
+TEST(NormalizePhoneTest, TheUnitedStatesCheckAgreesWithIsValidNumber) {
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  std::list<std::string> regions;
+  util.GetRegionCodesForCountryCallingCode(1, &regions);
+  ASSERT_FALSE(regions.empty());
+  EXPECT_EQ(regions.front(), "US");
+  int us = 0;
+  int elsewhere = 0;
+  for (uint64_t area = 200; area <= 999; ++area) {
+    for (uint64_t exchange : {200, 555, 732, 999}) {
+      PhoneNumber number;
+      number.set_country_code(1);
+      number.set_national_number((area * 1000 + exchange) * 10000 + 123);
+      std::string region;
+      util.GetRegionCodeForNumber(number, &region);
+      if (util.IsValidNumberForRegion(number, "US")) {
+        ASSERT_TRUE(util.IsValidNumber(number)) << number.national_number();
+        ASSERT_EQ(region, "US") << number.national_number();
+        ++us;
+      } else if (util.IsValidNumber(number)) {
+        EXPECT_NE(region, "US") << number.national_number();
+        ++elsewhere;
+      }
+    }
+  }
+  EXPECT_GT(us, 1000);
+  EXPECT_GT(elsewhere, 50);  // Canada and the Caribbean take the fallback
 }
 
 // ---------------------------------------------------------------- request_id
