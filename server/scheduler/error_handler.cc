@@ -29,7 +29,7 @@ void ErrorHandler::DatabaseAnswered(const absl::Status& status) {
 
 ErrorAction ErrorHandler::Decide(int64_t run_id, const absl::Status& status) {
   if (store::IsLeaseLost(status)) {
-    spdlog::warn("lost the lease on run {}: {}; letting go", run_id, status.message());
+    spdlog::warn("lost its lease on run {}: {}; letting go", run_id, status.message());
     errors_.erase(run_id);
     return ErrorAction::kDrop;
   }

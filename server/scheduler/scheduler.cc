@@ -202,7 +202,11 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     // Whatever is dialing or calling now was started by another worker (or
     // by an earlier life of this one): find out what became of it.
     absl::Status reconciled = reconciler_.Reconcile(runs_[id], absl::ZeroDuration());
-    if (!reconciled.ok()) Handle(id, reconciled);
+    if (!reconciled.ok() && Handle(id, reconciled)) continue;
+    // What the reconciliation found is recorded now (SweepNow callers and
+    // the next claim's free slots see it); on error, the next round retries.
+    absl::Status recorded = completer_.Flush(runs_[id]);
+    if (!recorded.ok()) Handle(id, recorded);
   }
 }
 

@@ -238,6 +238,10 @@ const std::set<std::string> kCrossBusinessQueries = {
     "AcquireRuns",
     // The sweep of cancels no live lease holds (one sweeper at a time).
     "AbandonedCancels",
+    // A worker renews every lease it holds, across businesses, in one
+    // statement per heartbeat (not per dial); each row is matched on its
+    // (business_id, id) key.
+    "RenewLeases",
     // Which business a run belongs to, for the security log of a NOT_FOUND.
     "RunOwner",
     // A system admin's ListRuns and WatchRuns over every business.
