@@ -296,7 +296,21 @@ void Scheduler::ClaimAndDial() {
     }
     if (jobs->empty()) continue;
     errors_.Succeeded(id);
-    budget -= pipeline_.Dial(run, *jobs, claimed_at);
+    // The gate: a Stop, Cancel or Pause that committed after the claim is
+    // seen here, or waits until the batch is dialed.
+    bool dialed = false;
+    absl::StatusOr<bool> gated = leases_->GateDials(run.lease, [&] {
+      budget -= pipeline_.Dial(run, *jobs, claimed_at);
+      dialed = true;
+    });
+    if (!dialed) {
+      // Not dialed: the claims are undone in the next round (the store
+      // decides between queued and cancelled on the locked run row).
+      run.unstarted.insert(run.unstarted.end(), jobs->begin(), jobs->end());
+      more_work_ = true;
+      if (!gated.ok()) Handle(id, gated.status());
+      continue;
+    }
     // A full claim may have left more to claim right away.
     if (static_cast<int>(jobs->size()) == wanted && run.FreeSlots() > 0 && budget > 0) {
       more_work_ = true;

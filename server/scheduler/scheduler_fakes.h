@@ -88,6 +88,7 @@ class FakeLeases : public store::LeaseRepository {
   int claims = 0;
   std::vector<int> max_jobs_asked;
   int renewals = 0;
+  int gates = 0;
   int control_reads = 0;
   int record_batches = 0;
   std::vector<store::ClaimedJob> claimed;
@@ -156,6 +157,17 @@ class FakeLeases : public store::LeaseRepository {
     // A worker stalled between its claim and its dial (swapped out, paused).
     if (stall > absl::ZeroDuration()) absl::SleepFor(stall);
     return jobs;
+  }
+
+  absl::StatusOr<bool> GateDials(const store::Lease& lease,
+                                 const std::function<void()>& dial) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++gates;
+      if (!control_.Dispatchable()) return false;
+    }
+    dial();
+    return true;
   }
 
   absl::StatusOr<JobStatus> ReleaseClaim(const store::Lease& lease,

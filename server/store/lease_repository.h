@@ -6,6 +6,7 @@
 #define CAMPAIGN_SERVER_STORE_LEASE_REPOSITORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -127,6 +128,10 @@ class LeaseRepository {
   virtual absl::StatusOr<RunControl> Control(const Lease& lease) = 0;
   // Claims up to `max_jobs` queued jobs of a dispatchable run.
   virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) = 0;
+  // Runs `dial` (at most once) while the run is locked against changes and
+  // verified running, uncancelled and still held; false, without running
+  // it, when the run may not dial any more.
+  virtual absl::StatusOr<bool> GateDials(const Lease& lease, const std::function<void()>& dial) = 0;
   // Undoes a claim whose dial never started; returns the job's new status.
   virtual absl::StatusOr<JobStatus> ReleaseClaim(const Lease& lease, const ClaimedJob& job) = 0;
   // Records a batch of accepted calls and of final outcomes in one

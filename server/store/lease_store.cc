@@ -217,6 +217,26 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
       });
 }
 
+absl::StatusOr<bool> LeaseStore::GateDials(const Lease& lease,
+                                           const std::function<void()>& dial) {
+  bool dialed = false;
+  absl::StatusOr<bool> gated = database_->Transact(
+      Tenancy::Business(lease.business_id), "dial gate",
+      [&](pqxx::work& txn) -> absl::StatusOr<bool> {
+        if (dialed) return true;  // a retry after the dials: never again
+        pqxx::result rows = txn.exec_params(sql::kDialGate, lease.run_id, lease.business_id,
+                                            lease.epoch, lease.worker);
+        if (rows.empty()) return LeaseLostError(lease);
+        if (!rows[0]["dispatchable"].as<bool>()) return false;
+        dial();
+        dialed = true;
+        return true;
+      });
+  // Once dialed, a failed commit changes nothing (the gate wrote nothing).
+  if (dialed) return true;
+  return gated;
+}
+
 absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const ClaimedJob& job) {
   return Fenced(
       database_, lease, "release claim", [&](pqxx::work& txn) -> absl::StatusOr<JobStatus> {

@@ -56,6 +56,15 @@ class LeaseStore : public LeaseRepository {
   // become dialing with a fresh token, dial_started_at and attempts + 1.
   absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) override;
 
+  // The dial gate: runs `dial` inside a transaction that holds the run row
+  // share-locked after checking the lease and that the run is running with
+  // no cancel requested. A Stop, Cancel, Pause or takeover (each updates the
+  // row) either committed before, and then `dial` is not run (false), or
+  // waits until `dial` returned: no call of a claimed batch is placed after
+  // StopRun or CancelRun returned. `dial` runs at most once, also when the
+  // transaction is retried or fails after it ran (the gate writes nothing).
+  absl::StatusOr<bool> GateDials(const Lease& lease, const std::function<void()>& dial) override;
+
   // Undoes a claim whose dial never started, decided on the run row locked
   // in the same transaction (so a Stop or Cancel that committed first wins
   // over whatever the worker read before): the job goes back to queued when

@@ -151,6 +151,16 @@ counted AS (
   RETURNING 1)
 SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id;
 
+-- name: DialGate
+-- The run row share-locked for the time a claimed batch is handed to the
+-- dialer, if this lease still holds; `dispatchable` says whether it may be:
+-- a Stop, Cancel or Pause (which update the row) either committed first and
+-- is seen, or waits until the dials are placed.
+SELECT r.status = 'running' AND NOT r.cancel_requested AS dispatchable
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
+   FOR SHARE;
+
 -- name: ReleaseClaim
 -- Gives claimed job `$1` of run `$2` of business `$3` (token `$4`) back
 -- (`$5` = 'queued') or cancels it, with reason `$6`.
