@@ -81,6 +81,11 @@ CallContext MakeCallContext(const std::multimap<grpc::string_ref, grpc::string_r
   return context;
 }
 
+CallRegistry::~CallRegistry() {
+  absl::MutexLock lock(&mu_);
+  calls_.clear();
+}
+
 void CallRegistry::Put(const grpc::ServerContextBase* call,
                        std::shared_ptr<const CallContext> context) {
   absl::MutexLock lock(&mu_);

@@ -5,8 +5,10 @@
 #include <optional>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/observability/logging.h"
@@ -28,28 +30,35 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
         start_(absl::Now()) {}
 
   ~RpcInterceptor() override {
+    absl::MutexLock lock(&mu_);
     // A call that ended without sending a status (the client went away).
     if (!finished_) Finish("CANCELLED", /*call_alive=*/false);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      TakeRequestId(methods->GetRecvInitialMetadata());
+    {
+      absl::MutexLock lock(&mu_);
+      if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+        TakeRequestId(methods->GetRecvInitialMetadata());
+      }
+      if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+        methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, RequestId());
+      }
+      if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+        status_ = methods->GetSendStatus();
+        Finish(StatusCodeName(status_->error_code()), /*call_alive=*/true);
+      }
     }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, RequestId());
-    }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      status_ = methods->GetSendStatus();
-      Finish(StatusCodeName(status_->error_code()), /*call_alive=*/true);
-    }
+    // Not under the lock: Proceed may run the rest of the batch, and with it
+    // this interceptor again.
     methods->Proceed();
   }
 
  private:
   // The caller's x-request-id when acceptable, else a generated one, which
   // replaces whatever the caller sent so the handler sees exactly one.
-  void TakeRequestId(std::multimap<grpc::string_ref, grpc::string_ref>* metadata) {
+  void TakeRequestId(std::multimap<grpc::string_ref, grpc::string_ref>* metadata)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto [begin, end] = metadata->equal_range(kRequestIdHeader);
     if (begin != end && std::next(begin) == end) {
       const absl::string_view sent(begin->second.data(), begin->second.size());
@@ -66,7 +75,7 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
                       grpc::string_ref(request_id_.data(), request_id_.size()));
   }
 
-  const std::string& RequestId() {
+  const std::string& RequestId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // Initial metadata always arrives first; generated here only if not.
     if (request_id_.empty()) request_id_ = RandomToken(12);
     return request_id_;
@@ -74,7 +83,7 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
 
   // `call_alive`: the call may still be asked for its peer (not while the
   // server context is being destroyed).
-  void Finish(absl::string_view code, bool call_alive) {
+  void Finish(absl::string_view code, bool call_alive) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     finished_ = true;
     const absl::Duration elapsed = absl::Now() - start_;
     const bool unary = info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY;
@@ -107,9 +116,15 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
   Metrics* metrics_;
   const std::string method_;
   const absl::Time start_;
-  std::string request_id_;
-  std::optional<grpc::Status> status_;
-  bool finished_ = false;
+  // gRPC runs a call's hook points, and destroys its interceptor, on
+  // different threads, ordered through atomics inside the library, which
+  // ThreadSanitizer cannot see (Debian's gRPC is not instrumented). Each
+  // Intercept and the destructor hold this lock, so that order is visible
+  // in our own code; it is per call and never contended.
+  absl::Mutex mu_;
+  std::string request_id_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -97,7 +97,10 @@ campaign_run_database_url() { printf 'postgresql://campaign@127.0.0.1:%s/campaig
 # a non-zero exit on any report, and stacks for UBSan.
 campaign_sanitizer_env() {
   local dir=$CAMPAIGN_ROOT/tests/sanitizers
-  export TSAN_OPTIONS="suppressions=$dir/tsan.supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+  # history_size=4: four times the default history, so the earlier access of a
+  # report in a busy gRPC server is restored more often (a report whose
+  # stack is lost cannot match a suppression).
+  export TSAN_OPTIONS="suppressions=$dir/tsan.supp second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
   export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
   export LSAN_OPTIONS="suppressions=$dir/lsan.supp ${LSAN_OPTIONS:-}"
   export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
