@@ -27,7 +27,9 @@ grep -q "fsync = off" "$tmp/stderr" || fail "tools/bench did not print PostgreSQ
 # Every scenario the tool knows, each with numeric figures and a target, or
 # recorded as skipped with the reason (a `campaignd serve` flag it needs is
 # missing) and its target.
-mapfile -t scenarios < <(sed -n 's/^BENCH_SCENARIOS=(\(.*\))$/\1/p' "$root/tools/bench" | tr ' ' '\n')
+# (BENCH_SCENARIOS=(...) may span lines.)
+mapfile -t scenarios < <(sed -n '/^BENCH_SCENARIOS=(/,/)/p' "$root/tools/bench" |
+  sed 's/^BENCH_SCENARIOS=(//; s/).*$//' | tr -s ' \n' '\n' | sed '/^$/d')
 ((${#scenarios[@]} > 0)) || fail "found no BENCH_SCENARIOS in tools/bench"
 for s in "${scenarios[@]}"; do
   jq -e --arg s "$s" '.scenarios[$s] | if .skipped != null then
