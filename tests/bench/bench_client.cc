@@ -16,11 +16,13 @@
 //       for --seconds; then grpc.health.v1 Health/Check the same way.
 //   campaign_bench dispatch --target H:P --api_key K --leads N --concurrency C
 //       [--database_url ADMIN_URL --stats_settle_seconds S]
-//       [--watch_target H:P --streams K] [--cap_seconds T]
+//       [--watch_target H:P --streams K] [--cap_seconds T] [--reset_rss_pids P,P]
 //       one run of N leads made paused, then resumed: jobs/s from the run's
-//       start to completed (or dialed jobs over the time until the cap); with
-//       --database_url, the database's transactions and statements meanwhile;
-//       with --streams, K WatchRun streams on --watch_target read every message.
+//       start to completed (or jobs out of the queue over the time until the
+//       cap, then stopped); with --database_url, the table ANALYZEd first, the
+//       run polled through the database (not the service) and the database's
+//       transactions and statements meanwhile; with --streams, K WatchRun
+//       streams on --watch_target read every message.
 //   campaign_bench raw-dispatch --target H:P --api_key K --database_url ADMIN_URL --leads N
 //       the same job transitions as raw SQL on one connection, in batches of
 //       --batch (default 1,000): claim (SKIP LOCKED) to dialing, calling,
@@ -95,6 +97,8 @@ ABSL_FLAG(double, stats_settle_seconds, 0,
           "dispatch: wait before reading the database's counters (backends report late)");
 ABSL_FLAG(std::string, watch_target, "", "dispatch, progress: replica the WatchRun streams use");
 ABSL_FLAG(int, streams, 0, "dispatch, progress: WatchRun streams");
+ABSL_FLAG(std::string, reset_rss_pids, "",
+          "dispatch: processes whose peak RSS (VmHWM) starts over when the run is resumed");
 ABSL_FLAG(int, batch, 1000, "raw-dispatch: jobs per batch");
 ABSL_FLAG(int, trials, 100, "control: runs stopped");
 ABSL_FLAG(std::string, dial_log, "", "control, failover: the simulated dialer's log");
@@ -382,9 +386,12 @@ class Pg {
   void Exec(const std::string& sql, const std::vector<std::string>& params = {}) {
     PQclear(Run(sql, params));
   }
+  // Statements (each its own transaction) this connection ran.
+  int64_t statements() const { return statements_; }
 
  private:
   PGresult* Run(const std::string& sql, const std::vector<std::string>& params) {
+    ++statements_;
     std::vector<const char*> values;
     for (const std::string& p : params) values.push_back(p.c_str());
     PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -399,6 +406,7 @@ class Pg {
   }
 
   PGconn* conn_;
+  int64_t statements_ = 0;
 };
 
 // ------------------------------------------------------------------- unary
@@ -608,13 +616,41 @@ struct DbCounters {
   int64_t next_xid = 0;    // the next transaction id (write transactions)
 };
 
+// Reads the counters after flushing this connection's own statistics (a
+// backend reports them when idle, at most once a second unless asked).
 DbCounters ReadCounters(Pg& pg) {
+  pg.Exec("SELECT pg_stat_force_next_flush()");
   DbCounters c;
   c.xacts = std::stoll(pg.Scalar(
       "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = "
       "current_database()"));
   c.next_xid = std::stoll(pg.Scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"));
   return c;
+}
+
+// The run's progress: through the database when a connection is given (so
+// the polling costs the service nothing), else through GetRun.
+v1::OutboundCallRun PollRun(v1::CampaignService::Stub& stub, Pg* pg, int64_t run_id) {
+  if (pg == nullptr) return GetRun(stub, run_id);
+  const std::string row = pg->Scalar(
+      "SELECT concat_ws(',', CASE status WHEN 'completed' THEN 6 WHEN 'stopped' THEN 4 "
+      "WHEN 'cancelled' THEN 5 WHEN 'failed' THEN 7 ELSE 2 END, total_leads, queued_count, "
+      "in_progress_count) FROM outbound_call_runs WHERE id = $1",
+      {absl::StrCat(run_id)});
+  std::vector<int64_t> v;
+  for (absl::string_view field : absl::StrSplit(row, ',')) {
+    int64_t x = 0;
+    if (!absl::SimpleAtoi(field, &x)) Die(absl::StrCat("bad run row ", row));
+    v.push_back(x);
+  }
+  if (v.size() != 4) Die(absl::StrCat("bad run row ", row));
+  v1::OutboundCallRun run;
+  run.set_id(run_id);
+  run.set_status(static_cast<v1::RunStatus>(v[0]));
+  run.set_total_leads(v[1]);
+  run.set_queued_count(v[2]);
+  run.set_in_progress_count(v[3]);
+  return run;
 }
 
 int DispatchCommand() {
@@ -635,33 +671,47 @@ int DispatchCommand() {
   }
   std::unique_ptr<Pg> pg;
   DbCounters before;
+  int64_t own_before = 0;
   if (!url.empty()) {
     pg = std::make_unique<Pg>(url);
+    // The table as autovacuum would soon leave it (the raw loop does the
+    // same): planned from statistics of the rows just created.
+    pg->Exec("ANALYZE outbound_call_jobs");
     // PostgreSQL's backends report their transaction counts when idle for
     // up to 10 s later: the settle lets earlier work (the CreateRun) land
     // before the first reading and the run's own before the last.
     absl::SleepFor(settle);
     pg->Exec("SELECT pg_stat_statements_reset()");
+    // Own statements after the first reading's flush count in the delta.
+    own_before = pg->statements() + 1;
     before = ReadCounters(*pg);
   }
 
+  // The replicas' peak memory of the run itself, not of its creation.
+  for (absl::string_view pid : absl::StrSplit(absl::GetFlag(FLAGS_reset_rss_pids), ',',
+                                              absl::SkipEmpty())) {
+    std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5\n";
+  }
   const Clock::time_point start = Clock::now();
   ResumeRun(*stub, run_id);
   const Clock::time_point cap_at =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cap));
-  v1::OutboundCallRun run = GetRun(*stub, run_id);
+  v1::OutboundCallRun run = PollRun(*stub, pg.get(), run_id);
   while (!IsTerminal(run.status()) && Clock::now() < cap_at) {
     std::this_thread::sleep_for(std::chrono::milliseconds(absl::GetFlag(FLAGS_poll_ms)));
-    run = GetRun(*stub, run_id);
+    run = PollRun(*stub, pg.get(), run_id);
   }
   const double client_seconds = SecondsSince(start);
   const bool completed = run.status() == v1::RUN_STATUS_COMPLETED;
-  int64_t jobs = JobsDone(run);
+  const int64_t jobs = JobsDone(run);
   double seconds = client_seconds;
-  if (completed && run.has_started_at() && run.has_ended_at()) {
+  if (completed) {
     // The run's own start (a worker acquired it) to its completion.
-    seconds = static_cast<double>(run.ended_at().seconds() - run.started_at().seconds()) +
-              (run.ended_at().nanos() - run.started_at().nanos()) / 1e9;
+    const v1::OutboundCallRun ended = GetRun(*stub, run_id);
+    if (ended.has_started_at() && ended.has_ended_at()) {
+      seconds = static_cast<double>(ended.ended_at().seconds() - ended.started_at().seconds()) +
+                (ended.ended_at().nanos() - ended.started_at().nanos()) / 1e9;
+    }
   }
   if (!IsTerminal(run.status())) StopRun(*stub, run_id);  // capped: stop it where it is
   if (watchers) watchers->AwaitEnd(absl::Seconds(30));
@@ -669,22 +719,23 @@ int DispatchCommand() {
   std::string db = "null";
   if (pg) {
     absl::SleepFor(settle);
+    const int64_t own_after = pg->statements() + 1;  // + the flush request in ReadCounters
     const DbCounters after = ReadCounters(*pg);
     const int64_t dialed = std::stoll(pg->Scalar(
         "SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND dial_started_at IS NOT "
         "NULL",
         {absl::StrCat(run_id)}));
     const std::string statements =
-        pg->Scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT LIKE "
-                   "'%pg_stat%' AND query NOT LIKE '%pg_snapshot%'");
+        pg->Scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE userid <> "
+                   "current_user::regrole");
     const std::string top = pg->Scalar(
         "SELECT coalesce(json_agg(s ORDER BY s.calls DESC), '[]') FROM ("
         " SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, sum(calls) AS "
         "calls, round(sum(total_exec_time)::numeric, 1) AS total_ms, sum(rows) AS rows"
-        " FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%' AND query NOT LIKE "
-        "'%pg_snapshot%' GROUP BY 1 ORDER BY 2 DESC LIMIT 8) s");
-    // Minus this connection's own transactions: its readings and the count.
-    const int64_t xacts = after.xacts - before.xacts - 3;
+        " FROM pg_stat_statements WHERE userid <> current_user::regrole"
+        " GROUP BY 1 ORDER BY 2 DESC LIMIT 8) s");
+    // Minus this connection's own transactions since the first reading.
+    const int64_t xacts = after.xacts - before.xacts - (own_after - own_before);
     const int64_t write_xacts = after.next_xid - before.next_xid;
     const double per = dialed > 0 ? static_cast<double>(dialed) : 1.0;
     db = absl::StrFormat(
