@@ -66,14 +66,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -612,8 +612,8 @@ class WatcherPool {
 
 // The database's counters a dispatch is charged with.
 struct DbCounters {
-  int64_t xacts = 0;       // pg_stat_database xact_commit + xact_rollback
-  int64_t next_xid = 0;    // the next transaction id (write transactions)
+  int64_t xacts = 0;     // pg_stat_database xact_commit + xact_rollback
+  int64_t next_xid = 0;  // the next transaction id (write transactions)
 };
 
 // Reads the counters after flushing this connection's own statistics (a
@@ -621,9 +621,9 @@ struct DbCounters {
 DbCounters ReadCounters(Pg& pg) {
   pg.Exec("SELECT pg_stat_force_next_flush()");
   DbCounters c;
-  c.xacts = std::stoll(pg.Scalar(
-      "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = "
-      "current_database()"));
+  c.xacts = std::stoll(
+      pg.Scalar("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = "
+                "current_database()"));
   c.next_xid = std::stoll(pg.Scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"));
   return c;
 }
@@ -688,8 +688,8 @@ int DispatchCommand() {
   }
 
   // The replicas' peak memory of the run itself, not of its creation.
-  for (absl::string_view pid : absl::StrSplit(absl::GetFlag(FLAGS_reset_rss_pids), ',',
-                                              absl::SkipEmpty())) {
+  for (absl::string_view pid :
+       absl::StrSplit(absl::GetFlag(FLAGS_reset_rss_pids), ',', absl::SkipEmpty())) {
     std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5\n";
   }
   const Clock::time_point start = Clock::now();
@@ -725,9 +725,9 @@ int DispatchCommand() {
         "SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND dial_started_at IS NOT "
         "NULL",
         {absl::StrCat(run_id)}));
-    const std::string statements =
-        pg->Scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE userid <> "
-                   "current_user::regrole");
+    const std::string statements = pg->Scalar(
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE userid <> "
+        "current_user::regrole");
     const std::string top = pg->Scalar(
         "SELECT coalesce(json_agg(s ORDER BY s.calls DESC), '[]') FROM ("
         " SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query, sum(calls) AS "
@@ -836,8 +836,8 @@ int RawDispatchCommand() {
     std::string data;
     data.reserve(static_cast<size_t>(n) * 64);
     for (int64_t i = 1; i <= n; ++i) {
-      absl::StrAppend(&data, run_id, "\t", business_id, "\t", i, "\t", PhoneOf(i), "\t",
-                      NameOf(i), "\t\\N\tqueued\n");
+      absl::StrAppend(&data, run_id, "\t", business_id, "\t", i, "\t", PhoneOf(i), "\t", NameOf(i),
+                      "\t\\N\tqueued\n");
     }
     Exec(pg.get(), "BEGIN");
     Exec(pg.get(),
@@ -904,8 +904,8 @@ int RawDispatchCommand() {
   std::printf(
       "{\"run_id\":%s,\"jobs\":%lld,\"batches\":%lld,\"batch\":%d,\"seconds\":%.6f,"
       "\"rate\":%.1f}\n",
-      run_id.c_str(), static_cast<long long>(jobs), static_cast<long long>(batches), batch,
-      seconds, static_cast<double>(jobs) / seconds);
+      run_id.c_str(), static_cast<long long>(jobs), static_cast<long long>(batches), batch, seconds,
+      static_cast<double>(jobs) / seconds);
   return 0;
 }
 
@@ -999,8 +999,8 @@ int ControlCommand() {
       "\"stop_latency\":%s,\"dials\":%lld,\"dials_after_return\":%lld,"
       "\"trials_with_dials_after_return\":%zu,\"latest_dial_after_return_ms\":%.3f}\n",
       returned.size(), finished_first, concurrency, static_cast<long long>(leads),
-      LatencyJson(latency_ms).c_str(), static_cast<long long>(dials),
-      static_cast<long long>(late), late_runs.size(), worst_late_ms);
+      LatencyJson(latency_ms).c_str(), static_cast<long long>(dials), static_cast<long long>(late),
+      late_runs.size(), worst_late_ms);
   return 0;
 }
 
@@ -1046,7 +1046,8 @@ int ProgressCommand() {
         ++missing;
         continue;
       }
-      latency_ms.push_back(std::chrono::duration<double, std::milli>(*at - committed[i - 1]).count());
+      latency_ms.push_back(
+          std::chrono::duration<double, std::milli>(*at - committed[i - 1]).count());
     }
   }
   {
@@ -1096,10 +1097,9 @@ int NotifyRttCommand() {
     const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
     while (received[i].load() == 0 && Clock::now() < deadline) std::this_thread::yield();
     if (received[i].load() == 0) Die("a NOTIFY never arrived");
-    latency_ms.push_back(
-        std::max<double>(0, std::chrono::duration<double, std::milli>(
-                                Clock::duration(received[i].load() - committed))
-                                .count()));
+    latency_ms.push_back(std::max<double>(0, std::chrono::duration<double, std::milli>(
+                                                 Clock::duration(received[i].load() - committed))
+                                                 .count()));
   }
   stop.store(true);
   reader.join();
@@ -1134,8 +1134,9 @@ int FailoverCommand() {
   for (;;) {
     const v1::OutboundCallRun run = GetRun(*stubs[0], run_id);
     if (JobsDone(run) + run.in_progress_count() >= 10) {
-      holder_id = pg.Scalar("SELECT coalesce(locked_by_worker, '') FROM outbound_call_runs WHERE id = $1",
-                            {absl::StrCat(run_id)});
+      holder_id =
+          pg.Scalar("SELECT coalesce(locked_by_worker, '') FROM outbound_call_runs WHERE id = $1",
+                    {absl::StrCat(run_id)});
       if (!holder_id.empty()) break;
     }
     if (absl::Now() > deadline || IsTerminal(run.status())) Die("the run never got going");
