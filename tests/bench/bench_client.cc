@@ -71,10 +71,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
@@ -687,9 +689,21 @@ int DispatchCommand() {
     before = ReadCounters(*pg);
   }
 
-  // The replicas' peak memory of the run itself, not of its creation.
+  // The replicas' peak memory of the run itself, not of its creation: the
+  // peak starts over at the resident size now (which keeps what the heap
+  // retained from earlier work; reported as rss_at_resume_mb).
+  std::vector<std::string> rss_at_resume;
   for (absl::string_view pid :
        absl::StrSplit(absl::GetFlag(FLAGS_reset_rss_pids), ',', absl::SkipEmpty())) {
+    std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+    for (std::string line; std::getline(status, line);) {
+      absl::string_view rest = line;
+      int64_t kb = 0;
+      if (absl::ConsumePrefix(&rest, "VmRSS:") &&
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(rest, "kB")), &kb)) {
+        rss_at_resume.push_back(absl::StrFormat("\"%s\":%.1f", pid, kb / 1024.0));
+      }
+    }
     std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5\n";
   }
   const Clock::time_point start = Clock::now();
@@ -755,11 +769,11 @@ int DispatchCommand() {
   std::printf(
       "{\"run_id\":%lld,\"leads\":%lld,\"concurrency\":%d,\"jobs\":%lld,\"seconds\":%.6f,"
       "\"rate\":%.1f,\"completed\":%s,\"capped\":%s,\"client_seconds\":%.6f,\"database\":%s,"
-      "\"watch\":%s}\n",
+      "\"watch\":%s,\"rss_at_resume_mb\":{%s}}\n",
       static_cast<long long>(run_id), static_cast<long long>(n), concurrency,
       static_cast<long long>(jobs), seconds, static_cast<double>(jobs) / seconds,
       completed ? "true" : "false", completed || IsTerminal(run.status()) ? "false" : "true",
-      client_seconds, db.c_str(), watch.c_str());
+      client_seconds, db.c_str(), watch.c_str(), absl::StrJoin(rss_at_resume, ",").c_str());
   return 0;
 }
 
