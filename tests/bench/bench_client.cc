@@ -749,7 +749,9 @@ int DispatchCommand() {
         " FROM pg_stat_statements WHERE userid <> current_user::regrole"
         " GROUP BY 1 ORDER BY 2 DESC LIMIT 8) s");
     // Minus this connection's own transactions since the first reading.
-    const int64_t xacts = after.xacts - before.xacts - (own_after - own_before);
+    // (Never below 0: without a settle, late reports may leave it short.)
+    const int64_t xacts =
+        std::max<int64_t>(0, after.xacts - before.xacts - (own_after - own_before));
     const int64_t write_xacts = after.next_xid - before.next_xid;
     const double per = dialed > 0 ? static_cast<double>(dialed) : 1.0;
     db = absl::StrFormat(
