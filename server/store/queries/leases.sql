@@ -119,7 +119,9 @@ RETURNING r.id, {{ControlColumns}};
 -- Claims queued jobs with the run row locked and re-checked in the same
 -- statement; never more than the run's free slots. The jobs' stamp comes from
 -- the row as locked (a change that committed while the lock was awaited is
--- seen), not from the statement's snapshot.
+-- seen), not from the statement's snapshot. The claimed rows are updated by
+-- key (`id = ANY (ARRAY(...))`: index lookups on the primary key), never by a
+-- join the planner could turn into a scan of every job of the business.
 WITH run AS (
   SELECT r.id, campaign_next_run_version(r) AS next_version,
          greatest(0, least($5::int, r.concurrency - r.in_progress_count)) AS free
@@ -139,8 +141,7 @@ claimed AS (
      SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
          dial_started_at = now(), attempts = j.attempts + 1,
          run_version = (SELECT next_version FROM run)
-    FROM picked
-   WHERE j.id = picked.id AND j.business_id = $2
+   WHERE j.business_id = $2 AND j.id = ANY (ARRAY(SELECT id FROM picked))
   RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
 counted AS (
   UPDATE outbound_call_runs r
@@ -195,7 +196,7 @@ started AS (
          run_version = (SELECT campaign_next_run_version(r)
                           FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2)
     FROM input s
-   WHERE j.id = s.job_id AND j.business_id = $2 AND j.run_id = $1
+   WHERE j.business_id = $2 AND j.id = ANY ($3::int8[]) AND j.id = s.job_id AND j.run_id = $1
      AND j.dial_lock_token = s.token AND j.status = 'dialing'
   RETURNING 1)
 UPDATE outbound_call_runs
@@ -208,7 +209,8 @@ UPDATE outbound_call_runs
 -- business `$2`, and moves the run's counters and cursor once for all of them
 -- in the same statement (dialing and calling both count as in progress).
 -- A job whose token no longer matches or that is already final is left alone
--- and not counted. Returns the run's control state afterwards.
+-- and not counted. Jobs are found by key (`id = ANY`). Returns the run's
+-- control state afterwards.
 WITH input AS (
   SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[])
            AS o(job_id, token, status, error, call_sid)),
@@ -221,7 +223,7 @@ finished AS (
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
     FROM input o
-   WHERE j.id = o.job_id AND j.business_id = $2 AND j.run_id = $1
+   WHERE j.business_id = $2 AND j.id = ANY ($3::int8[]) AND j.id = o.job_id AND j.run_id = $1
      AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
   RETURNING j.status),
 moved AS (
