@@ -76,7 +76,7 @@ ABSL_FLAG(int, max_runs_per_business, 25,
 ABSL_FLAG(int, max_dials_in_flight, 1000,
           "most calls one worker has in flight at once, across all its runs (the replica's cap "
           "on provider load)");
-ABSL_FLAG(int, max_claim_batch, 500,
+ABSL_FLAG(int, max_claim_batch, 1000,
           "most jobs one worker claims for one run in one statement, so runs take turns");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long calls in progress may finish before leases are released");

@@ -62,7 +62,7 @@ struct SchedulerOptions {
   int max_runs_per_business = 25;
   // Most jobs claimed for one run per round (one statement), so runs take
   // turns within the worker's cap.
-  int max_claim_batch = 500;
+  int max_claim_batch = 1000;
   // Most calls this worker has in flight at once, across all its runs
   // (--max-dials-in-flight): the replica's cap on provider load.
   int max_dials_in_flight = 1000;

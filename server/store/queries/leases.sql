@@ -196,7 +196,7 @@ started AS (
          run_version = (SELECT campaign_next_run_version(r)
                           FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2)
     FROM input s
-   WHERE j.business_id = $2 AND j.id = ANY ($3::int8[]) AND j.id = s.job_id AND j.run_id = $1
+   WHERE j.business_id = $2 AND j.id = s.job_id AND j.run_id = $1
      AND j.dial_lock_token = s.token AND j.status = 'dialing'
   RETURNING 1)
 UPDATE outbound_call_runs
@@ -209,8 +209,10 @@ UPDATE outbound_call_runs
 -- business `$2`, and moves the run's counters and cursor once for all of them
 -- in the same statement (dialing and calling both count as in progress).
 -- A job whose token no longer matches or that is already final is left alone
--- and not counted. Jobs are found by key (`id = ANY`). Returns the run's
--- control state afterwards.
+-- and not counted. The input is hash-joined to the run's jobs in flight
+-- (bounded by its concurrency, found through the (run_id, status) index);
+-- an `id = ANY` key filter here made the planner pick a nested loop over the
+-- input, quadratic in the batch. Returns the run's control state afterwards.
 WITH input AS (
   SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[])
            AS o(job_id, token, status, error, call_sid)),
@@ -223,7 +225,7 @@ finished AS (
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
     FROM input o
-   WHERE j.business_id = $2 AND j.id = ANY ($3::int8[]) AND j.id = o.job_id AND j.run_id = $1
+   WHERE j.business_id = $2 AND j.id = o.job_id AND j.run_id = $1
      AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
   RETURNING j.status),
 moved AS (
