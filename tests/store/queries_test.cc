@@ -9,8 +9,10 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "server/store/pg_array.h"
 #include "tests/support/test_database.h"
 
 namespace campaign {
@@ -36,6 +38,41 @@ TEST(StoreQueriesTest, EveryNamedQueryPreparesAgainstTheMigratedSchema) {
     EXPECT_NO_THROW(connection.prepare_now(query.name)) << query.name << ":\n" << query.sql;
   }
   EXPECT_GT(names.size(), 40u);
+}
+
+// The array literals of the batched statements (store::PgArray) reach the
+// server as exactly the values given, whatever they hold: outcomes carry a
+// provider's free-text error, which a lost quote or backslash would corrupt
+// (or, unescaped, split into other elements).
+TEST(StoreQueriesTest, ArrayParametersRoundTripExactly) {
+  const std::vector<std::string> texts = {
+      "", "plain", "NULL", "null", "a,b", "{braces}", "say \"hi\"", "back\\slash",
+      "trailing\\", "tab\tand\nnewline", "multi-byte: é, 日本, 🙂", " spaced ", "\"", "'quote'"};
+  const std::vector<int64_t> numbers = {0, -1, 42, 9223372036854775807LL,
+                                        -9223372036854775807LL - 1};
+  TestDatabase db;
+  pqxx::connection connection(db.app_url());
+  pqxx::work txn(connection);
+  std::vector<std::string> got_texts;
+  for (const pqxx::row& row : txn.exec_params(
+           "SELECT t, t IS NULL AS missing FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) "
+           "ORDER BY n",
+           store::PgArray(texts))) {
+    EXPECT_FALSE(row["missing"].as<bool>()) << "an element became NULL";
+    got_texts.push_back(row["t"].is_null() ? "<null>" : row["t"].as<std::string>());
+  }
+  EXPECT_EQ(got_texts, texts);
+  std::vector<int64_t> got_numbers;
+  for (const pqxx::row& row : txn.exec_params(
+           "SELECT v FROM unnest($1::int8[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
+           store::PgArray(numbers))) {
+    got_numbers.push_back(row["v"].as<int64_t>());
+  }
+  EXPECT_EQ(got_numbers, numbers);
+  EXPECT_EQ(txn.exec_params1("SELECT cardinality($1::text[]) AS n", store::PgArray(
+                                                                       std::vector<std::string>{}))["n"]
+                .as<int>(),
+            0);
 }
 
 // The shared rules are SQL functions (migration 0009) that the planner
