@@ -9,25 +9,31 @@ namespace campaign::scheduler {
 
 int DialPipeline::Dial(HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
                        absl::Time claimed_at) {
-  if (jobs.empty()) return 0;
-  const absl::Time now = absl::Now();
-  if (now - claimed_at > stall_limit_) {
-    spdlog::warn("run {}: worker {} stalled {} between claiming {} jobs and dialing them; not "
-                 "dialing them",
-                 run.lease.run_id, worker_, absl::FormatDuration(now - claimed_at), jobs.size());
-    run.unstarted.insert(run.unstarted.end(), jobs.begin(), jobs.end());
-    return 0;
-  }
+  int dialed = 0;
   for (const store::ClaimedJob& job : jobs) {
+    // Checked before every dial, not once per batch: a worker stopped in the
+    // middle of a batch (SIGSTOP, swapped out) may have lost the run by the
+    // time it resumes, and must not place the rest.
+    const absl::Time now = absl::Now();
+    if (now - claimed_at > stall_limit_) {
+      spdlog::warn(
+          "run {}: worker {} stalled {} between claiming jobs and dialing them; not dialing "
+          "the {} left",
+          run.lease.run_id, worker_, absl::FormatDuration(now - claimed_at),
+          jobs.size() - dialed);
+      run.unstarted.insert(run.unstarted.end(), jobs.begin() + dialed, jobs.end());
+      break;
+    }
     TrackedCall& call = run.calls[job.job_id];
     call.job_id = job.job_id;
     call.token = job.token;
-    call.dialed_at = absl::Now();
+    call.dialed_at = now;
     // Tracked before the dial: its events may arrive before Dial returns.
     dialer_->Dial(dialer::DialRequest{run.lease.business_id, run.lease.run_id, job.job_id,
                                       job.lead_id, job.phone, job.token, worker_});
+    ++dialed;
   }
-  return static_cast<int>(jobs.size());
+  return dialed;
 }
 
 int DialPipeline::InFlight(const std::map<int64_t, HeldRun>& runs) {

@@ -27,10 +27,11 @@ class DialPipeline {
       : dialer_(dialer), worker_(std::move(worker)), stall_limit_(stall_limit) {}
 
   // Dials every job of `jobs`, claimed for `run` at `claimed_at`, and tracks
-  // each in run.calls. When the claim is older than the stall limit, this
-  // worker stalled (paused, swapped, starved) between claim and dial and
-  // another worker may be taking the run over: nothing is dialed, the jobs
-  // go to run.unstarted to be undone. Returns how many were dialed.
+  // each in run.calls. Before each dial: when the claim is older than the
+  // stall limit, this worker stalled (paused, swapped, starved) since the
+  // claim and another worker may be taking the run over, so that job and
+  // the rest are not dialed but go to run.unstarted to be undone. Returns
+  // how many were dialed.
   int Dial(HeldRun& run, const std::vector<store::ClaimedJob>& jobs, absl::Time claimed_at);
 
   // Calls of every held run this worker dialed that have not ended.
