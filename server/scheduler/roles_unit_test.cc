@@ -159,7 +159,9 @@ TEST(DialPipelineTest, EveryClaimedJobIsDialedAtOnceAndTracked) {
   for (const store::ClaimedJob& job : jobs) EXPECT_EQ(run.calls[job.job_id].token, job.token);
   std::map<int64_t, HeldRun> runs;
   runs[kRun] = run;
-  runs[kRun].calls[99] = TrackedCall{.job_id = 99, .remote = true};
+  TrackedCall& remote = runs[kRun].calls[99];
+  remote.job_id = 99;
+  remote.remote = true;
   EXPECT_EQ(DialPipeline::InFlight(runs), 3) << "remote calls are not this worker's dials";
 
   pipeline.Wait(absl::Seconds(10));  // returns at once: events are waiting
@@ -192,22 +194,39 @@ TEST(DialPipelineTest, WakeEndsAWait) {
   EXPECT_LT(absl::Now() - before, absl::Minutes(1));
 }
 
-// Dials `count` jobs of `run` through `pipeline` and applies their events.
-void DialAndApply(FakeLeases& leases, HeldRun& run, DialPipeline& pipeline, Completer& completer,
-                  int count) {
-  pipeline.Dial(run, *leases.Claim(run.lease, count), absl::Now());
-  for (const dialer::DialEvent& event : pipeline.TakeEvents()) completer.Apply(run, event);
-}
+// A run with `jobs` queued jobs at that concurrency, its dial pipeline and a
+// completer, on the fakes.
+struct CompleterRig {
+  explicit CompleterRig(int jobs, int refusals = 0)
+      : leases(jobs, jobs),
+        run(Held(leases, jobs)),
+        dialer(refusals),
+        pipeline(&dialer, "unit", absl::Seconds(10)),
+        completer(&leases, &dialer, &metrics) {
+    dialer.SetEventCallback([this](const dialer::DialEvent& event) { pipeline.OnEvent(event); });
+  }
+
+  // Dials `count` jobs of the run and applies their events.
+  void DialAndApply(int count) {
+    pipeline.Dial(run, *leases.Claim(run.lease, count), absl::Now());
+    for (const dialer::DialEvent& event : pipeline.TakeEvents()) completer.Apply(run, event);
+  }
+
+  FakeLeases leases;
+  HeldRun run;
+  FakeDialer dialer;
+  DialPipeline pipeline;
+  CountingMetrics metrics;
+  Completer completer;
+};
 
 TEST(CompleterTest, StartsAndOutcomesOfARoundAreOneBatchAndAStartEndedMeanwhileIsMerged) {
-  FakeLeases leases(/*queued_jobs=*/4, /*concurrency=*/4);
-  HeldRun run = Held(leases, 4);
-  FakeDialer dialer(/*refusals=*/1);
-  DialPipeline pipeline(&dialer, "unit", absl::Seconds(10));
-  dialer.SetEventCallback([&](const dialer::DialEvent& event) { pipeline.OnEvent(event); });
-  CountingMetrics metrics;
-  Completer completer(&leases, &dialer, &metrics);
-  DialAndApply(leases, run, pipeline, completer, 4);
+  CompleterRig rig(/*jobs=*/4, /*refusals=*/1);
+  FakeLeases& leases = rig.leases;
+  HeldRun& run = rig.run;
+  CountingMetrics& metrics = rig.metrics;
+  Completer& completer = rig.completer;
+  rig.DialAndApply(4);
   // Job 1 refused; 2..4 accepted; 2 ends before anything was recorded.
   ASSERT_EQ(run.starts.size(), 3u);
   ASSERT_EQ(run.results.size(), 1u);
@@ -246,14 +265,11 @@ TEST(CompleterTest, StartsAndOutcomesOfARoundAreOneBatchAndAStartEndedMeanwhileI
 }
 
 TEST(CompleterTest, AFailedFlushKeepsEverythingForTheNextRound) {
-  FakeLeases leases(/*queued_jobs=*/2, /*concurrency=*/2);
-  HeldRun run = Held(leases, 2);
-  FakeDialer dialer;
-  DialPipeline pipeline(&dialer, "unit", absl::Seconds(10));
-  dialer.SetEventCallback([&](const dialer::DialEvent& event) { pipeline.OnEvent(event); });
-  CountingMetrics metrics;
-  Completer completer(&leases, &dialer, &metrics);
-  DialAndApply(leases, run, pipeline, completer, 2);
+  CompleterRig rig(/*jobs=*/2);
+  FakeLeases& leases = rig.leases;
+  HeldRun& run = rig.run;
+  Completer& completer = rig.completer;
+  rig.DialAndApply(2);
   leases.SetRecordErrors(1, absl::UnavailableError("away"));
   EXPECT_EQ(completer.Flush(run).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(run.starts.size(), 2u);
@@ -264,14 +280,14 @@ TEST(CompleterTest, AFailedFlushKeepsEverythingForTheNextRound) {
 }
 
 TEST(CompleterTest, AnEndedRunsCallsAreHungUpOnceAndLateDialsCounted) {
-  FakeLeases leases(/*queued_jobs=*/3, /*concurrency=*/3);
-  HeldRun run = Held(leases, 3);
-  FakeDialer dialer;
-  DialPipeline pipeline(&dialer, "unit", absl::Seconds(10));
-  dialer.SetEventCallback([&](const dialer::DialEvent& event) { pipeline.OnEvent(event); });
-  CountingMetrics metrics;
-  Completer completer(&leases, &dialer, &metrics);
-  DialAndApply(leases, run, pipeline, completer, 2);
+  CompleterRig rig(/*jobs=*/3);
+  FakeLeases& leases = rig.leases;
+  HeldRun& run = rig.run;
+  FakeDialer& dialer = rig.dialer;
+  DialPipeline& pipeline = rig.pipeline;
+  CountingMetrics& metrics = rig.metrics;
+  Completer& completer = rig.completer;
+  rig.DialAndApply(2);
   // The run was stopped before job 2 was dialed.
   const absl::Time stopped_at = run.calls[2].dialed_at - absl::Milliseconds(1);
   run.calls[1].dialed_at = stopped_at - absl::Seconds(1);
@@ -292,7 +308,10 @@ TEST(CompleterTest, AnEndedRunsCallsAreHungUpOnceAndLateDialsCounted) {
   EXPECT_EQ(run.results[0].error, "hung up: the run was stopped");
 
   // A call the provider accepts after the end is hung up on acceptance.
-  run.calls[3] = TrackedCall{.job_id = 3, .token = "t3", .dialed_at = absl::Now()};
+  TrackedCall& late = run.calls[3];
+  late.job_id = 3;
+  late.token = "t3";
+  late.dialed_at = absl::Now();
   dialer::DialEvent accepted;
   accepted.kind = dialer::DialEvent::Kind::kAccepted;
   accepted.request.job_id = 3;
