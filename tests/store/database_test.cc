@@ -25,6 +25,7 @@
 #include "server/store/notification_listener.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_database.h"
+#include "tests/support/wait.h"
 
 namespace campaign {
 namespace {
@@ -289,7 +290,13 @@ TEST(DatabasePoolTest, ConnectionLostDuringCommitIsNotRetried) {
   EXPECT_EQ(attempts, 1);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "outcome is unknown")) << status;
-  // The commit reached the server: exactly one row, never two.
+  // The commit reached the server: exactly one row, never two. The client
+  // learns of the cut at once, possibly before the server has finished the
+  // COMMIT it was sent, so wait for the row to become visible.
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return db.QueryInt("SELECT count(*) FROM commit_probe") >= 1; },
+                         absl::Seconds(10)))
+      << "the COMMIT that was sent never took effect";
   EXPECT_EQ(db.QueryInt("SELECT count(*) FROM commit_probe"), 1);
   EXPECT_EQ(database.BusyConnections(), 0);
 }
