@@ -229,7 +229,8 @@ TEST(SimulatedDialerTest, DialDeliversMagicOutcomes) {
                                                  {"+14155550002", JobStatus::kNoAnswer},
                                                  {"+14155550003", JobStatus::kFailed}};
   int64_t lead = 0;
-  for (const auto& [phone, status] : want) ASSERT_TRUE(Place(dialer, Request(1, ++lead, phone)).has_value());
+  for (const auto& [phone, status] : want)
+    ASSERT_TRUE(Place(dialer, Request(1, ++lead, phone)).has_value());
   std::vector<OutcomeSink::Delivery> got = sink.Await(3);
   ASSERT_EQ(got.size(), 3u);
   for (const OutcomeSink::Delivery& delivery : got) {

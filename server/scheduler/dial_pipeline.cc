@@ -19,8 +19,7 @@ int DialPipeline::Dial(HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
       spdlog::warn(
           "run {}: worker {} stalled {} between claiming jobs and dialing them; not dialing "
           "the {} left",
-          run.lease.run_id, worker_, absl::FormatDuration(now - claimed_at),
-          jobs.size() - dialed);
+          run.lease.run_id, worker_, absl::FormatDuration(now - claimed_at), jobs.size() - dialed);
       run.unstarted.insert(run.unstarted.end(), jobs.begin() + dialed, jobs.end());
       break;
     }

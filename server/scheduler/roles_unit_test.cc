@@ -108,7 +108,7 @@ TEST(ClaimerTest, OneClaimAsksForTheFreeSlotsWithinTheBudgetAndTheBatch) {
   EXPECT_EQ(leases.claims, 1) << "one statement for the whole batch";
   EXPECT_EQ(leases.max_jobs_asked, std::vector<int>{30});
   EXPECT_EQ(leases.control_reads, 2) << "a claim that got jobs reads nothing more (the two "
-                                          "reads are the Held() calls above)";
+                                        "reads are the Held() calls above)";
 }
 
 TEST(ClaimerTest, NothingIsClaimedFromARunThatIsNotDispatchable) {

@@ -264,8 +264,8 @@ void Scheduler::Settle(int64_t run_id) {
       return;
     }
     run.cancel_finalized = true;
-    spdlog::info("run {} cancelled by request: {} queued jobs cancelled, {} calls hung up",
-                 run_id, *cancelled, run.calls.size());
+    spdlog::info("run {} cancelled by request: {} queued jobs cancelled, {} calls hung up", run_id,
+                 *cancelled, run.calls.size());
     absl::StatusOr<store::RunControl> control = leases_->Control(run.lease);
     if (!control.ok()) {
       Handle(run_id, control.status());

@@ -217,8 +217,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
       });
 }
 
-absl::StatusOr<bool> LeaseStore::GateDials(const Lease& lease,
-                                           const std::function<void()>& dial) {
+absl::StatusOr<bool> LeaseStore::GateDials(const Lease& lease, const std::function<void()>& dial) {
   bool dialed = false;
   absl::StatusOr<bool> gated = database_->Transact(
       Tenancy::Business(lease.business_id), "dial gate",
@@ -291,9 +290,9 @@ absl::StatusOr<RunControl> LeaseStore::RecordCalls(const Lease& lease,
             results.empty()
                 ? ControlFromRow(txn.exec_params1(sql::kReadControl, lease.run_id,
                                                   lease.business_id, lease.epoch, lease.worker))
-                : ControlFromRow(txn.exec_params1(sql::kFinishJobs, lease.run_id,
-                                                  lease.business_id, PgArray(ids), PgArray(tokens),
-                                                  PgArray(statuses), PgArray(errors), PgArray(sids)));
+                : ControlFromRow(txn.exec_params1(sql::kFinishJobs, lease.run_id, lease.business_id,
+                                                  PgArray(ids), PgArray(tokens), PgArray(statuses),
+                                                  PgArray(errors), PgArray(sids)));
         if (control.status == RunStatus::kRunning && !control.cancel_requested &&
             control.queued == 0 && control.in_progress == 0) {
           pqxx::result completed =

@@ -907,11 +907,11 @@ TEST_F(SchedulerTest, WritesWithALostLeaseAreAbortedAndChangeNothing) {
   absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(a, 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 3u) << "never more than the concurrency";
-  ASSERT_TRUE(leases
-                  .RecordCalls(a, {store::CallStart{(*claimed)[0].job_id, (*claimed)[0].token,
-                                                    "SIMx-C-a"}},
-                               {})
-                  .ok());
+  ASSERT_TRUE(
+      leases
+          .RecordCalls(a, {store::CallStart{(*claimed)[0].job_id, (*claimed)[0].token, "SIMx-C-a"}},
+                       {})
+          .ok());
 
   // Live lease: neither a free nor an expired acquisition takes it.
   absl::StatusOr<std::vector<store::AcquiredRun>> none =

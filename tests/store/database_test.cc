@@ -281,21 +281,20 @@ TEST(DatabasePoolTest, ConnectionLostDuringCommitIsNotRetried) {
   options.size = 1;
   Database database(testing::WithPort(uri, proxy.port()), options);
   int attempts = 0;
-  absl::Status status = database.Transact(Tenancy::AllBusinesses(), "insert probe",
-                                          [&](pqxx::work& txn) {
-                                            ++attempts;
-                                            txn.exec("INSERT INTO commit_probe DEFAULT VALUES");
-                                            return absl::OkStatus();
-                                          });
+  absl::Status status =
+      database.Transact(Tenancy::AllBusinesses(), "insert probe", [&](pqxx::work& txn) {
+        ++attempts;
+        txn.exec("INSERT INTO commit_probe DEFAULT VALUES");
+        return absl::OkStatus();
+      });
   EXPECT_EQ(attempts, 1);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "outcome is unknown")) << status;
   // The commit reached the server: exactly one row, never two. The client
   // learns of the cut at once, possibly before the server has finished the
   // COMMIT it was sent, so wait for the row to become visible.
-  EXPECT_TRUE(
-      testing::WaitUntil([&] { return db.QueryInt("SELECT count(*) FROM commit_probe") >= 1; },
-                         absl::Seconds(10)))
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return db.QueryInt("SELECT count(*) FROM commit_probe") >= 1; }, absl::Seconds(10)))
       << "the COMMIT that was sent never took effect";
   EXPECT_EQ(db.QueryInt("SELECT count(*) FROM commit_probe"), 1);
   EXPECT_EQ(database.BusyConnections(), 0);

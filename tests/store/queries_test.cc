@@ -45,9 +45,20 @@ TEST(StoreQueriesTest, EveryNamedQueryPreparesAgainstTheMigratedSchema) {
 // provider's free-text error, which a lost quote or backslash would corrupt
 // (or, unescaped, split into other elements).
 TEST(StoreQueriesTest, ArrayParametersRoundTripExactly) {
-  const std::vector<std::string> texts = {
-      "", "plain", "NULL", "null", "a,b", "{braces}", "say \"hi\"", "back\\slash",
-      "trailing\\", "tab\tand\nnewline", "multi-byte: é, 日本, 🙂", " spaced ", "\"", "'quote'"};
+  const std::vector<std::string> texts = {"",
+                                          "plain",
+                                          "NULL",
+                                          "null",
+                                          "a,b",
+                                          "{braces}",
+                                          "say \"hi\"",
+                                          "back\\slash",
+                                          "trailing\\",
+                                          "tab\tand\nnewline",
+                                          "multi-byte: é, 日本, 🙂",
+                                          " spaced ",
+                                          "\"",
+                                          "'quote'"};
   const std::vector<int64_t> numbers = {0, -1, 42, 9223372036854775807LL,
                                         -9223372036854775807LL - 1};
   TestDatabase db;
@@ -63,14 +74,14 @@ TEST(StoreQueriesTest, ArrayParametersRoundTripExactly) {
   }
   EXPECT_EQ(got_texts, texts);
   std::vector<int64_t> got_numbers;
-  for (const pqxx::row& row : txn.exec_params(
-           "SELECT v FROM unnest($1::int8[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
-           store::PgArray(numbers))) {
+  for (const pqxx::row& row :
+       txn.exec_params("SELECT v FROM unnest($1::int8[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
+                       store::PgArray(numbers))) {
     got_numbers.push_back(row["v"].as<int64_t>());
   }
   EXPECT_EQ(got_numbers, numbers);
-  EXPECT_EQ(txn.exec_params1("SELECT cardinality($1::text[]) AS n", store::PgArray(
-                                                                       std::vector<std::string>{}))["n"]
+  EXPECT_EQ(txn.exec_params1("SELECT cardinality($1::text[]) AS n",
+                             store::PgArray(std::vector<std::string>{}))["n"]
                 .as<int>(),
             0);
 }
