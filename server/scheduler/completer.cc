@@ -1,7 +1,6 @@
 #include "server/scheduler/completer.h"
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "server/util/logging.h"

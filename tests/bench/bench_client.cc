@@ -312,33 +312,32 @@ v1::OutboundCallRun CreatePausedRun(v1::CampaignService::Stub& stub, int64_t n, 
   return CreateRun(stub, req, nullptr).run();
 }
 
-v1::OutboundCallRun GetRun(v1::CampaignService::Stub& stub, int64_t run_id) {
+// Calls a unary method whose request names only a run (GetRun, ResumeRun,
+// StopRun); dies unless it succeeds.
+template <typename Request, typename Response>
+Response CallOnRun(v1::CampaignService::Stub& stub,
+                   grpc::Status (v1::CampaignService::Stub::*method)(grpc::ClientContext*,
+                                                                     const Request&, Response*),
+                   int64_t run_id, const char* name) {
   grpc::ClientContext context;
   Prepare(&context, absl::Seconds(30));
-  v1::GetRunRequest req;
+  Request req;
   req.set_run_id(run_id);
-  v1::OutboundCallRun run;
-  CheckOk(stub.GetRun(&context, req, &run), "GetRun");
-  return run;
+  Response response;
+  CheckOk((stub.*method)(&context, req, &response), name);
+  return response;
+}
+
+v1::OutboundCallRun GetRun(v1::CampaignService::Stub& stub, int64_t run_id) {
+  return CallOnRun(stub, &v1::CampaignService::Stub::GetRun, run_id, "GetRun");
 }
 
 void ResumeRun(v1::CampaignService::Stub& stub, int64_t run_id) {
-  grpc::ClientContext context;
-  Prepare(&context, absl::Seconds(30));
-  v1::ResumeRunRequest req;
-  req.set_run_id(run_id);
-  v1::OutboundCallRun run;
-  CheckOk(stub.ResumeRun(&context, req, &run), "ResumeRun");
+  CallOnRun(stub, &v1::CampaignService::Stub::ResumeRun, run_id, "ResumeRun");
 }
 
 v1::StopRunResponse StopRun(v1::CampaignService::Stub& stub, int64_t run_id) {
-  grpc::ClientContext context;
-  Prepare(&context, absl::Seconds(30));
-  v1::StopRunRequest req;
-  req.set_run_id(run_id);
-  v1::StopRunResponse response;
-  CheckOk(stub.StopRun(&context, req, &response), "StopRun");
-  return response;
+  return CallOnRun(stub, &v1::CampaignService::Stub::StopRun, run_id, "StopRun");
 }
 
 bool IsTerminal(v1::RunStatus status) {
