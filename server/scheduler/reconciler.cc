@@ -21,6 +21,14 @@ std::string UnknownDialError(const store::ActiveJob& job, absl::string_view clai
       "; not redialed");
 }
 
+// What the provider knows of a call: by its id once recorded, else by the
+// token it was placed with.
+absl::StatusOr<std::optional<dialer::CallState>> LookUp(dialer::Dialer* dialer,
+                                                        const std::string& token,
+                                                        const std::string& call_sid) {
+  return call_sid.empty() ? dialer->LookupByToken(token) : dialer->LookupByCallId(call_sid);
+}
+
 }  // namespace
 
 absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
@@ -38,8 +46,7 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
     if (job.dial_started_at > cutoff) continue;
     ++looked_up;
     absl::StatusOr<std::optional<dialer::CallState>> state =
-        job.call_sid.empty() ? dialer_->LookupByToken(job.token)
-                             : dialer_->LookupByCallId(job.call_sid);
+        LookUp(dialer_, job.token, job.call_sid);
     TrackedCall remote;
     remote.job_id = job.job_id;
     remote.token = job.token;
@@ -97,8 +104,7 @@ void Reconciler::PollRemoteCalls(HeldRun& run) {
   for (auto& [job_id, call] : run.calls) {
     if (!call.remote || queued.count(job_id) > 0) continue;
     absl::StatusOr<std::optional<dialer::CallState>> state =
-        call.call_sid.empty() ? dialer_->LookupByToken(call.token)
-                              : dialer_->LookupByCallId(call.call_sid);
+        LookUp(dialer_, call.token, call.call_sid);
     if (!state.ok()) continue;  // try again next time
     if (!state->has_value()) {
       run.results.push_back(store::JobResult{
