@@ -109,7 +109,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                              config.lease_ttl / 2, absl::Milliseconds(100), absl::Seconds(10)),
                          .on_error = [metrics](const absl::Status& error) {
                            metrics->RecordDatabaseError(error);
-                         }});
+                         },
+                         .prepared_statements = config.db_prepared_statements});
   absl::StatusOr<bool> bypasses_rls = store::RoleBypassesRowSecurity(parts->database.get());
   if (!bypasses_rls.ok()) return bypasses_rls.status();
   if (*bypasses_rls) {

@@ -43,6 +43,8 @@ struct ServerConfig {
   // Database connections, and threads running handler work.
   int db_pool_size = 16;
   int handler_threads = 16;
+  // Whether the pool prepares its hottest statements (store::PoolOptions).
+  bool db_prepared_statements = true;
   // Request limits.
   Limits limits;
   // How long a resolved API key is trusted before it is looked up again;

@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, tls_key, "", "serve: PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "serve: PEM CA bundle; clients must present a certificate it signed (mutual TLS)");
 ABSL_FLAG(int, db_pool_size, 16, "database connections of serve");
+ABSL_FLAG(bool, db_prepared_statements, true,
+          "serve: run the hottest statements as server-side prepared statements; false behind "
+          "a pooler that does not keep them across transactions (PgBouncer 1.18, transaction "
+          "pooling)");
 ABSL_FLAG(int, handler_threads, 16, "threads running RPC work");
 ABSL_FLAG(int, max_concurrency, 100, "highest concurrency a run may ask for");
 ABSL_FLAG(int64_t, max_leads_per_request, 100'000, "most leads in one CreateRun or AddLeads");
@@ -192,6 +196,7 @@ int Serve(const std::string& url) {
   config.database_url = url;
   config.listen = absl::GetFlag(FLAGS_listen);
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  config.db_prepared_statements = absl::GetFlag(FLAGS_db_prepared_statements);
   config.handler_threads = absl::GetFlag(FLAGS_handler_threads);
   config.limits.max_concurrency = absl::GetFlag(FLAGS_max_concurrency);
   config.limits.max_leads_per_request = absl::GetFlag(FLAGS_max_leads_per_request);

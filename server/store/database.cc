@@ -189,14 +189,16 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
     }
     ++busy_;
     if (!idle_.empty()) {
-      Lease lease{std::move(idle_.back())};
+      Lease lease = std::move(idle_.back());
       idle_.pop_back();
       return lease;
     }
     ++open_;  // reserve the slot; opened below without holding the lock
   }
   try {
-    return Lease{std::make_unique<pqxx::connection>(conninfo_)};
+    Lease lease;
+    lease.connection = std::make_unique<pqxx::connection>(conninfo_);
+    return lease;
   } catch (const std::exception& error) {
     absl::MutexLock lock(&mu_);
     --open_;
@@ -206,21 +208,23 @@ absl::StatusOr<Database::Lease> Database::Acquire() {
 }
 
 void Database::Release(Lease lease, bool broken) {
-  std::unique_ptr<pqxx::connection> connection = std::move(lease.connection);
-  if (broken || connection == nullptr || !connection->is_open()) connection.reset();
+  if (broken || lease.connection == nullptr || !lease.connection->is_open()) {
+    lease.connection.reset();
+  }
   absl::MutexLock lock(&mu_);
   --busy_;
-  if (connection == nullptr) {
+  if (lease.connection == nullptr) {
     --open_;
   } else {
-    idle_.push_back(std::move(connection));
+    idle_.push_back(std::move(lease));
   }
 }
 
-void Database::SetTenancy(pqxx::work& txn, const Tenancy& tenancy) {
-  txn.exec_params(sql::kSetTenancy,
-                  tenancy.business_id ? std::to_string(*tenancy.business_id) : std::string(),
-                  tenancy.business_id ? "off" : "on");
+void Database::SetTenancy(Lease& lease, pqxx::work& txn, const Tenancy& tenancy) {
+  static constexpr sql::NamedQuery kQuery{"SetTenancy", sql::kSetTenancy};
+  Execute(lease, txn, kQuery,
+          tenancy.business_id ? std::to_string(*tenancy.business_id) : std::string(),
+          std::string(tenancy.business_id ? "off" : "on"));
 }
 
 absl::Status Database::Ping() {

@@ -16,11 +16,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/store/queries.h"
 
 namespace campaign::store {
 
@@ -71,6 +73,13 @@ struct PoolOptions {
   // database or the connection, including ones retried), for metrics. Not
   // called for statuses a transaction body returns itself. Must be thread-safe.
   std::function<void(const absl::Status&)> on_error = nullptr;
+  // Whether the statements the pool runs itself (the tenancy settings and
+  // ReadOnce's statements) are server-side prepared statements, each
+  // prepared once per connection: parsing and planning is most of what such
+  // a statement costs the database (a GetRun costs a fifth when prepared).
+  // Turn it off behind a pooler that does not keep prepared statements
+  // across transactions (PgBouncer 1.18 in transaction mode).
+  bool prepared_statements = true;
 };
 
 // A fixed-size pool of libpqxx connections opened on demand. Broken
@@ -96,6 +105,17 @@ class Database {
   auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
       -> std::invoke_result_t<Body&, pqxx::work&>;
 
+  // Runs one read-only statement in its own implicit transaction, in one
+  // round trip (no BEGIN, no COMMIT), and returns what `parse` makes of its
+  // rows. The statement must set its own tenancy before it reads (see
+  // ReadRunScoped in queries/runs.sql): without that, row-level security
+  // shows it no rows. A connection lost before the answer is retried on a
+  // fresh one (the read has no effects). `what` names the operation for
+  // messages; exceptions from `parse` become statuses too.
+  template <typename Parse, typename... Args>
+  auto ReadOnce(absl::string_view what, const sql::NamedQuery& query, Parse&& parse,
+                const Args&... args) -> std::invoke_result_t<Parse&, const pqxx::result&>;
+
   // Opens and closes one connection: OK when the database answers.
   absl::Status Ping();
 
@@ -107,10 +127,21 @@ class Database {
   // A connection lent out by Acquire; Release returns it.
   struct Lease {
     std::unique_ptr<pqxx::connection> connection;
+    // The statements prepared on this connection so far.
+    absl::flat_hash_set<std::string> prepared;
   };
   absl::StatusOr<Lease> Acquire();
   void Release(Lease lease, bool broken);
-  static void SetTenancy(pqxx::work& txn, const Tenancy& tenancy);
+  void SetTenancy(Lease& lease, pqxx::work& txn, const Tenancy& tenancy);
+  // Runs `query` in `txn` on the lease's connection: as a prepared statement
+  // (prepared on first use) when the pool prepares statements.
+  template <typename... Args>
+  pqxx::result Execute(Lease& lease, pqxx::transaction_base& txn, const sql::NamedQuery& query,
+                       const Args&... args) {
+    if (!options_.prepared_statements) return txn.exec_params(query.sql, args...);
+    if (lease.prepared.insert(query.name).second) lease.connection->prepare(query.name, query.sql);
+    return txn.exec_prepared(query.name, args...);
+  }
   // The status of a transaction whose every attempt hit a deadlock or a
   // serialization failure.
   static absl::Status ConflictsPersisted(absl::string_view what);
@@ -124,7 +155,7 @@ class Database {
   // The url with the pool's settings: what connections are opened with.
   const std::string conninfo_;
   mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<Lease> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -149,7 +180,7 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
     bool committing = false;
     try {
       pqxx::work txn(*lease->connection);
-      SetTenancy(txn, tenancy);
+      SetTenancy(*lease, txn, tenancy);
       result.emplace(body(txn));
       if (result->ok()) {
         committing = true;
@@ -195,6 +226,35 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
       return Result(last_error);
     }
     Release(*std::move(lease), broken);
+    return *std::move(result);
+  }
+  return Result(last_error);
+}
+
+template <typename Parse, typename... Args>
+auto Database::ReadOnce(absl::string_view what, const sql::NamedQuery& query, Parse&& parse,
+                        const Args&... args) -> std::invoke_result_t<Parse&, const pqxx::result&> {
+  using Result = std::invoke_result_t<Parse&, const pqxx::result&>;
+  absl::Status last_error;
+  for (int attempt = 1; attempt <= kMaxTransactionAttempts; ++attempt) {
+    absl::StatusOr<Lease> lease = Acquire();
+    if (!lease.ok()) return Result(Observe(lease.status()));
+    std::optional<Result> result;
+    try {
+      pqxx::nontransaction txn(*lease->connection);
+      const pqxx::result rows = Execute(*lease, txn, query, args...);
+      result.emplace(parse(rows));
+    } catch (const pqxx::broken_connection& error) {
+      last_error = Observe(StatusFromException(error, what));
+      Release(*std::move(lease), true);
+      continue;
+    } catch (const std::exception& error) {
+      last_error = Observe(StatusFromException(error, what));
+      const bool broken = !lease->connection->is_open();
+      Release(*std::move(lease), broken);
+      return Result(last_error);
+    }
+    Release(*std::move(lease), false);
     return *std::move(result);
   }
   return Result(last_error);

@@ -146,14 +146,15 @@ absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_i
 }
 
 absl::StatusOr<Run> RunStore::GetRun(int64_t business_id, int64_t run_id) {
-  return database_->Transact(
-      Tenancy::Business(business_id), "get run", [&](pqxx::work& txn) -> absl::StatusOr<Run> {
-        pqxx::result rows = txn.exec_params(sql::kGetRun, run_id, business_id);
-        if (rows.empty()) {
-          return absl::NotFoundError(RunNotFoundMessage(run_id));
-        }
+  // The hottest read (dashboards and backends poll it): one round trip.
+  static constexpr sql::NamedQuery kQuery{"ReadRunScoped", sql::kReadRunScoped};
+  return database_->ReadOnce(
+      "get run", kQuery,
+      [&](const pqxx::result& rows) -> absl::StatusOr<Run> {
+        if (rows.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
         return RunFromRow(rows[0]);
-      });
+      },
+      run_id, business_id);
 }
 
 absl::StatusOr<Page<Run>> RunStore::ListRuns(std::optional<int64_t> business_id,

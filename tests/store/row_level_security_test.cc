@@ -262,6 +262,55 @@ TEST_F(RowLevelSecurityTest, TheDeclaredBusinessEndsWithItsTransaction) {
   EXPECT_EQ(Int(txn, "SELECT count(*) FROM outbound_call_runs"), 0);
 }
 
+// The one-round-trip read (Database::ReadOnce, GetRun's path) sets its own
+// tenancy inside its statement: a run is visible to its business only, the
+// setting ends with the statement (the next statement on the same pooled
+// connection, one that does not set it, sees nothing), and Transact on that
+// connection is unaffected. Both with and without prepared statements.
+class ReadOnceTest : public RowLevelSecurityTest,
+                     public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ReadOnceTest, ScopesItsStatementToTheRunsBusinessAndLeavesNothingBehind) {
+  Database database(db_.app_url(), PoolOptions{.size = 1, .prepared_statements = GetParam()});
+  store::RunStore runs(&database, absl::Seconds(30));
+  for (int round = 0; round < 2; ++round) {  // the second round reuses prepared statements
+    absl::StatusOr<campaign::Run> own = runs.GetRun(business_a_, run_a1_);
+    ASSERT_TRUE(own.ok()) << own.status();
+    EXPECT_EQ(own->id, run_a1_);
+    EXPECT_EQ(own->business_id, business_a_);
+    EXPECT_EQ(own->total_leads, 3);
+    absl::StatusOr<campaign::Run> other = runs.GetRun(business_b_, run_a1_);
+    EXPECT_EQ(other.status().code(), absl::StatusCode::kNotFound) << other.status();
+  }
+  // The same (only) connection, a statement that does not declare a business:
+  // the run read just before left no tenancy behind.
+  static constexpr store::sql::NamedQuery kUnscoped{"UnscopedCount",
+                                                    "SELECT count(*) FROM outbound_call_runs"};
+  absl::StatusOr<int64_t> unscoped = database.ReadOnce(
+      "count", kUnscoped,
+      [](const pqxx::result& rows) -> absl::StatusOr<int64_t> { return rows[0][0].as<int64_t>(); });
+  ASSERT_TRUE(unscoped.ok()) << unscoped.status();
+  EXPECT_EQ(*unscoped, 0);
+  absl::StatusOr<int64_t> in_b = database.Transact(
+      Tenancy::Business(business_b_), "count", [](pqxx::work& txn) -> absl::StatusOr<int64_t> {
+        return Int(txn, "SELECT count(*) FROM outbound_call_runs");
+      });
+  ASSERT_TRUE(in_b.ok()) << in_b.status();
+  EXPECT_EQ(*in_b, 1);
+  // A failing statement is a status, and the connection stays usable.
+  static constexpr store::sql::NamedQuery kBroken{"Broken", "SELECT 1/0"};
+  absl::StatusOr<int64_t> broken = database.ReadOnce(
+      "divide", kBroken,
+      [](const pqxx::result& rows) -> absl::StatusOr<int64_t> { return rows[0][0].as<int64_t>(); });
+  EXPECT_FALSE(broken.ok());
+  EXPECT_TRUE(runs.GetRun(business_a_, run_a2_).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(PreparedOrNot, ReadOnceTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Prepared" : "Unnamed";
+                         });
+
 // The store's own transactions: Database::Transact declares the tenancy, so
 // even SQL without a business filter stays within it.
 TEST_F(RowLevelSecurityTest, TransactScopesUnfilteredSqlToItsTenancy) {

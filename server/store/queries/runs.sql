@@ -84,6 +84,23 @@ RETURNING {{RunColumns}};
 SELECT {{RunColumns}}
   FROM outbound_call_runs r WHERE r.id = $1 AND r.business_id = $2;
 
+-- name: ReadRunScoped
+-- GetRun as one statement in its own implicit transaction (store::Database::
+-- ReadOnce: one round trip, no BEGIN/COMMIT), setting the business's tenancy
+-- itself. The read is a LATERAL subquery that depends on the settings, so the
+-- settings are made (the one-time filter) before the run row is scanned and
+-- row-level security checks it; they are local to this statement's
+-- transaction. Were the order ever otherwise, row-level security would hide
+-- the row: NOT_FOUND, never another business's run.
+SELECT q.*
+  FROM (SELECT set_config('campaign.business_id', $2::int8::text, true)
+               || set_config('campaign.all_businesses', 'off', true) AS tenancy) t
+ CROSS JOIN LATERAL (
+   SELECT {{RunColumns}}
+     FROM outbound_call_runs r
+    WHERE r.id = $1::int8 AND r.business_id = $2::int8 AND t.tenancy IS NOT NULL
+   OFFSET 0) q;
+
 -- name: LockRunForChange
 -- The run row locked for a change, and whether a worker holds a live lease
 -- (`$3`: the lease TTL in microseconds).
