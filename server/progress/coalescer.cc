@@ -38,6 +38,7 @@ bool Coalescer::Offer(const Snapshot& snapshot) {
   if (run.version <= state.version) return false;
   if (state.pending == nullptr) {
     state.pending = std::make_unique<Update>();
+    state.pending_jobs.clear();
     order_.push_back(run.id);
   }
   state.pending->run = run;
@@ -61,14 +62,16 @@ void Coalescer::MergeJobs(RunState& state, const Snapshot& snapshot, Update& upd
     return;
   }
   if (snapshot.jobs_complete_through < version) update.jobs_truncated = true;
+  if (state.pending_jobs.empty()) {
+    state.pending_jobs.reserve(std::min(options_.max_job_updates, snapshot.jobs->size()));
+  }
   for (const JobUpdate& job : *snapshot.jobs) {
     if (job.run_version <= cursor) continue;
     if (job.run_version > version) break;  // belongs to a later message
-    auto same = std::find_if(update.jobs.begin(), update.jobs.end(),
-                             [&](const JobUpdate& held) { return held.job_id == job.job_id; });
-    if (same != update.jobs.end()) {
-      *same = job;
+    if (auto same = state.pending_jobs.find(job.job_id); same != state.pending_jobs.end()) {
+      update.jobs[same->second] = job;
     } else if (update.jobs.size() < options_.max_job_updates) {
+      state.pending_jobs.emplace(job.job_id, update.jobs.size());
       update.jobs.push_back(job);
     } else {
       update.jobs_truncated = true;
@@ -83,6 +86,7 @@ std::optional<Update> Coalescer::Take(absl::Time now) {
     if (state->second.next_send > now) continue;
     Update update = std::move(*state->second.pending);
     state->second.pending.reset();
+    state->second.pending_jobs = {};  // its memory goes with the message
     order_.erase(it);
     state->second.next_send = now + interval_;
     // A multi-run watch forgets runs it will not hear of again (finished, or

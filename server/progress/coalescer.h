@@ -115,6 +115,9 @@ class Coalescer {
     absl::Time next_send = absl::InfinitePast();
     // At most one pending message.
     std::unique_ptr<Update> pending;
+    // Where each job of pending->jobs is, by job id: merging a snapshot of
+    // thousands of transitions into a pending list of hundreds stays linear.
+    absl::flat_hash_map<int64_t, size_t> pending_jobs;
   };
 
   void MergeJobs(RunState& state, const Snapshot& snapshot, Update& update) const;

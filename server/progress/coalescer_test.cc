@@ -122,6 +122,32 @@ TEST(CoalescerTest, JobUpdatesFollowTheCursorAndMergePerJob) {
   EXPECT_FALSE(second->jobs_truncated);
 }
 
+// Each message merges per job on its own: a job sent in one message and
+// changed again starts a fresh entry in the next, and one that changes many
+// times within a message is one entry with its latest status.
+TEST(CoalescerTest, JobMergeStartsOverWithEachMessage) {
+  Coalescer coalescer(CoalescerOptions{.max_rate = 10});
+  coalescer.Follow(1, 0);
+  ASSERT_TRUE(coalescer.Offer(Snap(1, 1)));
+  ASSERT_TRUE(coalescer.Take(kStart).has_value());
+  ASSERT_TRUE(coalescer.Offer(Snap(
+      1, 3, {Job(7, 2, JobStatus::kDialing), Job(8, 2, JobStatus::kDialing), Job(7, 3)}, 1)));
+  std::optional<Update> second = coalescer.Take(kStart + absl::Seconds(1));
+  ASSERT_TRUE(second.has_value());
+  ASSERT_EQ(second->jobs.size(), 2u);
+  EXPECT_EQ(second->jobs[0].job_id, 7);
+  EXPECT_EQ(second->jobs[0].status, JobStatus::kCompleted);
+  EXPECT_EQ(second->jobs[1].job_id, 8);
+  ASSERT_TRUE(coalescer.Offer(Snap(1, 4, {Job(8, 4, JobStatus::kBusy)}, 3)));
+  ASSERT_TRUE(coalescer.Offer(Snap(1, 5, {Job(9, 5), Job(8, 5, JobStatus::kNoAnswer)}, 4)));
+  std::optional<Update> third = coalescer.Take(kStart + absl::Seconds(2));
+  ASSERT_TRUE(third.has_value());
+  ASSERT_EQ(third->jobs.size(), 2u);
+  EXPECT_EQ(third->jobs[0].job_id, 8);
+  EXPECT_EQ(third->jobs[0].status, JobStatus::kNoAnswer);
+  EXPECT_EQ(third->jobs[1].job_id, 9);
+}
+
 // A lagging subscriber's job list is bounded; what is cut is flagged.
 TEST(CoalescerTest, BoundsJobUpdatesAndFlagsTruncation) {
   Coalescer coalescer(CoalescerOptions{.max_rate = 10, .max_job_updates = 3});
