@@ -7,6 +7,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "server/twilio/listen_backlog.h"
 #include "server/twilio/rest_client.h"
 #include "server/twilio/signature.h"
 #include "tests/support/fake_twilio.h"
@@ -257,6 +258,16 @@ TEST(CallbackServerOptionsTest, RefusesMissingSettings) {
   options.public_url = "https://hooks.example.com";
   options.auth_token = "";
   EXPECT_THAT(CallbackServer::Start(options, handler).status().message(), HasSubstr("auth token"));
+}
+
+TEST_F(CallbackServerTest, ListenBacklogIsRaisedOnlyForABoundPort) {
+  StartServer();
+  EXPECT_TRUE(RaiseListenBacklog(server_->port(), 2048));
+  const std::string url = server_->LocalUrl();
+  server_->Stop();
+  // Nothing of this process listens there any more.
+  EXPECT_FALSE(RaiseListenBacklog(server_->port(), 2048));
+  EXPECT_FALSE(httplib::Client(url).Get("/healthz"));
 }
 
 TEST(ListenAddressTest, ParsesHostAndPort) {

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
+
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 
 #include "absl/synchronization/mutex.h"
 #include "tests/support/fake_twilio.h"
@@ -324,6 +328,33 @@ TEST_F(RestClientTest, DestructionEndsEveryPendingRequestOnce) {
     EXPECT_EQ(result.attempts, 1);
   }
   fake_.ReleaseHung();
+}
+
+TEST_F(RestClientTest, TheSecretIsNeverLogged) {
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  const spdlog::level::level_enum level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::trace);
+  {
+    fake_.PushReply(FakeReply::TooManyRequests());
+    fake_.PushReply(FakeReply::Hang());
+    RestClientOptions options = Options();
+    options.request_timeout = absl::Milliseconds(300);
+    auto client = Client(options);
+    client->CreateCall(Params(), results_.Callback());
+    const RestResult result = results_.Await(1)[0];
+    EXPECT_EQ(result.kind, RestResult::Kind::kUnknownOutcome) << result.message;
+    EXPECT_EQ(result.attempts, 2);
+    EXPECT_THAT(result.message, ::testing::Not(HasSubstr(options.secret)));
+  }
+  fake_.ReleaseHung();
+  spdlog::set_level(level);
+  spdlog::default_logger()->sinks().pop_back();
+  // The retry and the unknown outcome were logged, without the token.
+  EXPECT_THAT(log.str(), HasSubstr("retrying"));
+  EXPECT_THAT(log.str(), HasSubstr("outcome unknown"));
+  EXPECT_THAT(log.str(), ::testing::Not(HasSubstr(fake_.options().auth_token)));
 }
 
 TEST(RestClientOptionsTest, RefusesMissingSettings) {
