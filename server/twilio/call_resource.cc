@@ -1,50 +1,36 @@
 #include "server/twilio/call_resource.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
-#include <cmath>
-
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/twilio/flat_json.h"
 
 namespace campaign::twilio {
 namespace {
 
-using google::protobuf::Struct;
-using google::protobuf::Value;
+using Members = std::map<std::string, JsonValue>;
 
-std::optional<Struct> ParseObject(absl::string_view json) {
-  Struct object;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  const auto status =
-      google::protobuf::util::JsonStringToMessage(std::string(json), &object, options);
-  if (!status.ok()) return std::nullopt;
-  return object;
-}
-
-// The field if it is a string; nullopt when absent or null; error otherwise.
-absl::StatusOr<std::optional<std::string>> StringField(const Struct& object,
+// The member if it is a string; nullopt when absent or null; error otherwise.
+absl::StatusOr<std::optional<std::string>> StringField(const Members& object,
                                                        absl::string_view name) {
-  const auto it = object.fields().find(std::string(name));
-  if (it == object.fields().end() || it->second.has_null_value()) {
+  const auto it = object.find(std::string(name));
+  if (it == object.end() || it->second.kind == JsonValue::Kind::kNull) {
     return std::optional<std::string>();
   }
-  if (!it->second.has_string_value()) {
+  if (it->second.kind != JsonValue::Kind::kString) {
     return absl::InvalidArgumentError(
         absl::StrCat("Twilio call resource: field '", name, "' is not a string"));
   }
-  return std::optional<std::string>(it->second.string_value());
+  return std::optional<std::string>(it->second.text);
 }
 
 }  // namespace
 
 absl::StatusOr<CallResource> ParseCallResource(absl::string_view json) {
-  std::optional<Struct> object = ParseObject(json);
-  if (!object.has_value()) {
-    return absl::InvalidArgumentError("Twilio call resource: not a JSON object");
+  absl::StatusOr<Members> object = ParseFlatJsonObject(json);
+  if (!object.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Twilio call resource: not a JSON object (", object.status().message(), ")"));
   }
   CallResource call;
   absl::StatusOr<std::optional<std::string>> field = StringField(*object, "sid");
@@ -83,21 +69,20 @@ absl::StatusOr<CallResource> ParseCallResource(absl::string_view json) {
 }
 
 std::optional<TwilioError> ParseTwilioError(absl::string_view json) {
-  std::optional<Struct> object = ParseObject(json);
-  if (!object.has_value()) return std::nullopt;
+  absl::StatusOr<Members> object = ParseFlatJsonObject(json);
+  if (!object.ok()) return std::nullopt;
   TwilioError error;
   bool found = false;
-  const auto code = object->fields().find("code");
-  if (code != object->fields().end() && code->second.has_number_value()) {
-    const double number = code->second.number_value();
-    if (number >= 0 && number < 1e9 && std::floor(number) == number) {
-      error.code = static_cast<int>(number);
-      found = true;
-    }
+  const auto code = object->find("code");
+  if (code != object->end() && code->second.kind == JsonValue::Kind::kNumber &&
+      absl::SimpleAtoi(code->second.text, &error.code) && error.code >= 0) {
+    found = true;
+  } else {
+    error.code = 0;
   }
-  const auto message = object->fields().find("message");
-  if (message != object->fields().end() && message->second.has_string_value()) {
-    error.message = message->second.string_value();
+  const auto message = object->find("message");
+  if (message != object->end() && message->second.kind == JsonValue::Kind::kString) {
+    error.message = message->second.text;
     found = true;
   }
   if (!found) return std::nullopt;

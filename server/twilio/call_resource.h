@@ -1,7 +1,6 @@
 // The parts of Twilio's JSON answers the client needs: a Call resource
-// (create, fetch, update) and an error body (4xx/5xx). Parsed with
-// protobuf's JSON parser into google.protobuf.Struct (protobuf is already in
-// the stack; Twilio's answers carry nested objects we skip).
+// (create, fetch, update) and an error body (4xx/5xx). Parsed with the
+// strict flat reader of flat_json.h (nested members are validated, skipped).
 #ifndef CAMPAIGN_SERVER_TWILIO_CALL_RESOURCE_H_
 #define CAMPAIGN_SERVER_TWILIO_CALL_RESOURCE_H_
 

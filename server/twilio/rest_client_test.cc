@@ -7,10 +7,9 @@
 #include <set>
 #include <sstream>
 
+#include "absl/synchronization/mutex.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
-
-#include "absl/synchronization/mutex.h"
 #include "tests/support/fake_twilio.h"
 #include "tests/support/wait.h"
 
