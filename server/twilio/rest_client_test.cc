@@ -202,14 +202,17 @@ TEST_F(RestClientTest, BadRequestIsFinalWithTwiliosCodeAndMessage) {
 TEST_F(RestClientTest, TimeoutAfterSendingIsAnUnknownOutcomeAndNotRetried) {
   fake_.SetDefaultReply(FakeReply::Hang());
   RestClientOptions options = Options();
-  options.request_timeout = absl::Milliseconds(300);
+  // Long enough for a 429 on a slow (sanitizer) build; the hang outlasts it.
+  options.request_timeout = absl::Seconds(2);
   auto client = Client(options);
   client->CreateCall(Params(), results_.Callback());
   const RestResult result = results_.Await(1)[0];
   EXPECT_EQ(result.kind, RestResult::Kind::kUnknownOutcome) << result.message;
   EXPECT_EQ(result.attempts, 1);
-  // Nothing left to retry, and the fake saw exactly one request.
+  // Nothing left to retry, and the fake saw exactly one request (it may
+  // record it after the client gave up, on a slow machine).
   EXPECT_EQ(client->Pending(), 0);
+  EXPECT_TRUE(WaitUntil([&] { return fake_.CreateCount() >= 1; }));
   EXPECT_EQ(fake_.CreateCount(), 1);
   fake_.ReleaseHung();
 }
@@ -339,7 +342,8 @@ TEST_F(RestClientTest, TheSecretIsNeverLogged) {
     fake_.PushReply(FakeReply::TooManyRequests());
     fake_.PushReply(FakeReply::Hang());
     RestClientOptions options = Options();
-    options.request_timeout = absl::Milliseconds(300);
+    // Long enough for a 429 on a slow (sanitizer) build; the hang outlasts it.
+    options.request_timeout = absl::Seconds(2);
     auto client = Client(options);
     client->CreateCall(Params(), results_.Callback());
     const RestResult result = results_.Await(1)[0];
