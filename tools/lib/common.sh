@@ -16,6 +16,7 @@ CAMPAIGN_DEB_PACKAGES=(
   postgresql postgresql-client libpq-dev libpqxx-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev prometheus-cpp-dev
+  libcurl4-openssl-dev libcpp-httplib-dev
   nodejs npm jq openssl python3 bsdutils
 )
 
