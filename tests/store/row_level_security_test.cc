@@ -267,8 +267,7 @@ TEST_F(RowLevelSecurityTest, TheDeclaredBusinessEndsWithItsTransaction) {
 // setting ends with the statement (the next statement on the same pooled
 // connection, one that does not set it, sees nothing), and Transact on that
 // connection is unaffected. Both with and without prepared statements.
-class ReadOnceTest : public RowLevelSecurityTest,
-                     public ::testing::WithParamInterface<bool> {};
+class ReadOnceTest : public RowLevelSecurityTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(ReadOnceTest, ScopesItsStatementToTheRunsBusinessAndLeavesNothingBehind) {
   Database database(db_.app_url(), PoolOptions{.size = 1, .prepared_statements = GetParam()});
