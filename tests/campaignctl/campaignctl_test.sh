@@ -147,6 +147,41 @@ ctl 0 jobs "$run_b" --status queued --page-size 5 --json
 expect_eq "jobs page" "$(jq '.jobs | length' "$tmp/out")" 5
 expect_eq "jobs in dial order" "$(jq -r '[.jobs[].leadId] | join(",")' "$tmp/out")" 1,2,3,4,5
 
+step "chunks go in file order; a refused chunk ends the upload (early clients)"
+# The client of each next chunk starts while the current chunk is in flight
+# and gets its body only after the answer: the jobs are the file's leads in
+# file order.
+expect_eq "big run in file order" "$(psql -X -q -A -t -v ON_ERROR_STOP=1 "$db_admin_url" -c "SELECT count(*) FILTER (WHERE lead_id = n)
+  FROM (SELECT lead_id, row_number() OVER (ORDER BY id) AS n FROM outbound_call_jobs
+         WHERE run_id = $run_b) j")" 50000
+# Lead 15,000 (chunk 2 of 3) has a phone the server refuses (the CSV checker
+# does not parse phones): the run keeps chunk 1, and chunk 3's client, which
+# was waiting for its body, sends nothing and does not outlive campaignctl.
+awk 'BEGIN { print "lead_id,phone,name"
+             for (i = 1; i <= 30000; i++)
+               printf "%d,%s,Lead %d\n", i, (i == 15000 ? "not a phone" : sprintf("+1415%07d", 3000000 + i)), i }' \
+  >"$tmp/refused.csv"
+ctl 13 create "$tmp/refused.csv"
+expect_in "refused lead's line" "(CSV line 15001)" "$tmp/err"
+run_r=$(sed -n 's/.*run \([0-9][0-9]*\) holds the leads before 10002 and stays paused.*/\1/p' "$tmp/err")
+[[ -n $run_r ]] || { cat "$tmp/err" >&2; fail "no run named in the error"; }
+ctl 0 get "$run_r" --json
+expect_eq "refused upload's run total" "$(jq -r '.totalLeads' "$tmp/out")" 10000
+expect_eq "refused upload's run status" "$(jq -r '.status' "$tmp/out")" RUN_STATUS_PAUSED
+if pgrep -f "$port/outbound.v1.CampaignService/AddLeads" >/dev/null; then
+  pgrep -af "$port/outbound.v1.CampaignService/AddLeads" >&2
+  fail "a client of campaignctl create outlived it"
+fi
+# A rerun finds the run ended: nothing is added, the waiting client is dropped.
+ctl 0 cancel "$run_r"
+ctl 0 create "$tmp/refused.csv"
+expect_in "rerun says why" "run $run_r already exists and is CANCELLED: not adding leads" "$tmp/err"
+ctl 0 get "$run_r" --json
+expect_eq "rerun of a cancelled upload" "$(jq -r '.totalLeads' "$tmp/out")" 10000
+pgrep -f "$port/outbound.v1.CampaignService/AddLeads" >/dev/null &&
+  fail "a client of campaignctl create outlived it (rerun)"
+expect_eq "runs after the refused upload" "$(run_count)" 3
+
 step "resume, then stop another run; watch exits 4"
 ctl 0 resume "$run_b" --json
 status=$(jq -r '.status' "$tmp/out")
@@ -171,7 +206,7 @@ ctl 5 watch "$run_c"
 expect_in "watch cancelled" "cancelled" "$tmp/out"
 ctl 19 resume "$run_c"
 expect_in "resume cancelled" FAILED_PRECONDITION "$tmp/err"
-expect_eq "runs" "$(run_count)" 3
+expect_eq "runs" "$(run_count)" 4
 
 step "error exit codes"
 ctl 15 get 999999
@@ -199,7 +234,7 @@ ctl 2 create "$tmp/bad.csv"
 for line in 3 4 5 6 7 8; do expect_in "bad line $line" "bad.csv:$line:" "$tmp/err"; done
 grep -qE 'bad\.csv:(2|9):' "$tmp/err" && fail "good lines reported as bad"
 expect_in "nothing sent" "nothing was sent" "$tmp/err"
-expect_eq "runs after bad CSV" "$(run_count)" 3
+expect_eq "runs after bad CSV" "$(run_count)" 4
 
 step "keys create / revoke through campaignd; isolation"
 ctl 0 keys create --role agent --business-id "$business" --label ctl-agent --json
@@ -236,7 +271,7 @@ start_server server-mtls --scheduler=false --tls-cert "$tmp/server.pem" --tls-ke
   --tls-client-ca "$tmp/ca.pem"
 CAMPAIGN_TLS_CA=$tmp/ca.pem CAMPAIGN_TLS_CERT=$tmp/client.pem CAMPAIGN_TLS_KEY=$tmp/client.key \
   ctl 0 --addr "127.0.0.1:$port" list --json
-expect_eq "mutual TLS list" "$(jq '.runs | length' "$tmp/out")" 3
+expect_eq "mutual TLS list" "$(jq '.runs | length' "$tmp/out")" 4
 ctl 24 --addr "127.0.0.1:$port" --cacert "$tmp/ca.pem" get "$run_a"
 
 passed=true

@@ -33,7 +33,7 @@ namespace campaign {
 namespace {
 
 // The number of files in migrations/; raise it with every new migration.
-constexpr int kLatestVersion = 10;
+constexpr int kLatestVersion = 11;
 
 // campaign::Run under a name that gtest's Test::Run does not hide in tests.
 using RunRecord = ::campaign::Run;
@@ -353,19 +353,28 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
                                " VALUES (100, 10, 3)"),
                pqxx::unique_violation);
 
-  // business_id from the parent run, NOT NULL, with a foreign key and an index.
+  // business_id from the parent run, NOT NULL, and an index. Every job's
+  // business is its run's and exists: the validated key (business_id, run_id)
+  // -> the run's (business_id, id), and the run's validated key to business
+  // (the jobs' own key to business, implied by the two, is gone since 0011).
   EXPECT_EQ(admin_text("SELECT string_agg(id || ':' || business_id, ',' ORDER BY id)"
                        " FROM outbound_call_jobs"),
             "1:10,3:10,4:10,5:10,7:10,8:10,9:20,10:20");
   EXPECT_EQ(admin_text("SELECT is_nullable FROM information_schema.columns"
                        " WHERE table_name = 'outbound_call_jobs' AND column_name = 'business_id'"),
             "NO");
-  EXPECT_EQ(admin_int("SELECT count(*) FROM pg_constraint c"
-                      " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
-                      " WHERE c.conrelid = 'outbound_call_jobs'::regclass AND c.contype = 'f'"
-                      " AND c.confrelid = 'business'::regclass AND a.attname = 'business_id'"
-                      " AND array_length(c.conkey, 1) = 1 AND c.convalidated"),
-            1);
+  EXPECT_EQ(admin_text("SELECT string_agg(format('%s %s %s', conrelid::regclass, "
+                       "pg_get_constraintdef(oid), convalidated), E'\\n' ORDER BY conname)"
+                       " FROM pg_constraint WHERE contype = 'f'"
+                       " AND conrelid IN ('outbound_call_jobs'::regclass,"
+                       " 'outbound_call_runs'::regclass)"),
+            "outbound_call_jobs FOREIGN KEY (business_id, run_id) REFERENCES "
+            "outbound_call_runs(business_id, id) ON DELETE CASCADE t\n"
+            "outbound_call_runs FOREIGN KEY (business_id) REFERENCES business(id) t");
+  EXPECT_EQ(admin_int("SELECT count(*) FROM outbound_call_jobs j LEFT JOIN outbound_call_runs r"
+                      " ON r.id = j.run_id AND r.business_id = j.business_id"
+                      " LEFT JOIN business b ON b.id = r.business_id WHERE b.id IS NULL"),
+            0);
   EXPECT_GE(admin_int("SELECT count(*) FROM pg_index i"
                       " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
                       " WHERE i.indrelid = 'outbound_call_jobs'::regclass"
@@ -374,6 +383,8 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   EXPECT_THROW(db_.ExecAsAdmin("INSERT INTO outbound_call_jobs (run_id, business_id, lead_id)"
                                " VALUES (100, 30, 99)"),
                pqxx::foreign_key_violation);
+  // A business with runs (and so with jobs) cannot be deleted.
+  EXPECT_THROW(db_.ExecAsAdmin("DELETE FROM business WHERE id = 20"), pqxx::foreign_key_violation);
 
   // The new run columns, with their defaults.
   for (const char* column :
@@ -494,6 +505,30 @@ TEST_F(MigrationTest, LegacyDatabaseIsUpgradedInPlace) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_GT(created->run.id, 200);
   EXPECT_EQ(created->run.total_leads, 1);
+}
+
+// A legacy run of a business the CRM deleted keeps the run's key to business
+// NOT VALID (0002); there 0011 keeps the jobs' own key to business, so no new
+// job of an unknown business is accepted for such a run either.
+TEST_F(MigrationTest, JobsKeepTheirBusinessKeyWhileARunNamesAnUnknownBusiness) {
+  Exec(db_.app_url(), kLegacySchemaSql);
+  Exec(db_.app_url(),
+       "INSERT INTO business (id, name) VALUES (10, 'Acme');"
+       "INSERT INTO outbound_call_runs (id, business_id, concurrency, status) VALUES"
+       "  (100, 10, 1, 'pending'), (300, 30, 1, 'pending');");
+  absl::StatusOr<MigrationReport> report = store::Migrate(db_.app_url(), EmbeddedMigrations());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(QueryText(db_.admin_url(),
+                      "SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname)"
+                      " FROM pg_constraint WHERE contype = 'f'"
+                      " AND conrelid IN ('outbound_call_jobs'::regclass,"
+                      " 'outbound_call_runs'::regclass)"),
+            "outbound_call_jobs_business_id_fkey=true,outbound_call_jobs_run_fkey=true,"
+            "outbound_call_runs_business_id_fkey=false");
+  EXPECT_THROW(db_.ExecAsAdmin("INSERT INTO outbound_call_jobs (run_id, business_id, lead_id)"
+                               " VALUES (300, 30, 1)"),
+               pqxx::foreign_key_violation);
+  db_.ExecAsAdmin("INSERT INTO outbound_call_jobs (run_id, business_id, lead_id) VALUES (100, 10, 1)");
 }
 
 // Legacy rows the checks of 0003 refuse (added NOT VALID): runs with a
