@@ -147,11 +147,12 @@ absl::Status ValidateTwilioConfig(const ServerConfig& config) {
     }
     RETURN_IF_ERROR(CheckUrl("--twilio-api-base", twilio.api_base));
     if (twilio.from.empty()) {
-      return absl::InvalidArgumentError("--dialer=twilio needs --twilio-from (or CAMPAIGN_TWILIO_FROM)");
+      return absl::InvalidArgumentError(
+          "--dialer=twilio needs --twilio-from (or CAMPAIGN_TWILIO_FROM)");
     }
     if (!IsE164(twilio.from)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--twilio-from \"", twilio.from, "\" is not an E.164 number (+14155550100)"));
+      return absl::InvalidArgumentError(absl::StrCat("--twilio-from \"", twilio.from,
+                                                     "\" is not an E.164 number (+14155550100)"));
     }
     RETURN_IF_ERROR(CheckUrl("--twilio-twiml-url", twilio.twiml_url));
     RETURN_IF_ERROR(CheckUrl("--webhook-public-url", twilio.webhook_public_url));
@@ -368,10 +369,11 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     options.listen = *twilio::ParseListenAddress(twilio_config.webhook_listen);
     options.public_url = twilio_config.webhook_public_url;
     options.auth_token = twilio_config.auth_token;
-    absl::StatusOr<std::unique_ptr<twilio::CallbackServer>> callbacks = twilio::CallbackServer::Start(
-        options, [inbox = parts->inbox.get()](const twilio::StatusCallback& callback) {
-          return inbox->Record(callback).status();
-        });
+    absl::StatusOr<std::unique_ptr<twilio::CallbackServer>> callbacks =
+        twilio::CallbackServer::Start(
+            options, [inbox = parts->inbox.get()](const twilio::StatusCallback& callback) {
+              return inbox->Record(callback).status();
+            });
     if (!callbacks.ok()) {
       return absl::Status(callbacks.status().code(),
                           absl::StrCat("--webhook-listen: ", callbacks.status().message()));
@@ -402,8 +404,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       options.ring_timeout = twilio_config.ring_timeout;
       options.max_call_duration = twilio_config.max_call_duration;
       options.poll_interval = twilio_config.poll_interval;
-      parts->twilio_dialer = std::make_unique<twilio::TwilioDialer>(
-          *std::move(client), parts->inbox.get(), options);
+      parts->twilio_dialer =
+          std::make_unique<twilio::TwilioDialer>(*std::move(client), parts->inbox.get(), options);
       provider = parts->twilio_dialer.get();
       spdlog::info("dialing through twilio at {} as account {}, from {}", twilio_config.api_base,
                    twilio_config.account_sid, twilio_config.from);

@@ -64,19 +64,20 @@ absl::StatusOr<bool> CallEventStore::Record(const CallEventRow& event) {
 absl::StatusOr<std::vector<CallEventRow>> CallEventStore::FinalEvents(
     int64_t business_id, const std::vector<std::string>& call_sids) {
   if (call_sids.empty()) return std::vector<CallEventRow>();
-  return database_->Transact(Tenancy::Business(business_id), "read final call events",
-                             [&](pqxx::work& txn) -> absl::StatusOr<std::vector<CallEventRow>> {
-                               return ReadRows(txn.exec_params(sql::kFinalCallEvents, business_id,
-                                                               PgArray(call_sids)));
-                             });
+  return database_->Transact(
+      Tenancy::Business(business_id), "read final call events",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<CallEventRow>> {
+        return ReadRows(txn.exec_params(sql::kFinalCallEvents, business_id, PgArray(call_sids)));
+      });
 }
 
 absl::StatusOr<std::vector<CallEventRow>> CallEventStore::EventsByCallSid(
     const std::string& call_sid) {
-  return database_->Transact(Tenancy::AllBusinesses(), "read call events by call id",
-                             [&](pqxx::work& txn) -> absl::StatusOr<std::vector<CallEventRow>> {
-                               return ReadRows(txn.exec_params(sql::kCallEventsByCallSid, call_sid));
-                             });
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "read call events by call id",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<CallEventRow>> {
+        return ReadRows(txn.exec_params(sql::kCallEventsByCallSid, call_sid));
+      });
 }
 
 absl::StatusOr<std::vector<CallEventRow>> CallEventStore::EventsByToken(const std::string& token) {

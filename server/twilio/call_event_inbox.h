@@ -42,8 +42,7 @@ class CallEventInbox {
   // Every event of one call, or of the dial with one token, oldest first.
   virtual absl::StatusOr<std::vector<RecordedCallEvent>> EventsByCallSid(
       absl::string_view call_sid) = 0;
-  virtual absl::StatusOr<std::vector<RecordedCallEvent>> EventsByToken(
-      absl::string_view token) = 0;
+  virtual absl::StatusOr<std::vector<RecordedCallEvent>> EventsByToken(absl::string_view token) = 0;
 };
 
 }  // namespace campaign::twilio

@@ -36,7 +36,8 @@ std::optional<CallStatus> MostAdvanced(const std::vector<RecordedCallEvent>& eve
 
 // Why Twilio refused a request, as a job's error.
 std::string RefusalText(const RestResult& result) {
-  if (result.twilio_code != 0) return absl::StrCat("twilio ", result.twilio_code, ": ", result.message);
+  if (result.twilio_code != 0)
+    return absl::StrCat("twilio ", result.twilio_code, ": ", result.message);
   if (result.http_status != 0) {
     return absl::StrCat("twilio HTTP ", result.http_status, ": ", result.message);
   }
@@ -105,9 +106,8 @@ void TwilioDialer::Dial(const dialer::DialRequest& request) {
   params.status_callback = StatusCallbackUrl(options_.public_url, request.business_id,
                                              request.run_id, request.job_id, request.token);
   params.timeout = options_.ring_timeout;
-  client_->CreateCall(params, [this, token = request.token](RestResult result) {
-    OnCreated(token, result);
-  });
+  client_->CreateCall(
+      params, [this, token = request.token](RestResult result) { OnCreated(token, result); });
 }
 
 void TwilioDialer::OnCreated(const std::string& token, const RestResult& result) {
@@ -206,7 +206,7 @@ void TwilioDialer::PollLoop() {
 void TwilioDialer::Poll() {
   const absl::Time now = absl::Now();
   const absl::Duration overdue_after = options_.ring_timeout + options_.max_call_duration;
-  std::map<int64_t, std::vector<std::string>> in_call;  // by business
+  std::map<int64_t, std::vector<std::string>> in_call;      // by business
   std::vector<std::pair<std::string, absl::Time>> unknown;  // token, since
   std::vector<std::string> overdue;
   {
@@ -281,8 +281,7 @@ void TwilioDialer::Poll() {
                           JobStatus::kFailed,
                           absl::StrCat("call lost: twilio has no record of call ", call_sid)});
       } else if (!result.ok()) {
-        spdlog::warn("twilio dialer: cannot look up overdue call {}: {}", call_sid,
-                     result.message);
+        spdlog::warn("twilio dialer: cannot look up overdue call {}: {}", call_sid, result.message);
       }
     });
   }
@@ -314,8 +313,8 @@ absl::StatusOr<std::optional<dialer::CallState>> TwilioDialer::LookupByCallId(
   dialer::CallState state;
   state.call_sid = std::string(call_sid);
   if (const RecordedCallEvent* final_event = FirstFinal(*events); final_event != nullptr) {
-    state.outcome = ToCallOutcome(*OutcomeOf(final_event->callback.call_status,
-                                             final_event->callback.sip_response_code));
+    state.outcome = ToCallOutcome(
+        *OutcomeOf(final_event->callback.call_status, final_event->callback.sip_response_code));
     return state;
   }
   // Callbacks are coming and the call is not overdue: in progress, without
@@ -362,24 +361,22 @@ absl::Status TwilioDialer::HangUp(absl::string_view call_sid) {
     answered = status == CallStatus::kInProgress;
   }
   const std::string sid(call_sid);
-  client_->UpdateCall(sid, answered ? "completed" : "canceled",
-                      [this, sid, answered](RestResult result) {
-                        if (!result.ok()) {
-                          if (!result.NotFound()) {
-                            spdlog::warn("twilio dialer: cannot hang up call {}: {}", sid,
-                                         result.message);
-                          }
-                          return;
-                        }
-                        if (!answered && result.call->status == CallStatus::kInProgress) {
-                          client_->UpdateCall(sid, "completed", [sid](RestResult again) {
-                            if (!again.ok() && !again.NotFound()) {
-                              spdlog::warn("twilio dialer: cannot hang up call {}: {}", sid,
-                                           again.message);
-                            }
-                          });
-                        }
-                      });
+  client_->UpdateCall(
+      sid, answered ? "completed" : "canceled", [this, sid, answered](RestResult result) {
+        if (!result.ok()) {
+          if (!result.NotFound()) {
+            spdlog::warn("twilio dialer: cannot hang up call {}: {}", sid, result.message);
+          }
+          return;
+        }
+        if (!answered && result.call->status == CallStatus::kInProgress) {
+          client_->UpdateCall(sid, "completed", [sid](RestResult again) {
+            if (!again.ok() && !again.NotFound()) {
+              spdlog::warn("twilio dialer: cannot hang up call {}: {}", sid, again.message);
+            }
+          });
+        }
+      });
   return absl::OkStatus();
 }
 

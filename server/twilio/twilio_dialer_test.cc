@@ -150,8 +150,8 @@ class TwilioDialerTest : public ::testing::Test {
 
   // A callback of `call_sid` for `request` with `status`, as the listener
   // would record it.
-  void Callback(const dialer::DialRequest& request, const std::string& call_sid,
-                CallStatus status, std::optional<int> sip = std::nullopt) {
+  void Callback(const dialer::DialRequest& request, const std::string& call_sid, CallStatus status,
+                std::optional<int> sip = std::nullopt) {
     StatusCallback callback;
     callback.business_id = request.business_id;
     callback.run_id = request.run_id;
@@ -201,8 +201,7 @@ TEST_F(TwilioDialerTest, ARefusedCreateIsRejectedWithTwiliosCodeAndMessage) {
   const dialer::DialEvent rejected = events_.Of("token-bad").front();
   EXPECT_EQ(rejected.kind, dialer::DialEvent::Kind::kRejected);
   EXPECT_EQ(rejected.outcome.status, JobStatus::kFailed);
-  EXPECT_EQ(rejected.outcome.error,
-            "twilio 21211: The 'To' number is not a valid phone number.");
+  EXPECT_EQ(rejected.outcome.error, "twilio 21211: The 'To' number is not a valid phone number.");
   EXPECT_EQ(dialer_->InFlight(), 0);
 }
 
@@ -334,8 +333,7 @@ TEST_F(TwilioDialerTest, LookupsReadTheInboxFirstThenTwilio) {
 
   // The inbox's final event wins (Twilio is not asked).
   Callback(request, sid, CallStatus::kCompleted);
-  absl::StatusOr<std::optional<dialer::CallState>> by_token =
-      dialer_->LookupByToken("token-look");
+  absl::StatusOr<std::optional<dialer::CallState>> by_token = dialer_->LookupByToken("token-look");
   ASSERT_TRUE(by_token.ok() && by_token->has_value());
   EXPECT_EQ((*by_token)->call_sid, sid);
   ASSERT_TRUE((*by_token)->outcome.has_value());

@@ -265,8 +265,8 @@ TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCall
     for (const testing::FakeCreate& create : creates) created += !create.call_sid.empty();
     max_open = std::max(max_open, created - static_cast<int>(driven));
     if (driven >= creates.size() || creates[driven].call_sid.empty()) {
-      WaitUntil([&] { return fake_.CreateCount() > static_cast<int>(driven); },
-                absl::Seconds(5), absl::Milliseconds(5));
+      WaitUntil([&] { return fake_.CreateCount() > static_cast<int>(driven); }, absl::Seconds(5),
+                absl::Milliseconds(5));
       continue;
     }
     const testing::FakeCreate& create = creates[driven];
@@ -305,8 +305,7 @@ TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCall
 
   RunRow done;
   ASSERT_TRUE(testing::sched::WaitForRunState(
-      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed",
-      &done));
+      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done));
   const std::vector<JobRow> jobs = inspect_->Jobs(run);
   EXPECT_TRUE(AllFinal(jobs));
   EXPECT_TRUE(CountersExact(done, jobs));
@@ -341,7 +340,8 @@ TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCall
                    "outbound_call_jobs WHERE status = 'busy')"),
             0);
   int64_t expected_events = 0;
-  for (const JobRow& job : jobs) expected_events += PlannedStatus(job.lead_id) == "completed" ? 4 : 3;
+  for (const JobRow& job : jobs)
+    expected_events += PlannedStatus(job.lead_id) == "completed" ? 4 : 3;
   EXPECT_EQ(Events("true"), expected_events);
   EXPECT_EQ(Events("call_status = 'completed' AND call_duration = 17 AND answered_by = 'human'"),
             done.completed);

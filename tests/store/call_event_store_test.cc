@@ -42,14 +42,14 @@ class CallEventStoreTest : public ::testing::Test {
     store::RunStore runs(database_.get(), absl::Seconds(30));
     run_a_ = Create(runs, business_a_, "a");
     run_b_ = Create(runs, business_b_, "b");
-    job_a_ = db_.QueryInt(absl::StrCat("SELECT min(id) FROM outbound_call_jobs WHERE run_id = ",
-                                       run_a_));
-    job_b_ = db_.QueryInt(absl::StrCat("SELECT min(id) FROM outbound_call_jobs WHERE run_id = ",
-                                       run_b_));
-    db_.ExecAsAdmin(absl::StrCat(
-        "UPDATE outbound_call_jobs SET status = 'dialing', dial_started_at = now(),"
-        " dial_lock_token = 'token-' || id WHERE id IN (",
-        job_a_, ", ", job_b_, ")"));
+    job_a_ = db_.QueryInt(
+        absl::StrCat("SELECT min(id) FROM outbound_call_jobs WHERE run_id = ", run_a_));
+    job_b_ = db_.QueryInt(
+        absl::StrCat("SELECT min(id) FROM outbound_call_jobs WHERE run_id = ", run_b_));
+    db_.ExecAsAdmin(
+        absl::StrCat("UPDATE outbound_call_jobs SET status = 'dialing', dial_started_at = now(),"
+                     " dial_lock_token = 'token-' || id WHERE id IN (",
+                     job_a_, ", ", job_b_, ")"));
     events_ = std::make_unique<CallEventStore>(database_.get());
   }
 
@@ -77,9 +77,7 @@ class CallEventStoreTest : public ::testing::Test {
     return event;
   }
 
-  int64_t StoredEvents() const {
-    return db_.QueryInt("SELECT count(*) FROM outbound_call_events");
-  }
+  int64_t StoredEvents() const { return db_.QueryInt("SELECT count(*) FROM outbound_call_events"); }
 
   TestDatabase db_;
   int64_t business_a_ = 0, business_b_ = 0, run_a_ = 0, run_b_ = 0, job_a_ = 0, job_b_ = 0;
@@ -150,8 +148,10 @@ TEST_F(CallEventStoreTest, AnEventOfAnotherDialAttemptOrAnotherJobIsStoredNowher
   EXPECT_EQ(StoredEvents(), 0);
   // The job's next attempt (a new token) makes the old one's callbacks stale.
   ASSERT_TRUE(*events_->Record(EventA("ringing")));
-  db_.ExecAsAdmin(absl::StrCat("UPDATE outbound_call_jobs SET dial_lock_token = 'token-new'"
-                               " WHERE id = ", job_a_));
+  db_.ExecAsAdmin(
+      absl::StrCat("UPDATE outbound_call_jobs SET dial_lock_token = 'token-new'"
+                   " WHERE id = ",
+                   job_a_));
   absl::StatusOr<bool> late = events_->Record(EventA("completed"));
   ASSERT_TRUE(late.ok()) << late.status();
   EXPECT_FALSE(*late);
@@ -187,7 +187,8 @@ TEST_F(CallEventStoreTest, ABusinessCannotRecordOrReadEventsOfAnotherBusinessesJ
     EXPECT_THROW(txn.exec(absl::StrCat(
                      "INSERT INTO outbound_call_events (business_id, run_id, job_id, dial_token,"
                      " call_sid, call_status) VALUES (",
-                     business_b_, ", ", run_b_, ", ", job_b_, ", 'token-", job_b_, "', 'CAx',"
+                     business_b_, ", ", run_b_, ", ", job_b_, ", 'token-", job_b_,
+                     "', 'CAx',"
                      " 'ringing')")),
                  pqxx::insufficient_privilege);
   }
