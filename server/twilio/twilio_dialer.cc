@@ -323,11 +323,25 @@ absl::StatusOr<std::optional<dialer::CallState>> TwilioDialer::LookupByCallId(
   if (!events->empty() && absl::Now() - events->front().received_at < overdue_after) {
     return state;
   }
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fetched_in_progress_.find(call_sid);
+    if (it != fetched_in_progress_.end() && now - it->second < options_.in_progress_lookup_ttl) {
+      return state;
+    }
+  }
   RestResult fetched = FetchSync(call_sid);
   if (fetched.ok()) {
     if (std::optional<FinalOutcome> outcome = OutcomeOf(fetched.call->status)) {
       state.outcome = ToCallOutcome(*outcome);
     }
+    absl::MutexLock lock(&mu_);
+    // Forget stale entries, so the map holds only calls looked up lately.
+    absl::erase_if(fetched_in_progress_, [&](const auto& entry) {
+      return now - entry.second >= options_.in_progress_lookup_ttl;
+    });
+    if (!state.outcome) fetched_in_progress_[state.call_sid] = now;
     return state;
   }
   if (fetched.NotFound()) return std::optional<dialer::CallState>();

@@ -62,6 +62,11 @@ struct TwilioDialerOptions {
   absl::Duration overdue_lookup_interval = absl::Minutes(1);
   // Longest a synchronous lookup (LookupByCallId) waits for Twilio.
   absl::Duration lookup_timeout = absl::Seconds(20);
+  // After Twilio said a call is still in progress, LookupByCallId answers
+  // "in progress" for this long without asking again: the reconciler polls
+  // every call of a taken-over run about once a second, synchronously, and
+  // the callbacks (read first) end the call meanwhile.
+  absl::Duration in_progress_lookup_ttl = absl::Seconds(5);
 };
 
 // The dialer. Thread-safe.
@@ -133,6 +138,8 @@ class TwilioDialer final : public dialer::Dialer {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> token_by_sid_ ABSL_GUARDED_BY(mu_);
+  // When Twilio last said a call (by SID) was in progress.
+  absl::flat_hash_map<std::string, absl::Time> fetched_in_progress_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread poller_;
 };

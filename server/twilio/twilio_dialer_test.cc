@@ -314,7 +314,9 @@ TEST_F(TwilioDialerTest, AnOverdueCallIsLookedUpAtTwilio) {
 }
 
 TEST_F(TwilioDialerTest, LookupsReadTheInboxFirstThenTwilio) {
-  Start();
+  TwilioDialerOptions options = DialerOptions();
+  options.in_progress_lookup_ttl = absl::ZeroDuration();
+  Start(ClientOptions(), options);
   const dialer::DialRequest request = Request(9, "token-look");
   dialer_->Dial(request);
   ASSERT_TRUE(events_.WaitFor("token-look", 1));
@@ -347,6 +349,24 @@ TEST_F(TwilioDialerTest, LookupsReadTheInboxFirstThenTwilio) {
   absl::StatusOr<std::optional<dialer::CallState>> no_token = dialer_->LookupByToken("nothing");
   ASSERT_TRUE(no_token.ok()) << no_token.status();
   EXPECT_FALSE(no_token->has_value());
+}
+
+TEST_F(TwilioDialerTest, TwilioIsAskedAboutACallInProgressAtMostOncePerTtl) {
+  TwilioDialerOptions options = DialerOptions();
+  options.in_progress_lookup_ttl = absl::Hours(1);
+  Start(ClientOptions(), options);
+  dialer_->Dial(Request(12, "token-ttl"));
+  ASSERT_TRUE(events_.WaitFor("token-ttl", 1));
+  const std::string sid = events_.Of("token-ttl").front().call_sid;
+  absl::StatusOr<std::optional<dialer::CallState>> first = dialer_->LookupByCallId(sid);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_FALSE((*first)->outcome.has_value());
+  // Twilio's answer changes, but within the TTL the call is still "in
+  // progress" without a request (the callbacks would end it).
+  fake_.SetCallStatus(sid, "completed");
+  absl::StatusOr<std::optional<dialer::CallState>> second = dialer_->LookupByCallId(sid);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_FALSE((*second)->outcome.has_value());
 }
 
 TEST_F(TwilioDialerTest, HangUpCancelsARingingCallAndCompletesAnAnsweredOne) {
