@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/call.h"
 #include "server/api/campaign_handlers.h"
@@ -16,6 +19,7 @@
 #include "server/api/tenant_interceptor.h"
 #include "server/api/watch_handlers.h"
 #include "server/app/tls.h"
+#include "server/app/twilio_inbox.h"
 #include "server/auth/auth.h"
 #include "server/observability/health_probe.h"
 #include "server/observability/metrics.h"
@@ -24,6 +28,7 @@
 #include "server/progress/hub.h"
 #include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
+#include "server/store/call_event_store.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
 #include "server/store/notification_listener.h"
@@ -31,7 +36,11 @@
 #include "server/store/role_check.h"
 #include "server/store/run_store.h"
 #include "server/store/stats_store.h"
+#include "server/twilio/callback_server.h"
+#include "server/twilio/rest_client.h"
+#include "server/twilio/twilio_dialer.h"
 #include "server/util/logging.h"
+#include "server/util/status_macros.h"
 
 namespace campaign::app {
 namespace {
@@ -51,7 +60,128 @@ constexpr char kServiceName[] = "outbound.v1.CampaignService";
 // handles these calls only.
 constexpr char kServiceMethodPrefix[] = "/outbound.v1.CampaignService/";
 
+// "host" of an http(s) URL's authority (no userinfo; brackets of an IPv6
+// literal kept) and whether the scheme is https; nullopt when `url` is not
+// http(s)://host[:port][/...].
+std::optional<std::pair<bool, std::string>> UrlSchemeAndHost(absl::string_view url) {
+  bool https = false;
+  if (absl::ConsumePrefix(&url, "https://")) {
+    https = true;
+  } else if (!absl::ConsumePrefix(&url, "http://")) {
+    return std::nullopt;
+  }
+  const absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  if (authority.empty() || absl::StrContains(authority, "@")) return std::nullopt;
+  absl::string_view host = authority;
+  if (absl::StartsWith(host, "[")) {
+    const size_t close = host.find(']');
+    if (close == absl::string_view::npos) return std::nullopt;
+    host = host.substr(0, close + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (host.empty()) return std::nullopt;
+  return std::make_pair(https, std::string(host));
+}
+
+// https, or http to a loopback host.
+absl::Status CheckUrl(absl::string_view flag, absl::string_view url) {
+  if (url.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is required"));
+  std::optional<std::pair<bool, std::string>> parsed = UrlSchemeAndHost(url);
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", url, "\" is not an http(s)://host[:port][/path] URL"));
+  }
+  const std::string& host = parsed->second;
+  if (!parsed->first && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " \"", url, "\" must be https (http only to 127.0.0.1, [::1] or localhost)"));
+  }
+  return absl::OkStatus();
+}
+
+// +, then 2 to 15 digits, the first not 0.
+bool IsE164(absl::string_view phone) {
+  if (phone.size() < 3 || phone.size() > 16 || phone[0] != '+' || phone[1] == '0') return false;
+  for (const char c : phone.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// "AC"/"SK" and 32 hex digits.
+bool IsSid(absl::string_view sid, absl::string_view prefix) {
+  if (sid.size() != 34 || !absl::StartsWith(sid, prefix)) return false;
+  for (const char c : sid.substr(2)) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::Status ValidateTwilioConfig(const ServerConfig& config) {
+  const TwilioConfig& twilio = config.twilio;
+  if (config.dialer == DialerKind::kTwilio) {
+    if (twilio.account_sid.empty()) {
+      return absl::InvalidArgumentError(
+          "--dialer=twilio needs --twilio-account-sid (or CAMPAIGN_TWILIO_ACCOUNT_SID)");
+    }
+    if (!IsSid(twilio.account_sid, "AC")) {
+      return absl::InvalidArgumentError(
+          "--twilio-account-sid must be AC followed by 32 hex digits");
+    }
+    if (twilio.api_key_sid.empty() != twilio.api_key_secret.empty()) {
+      return absl::InvalidArgumentError(
+          "--twilio-api-key-sid and --twilio-api-key-secret go together");
+    }
+    if (!twilio.api_key_sid.empty() && !IsSid(twilio.api_key_sid, "SK")) {
+      return absl::InvalidArgumentError(
+          "--twilio-api-key-sid must be SK followed by 32 hex digits");
+    }
+    if (twilio.auth_token.empty()) {
+      return absl::InvalidArgumentError(
+          "--dialer=twilio needs --twilio-auth-token or --twilio-auth-token-file (or "
+          "CAMPAIGN_TWILIO_AUTH_TOKEN / CAMPAIGN_TWILIO_AUTH_TOKEN_FILE): it signs the status "
+          "callbacks");
+    }
+    RETURN_IF_ERROR(CheckUrl("--twilio-api-base", twilio.api_base));
+    if (twilio.from.empty()) {
+      return absl::InvalidArgumentError(
+          "--dialer=twilio needs --twilio-from (or CAMPAIGN_TWILIO_FROM)");
+    }
+    if (!IsE164(twilio.from)) {
+      return absl::InvalidArgumentError(absl::StrCat("--twilio-from \"", twilio.from,
+                                                     "\" is not an E.164 number (+14155550100)"));
+    }
+    RETURN_IF_ERROR(CheckUrl("--twilio-twiml-url", twilio.twiml_url));
+    RETURN_IF_ERROR(CheckUrl("--webhook-public-url", twilio.webhook_public_url));
+    if (twilio.ring_timeout < absl::Seconds(1) || twilio.ring_timeout > absl::Seconds(600)) {
+      return absl::InvalidArgumentError("--twilio-ring-timeout must be within 1s..600s");
+    }
+    if (twilio.max_call_duration <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("--twilio-max-call-duration must be > 0");
+    }
+    if (twilio.poll_interval <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("--twilio-poll-interval must be > 0");
+    }
+  }
+  if (!twilio.webhook_listen.empty()) {
+    if (absl::StatusOr<twilio::ListenAddress> listen =
+            twilio::ParseListenAddress(twilio.webhook_listen);
+        !listen.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--webhook-listen: ", listen.status().message()));
+    }
+    RETURN_IF_ERROR(CheckUrl("--webhook-public-url", twilio.webhook_public_url));
+    if (twilio.auth_token.empty()) {
+      return absl::InvalidArgumentError(
+          "--webhook-listen needs --twilio-auth-token or --twilio-auth-token-file (the key of "
+          "the callbacks' signatures)");
+    }
+  }
+  return absl::OkStatus();
+}
 
 int MaxReceiveMessageBytes(const Limits& limits) {
   const int64_t bytes = limits.max_leads_per_request * kMaxLeadWireBytes + kRequestOverheadBytes;
@@ -79,8 +209,15 @@ struct CampaignServer::Parts {
   std::unique_ptr<api::CampaignHandlers> handlers;
   // The scheduler's parts, only when it is enabled.
   std::unique_ptr<store::LeaseStore> lease_store;
+  // Twilio's status callbacks: the inbox (also without the scheduler: any
+  // replica records what it receives) and the listener.
+  std::unique_ptr<store::CallEventStore> call_events;
+  std::unique_ptr<StoreCallEventInbox> inbox;
+  std::unique_ptr<twilio::CallbackServer> callback_server;
+  // The provider: one of these.
   std::unique_ptr<dialer::SimulatedDialer> dialer;
-  // Counts the scheduler's dials; wraps `dialer`.
+  std::unique_ptr<twilio::TwilioDialer> twilio_dialer;
+  // Counts the scheduler's dials; wraps the provider.
   std::unique_ptr<observability::MetricsDialer> metrics_dialer;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<grpc::Server> server;
@@ -91,6 +228,7 @@ struct CampaignServer::Parts {
 };
 
 absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const ServerConfig& config) {
+  RETURN_IF_ERROR(ValidateTwilioConfig(config));
   auto parts = std::make_unique<Parts>();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(TlsFiles{.cert_path = config.tls_cert_path,
@@ -221,15 +359,64 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     spdlog::info("metrics served on http://{}/metrics (port {})", config.metrics_listen,
                  metrics->port());
   }
+  const TwilioConfig& twilio_config = config.twilio;
+  if (!twilio_config.webhook_listen.empty() || config.dialer == DialerKind::kTwilio) {
+    parts->call_events = std::make_unique<store::CallEventStore>(parts->database.get());
+    parts->inbox = std::make_unique<StoreCallEventInbox>(parts->call_events.get());
+  }
+  if (!twilio_config.webhook_listen.empty()) {
+    twilio::CallbackServerOptions options;
+    options.listen = *twilio::ParseListenAddress(twilio_config.webhook_listen);
+    options.public_url = twilio_config.webhook_public_url;
+    options.auth_token = twilio_config.auth_token;
+    absl::StatusOr<std::unique_ptr<twilio::CallbackServer>> callbacks =
+        twilio::CallbackServer::Start(
+            options, [inbox = parts->inbox.get()](const twilio::StatusCallback& callback) {
+              return inbox->Record(callback).status();
+            });
+    if (!callbacks.ok()) {
+      return absl::Status(callbacks.status().code(),
+                          absl::StrCat("--webhook-listen: ", callbacks.status().message()));
+    }
+    parts->callback_server = *std::move(callbacks);
+    spdlog::info("twilio status callbacks on {} (port {}), public URL {}",
+                 parts->callback_server->LocalUrl(), parts->callback_server->port(),
+                 twilio_config.webhook_public_url);
+  }
   if (config.scheduler_enabled) {
     parts->lease_store =
         std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
-    parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
+    dialer::Dialer* provider = nullptr;
+    if (config.dialer == DialerKind::kTwilio) {
+      twilio::RestClientOptions client_options;
+      client_options.api_base = twilio_config.api_base;
+      client_options.account_sid = twilio_config.account_sid;
+      client_options.api_key_sid = twilio_config.api_key_sid;
+      client_options.secret = twilio_config.api_key_sid.empty() ? twilio_config.auth_token
+                                                                : twilio_config.api_key_secret;
+      absl::StatusOr<std::unique_ptr<twilio::RestClient>> client =
+          twilio::RestClient::Create(client_options);
+      if (!client.ok()) return client.status();
+      twilio::TwilioDialerOptions options;
+      options.from = twilio_config.from;
+      options.twiml_url = twilio_config.twiml_url;
+      options.public_url = twilio_config.webhook_public_url;
+      options.ring_timeout = twilio_config.ring_timeout;
+      options.max_call_duration = twilio_config.max_call_duration;
+      options.poll_interval = twilio_config.poll_interval;
+      parts->twilio_dialer =
+          std::make_unique<twilio::TwilioDialer>(*std::move(client), parts->inbox.get(), options);
+      provider = parts->twilio_dialer.get();
+      spdlog::info("dialing through twilio at {} as account {}, from {}", twilio_config.api_base,
+                   twilio_config.account_sid, twilio_config.from);
+    } else {
+      parts->dialer = std::make_unique<dialer::SimulatedDialer>(config.simulated_dialer);
+      provider = parts->dialer.get();
+    }
     scheduler::SchedulerOptions options = config.scheduler;
     options.lease_ttl = config.lease_ttl;
     options.metrics = metrics->scheduler_metrics();
-    parts->metrics_dialer =
-        std::make_unique<observability::MetricsDialer>(parts->dialer.get(), metrics);
+    parts->metrics_dialer = std::make_unique<observability::MetricsDialer>(provider, metrics);
     parts->scheduler = std::make_unique<scheduler::Scheduler>(parts->lease_store.get(),
                                                               parts->metrics_dialer.get(), options);
     parts->scheduler->Start();
@@ -244,9 +431,12 @@ CampaignServer::~CampaignServer() {
   parts_->metrics->StopServing();
   Shutdown(absl::Seconds(5));
   parts_->server->Wait();
+  // Callbacks already acknowledged are recorded before the database goes.
+  if (parts_->callback_server != nullptr) parts_->callback_server->Stop();
   // The scheduler is stopped (Shutdown); the dialer goes next, joining its
   // thread so no outcome callback can reach the scheduler once it is gone.
   parts_->dialer.reset();
+  parts_->twilio_dialer.reset();
   parts_->scheduler.reset();
 }
 
@@ -282,6 +472,10 @@ void CampaignServer::Shutdown(absl::Duration grace) {
 scheduler::Scheduler* CampaignServer::scheduler() const { return parts_->scheduler.get(); }
 
 dialer::SimulatedDialer* CampaignServer::simulated_dialer() const { return parts_->dialer.get(); }
+
+int CampaignServer::webhook_port() const {
+  return parts_->callback_server != nullptr ? parts_->callback_server->port() : 0;
+}
 
 progress::ProgressHub* CampaignServer::progress_hub() const { return parts_->hub.get(); }
 

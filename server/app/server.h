@@ -34,6 +34,37 @@ class Metrics;
 
 namespace campaign::app {
 
+// The Twilio dialer's and the status-callback listener's settings (flags
+// --twilio-*, --webhook-*; docs/twilio.md).
+struct TwilioConfig {
+  // "AC…" (34 characters).
+  std::string account_sid;
+  // The account's auth token: basic auth of the REST API (unless an API key
+  // is given) and always the key of the callbacks' signatures. Never logged.
+  std::string auth_token;
+  // An API key ("SK…") and its secret for the REST API instead of the auth
+  // token; optional.
+  std::string api_key_sid;
+  std::string api_key_secret;
+  // Scheme and host of the REST API (tests: a loopback fake).
+  std::string api_base = "https://api.twilio.com";
+  // The caller id (E.164) and the TwiML URL of every call.
+  std::string from;
+  std::string twiml_url;
+  // host:port of this replica's status-callback listener; empty: none.
+  std::string webhook_listen;
+  // The base URL Twilio calls back (the listener, behind any proxy).
+  std::string webhook_public_url;
+  // Ring time of each call, longest call, how often the call-event inbox is
+  // read for the calls in flight.
+  absl::Duration ring_timeout = absl::Seconds(30);
+  absl::Duration max_call_duration = absl::Hours(4);
+  absl::Duration poll_interval = absl::Milliseconds(250);
+};
+
+// Which provider the scheduler dials through.
+enum class DialerKind { kSimulated, kTwilio };
+
 // Everything `serve` is configured with.
 struct ServerConfig {
   // libpq connection string or URI; the role must not bypass row-level security.
@@ -68,8 +99,13 @@ struct ServerConfig {
   bool scheduler_enabled = false;
   // The worker's settings; its lease_ttl is taken from `lease_ttl` above.
   scheduler::SchedulerOptions scheduler;
-  // The simulated dialer's settings.
+  // The provider, and each provider's settings. The Twilio settings also
+  // configure the status-callback listener, which runs whenever
+  // twilio.webhook_listen is set (with any dialer, with or without the
+  // scheduler).
+  DialerKind dialer = DialerKind::kSimulated;
   dialer::SimulatedDialerOptions simulated_dialer;
+  TwilioConfig twilio;
   // Live progress streams (WatchRun, WatchRuns): most open in the process,
   // most per business, and most messages per second per run and stream.
   int watch_max_streams = 1000;
@@ -108,8 +144,10 @@ class CampaignServer {
   // The scheduler worker, or null when disabled.
   scheduler::Scheduler* scheduler() const;
   // The simulated dialer the scheduler dials through, or null when the
-  // scheduler is disabled.
+  // scheduler is disabled or dials through Twilio.
   dialer::SimulatedDialer* simulated_dialer() const;
+  // The port of the status-callback listener, or 0 when there is none.
+  int webhook_port() const;
   // The fan-out of live progress to watch streams.
   progress::ProgressHub* progress_hub() const;
   // The process's LISTEN connection.
@@ -128,6 +166,13 @@ class CampaignServer {
   explicit CampaignServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };
+
+// Checks the Twilio settings `config` needs (with DialerKind::kTwilio, the
+// REST API's and the calls'; with a webhook listener, the listener's):
+// INVALID_ARGUMENT naming the first missing or malformed flag. The caller id
+// must be E.164; URLs must be https, except http to a loopback host
+// (127.0.0.1, [::1], localhost) for tests and local fakes.
+absl::Status ValidateTwilioConfig(const ServerConfig& config);
 
 // Largest request message accepted: fits max_leads_per_request leads of the
 // largest allowed size.

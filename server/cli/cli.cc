@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,7 +104,42 @@ ABSL_FLAG(int, executor_queue_limit, 1000,
 ABSL_FLAG(double, auth_lookups_per_second, 50,
           "database lookups per second (and burst) of API keys this process does not know; "
           "beyond it such calls are UNAVAILABLE");
-ABSL_FLAG(std::string, dialer, "simulated", "telephony provider: simulated");
+ABSL_FLAG(std::string, dialer, EnvOr("CAMPAIGN_DIALER", "simulated"),
+          "telephony provider: simulated or twilio (env CAMPAIGN_DIALER)");
+ABSL_FLAG(std::string, twilio_account_sid, EnvOr("CAMPAIGN_TWILIO_ACCOUNT_SID", ""),
+          "twilio: the account SID AC... (env CAMPAIGN_TWILIO_ACCOUNT_SID)");
+ABSL_FLAG(std::string, twilio_auth_token, EnvOr("CAMPAIGN_TWILIO_AUTH_TOKEN", ""),
+          "twilio: the account's auth token; signs the status callbacks and, without an API "
+          "key, authenticates REST requests. Prefer --twilio-auth-token-file; never logged "
+          "(env CAMPAIGN_TWILIO_AUTH_TOKEN)");
+ABSL_FLAG(std::string, twilio_auth_token_file, EnvOr("CAMPAIGN_TWILIO_AUTH_TOKEN_FILE", ""),
+          "twilio: a file holding the auth token (surrounding whitespace ignored) "
+          "(env CAMPAIGN_TWILIO_AUTH_TOKEN_FILE)");
+ABSL_FLAG(std::string, twilio_api_key_sid, EnvOr("CAMPAIGN_TWILIO_API_KEY_SID", ""),
+          "twilio: an API key SK... for REST requests instead of the auth token "
+          "(env CAMPAIGN_TWILIO_API_KEY_SID)");
+ABSL_FLAG(std::string, twilio_api_key_secret, EnvOr("CAMPAIGN_TWILIO_API_KEY_SECRET", ""),
+          "twilio: the API key's secret; never logged (env CAMPAIGN_TWILIO_API_KEY_SECRET)");
+ABSL_FLAG(std::string, twilio_api_base, EnvOr("CAMPAIGN_TWILIO_API_BASE", "https://api.twilio.com"),
+          "twilio: scheme and host of the REST API (env CAMPAIGN_TWILIO_API_BASE)");
+ABSL_FLAG(std::string, twilio_from, EnvOr("CAMPAIGN_TWILIO_FROM", ""),
+          "twilio: the caller id of every call, E.164 (env CAMPAIGN_TWILIO_FROM)");
+ABSL_FLAG(std::string, twilio_twiml_url, EnvOr("CAMPAIGN_TWILIO_TWIML_URL", ""),
+          "twilio: the TwiML URL Twilio fetches when a call is answered, https "
+          "(env CAMPAIGN_TWILIO_TWIML_URL)");
+ABSL_FLAG(absl::Duration, twilio_ring_timeout, absl::Seconds(30),
+          "twilio: how long a call rings before no-answer");
+ABSL_FLAG(absl::Duration, twilio_max_call_duration, absl::Hours(4),
+          "twilio: longest call; a call with no final status callback after ring timeout + "
+          "this is looked up at Twilio");
+ABSL_FLAG(absl::Duration, twilio_poll_interval, absl::Milliseconds(250),
+          "twilio: how often the recorded status callbacks are read for the calls in flight");
+ABSL_FLAG(std::string, webhook_listen, EnvOr("CAMPAIGN_WEBHOOK_LISTEN", ""),
+          "host:port of the Twilio status-callback listener (plain HTTP, behind a TLS proxy); "
+          "empty: none (env CAMPAIGN_WEBHOOK_LISTEN)");
+ABSL_FLAG(std::string, webhook_public_url, EnvOr("CAMPAIGN_WEBHOOK_PUBLIC_URL", ""),
+          "the base URL Twilio calls back, exactly as Twilio sees it (signatures are computed "
+          "over it), e.g. https://hooks.example.com/campaign (env CAMPAIGN_WEBHOOK_PUBLIC_URL)");
 ABSL_FLAG(uint64_t, sim_seed, 1, "simulated dialer: seed of the outcome draw");
 ABSL_FLAG(absl::Duration, sim_call_duration, absl::Seconds(3),
           "simulated dialer: call length, from the provider's acceptance to the outcome");
@@ -173,6 +211,43 @@ absl::Status ValidateListenAddress(const std::string& listen) {
     return absl::InvalidArgumentError(absl::StrCat("--listen (or CAMPAIGN_LISTEN) \"", listen,
                                                    "\" is not host:port with a port 0..65535"));
   }
+  return absl::OkStatus();
+}
+
+// The Twilio and webhook flags; the auth token from its file when one is
+// named (never both).
+absl::Status TwilioSettings(app::TwilioConfig* twilio) {
+  twilio->account_sid = absl::GetFlag(FLAGS_twilio_account_sid);
+  twilio->auth_token = absl::GetFlag(FLAGS_twilio_auth_token);
+  const std::string token_file = absl::GetFlag(FLAGS_twilio_auth_token_file);
+  if (!token_file.empty()) {
+    if (!twilio->auth_token.empty()) {
+      return absl::InvalidArgumentError(
+          "give the Twilio auth token once: --twilio-auth-token or --twilio-auth-token-file");
+    }
+    std::ifstream file(token_file);
+    std::stringstream text;
+    text << file.rdbuf();
+    if (!file.good() && !file.eof()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--twilio-auth-token-file \"", token_file, "\" cannot be read"));
+    }
+    twilio->auth_token = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (twilio->auth_token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--twilio-auth-token-file \"", token_file, "\" is empty or unreadable"));
+    }
+  }
+  twilio->api_key_sid = absl::GetFlag(FLAGS_twilio_api_key_sid);
+  twilio->api_key_secret = absl::GetFlag(FLAGS_twilio_api_key_secret);
+  twilio->api_base = absl::GetFlag(FLAGS_twilio_api_base);
+  twilio->from = absl::GetFlag(FLAGS_twilio_from);
+  twilio->twiml_url = absl::GetFlag(FLAGS_twilio_twiml_url);
+  twilio->ring_timeout = absl::GetFlag(FLAGS_twilio_ring_timeout);
+  twilio->max_call_duration = absl::GetFlag(FLAGS_twilio_max_call_duration);
+  twilio->poll_interval = absl::GetFlag(FLAGS_twilio_poll_interval);
+  twilio->webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
+  twilio->webhook_public_url = absl::GetFlag(FLAGS_webhook_public_url);
   return absl::OkStatus();
 }
 
@@ -297,9 +372,17 @@ int Serve(const std::string& url) {
   }
   const absl::Duration shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (shutdown_grace < absl::ZeroDuration()) return Fail("--shutdown-grace must be >= 0");
-  if (absl::GetFlag(FLAGS_dialer) != "simulated") {
-    return Fail(absl::StrCat("--dialer \"", absl::GetFlag(FLAGS_dialer),
-                             "\" is not supported (simulated)"));
+  const std::string dialer_name = absl::GetFlag(FLAGS_dialer);
+  if (dialer_name == "twilio") {
+    config.dialer = app::DialerKind::kTwilio;
+  } else if (dialer_name != "simulated") {
+    return Fail(absl::StrCat("--dialer \"", dialer_name, "\" is not one of simulated, twilio"));
+  }
+  if (absl::Status status = TwilioSettings(&config.twilio); !status.ok()) {
+    return Fail(std::string(status.message()));
+  }
+  if (absl::Status status = app::ValidateTwilioConfig(config); !status.ok()) {
+    return Fail(std::string(status.message()));
   }
   config.simulated_dialer.seed = absl::GetFlag(FLAGS_sim_seed);
   config.simulated_dialer.call_duration = absl::GetFlag(FLAGS_sim_call_duration);

@@ -1,6 +1,7 @@
 // The telephony provider behind an asynchronous interface, so the scheduler
 // never waits for a provider and never knows which one it drives. The
-// simulated dialer (simulated_dialer.h) is the only implementation so far.
+// simulated dialer (simulated_dialer.h) is the default; the Twilio dialer
+// (server/twilio/twilio_dialer.h) places real calls.
 //
 // A dial is a request that returns at once; what becomes of the call arrives
 // later as events (DialEvent), delivered on the provider's own threads. Many

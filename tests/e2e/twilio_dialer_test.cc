@@ -1,0 +1,391 @@
+// `campaignd serve --dialer=twilio` end to end against the loopback fake
+// Twilio: real processes, a real database, real HTTP. The fake's record of
+// create requests is the oracle of what was dialed; the test plays Twilio's
+// side of each call, sending its signed status callbacks (and forged,
+// duplicated, late and stale ones) to the listeners of two replicas — the
+// one that holds the run and an API-only one — through a stand-in for a
+// TLS-terminating proxy (the public URL is https, the listeners plain HTTP).
+// Every wait polls for a state up to a bound; nothing sleeps to synchronise.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/model/model.h"
+#include "server/store/database.h"
+#include "server/store/run_store.h"
+#include "server/twilio/call_status.h"
+#include "tests/scheduler/scheduler_test_support.h"
+#include "tests/support/fake_twilio.h"
+#include "tests/support/leads.h"
+#include "tests/support/test_database.h"
+#include "tests/support/wait.h"
+
+extern char** environ;
+
+namespace campaign {
+namespace {
+
+using testing::FakeTwilio;
+using testing::MakeLeads;
+using testing::SignMode;
+using testing::TestDatabase;
+using testing::WaitUntil;
+using testing::sched::AllFinal;
+using testing::sched::CountersExact;
+using testing::sched::Inspector;
+using testing::sched::JobRow;
+using testing::sched::RunRow;
+using testing::sched::TempPath;
+
+constexpr char kPublicUrl[] = "https://hooks.example.test/campaign";
+constexpr char kFrom[] = "+15005550006";
+constexpr int kLeads = 20;
+constexpr int kConcurrency = 5;
+
+// A `campaignd serve` child process with stderr in a file; killed and
+// reaped on destruction if still running.
+class Campaignd {
+ public:
+  Campaignd(const std::string& name, const std::map<std::string, std::string>& flags)
+      : name_(name), err_(absl::StrCat("twilio-campaignd-", name, "-err")) {
+    std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
+    for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) throw std::runtime_error(absl::StrCat("cannot spawn ", CAMPAIGND_PATH));
+  }
+  ~Campaignd() {
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+    }
+  }
+  Campaignd(const Campaignd&) = delete;
+  Campaignd& operator=(const Campaignd&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  std::string Stderr() const {
+    std::ifstream file(err_.path());
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+
+  // The wait status once the process exited, polling up to `timeout`.
+  std::optional<int> WaitExit(absl::Duration timeout) {
+    if (exited_) return status_;
+    if (!WaitUntil([&] { return waitpid(pid_, &status_, WNOHANG) == pid_; }, timeout)) {
+      return std::nullopt;
+    }
+    exited_ = true;
+    return status_;
+  }
+
+  // The port of the status-callback listener, from the start-up log line;
+  // 0 when it did not appear within the wait.
+  int WebhookPort() const {
+    int port = 0;
+    WaitUntil([&] {
+      const std::string err = Stderr();
+      const size_t line = err.find("twilio status callbacks on ");
+      if (line == std::string::npos) return false;
+      const size_t start = err.find("(port ", line);
+      const size_t end = err.find(')', start);
+      return start != std::string::npos && end != std::string::npos &&
+             absl::SimpleAtoi(err.substr(start + 6, end - start - 6), &port);
+    });
+    return port;
+  }
+
+  void Terminate() {
+    kill(pid_, SIGTERM);
+    std::optional<int> status = WaitExit(absl::Seconds(30));
+    ASSERT_TRUE(status.has_value()) << name_ << " did not exit on SIGTERM";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << name_ << " status " << *status;
+  }
+
+ private:
+  std::string name_;
+  TempPath err_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+class TwilioCampaigndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    business_id_ = db_.CreateBusiness("twilio test");
+    database_ = std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 2});
+    runs_ = std::make_unique<store::RunStore>(database_.get(), absl::Seconds(10));
+    inspect_ = std::make_unique<Inspector>(db_.admin_url());
+    std::ofstream(token_file_.path()) << fake_.options().auth_token << "\n";
+  }
+
+  void TearDown() override {
+    if (!HasFailure()) return;
+    for (const auto& process : processes_) {
+      std::string err = process->Stderr();
+      if (err.size() > 6000) err = err.substr(err.size() - 6000);
+      std::cerr << "---- stderr of campaignd " << process->name() << " (tail) ----\n" << err;
+    }
+  }
+
+  // Flags of a replica dialing through the fake; `overrides` replace them.
+  std::map<std::string, std::string> Flags(const std::string& worker) const {
+    return {
+        {"database-url", db_.app_url()},
+        {"listen", "127.0.0.1:0"},
+        {"migrate", "false"},
+        {"db-pool-size", "4"},
+        {"handler-threads", "2"},
+        {"lease-ttl", "10s"},
+        {"heartbeat-interval", "300ms"},
+        {"poll-interval", "20ms"},
+        {"worker-id", worker},
+        {"dialer", "twilio"},
+        {"twilio-account-sid", fake_.options().account_sid},
+        {"twilio-auth-token-file", token_file_.path()},
+        {"twilio-api-base", fake_.BaseUrl()},
+        {"twilio-from", kFrom},
+        {"twilio-twiml-url", "https://twiml.example.test/voice.xml"},
+        {"twilio-poll-interval", "50ms"},
+        {"webhook-listen", "127.0.0.1:0"},
+        {"webhook-public-url", kPublicUrl},
+    };
+  }
+
+  Campaignd& Start(const std::string& name, std::map<std::string, std::string> flags) {
+    processes_.push_back(std::make_unique<Campaignd>(name, flags));
+    return *processes_.back();
+  }
+
+  int64_t CreateRun(int leads, int32_t concurrency) {
+    NewRun run;
+    run.business_id = business_id_;
+    run.created_by_user_id = 1;
+    run.request_id = "twilio-test";
+    run.request_digest = "digest";
+    run.concurrency = concurrency;
+    run.leads = MakeLeads(leads);
+    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
+    if (!created.ok()) throw std::runtime_error(created.status().ToString());
+    return created->run.id;
+  }
+
+  // Sends the callback of `sid` with `status` (signed unless `mode` says
+  // otherwise) through the listener at `port`; returns the HTTP status.
+  int Send(int port, const std::string& sid, const std::string& status,
+           const twilio::FormParams& extra = {}, SignMode mode = SignMode::kSigned) {
+    fake_.SetCallbackDelivery(kPublicUrl, absl::StrCat("http://127.0.0.1:", port));
+    absl::StatusOr<int> answer = fake_.SendCallStatus(sid, status, extra, mode);
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    return answer.ok() ? *answer : 0;
+  }
+
+  int64_t Events(const std::string& where) {
+    return inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_events WHERE ", where));
+  }
+
+  // Declared first: outlives the processes that call it.
+  FakeTwilio fake_;
+  TestDatabase db_;
+  int64_t business_id_ = 0;
+  std::unique_ptr<store::Database> database_;
+  std::unique_ptr<store::RunStore> runs_;
+  std::unique_ptr<Inspector> inspect_;
+  TempPath token_file_{"twilio-auth-token"};
+  std::vector<std::unique_ptr<Campaignd>> processes_;
+};
+
+// What the test makes of lead `lead_id`'s call.
+std::string PlannedStatus(int64_t lead_id) {
+  switch (lead_id % 5) {
+    case 3:
+      return "busy";
+    case 4:
+      return "no-answer";
+    default:
+      return "completed";
+  }
+}
+
+TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCallbacks) {
+  Campaignd& holder = Start("holder", Flags("holder"));
+  std::map<std::string, std::string> api_only = Flags("api-only");
+  api_only["scheduler"] = "false";
+  Campaignd& api = Start("api-only", api_only);
+  const int holder_port = holder.WebhookPort();
+  const int api_port = api.WebhookPort();
+  ASSERT_GT(holder_port, 0);
+  ASSERT_GT(api_port, 0);
+
+  const int64_t run = CreateRun(kLeads, kConcurrency);
+  std::map<std::string, int64_t> lead_by_phone;
+  for (const JobRow& job : inspect_->Jobs(run)) lead_by_phone[job.phone] = job.lead_id;
+
+  // Play Twilio: end each call the fake created, in creation order, while
+  // never more than the run's concurrency are open.
+  size_t driven = 0;
+  int max_open = 0;
+  int forged = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (driven < kLeads && absl::Now() < deadline) {
+    std::vector<testing::FakeCreate> creates = fake_.Creates();
+    int created = 0;
+    for (const testing::FakeCreate& create : creates) created += !create.call_sid.empty();
+    max_open = std::max(max_open, created - static_cast<int>(driven));
+    if (driven >= creates.size() || creates[driven].call_sid.empty()) {
+      WaitUntil([&] { return fake_.CreateCount() > static_cast<int>(driven); }, absl::Seconds(5),
+                absl::Milliseconds(5));
+      continue;
+    }
+    const testing::FakeCreate& create = creates[driven];
+    const std::string sid = create.call_sid;
+    const std::string to = twilio::FindParam(create.form, "To").value_or("");
+    ASSERT_EQ(lead_by_phone.count(to), 1u) << to;
+    const int64_t lead = lead_by_phone[to];
+    const std::string outcome = PlannedStatus(lead);
+    // Alternate the replica Twilio reaches, call by call and within a call.
+    const int first = driven % 2 == 0 ? holder_port : api_port;
+    const int second = first == holder_port ? api_port : holder_port;
+    EXPECT_EQ(Send(first, sid, "initiated", {{"SequenceNumber", "0"}}), 204);
+    EXPECT_EQ(Send(second, sid, "ringing", {{"SequenceNumber", "1"}}), 204);
+    if (lead % 5 == 3) {
+      // Forged "completed" for a call that will be busy: refused, stored nowhere.
+      EXPECT_EQ(Send(first, sid, "completed", {}, SignMode::kUnsigned), 403);
+      EXPECT_EQ(Send(second, sid, "completed", {}, SignMode::kWrongSignature), 403);
+      EXPECT_EQ(Send(first, sid, "completed", {}, SignMode::kSignedForOtherUrl), 403);
+      forged += 3;
+    }
+    twilio::FormParams final_fields = {{"SequenceNumber", "2"}};
+    if (outcome == "completed") {
+      EXPECT_EQ(Send(first, sid, "in-progress", {{"SequenceNumber", "2"}}), 204);
+      final_fields = {{"SequenceNumber", "3"}, {"CallDuration", "17"}, {"AnsweredBy", "human"}};
+    }
+    EXPECT_EQ(Send(second, sid, outcome, final_fields), 204);
+    if (lead % 4 == 0) {
+      // A duplicate of the final callback (through the other replica, so
+      // either may be recorded first) and a late ringing: harmless.
+      EXPECT_EQ(Send(first, sid, outcome, final_fields), 204);
+      EXPECT_EQ(Send(second, sid, "ringing"), 204);
+    }
+    ++driven;
+  }
+  ASSERT_EQ(driven, static_cast<size_t>(kLeads));
+
+  RunRow done;
+  ASSERT_TRUE(testing::sched::WaitForRunState(
+      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done));
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_LE(max_open, kConcurrency);
+
+  // Every lead was created exactly once at the fake, authorized, from our
+  // caller id, with a status callback naming its job and dial token.
+  std::vector<testing::FakeCreate> creates = fake_.Creates();
+  ASSERT_EQ(creates.size(), static_cast<size_t>(kLeads));
+  std::map<std::string, testing::FakeCreate> create_by_phone;
+  for (const testing::FakeCreate& create : creates) {
+    EXPECT_TRUE(create.authorized);
+    EXPECT_EQ(create.http_status, 201);
+    EXPECT_EQ(twilio::FindParam(create.form, "From"), kFrom);
+    create_by_phone[twilio::FindParam(create.form, "To").value_or("")] = create;
+  }
+  ASSERT_EQ(create_by_phone.size(), static_cast<size_t>(kLeads));
+  for (const JobRow& job : jobs) {
+    SCOPED_TRACE(absl::StrCat("lead ", job.lead_id));
+    ASSERT_EQ(create_by_phone.count(job.phone), 1u);
+    const testing::FakeCreate& create = create_by_phone[job.phone];
+    EXPECT_EQ(job.call_sid, create.call_sid);
+    EXPECT_EQ(job.attempts, 1);
+    EXPECT_EQ(twilio::FindParam(create.form, "StatusCallback"),
+              twilio::StatusCallbackUrl(kPublicUrl, business_id_, run, job.id, job.token));
+    const std::string planned = PlannedStatus(job.lead_id);
+    EXPECT_EQ(job.status, planned == "no-answer" ? "no_answer" : planned);
+  }
+  // Forged callbacks wrote nothing; duplicates and late ones added nothing.
+  EXPECT_GT(forged, 0);
+  EXPECT_EQ(Events("call_status = 'completed' AND call_sid IN (SELECT call_sid FROM "
+                   "outbound_call_jobs WHERE status = 'busy')"),
+            0);
+  int64_t expected_events = 0;
+  for (const JobRow& job : jobs)
+    expected_events += PlannedStatus(job.lead_id) == "completed" ? 4 : 3;
+  EXPECT_EQ(Events("true"), expected_events);
+  EXPECT_EQ(Events("call_status = 'completed' AND call_duration = 17 AND answered_by = 'human'"),
+            done.completed);
+
+  // A signed callback of an older dial attempt (another token) is answered
+  // and stored nowhere.
+  const JobRow& job = jobs.front();
+  const std::string stale_url =
+      twilio::StatusCallbackUrl(kPublicUrl, business_id_, run, job.id, "an-older-token");
+  fake_.SetCallbackDelivery(kPublicUrl, absl::StrCat("http://127.0.0.1:", api_port));
+  absl::StatusOr<int> stale = fake_.SendStatusCallback(
+      stale_url, fake_.CallbackParams(job.call_sid, "failed"), SignMode::kSigned);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ(*stale, 204);
+  // Both listeners have handled everything they acknowledged once they stop.
+  holder.Terminate();
+  api.Terminate();
+  EXPECT_EQ(Events("call_status = 'failed'"), 0);
+  EXPECT_EQ(Events("true"), expected_events);
+}
+
+TEST_F(TwilioCampaigndTest, AMissingTwilioSettingIsAOneLineStartupErrorNamingIt) {
+  for (const std::string& missing :
+       {std::string("twilio-from"), std::string("twilio-account-sid"),
+        std::string("webhook-public-url"), std::string("twilio-twiml-url")}) {
+    SCOPED_TRACE(missing);
+    std::map<std::string, std::string> flags = Flags(absl::StrCat("missing-", missing));
+    flags[missing] = "";
+    Campaignd& process = Start(absl::StrCat("missing-", missing), flags);
+    std::optional<int> status = process.WaitExit(absl::Seconds(30));
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    const std::string err = process.Stderr();
+    EXPECT_TRUE(absl::StrContains(err, absl::StrCat("--", missing))) << err;
+    EXPECT_FALSE(absl::StrContains(err, fake_.options().auth_token)) << err;
+  }
+  std::map<std::string, std::string> flags = Flags("plain-http");
+  flags["twilio-twiml-url"] = "http://twiml.example.test/voice.xml";
+  Campaignd& process = Start("plain-http", flags);
+  std::optional<int> status = process.WaitExit(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+  EXPECT_TRUE(absl::StrContains(process.Stderr(), "must be https")) << process.Stderr();
+}
+
+}  // namespace
+}  // namespace campaign
