@@ -62,16 +62,16 @@ void Coalescer::MergeJobs(RunState& state, const Snapshot& snapshot, Update& upd
     return;
   }
   if (snapshot.jobs_complete_through < version) update.jobs_truncated = true;
-  if (state.pending_jobs.empty()) {
-    state.pending_jobs.reserve(std::min(options_.max_job_updates, snapshot.jobs->size()));
-  }
   for (const JobUpdate& job : *snapshot.jobs) {
     if (job.run_version <= cursor) continue;
     if (job.run_version > version) break;  // belongs to a later message
-    if (auto same = state.pending_jobs.find(job.job_id); same != state.pending_jobs.end()) {
+    auto same = std::lower_bound(
+        state.pending_jobs.begin(), state.pending_jobs.end(), job.job_id,
+        [](const std::pair<int64_t, uint32_t>& held, int64_t id) { return held.first < id; });
+    if (same != state.pending_jobs.end() && same->first == job.job_id) {
       update.jobs[same->second] = job;
     } else if (update.jobs.size() < options_.max_job_updates) {
-      state.pending_jobs.emplace(job.job_id, update.jobs.size());
+      state.pending_jobs.insert(same, {job.job_id, static_cast<uint32_t>(update.jobs.size())});
       update.jobs.push_back(job);
     } else {
       update.jobs_truncated = true;
