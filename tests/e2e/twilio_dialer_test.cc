@@ -7,19 +7,15 @@
 // TLS-terminating proxy (the public URL is https, the listeners plain HTTP).
 // Every wait polls for a state up to a bound; nothing sleeps to synchronise.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,7 +35,6 @@
 #include "tests/support/test_database.h"
 #include "tests/support/wait.h"
 
-extern char** environ;
 
 namespace campaign {
 namespace {
@@ -50,6 +45,7 @@ using testing::SignMode;
 using testing::TestDatabase;
 using testing::WaitUntil;
 using testing::sched::AllFinal;
+using testing::sched::Campaignd;
 using testing::sched::CountersExact;
 using testing::sched::Inspector;
 using testing::sched::JobRow;
@@ -61,84 +57,30 @@ constexpr char kFrom[] = "+15005550006";
 constexpr int kLeads = 20;
 constexpr int kConcurrency = 5;
 
-// A `campaignd serve` child process with stderr in a file; killed and
-// reaped on destruction if still running.
-class Campaignd {
- public:
-  Campaignd(const std::string& name, const std::map<std::string, std::string>& flags)
-      : name_(name), err_(absl::StrCat("twilio-campaignd-", name, "-err")) {
-    std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
-    for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.path().c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) throw std::runtime_error(absl::StrCat("cannot spawn ", CAMPAIGND_PATH));
-  }
-  ~Campaignd() {
-    if (!exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status_, 0);
-    }
-  }
-  Campaignd(const Campaignd&) = delete;
-  Campaignd& operator=(const Campaignd&) = delete;
+// The port of `process`'s status-callback listener, from its start-up log
+// line; 0 when it did not appear within the wait.
+int WebhookPort(const Campaignd& process) {
+  int port = 0;
+  WaitUntil([&] {
+    const std::string err = process.Stderr();
+    const size_t line = err.find("twilio status callbacks on ");
+    if (line == std::string::npos) return false;
+    const size_t start = err.find("(port ", line);
+    const size_t end = err.find(')', start);
+    return start != std::string::npos && end != std::string::npos &&
+           absl::SimpleAtoi(err.substr(start + 6, end - start - 6), &port);
+  });
+  return port;
+}
 
-  const std::string& name() const { return name_; }
-
-  std::string Stderr() const {
-    std::ifstream file(err_.path());
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-  }
-
-  // The wait status once the process exited, polling up to `timeout`.
-  std::optional<int> WaitExit(absl::Duration timeout) {
-    if (exited_) return status_;
-    if (!WaitUntil([&] { return waitpid(pid_, &status_, WNOHANG) == pid_; }, timeout)) {
-      return std::nullopt;
-    }
-    exited_ = true;
-    return status_;
-  }
-
-  // The port of the status-callback listener, from the start-up log line;
-  // 0 when it did not appear within the wait.
-  int WebhookPort() const {
-    int port = 0;
-    WaitUntil([&] {
-      const std::string err = Stderr();
-      const size_t line = err.find("twilio status callbacks on ");
-      if (line == std::string::npos) return false;
-      const size_t start = err.find("(port ", line);
-      const size_t end = err.find(')', start);
-      return start != std::string::npos && end != std::string::npos &&
-             absl::SimpleAtoi(err.substr(start + 6, end - start - 6), &port);
-    });
-    return port;
-  }
-
-  void Terminate() {
-    kill(pid_, SIGTERM);
-    std::optional<int> status = WaitExit(absl::Seconds(30));
-    ASSERT_TRUE(status.has_value()) << name_ << " did not exit on SIGTERM";
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << name_ << " status " << *status;
-  }
-
- private:
-  std::string name_;
-  TempPath err_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
-};
+// Stops `process` with SIGTERM; it must exit cleanly.
+void Terminate(Campaignd& process) {
+  process.Signal(SIGTERM);
+  std::optional<int> status = process.WaitExit(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << process.name() << " did not exit on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << process.name() << " status " << *status;
+}
 
 class TwilioCampaigndTest : public ::testing::Test {
  protected:
@@ -244,8 +186,8 @@ TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCall
   std::map<std::string, std::string> api_only = Flags("api-only");
   api_only["scheduler"] = "false";
   Campaignd& api = Start("api-only", api_only);
-  const int holder_port = holder.WebhookPort();
-  const int api_port = api.WebhookPort();
+  const int holder_port = WebhookPort(holder);
+  const int api_port = WebhookPort(api);
   ASSERT_GT(holder_port, 0);
   ASSERT_GT(api_port, 0);
 
@@ -357,8 +299,8 @@ TEST_F(TwilioCampaigndTest, ARunCompletesThroughTwilioWithCallsEndedBySignedCall
   ASSERT_TRUE(stale.ok()) << stale.status();
   EXPECT_EQ(*stale, 204);
   // Both listeners have handled everything they acknowledged once they stop.
-  holder.Terminate();
-  api.Terminate();
+  Terminate(holder);
+  Terminate(api);
   EXPECT_EQ(Events("call_status = 'failed'"), 0);
   EXPECT_EQ(Events("true"), expected_events);
 }

@@ -5,7 +5,11 @@
 #ifndef CAMPAIGN_TESTS_SCHEDULER_SCHEDULER_TEST_SUPPORT_H_
 #define CAMPAIGN_TESTS_SCHEDULER_SCHEDULER_TEST_SUPPORT_H_
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +23,8 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +44,8 @@
 #include "tests/support/leads.h"
 #include "tests/support/wait.h"
 
+extern char** environ;
+
 namespace campaign::testing::sched {
 
 // A fresh path under the test temp dir, unique in this process; the file is
@@ -46,6 +54,7 @@ class TempPath {
  public:
   explicit TempPath(absl::string_view stem) {
     static std::atomic<int> counter{0};
+
     path_ = absl::StrCat(::testing::TempDir(), "/", stem, "-", getpid(), "-", counter++);
     std::remove(path_.c_str());
   }
@@ -56,6 +65,83 @@ class TempPath {
 
  private:
   std::string path_;
+};
+
+// A `campaignd` child process with stdout and stderr in files. Killed
+// (SIGKILL, which also ends a stopped process) and reaped on destruction if
+// still running.
+class Campaignd {
+ public:
+  Campaignd(const std::string& name, const std::map<std::string, std::string>& flags)
+      : name_(name),
+        out_(absl::StrCat("campaignd-", name, "-out")),
+        err_(absl::StrCat("campaignd-", name, "-err")) {
+    std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
+    for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) throw std::runtime_error(absl::StrCat("cannot spawn ", CAMPAIGND_PATH));
+  }
+
+  ~Campaignd() {
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  Campaignd(const Campaignd&) = delete;
+  Campaignd& operator=(const Campaignd&) = delete;
+
+  const std::string& name() const { return name_; }
+  void Signal(int signal_number) { ASSERT_EQ(kill(pid_, signal_number), 0) << name_; }
+
+  // The wait status once the process exited, polling up to `timeout`.
+  std::optional<int> WaitExit(absl::Duration timeout) {
+    if (exited_) return status_;
+    const bool done = WaitUntil(
+        [&] {
+          const pid_t got = waitpid(pid_, &status_, WNOHANG);
+          return got == pid_;
+        },
+        timeout, absl::Milliseconds(10));
+    if (!done) return std::nullopt;
+    exited_ = true;
+    return status_;
+  }
+
+  std::string Stderr() const {
+    std::ifstream file(err_.path());
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+
+  // The last `lines` lines of stderr, for failure messages.
+  std::string StderrTail(size_t lines = 40) const {
+    std::vector<std::string> all = absl::StrSplit(Stderr(), '\n');
+    const size_t from = all.size() > lines ? all.size() - lines : 0;
+    std::string tail;
+    for (size_t i = from; i < all.size(); ++i) absl::StrAppend(&tail, all[i], "\n");
+    return tail;
+  }
+
+ private:
+  std::string name_;
+  TempPath out_;
+  TempPath err_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
 };
 
 // One line of the dial log.
