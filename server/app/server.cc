@@ -6,6 +6,7 @@
 #include <grpcpp/resource_quota.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -214,6 +215,9 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::CallEventStore> call_events;
   std::unique_ptr<StoreCallEventInbox> inbox;
   std::unique_ptr<twilio::CallbackServer> callback_server;
+  // The Twilio dialer once it exists (the listener starts before it and
+  // hands it what it recorded); null without one.
+  std::atomic<twilio::TwilioDialer*> callback_dialer{nullptr};
   // The provider: one of these.
   std::unique_ptr<dialer::SimulatedDialer> dialer;
   std::unique_ptr<twilio::TwilioDialer> twilio_dialer;
@@ -371,8 +375,15 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     options.auth_token = twilio_config.auth_token;
     absl::StatusOr<std::unique_ptr<twilio::CallbackServer>> callbacks =
         twilio::CallbackServer::Start(
-            options, [inbox = parts->inbox.get()](const twilio::StatusCallback& callback) {
-              return inbox->Record(callback).status();
+            options,
+            [inbox = parts->inbox.get(), dialer = &parts->callback_dialer](
+                absl::Span<const twilio::StatusCallback> callbacks) {
+              absl::Status recorded = inbox->RecordAll(callbacks).status();
+              // Stored first: a call ended here is ended in the inbox too.
+              if (twilio::TwilioDialer* local = dialer->load(); recorded.ok() && local) {
+                local->OnCallbacksRecorded(callbacks);
+              }
+              return recorded;
             });
     if (!callbacks.ok()) {
       return absl::Status(callbacks.status().code(),
@@ -407,6 +418,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       parts->twilio_dialer =
           std::make_unique<twilio::TwilioDialer>(*std::move(client), parts->inbox.get(), options);
       provider = parts->twilio_dialer.get();
+      parts->callback_dialer.store(parts->twilio_dialer.get());
       spdlog::info("dialing through twilio at {} as account {}, from {}", twilio_config.api_base,
                    twilio_config.account_sid, twilio_config.from);
     } else {
@@ -433,6 +445,7 @@ CampaignServer::~CampaignServer() {
   parts_->server->Wait();
   // Callbacks already acknowledged are recorded before the database goes.
   if (parts_->callback_server != nullptr) parts_->callback_server->Stop();
+  parts_->callback_dialer.store(nullptr);
   // The scheduler is stopped (Shutdown); the dialer goes next, joining its
   // thread so no outcome callback can reach the scheduler once it is gone.
   parts_->dialer.reset();

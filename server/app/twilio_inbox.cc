@@ -34,9 +34,7 @@ std::vector<twilio::RecordedCallEvent> ToEvents(const std::vector<store::CallEve
   return events;
 }
 
-}  // namespace
-
-absl::StatusOr<bool> StoreCallEventInbox::Record(const twilio::StatusCallback& callback) {
+store::CallEventRow ToRow(const twilio::StatusCallback& callback) {
   store::CallEventRow row;
   row.business_id = callback.business_id;
   row.run_id = callback.run_id;
@@ -48,7 +46,21 @@ absl::StatusOr<bool> StoreCallEventInbox::Record(const twilio::StatusCallback& c
   row.answered_by = callback.answered_by;
   row.call_duration_seconds = callback.call_duration_seconds;
   row.sip_response_code = callback.sip_response_code;
-  return events_->Record(row);
+  return row;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> StoreCallEventInbox::Record(const twilio::StatusCallback& callback) {
+  return events_->Record(ToRow(callback));
+}
+
+absl::StatusOr<int> StoreCallEventInbox::RecordAll(
+    absl::Span<const twilio::StatusCallback> callbacks) {
+  std::vector<store::CallEventRow> rows;
+  rows.reserve(callbacks.size());
+  for (const twilio::StatusCallback& callback : callbacks) rows.push_back(ToRow(callback));
+  return events_->RecordAll(rows);
 }
 
 absl::StatusOr<std::vector<twilio::RecordedCallEvent>> StoreCallEventInbox::FinalEvents(

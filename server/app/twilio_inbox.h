@@ -18,6 +18,7 @@ class StoreCallEventInbox final : public twilio::CallEventInbox {
   explicit StoreCallEventInbox(store::CallEventStore* events) : events_(events) {}
 
   absl::StatusOr<bool> Record(const twilio::StatusCallback& callback) override;
+  absl::StatusOr<int> RecordAll(absl::Span<const twilio::StatusCallback> callbacks) override;
   absl::StatusOr<std::vector<twilio::RecordedCallEvent>> FinalEvents(
       int64_t business_id, const std::vector<std::string>& call_sids) override;
   absl::StatusOr<std::vector<twilio::RecordedCallEvent>> EventsByCallSid(

@@ -1,5 +1,7 @@
 #include "server/store/call_event_store.h"
 
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/store/pg_array.h"
@@ -49,16 +51,46 @@ std::vector<CallEventRow> ReadRows(const pqxx::result& rows) {
 }  // namespace
 
 absl::StatusOr<bool> CallEventStore::Record(const CallEventRow& event) {
-  return database_->Transact(
-      Tenancy::Business(event.business_id), "record call event",
-      [&](pqxx::work& txn) -> absl::StatusOr<bool> {
-        const pqxx::result rows = txn.exec_params(
-            sql::kRecordCallEvent, event.business_id, event.run_id, event.job_id, event.call_sid,
-            event.call_status, event.dial_token, OptionalText(event.sequence_number),
-            event.answered_by.value_or(""), OptionalText(event.call_duration_seconds),
-            OptionalText(event.sip_response_code));
-        return !rows.empty();
-      });
+  absl::StatusOr<int> recorded = RecordAll({event});
+  if (!recorded.ok()) return recorded.status();
+  return *recorded > 0;
+}
+
+absl::StatusOr<int> CallEventStore::RecordAll(const std::vector<CallEventRow>& events) {
+  // One statement per business (each in a transaction of its business, for
+  // row-level security), the batch's order kept within each.
+  std::map<int64_t, std::vector<const CallEventRow*>> by_business;
+  for (const CallEventRow& event : events) by_business[event.business_id].push_back(&event);
+  int recorded = 0;
+  for (const auto& [business_id, rows] : by_business) {
+    std::vector<int64_t> run_ids, job_ids;
+    std::vector<std::string> call_sids, statuses, tokens, sequence_numbers, answered_by,
+        durations, sip_codes;
+    for (const CallEventRow* event : rows) {
+      run_ids.push_back(event->run_id);
+      job_ids.push_back(event->job_id);
+      call_sids.push_back(event->call_sid);
+      statuses.push_back(event->call_status);
+      tokens.push_back(event->dial_token);
+      sequence_numbers.push_back(OptionalText(event->sequence_number));
+      answered_by.push_back(event->answered_by.value_or(""));
+      durations.push_back(OptionalText(event->call_duration_seconds));
+      sip_codes.push_back(OptionalText(event->sip_response_code));
+    }
+    absl::StatusOr<int> stored = database_->Transact(
+        Tenancy::Business(business_id), "record call events",
+        [&](pqxx::work& txn) -> absl::StatusOr<int> {
+          return static_cast<int>(
+              txn.exec_params(sql::kRecordCallEvents, business_id, PgArray(run_ids),
+                              PgArray(job_ids), PgArray(call_sids), PgArray(statuses),
+                              PgArray(tokens), PgArray(sequence_numbers), PgArray(answered_by),
+                              PgArray(durations), PgArray(sip_codes))
+                  .size());
+        });
+    if (!stored.ok()) return stored.status();
+    recorded += *stored;
+  }
+  return recorded;
 }
 
 absl::StatusOr<std::vector<CallEventRow>> CallEventStore::FinalEvents(

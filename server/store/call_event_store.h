@@ -46,6 +46,11 @@ class CallEventStore {
   // its (business, run, job, token) is not the job's current dial (an older
   // attempt, or no such job): such a callback changes nothing.
   absl::StatusOr<bool> Record(const CallEventRow& event);
+  // Records a batch of events in one statement per business (the status
+  // callback listener's handler drains its queue this way). Returns how many
+  // were new. Stops at the first business whose write fails: the events of
+  // the businesses before it are stored.
+  absl::StatusOr<int> RecordAll(const std::vector<CallEventRow>& events);
 
   // The first final event (completed, busy, no-answer, canceled, failed)
   // recorded for each of `call_sids` of `business_id` that has one; one

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/twilio/call_status.h"
@@ -33,6 +34,19 @@ class CallEventInbox {
   // nothing: a duplicate (same call and status), or its job no longer
   // carries the callback's dial token (an older attempt).
   virtual absl::StatusOr<bool> Record(const StatusCallback& callback) = 0;
+
+  // Records a batch of signed callbacks (the listener's queue, drained);
+  // returns how many were new. The default records them one by one; a store
+  // writes the batch at once.
+  virtual absl::StatusOr<int> RecordAll(absl::Span<const StatusCallback> callbacks) {
+    int recorded = 0;
+    for (const StatusCallback& callback : callbacks) {
+      absl::StatusOr<bool> is_new = Record(callback);
+      if (!is_new.ok()) return is_new.status();
+      recorded += *is_new;
+    }
+    return recorded;
+  }
 
   // The first final event recorded for each of `call_sids` of `business_id`
   // that has one (one read for all of them).

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/strings/string_view.h"
 #include "server/twilio/call_status.h"
 
@@ -49,17 +50,24 @@ struct CallbackServerOptions {
   std::string auth_token;
   // Signed callbacks waiting for the handler; beyond it: 503.
   int queue_capacity = 1024;
-  // HTTP worker threads.
-  int http_threads = 8;
+  // Most callbacks handed to the handler at once: the handler takes what
+  // queued while it was busy in one call (one database write for a batch).
+  int handler_batch = 256;
+  // HTTP worker threads. cpp-httplib serves a connection on one thread for
+  // as long as it is kept alive (idle ones are closed after 2 s), so this is
+  // also how many connections Twilio can hold open at once.
+  int http_threads = 32;
   // Accept queue length (cpp-httplib's own is 5; see listen_backlog.h).
   int listen_backlog = 1024;
   // Larger bodies are refused (413).
   size_t max_body_bytes = 64 * 1024;
 };
 
-// Receives each signed, well-formed callback on the handler thread, in
-// arrival order. An error is logged; the callback is not retried.
-using StatusCallbackHandler = std::function<absl::Status(const StatusCallback& callback)>;
+// Receives the signed, well-formed callbacks on the handler thread, in
+// arrival order, in batches of what queued since its last call (1 to
+// handler_batch). An error is logged; the callbacks are not retried.
+using StatusCallbackHandler =
+    std::function<absl::Status(absl::Span<const StatusCallback> callbacks)>;
 
 // What the listener did so far.
 struct CallbackServerStats {

@@ -34,18 +34,18 @@ class CallbackServerTest : public ::testing::Test {
     options.auth_token = fake_.options().auth_token;
     options.queue_capacity = queue_capacity;
     absl::StatusOr<std::unique_ptr<CallbackServer>> server = CallbackServer::Start(
-        options, [this](const StatusCallback& callback) { return Handle(callback); });
+        options, [this](absl::Span<const StatusCallback> callbacks) { return Handle(callbacks); });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ASSERT_GT(server_->port(), 0);
     fake_.SetCallbackDelivery(kPublicUrl, server_->LocalUrl());
   }
 
-  absl::Status Handle(const StatusCallback& callback) {
+  absl::Status Handle(absl::Span<const StatusCallback> callbacks) {
     absl::MutexLock lock(&mu_);
     entered_ += 1;
     mu_.Await(absl::Condition(&open_));
-    handled_.push_back(callback);
+    handled_.insert(handled_.end(), callbacks.begin(), callbacks.end());
     return absl::OkStatus();
   }
 
@@ -249,7 +249,7 @@ TEST_F(CallbackServerTest, StopIsIdempotentAndFreesThePort) {
 }
 
 TEST(CallbackServerOptionsTest, RefusesMissingSettings) {
-  const auto handler = [](const StatusCallback&) { return absl::OkStatus(); };
+  const auto handler = [](absl::Span<const StatusCallback>) { return absl::OkStatus(); };
   CallbackServerOptions options;
   options.auth_token = "x";
   EXPECT_THAT(CallbackServer::Start(options, handler).status().message(), HasSubstr("public URL"));

@@ -192,6 +192,25 @@ void TwilioDialer::Reject(const std::string& token, const std::string& error) {
   Emit(event);
 }
 
+void TwilioDialer::OnCallbacksRecorded(absl::Span<const StatusCallback> callbacks) {
+  for (const StatusCallback& callback : callbacks) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = live_.find(callback.token);
+      if (it == live_.end() || it->second.request.job_id != callback.job_id ||
+          it->second.request.run_id != callback.run_id) {
+        continue;
+      }
+    }
+    // No-op when the create's answer already accepted it.
+    Accept(callback.token, callback.call_sid);
+    if (std::optional<FinalOutcome> outcome =
+            OutcomeOf(callback.call_status, callback.sip_response_code)) {
+      End(callback.call_sid, ToCallOutcome(*outcome));
+    }
+  }
+}
+
 void TwilioDialer::PollLoop() {
   for (;;) {
     {

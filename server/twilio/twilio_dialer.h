@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/dialer/dialer.h"
 #include "server/twilio/call_event_inbox.h"
 #include "server/twilio/rest_client.h"
@@ -88,6 +89,14 @@ class TwilioDialer final : public dialer::Dialer {
       absl::string_view call_sid) override;
   absl::Status HangUp(absl::string_view call_sid) override;
   void SetEventCallback(dialer::DialEventCallback callback) override;
+
+  // Status callbacks this replica's listener has just recorded in the inbox
+  // (call only after they are stored): a call of this process they finish
+  // ends at once instead of at the next poll of the inbox, and a dial whose
+  // create answer was lost (or has not arrived yet) is accepted by its token.
+  // Callbacks of dials this process does not hold are ignored: the poller of
+  // the replica that holds them reads them from the inbox.
+  void OnCallbacksRecorded(absl::Span<const StatusCallback> callbacks);
 
   // Dials of this process without a final event yet (creating, pending an
   // unknown outcome, or in a call).

@@ -393,5 +393,61 @@ TEST_F(TwilioDialerTest, HangUpCancelsARingingCallAndCompletesAnAnsweredOne) {
   EXPECT_EQ(updates, expected);
 }
 
+// Callbacks the replica's own listener recorded end its calls at once, not
+// at the next read of the inbox; a callback naming a dial whose create is
+// still unanswered accepts it by its token; callbacks of dials this process
+// does not hold are ignored.
+TEST_F(TwilioDialerTest, CallbacksRecordedHereEndCallsWithoutWaitingForThePoller) {
+  TwilioDialerOptions options = DialerOptions();
+  options.poll_interval = absl::Hours(1);
+  Start(ClientOptions(), options);
+  const dialer::DialRequest answered = Request(1, "token-answered");
+  dialer_->Dial(answered);
+  ASSERT_TRUE(events_.WaitFor("token-answered", 1));
+  const std::string sid = events_.Of("token-answered").front().call_sid;
+  auto callback = [&](const dialer::DialRequest& request, const std::string& call_sid,
+                      CallStatus status) {
+    StatusCallback recorded;
+    recorded.business_id = request.business_id;
+    recorded.run_id = request.run_id;
+    recorded.job_id = request.job_id;
+    recorded.token = request.token;
+    recorded.call_sid = call_sid;
+    recorded.account_sid = fake_.options().account_sid;
+    recorded.call_status = status;
+    return recorded;
+  };
+  dialer::DialRequest stranger = Request(9, "token-of-another-replica");
+  dialer::DialRequest wrong_job = answered;
+  wrong_job.job_id = 2;
+  dialer_->OnCallbacksRecorded({callback(answered, sid, CallStatus::kRinging),
+                                callback(stranger, "CAstranger", CallStatus::kCompleted),
+                                callback(wrong_job, sid, CallStatus::kBusy)});
+  EXPECT_EQ(events_.Of("token-answered").size(), 1u);
+  EXPECT_TRUE(events_.Of("token-of-another-replica").empty());
+  dialer_->OnCallbacksRecorded({callback(answered, sid, CallStatus::kNoAnswer)});
+  ASSERT_EQ(events_.Of("token-answered").size(), 2u);
+  EXPECT_EQ(events_.Of("token-answered")[1].kind, dialer::DialEvent::Kind::kEnded);
+  EXPECT_EQ(events_.Of("token-answered")[1].outcome.status, JobStatus::kNoAnswer);
+
+  // Twilio's first callback can come before its answer to the create.
+  fake_.PushReply(FakeReply::Hang());
+  const dialer::DialRequest hung = Request(3, "token-hung");
+  dialer_->Dial(hung);
+  ASSERT_TRUE(WaitUntil([&] { return fake_.InFlightCreates() == 1; }));
+  const std::string hung_sid = "CA0000000000000000000000000000hung";
+  dialer_->OnCallbacksRecorded({callback(hung, hung_sid, CallStatus::kInitiated)});
+  ASSERT_EQ(events_.Of("token-hung").size(), 1u);
+  EXPECT_EQ(events_.Of("token-hung")[0].kind, dialer::DialEvent::Kind::kAccepted);
+  EXPECT_EQ(events_.Of("token-hung")[0].call_sid, hung_sid);
+  dialer_->OnCallbacksRecorded({callback(hung, hung_sid, CallStatus::kCompleted)});
+  ASSERT_EQ(events_.Of("token-hung").size(), 2u);
+  EXPECT_EQ(events_.Of("token-hung")[1].outcome.status, JobStatus::kCompleted);
+  // The create's late answer reports nothing more.
+  fake_.ReleaseHung();
+  ASSERT_TRUE(WaitUntil([&] { return dialer_->InFlight() == 0 && fake_.InFlightCreates() == 0; }));
+  EXPECT_EQ(events_.Of("token-hung").size(), 2u);
+}
+
 }  // namespace
 }  // namespace campaign::twilio

@@ -29,17 +29,22 @@
 #include "server/store/database.h"
 #include "server/store/run_store.h"
 #include "server/twilio/call_status.h"
+#include "tests/e2e/twilio_campaignd.h"
 #include "tests/scheduler/scheduler_test_support.h"
 #include "tests/support/fake_twilio.h"
 #include "tests/support/leads.h"
 #include "tests/support/test_database.h"
 #include "tests/support/wait.h"
 
-
 namespace campaign {
 namespace {
 
 using testing::FakeTwilio;
+using testing::kFrom;
+using testing::kPublicUrl;
+using testing::Terminate;
+using testing::TwilioCampaigndTest;
+using testing::WebhookPort;
 using testing::MakeLeads;
 using testing::SignMode;
 using testing::TestDatabase;
@@ -52,122 +57,8 @@ using testing::sched::JobRow;
 using testing::sched::RunRow;
 using testing::sched::TempPath;
 
-constexpr char kPublicUrl[] = "https://hooks.example.test/campaign";
-constexpr char kFrom[] = "+15005550006";
 constexpr int kLeads = 20;
 constexpr int kConcurrency = 5;
-
-// The port of `process`'s status-callback listener, from its start-up log
-// line; 0 when it did not appear within the wait.
-int WebhookPort(const Campaignd& process) {
-  int port = 0;
-  WaitUntil([&] {
-    const std::string err = process.Stderr();
-    const size_t line = err.find("twilio status callbacks on ");
-    if (line == std::string::npos) return false;
-    const size_t start = err.find("(port ", line);
-    const size_t end = err.find(')', start);
-    return start != std::string::npos && end != std::string::npos &&
-           absl::SimpleAtoi(err.substr(start + 6, end - start - 6), &port);
-  });
-  return port;
-}
-
-// Stops `process` with SIGTERM; it must exit cleanly.
-void Terminate(Campaignd& process) {
-  process.Signal(SIGTERM);
-  std::optional<int> status = process.WaitExit(absl::Seconds(30));
-  ASSERT_TRUE(status.has_value()) << process.name() << " did not exit on SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << process.name() << " status " << *status;
-}
-
-class TwilioCampaigndTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_.Migrate();
-    business_id_ = db_.CreateBusiness("twilio test");
-    database_ = std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 2});
-    runs_ = std::make_unique<store::RunStore>(database_.get(), absl::Seconds(10));
-    inspect_ = std::make_unique<Inspector>(db_.admin_url());
-    std::ofstream(token_file_.path()) << fake_.options().auth_token << "\n";
-  }
-
-  void TearDown() override {
-    if (!HasFailure()) return;
-    for (const auto& process : processes_) {
-      std::string err = process->Stderr();
-      if (err.size() > 6000) err = err.substr(err.size() - 6000);
-      std::cerr << "---- stderr of campaignd " << process->name() << " (tail) ----\n" << err;
-    }
-  }
-
-  // Flags of a replica dialing through the fake; `overrides` replace them.
-  std::map<std::string, std::string> Flags(const std::string& worker) const {
-    return {
-        {"database-url", db_.app_url()},
-        {"listen", "127.0.0.1:0"},
-        {"migrate", "false"},
-        {"db-pool-size", "4"},
-        {"handler-threads", "2"},
-        {"lease-ttl", "10s"},
-        {"heartbeat-interval", "300ms"},
-        {"poll-interval", "20ms"},
-        {"worker-id", worker},
-        {"dialer", "twilio"},
-        {"twilio-account-sid", fake_.options().account_sid},
-        {"twilio-auth-token-file", token_file_.path()},
-        {"twilio-api-base", fake_.BaseUrl()},
-        {"twilio-from", kFrom},
-        {"twilio-twiml-url", "https://twiml.example.test/voice.xml"},
-        {"twilio-poll-interval", "50ms"},
-        {"webhook-listen", "127.0.0.1:0"},
-        {"webhook-public-url", kPublicUrl},
-    };
-  }
-
-  Campaignd& Start(const std::string& name, std::map<std::string, std::string> flags) {
-    processes_.push_back(std::make_unique<Campaignd>(name, flags));
-    return *processes_.back();
-  }
-
-  int64_t CreateRun(int leads, int32_t concurrency) {
-    NewRun run;
-    run.business_id = business_id_;
-    run.created_by_user_id = 1;
-    run.request_id = "twilio-test";
-    run.request_digest = "digest";
-    run.concurrency = concurrency;
-    run.leads = MakeLeads(leads);
-    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
-    if (!created.ok()) throw std::runtime_error(created.status().ToString());
-    return created->run.id;
-  }
-
-  // Sends the callback of `sid` with `status` (signed unless `mode` says
-  // otherwise) through the listener at `port`; returns the HTTP status.
-  int Send(int port, const std::string& sid, const std::string& status,
-           const twilio::FormParams& extra = {}, SignMode mode = SignMode::kSigned) {
-    fake_.SetCallbackDelivery(kPublicUrl, absl::StrCat("http://127.0.0.1:", port));
-    absl::StatusOr<int> answer = fake_.SendCallStatus(sid, status, extra, mode);
-    EXPECT_TRUE(answer.ok()) << answer.status();
-    return answer.ok() ? *answer : 0;
-  }
-
-  int64_t Events(const std::string& where) {
-    return inspect_->Int(absl::StrCat("SELECT count(*) FROM outbound_call_events WHERE ", where));
-  }
-
-  // Declared first: outlives the processes that call it.
-  FakeTwilio fake_;
-  TestDatabase db_;
-  int64_t business_id_ = 0;
-  std::unique_ptr<store::Database> database_;
-  std::unique_ptr<store::RunStore> runs_;
-  std::unique_ptr<Inspector> inspect_;
-  TempPath token_file_{"twilio-auth-token"};
-  std::vector<std::unique_ptr<Campaignd>> processes_;
-};
 
 // What the test makes of lead `lead_id`'s call.
 std::string PlannedStatus(int64_t lead_id) {

@@ -197,6 +197,46 @@ TEST_F(CallEventStoreTest, ABusinessCannotRecordOrReadEventsOfAnotherBusinessesJ
   EXPECT_EQ(seen_by_b->size(), 1u);
 }
 
+// The listener's batches: one write records what is new in it, each
+// business's events under its own tenancy; duplicates inside the batch or of
+// earlier events, and events of another dial attempt, add nothing.
+TEST_F(CallEventStoreTest, ABatchOfSeveralBusinessesRecordsEachNewEventOnce) {
+  ASSERT_TRUE(events_->Record(EventA("initiated")).value());
+  CallEventRow b = EventA("ringing");
+  b.business_id = business_b_;
+  b.run_id = run_b_;
+  b.job_id = job_b_;
+  b.dial_token = absl::StrCat("token-", job_b_);
+  b.call_sid = "CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  CallEventRow stale = EventA("completed");
+  stale.dial_token = "an-older-token";
+  CallEventRow completed = EventA("completed");
+  completed.call_duration_seconds = 17;
+  completed.sequence_number = 3;
+  const std::vector<CallEventRow> batch = {
+      EventA("initiated"),  // recorded before
+      EventA("ringing"), b, stale, completed, EventA("ringing"),  // duplicate in the batch
+      b};
+  absl::StatusOr<int> recorded = events_->RecordAll(batch);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(*recorded, 3);  // A ringing, A completed, B ringing
+  EXPECT_EQ(StoredEvents(), 4);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM outbound_call_events WHERE call_status = "
+                         "'completed' AND call_duration = 17 AND sequence_number = 3"),
+            1);
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM outbound_call_events WHERE "
+                                      "business_id = ",
+                                      business_b_, " AND job_id = ", job_b_)),
+            1);
+  // Within a batch, events keep their order of arrival.
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM outbound_call_events a JOIN outbound_call_events "
+                         "c ON a.call_sid = c.call_sid WHERE a.call_status = 'ringing' AND "
+                         "c.call_status = 'completed' AND a.received_at < c.received_at"),
+            1);
+  EXPECT_EQ(events_->RecordAll(batch).value(), 0);
+  EXPECT_EQ(events_->RecordAll({}).value(), 0);
+}
+
 TEST_F(CallEventStoreTest, EventsGoWithTheirJob) {
   ASSERT_TRUE(*events_->Record(EventA("ringing")));
   db_.ExecAsAdmin(absl::StrCat("DELETE FROM outbound_call_jobs WHERE id = ", job_a_));

@@ -5,16 +5,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/twilio/listen_backlog.h"
 #include "server/twilio/signature.h"
@@ -62,7 +65,13 @@ class FakeTwilio::Impl {
   explicit Impl(Options options) : options_(std::move(options)) {
     const int threads = options_.threads;
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.set_keep_alive_max_count(100000);
+    // One request per connection: cpp-httplib 0.11 waits for a kept-alive
+    // connection's next request by polling every 10 ms and sleeping 1 ms,
+    // on the connection's thread — with 500 clients' connections idle
+    // between creates, a full core of the 2 the test machine has. The
+    // dialer's client reconnects per request (loopback: ~50 us).
+    server_.set_keep_alive_max_count(1);
+    server_.set_tcp_nodelay(true);
     const std::string calls = R"(/2010-04-01/Accounts/([^/]+)/Calls)";
     server_.Post(calls + R"(\.json)", [this](const httplib::Request& req, httplib::Response& res) {
       OnCreate(req, res);
@@ -80,13 +89,23 @@ class FakeTwilio::Impl {
     twilio::RaiseListenBacklog(port_, 1024);
     listener_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) absl::SleepFor(absl::Milliseconds(1));
+    for (int i = 0; i < options_.callback_threads; ++i) {
+      senders_.emplace_back([this] { SendLoop(); });
+    }
   }
 
   ~Impl() {
     {
+      absl::MutexLock lock(&auto_mu_);
+      auto_stopping_ = true;
+      auto_cv_.SignalAll();
+    }
+    for (std::thread& sender : senders_) sender.join();
+    {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
+    stopped_.Notify();
     server_.stop();
     listener_.join();
   }
@@ -130,20 +149,35 @@ class FakeTwilio::Impl {
 
   std::optional<FakeCall> Call(absl::string_view sid) const {
     absl::MutexLock lock(&mu_);
-    for (const FakeCall& call : calls_) {
-      if (call.sid == sid) return call;
-    }
-    return std::nullopt;
+    auto it = calls_.find(sid);
+    if (it == calls_.end()) return std::nullopt;
+    return it->second;
   }
   void SetCallStatus(absl::string_view sid, absl::string_view status) {
     absl::MutexLock lock(&mu_);
-    for (FakeCall& call : calls_) {
-      if (call.sid == sid) call.status = std::string(status);
-    }
+    auto it = calls_.find(sid);
+    if (it != calls_.end()) it->second.status = std::string(status);
   }
   std::vector<std::pair<std::string, std::string>> Updates() const {
     absl::MutexLock lock(&mu_);
     return updates_;
+  }
+
+  void SetAutoCallbacks(std::vector<AutoStep> steps) {
+    absl::MutexLock lock(&mu_);
+    auto_steps_ = std::move(steps);
+  }
+  int AutoCallbacksDelivered() const {
+    absl::MutexLock lock(&auto_mu_);
+    return delivered_;
+  }
+  int AutoCallbacksFailed() const {
+    absl::MutexLock lock(&auto_mu_);
+    return failed_;
+  }
+  int AutoCallbacksPending() const {
+    absl::MutexLock lock(&auto_mu_);
+    return static_cast<int>(pending_.size()) + sending_;
   }
 
   void SetCallbackDelivery(std::string public_base, std::string deliver_base) {
@@ -154,44 +188,9 @@ class FakeTwilio::Impl {
 
   absl::StatusOr<int> SendStatusCallback(absl::string_view url, const FormParams& params,
                                          SignMode mode) const {
-    std::string target(url);
-    {
-      absl::MutexLock lock(&mu_);
-      if (!public_base_.empty() && absl::StartsWith(url, public_base_)) {
-        target = absl::StrCat(deliver_base_, url.substr(public_base_.size()));
-      }
-    }
-    httplib::Headers headers;
-    switch (mode) {
-      case SignMode::kSigned:
-        headers.emplace(std::string(twilio::kSignatureHeader),
-                        twilio::ComputeSignature(options_.auth_token, url, params));
-        break;
-      case SignMode::kUnsigned:
-        break;
-      case SignMode::kWrongSignature:
-        headers.emplace(std::string(twilio::kSignatureHeader),
-                        twilio::ComputeSignature("not-the-auth-token", url, params));
-        break;
-      case SignMode::kSignedForOtherUrl:
-        headers.emplace(
-            std::string(twilio::kSignatureHeader),
-            twilio::ComputeSignature(options_.auth_token, absl::StrCat(url, "&x=other"), params));
-        break;
-    }
-    auto [host, path] = SplitUrl(target);
-    httplib::Client client(host);
-    client.set_url_encode(false);
-    client.set_connection_timeout(std::chrono::seconds(10));
-    client.set_read_timeout(std::chrono::seconds(30));
-    httplib::Result result =
-        client.Post(path, headers, twilio::FormEncode(params), "application/x-www-form-urlencoded");
-    if (!result) {
-      return absl::UnavailableError(
-          absl::StrCat("fake twilio: callback to ", target,
-                       " got no answer: ", httplib::to_string(result.error())));
-    }
-    return result->status;
+    const CallbackRequest request = MakeCallbackRequest(url, params, mode);
+    httplib::Client client(request.host);
+    return Post(client, request);
   }
 
   FormParams CallbackParams(absl::string_view call_sid, absl::string_view call_status,
@@ -221,6 +220,139 @@ class FakeTwilio::Impl {
   }
 
  private:
+  // A status callback ready to send: where to, and the signed form.
+  struct CallbackRequest {
+    std::string host;
+    std::string path;
+    std::string target;
+    httplib::Headers headers;
+    std::string body;
+  };
+
+  CallbackRequest MakeCallbackRequest(absl::string_view url, const FormParams& params,
+                                      SignMode mode) const {
+    std::string target(url);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!public_base_.empty() && absl::StartsWith(url, public_base_)) {
+        target = absl::StrCat(deliver_base_, url.substr(public_base_.size()));
+      }
+    }
+    CallbackRequest request;
+    switch (mode) {
+      case SignMode::kSigned:
+        request.headers.emplace(std::string(twilio::kSignatureHeader),
+                                twilio::ComputeSignature(options_.auth_token, url, params));
+        break;
+      case SignMode::kUnsigned:
+        break;
+      case SignMode::kWrongSignature:
+        request.headers.emplace(std::string(twilio::kSignatureHeader),
+                                twilio::ComputeSignature("not-the-auth-token", url, params));
+        break;
+      case SignMode::kSignedForOtherUrl:
+        request.headers.emplace(
+            std::string(twilio::kSignatureHeader),
+            twilio::ComputeSignature(options_.auth_token, absl::StrCat(url, "&x=other"), params));
+        break;
+    }
+    std::tie(request.host, request.path) = SplitUrl(target);
+    request.target = std::move(target);
+    request.body = twilio::FormEncode(params);
+    return request;
+  }
+
+  static absl::StatusOr<int> Post(httplib::Client& client, const CallbackRequest& request) {
+    client.set_url_encode(false);
+    client.set_connection_timeout(std::chrono::seconds(10));
+    client.set_read_timeout(std::chrono::seconds(30));
+    httplib::Result result = client.Post(request.path, request.headers, request.body,
+                                         "application/x-www-form-urlencoded");
+    if (!result) {
+      return absl::UnavailableError(
+          absl::StrCat("fake twilio: callback to ", request.target,
+                       " got no answer: ", httplib::to_string(result.error())));
+    }
+    return result->status;
+  }
+
+  // One automatic callback due.
+  struct AutoCallback {
+    std::string sid;
+    std::string status;
+    int sequence = 0;
+    absl::Duration after;
+    int attempts = 0;
+  };
+
+  // Queues the script of a call just created.
+  void ScheduleAutoCallbacks(const std::string& sid, const std::vector<AutoStep>& steps) {
+    if (steps.empty()) return;
+    const absl::Time now = absl::Now();
+    absl::MutexLock lock(&auto_mu_);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      pending_.emplace(now + steps[i].after, AutoCallback{sid, steps[i].status,
+                                                          static_cast<int>(i), steps[i].after});
+      auto_cv_.Signal();
+    }
+  }
+
+  // A sender thread: sends the callbacks that are due, keeping one
+  // keep-alive connection per listener.
+  void SendLoop() {
+    std::map<std::string, std::unique_ptr<httplib::Client>> clients;
+    auto_mu_.Lock();
+    while (!auto_stopping_) {
+      if (pending_.empty()) {
+        auto_cv_.WaitWithTimeout(&auto_mu_, absl::Milliseconds(50));
+        continue;
+      }
+      auto next = pending_.begin();
+      if (next->first > absl::Now()) {
+        auto_cv_.WaitWithDeadline(&auto_mu_, next->first);
+        continue;
+      }
+      AutoCallback callback = std::move(next->second);
+      pending_.erase(next);
+      ++sending_;
+      auto_mu_.Unlock();
+      bool delivered = false;
+      if (Call(callback.sid).has_value()) {
+        SetCallStatus(callback.sid, callback.status);
+        FormParams extra = {{"SequenceNumber", absl::StrCat(callback.sequence)}};
+        if (callback.status == "completed") {
+          extra.emplace_back("CallDuration",
+                             absl::StrCat(absl::ToInt64Seconds(callback.after)));
+        }
+        const std::optional<FakeCall> call = Call(callback.sid);
+        const CallbackRequest request = MakeCallbackRequest(
+            call->status_callback, CallbackParams(callback.sid, callback.status, extra),
+            SignMode::kSigned);
+        std::unique_ptr<httplib::Client>& client = clients[request.host];
+        if (client == nullptr) {
+          client = std::make_unique<httplib::Client>(request.host);
+          client->set_keep_alive(true);
+          // Headers and body in one flight, as a real client's would be
+          // (Nagle's algorithm would hold the body for the delayed ACK).
+          client->set_tcp_nodelay(true);
+        }
+        absl::StatusOr<int> answer = Post(*client, request);
+        delivered = answer.ok() && *answer / 100 == 2;
+        if (!answer.ok()) client.reset();
+      }
+      auto_mu_.Lock();
+      --sending_;
+      if (delivered) {
+        ++delivered_;
+      } else if (++callback.attempts >= 5) {
+        ++failed_;
+      } else {
+        pending_.emplace(absl::Now() + absl::Milliseconds(200), std::move(callback));
+      }
+    }
+    auto_mu_.Unlock();
+  }
+
   // The basic-auth user, and whether user and password are accepted.
   std::pair<std::string, bool> Authenticate(const httplib::Request& req) const {
     const std::string header = req.get_header_value("Authorization");
@@ -310,11 +442,10 @@ class FakeTwilio::Impl {
               this));
           break;
         }
-        case FakeReply::Mode::kSlow: {
-          absl::MutexLock lock(&mu_);
-          mu_.AwaitWithTimeout(absl::Condition(&stopping_), reply.delay);
+        case FakeReply::Mode::kSlow:
+          // Not on mu_: hundreds of slow creates wait at once.
+          stopped_.WaitForNotificationWithTimeout(reply.delay);
           break;
-        }
         case FakeReply::Mode::kOk:
           break;
       }
@@ -328,8 +459,13 @@ class FakeTwilio::Impl {
         sid = call.sid;
         res.status = 201;
         res.set_content(CallJson(call), "application/json");
-        absl::MutexLock lock(&mu_);
-        calls_.push_back(std::move(call));
+        std::vector<AutoStep> steps;
+        {
+          absl::MutexLock lock(&mu_);
+          calls_.emplace(sid, std::move(call));
+          steps = auto_steps_;
+        }
+        ScheduleAutoCallbacks(sid, steps);
       }
     }
     absl::MutexLock lock(&mu_);
@@ -400,7 +536,21 @@ class FakeTwilio::Impl {
   std::vector<FakeCreate> creates_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<FakeCall> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, FakeCall> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<AutoStep> auto_steps_ ABSL_GUARDED_BY(mu_);
+  // Set when the fake stops (ends slow creates early).
+  absl::Notification stopped_;
+
+  // The automatic callbacks (SetAutoCallbacks), by due time.
+  mutable absl::Mutex auto_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  absl::CondVar auto_cv_;
+  std::multimap<absl::Time, AutoCallback> pending_ ABSL_GUARDED_BY(auto_mu_);
+  int sending_ ABSL_GUARDED_BY(auto_mu_) = 0;
+  int delivered_ ABSL_GUARDED_BY(auto_mu_) = 0;
+  int failed_ ABSL_GUARDED_BY(auto_mu_) = 0;
+  bool auto_stopping_ ABSL_GUARDED_BY(auto_mu_) = false;
+
+  std::vector<std::thread> senders_;
   std::vector<std::pair<std::string, std::string>> updates_ ABSL_GUARDED_BY(mu_);
   std::string public_base_ ABSL_GUARDED_BY(mu_);
   std::string deliver_base_ ABSL_GUARDED_BY(mu_);
@@ -428,6 +578,12 @@ void FakeTwilio::SetCallStatus(absl::string_view sid, absl::string_view status) 
 std::vector<std::pair<std::string, std::string>> FakeTwilio::Updates() const {
   return impl_->Updates();
 }
+void FakeTwilio::SetAutoCallbacks(std::vector<AutoStep> steps) {
+  impl_->SetAutoCallbacks(std::move(steps));
+}
+int FakeTwilio::AutoCallbacksDelivered() const { return impl_->AutoCallbacksDelivered(); }
+int FakeTwilio::AutoCallbacksFailed() const { return impl_->AutoCallbacksFailed(); }
+int FakeTwilio::AutoCallbacksPending() const { return impl_->AutoCallbacksPending(); }
 void FakeTwilio::SetCallbackDelivery(std::string public_base, std::string deliver_base) {
   impl_->SetCallbackDelivery(std::move(public_base), std::move(deliver_base));
 }

@@ -12,7 +12,10 @@
 // released, slow by N ms.
 //
 // Callbacks: SendStatusCallback POSTs a form to a URL the way Twilio does,
-// correctly signed, unsigned, wrongly signed or signed for another URL.
+// correctly signed, unsigned, wrongly signed or signed for another URL; with
+// SetAutoCallbacks the fake also plays each call it creates through a script
+// of statuses on its own threads (load tests and tools/bench, where the test
+// cannot drive thousands of calls by hand).
 #ifndef CAMPAIGN_TESTS_SUPPORT_FAKE_TWILIO_H_
 #define CAMPAIGN_TESTS_SUPPORT_FAKE_TWILIO_H_
 
@@ -88,6 +91,15 @@ struct FakeCall {
   std::string status_callback;
 };
 
+// A script the fake plays for every call it creates: each status is sent
+// (signed, to the call's StatusCallback) `after` the create was answered.
+struct AutoStep {
+  // Twilio's spelling: "initiated", "ringing", "in-progress", "completed",
+  // "busy", "no-answer", "failed".
+  std::string status;
+  absl::Duration after = absl::ZeroDuration();
+};
+
 // How SendStatusCallback signs.
 enum class SignMode {
   kSigned,
@@ -110,6 +122,8 @@ class FakeTwilio {
     // HTTP threads: one per open connection, so at least the concurrency a
     // test drives.
     int threads = 300;
+    // Threads sending the automatic callbacks (SetAutoCallbacks).
+    int callback_threads = 16;
   };
 
   // Listens on 127.0.0.1, a free port. Aborts the test binary when it cannot.
@@ -146,6 +160,16 @@ class FakeTwilio {
   void SetCallStatus(absl::string_view sid, absl::string_view status);
   // Every POST …/Calls/{sid}.json update so far: (sid, Status).
   std::vector<std::pair<std::string, std::string>> Updates() const;
+
+  // Plays `steps` for every call created from now on ({} stops it). A
+  // callback answered 503 or not at all is retried after 200 ms, five times
+  // at most (Twilio's listener contract: 503 means "try again").
+  void SetAutoCallbacks(std::vector<AutoStep> steps);
+  // Automatic callbacks answered 2xx, and those given up on.
+  int AutoCallbacksDelivered() const;
+  int AutoCallbacksFailed() const;
+  // Automatic callbacks not yet sent.
+  int AutoCallbacksPending() const;
 
   // Deliver callbacks whose URL starts with `public_base` to
   // `deliver_base` + the rest instead (a TLS-terminating proxy in front of

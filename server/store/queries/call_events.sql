@@ -9,22 +9,31 @@ coalesce(call_duration::text, '') AS call_duration,
 coalesce(sip_response_code::text, '') AS sip_response_code,
 (extract(epoch from received_at) * 1000000)::int8 AS received_at_us
 
--- name: RecordCallEvent
--- Records status `$5` of call `$4` for job `$3` of run `$2` of business `$1`,
--- dialed with token `$6`, with Twilio's sequence number `$7`, AnsweredBy
--- `$8`, CallDuration `$9` and SipResponseCode `$10` ('' when absent). Only
--- while the job still carries that token (a callback of an older attempt is
--- stored nowhere); a duplicate of a recorded (call, status) is dropped.
--- Returns a row only when the event is new.
+-- name: RecordCallEvents
+-- Records a batch of callbacks of business `$1`, as parallel arrays: run
+-- `$2`, job `$3`, call `$4`, status `$5`, dial token `$6`, Twilio's sequence
+-- number `$7`, AnsweredBy `$8`, CallDuration `$9` and SipResponseCode `$10`
+-- ('' when absent). An event is stored only while its job still carries that
+-- token (a callback of an older attempt is stored nowhere); a duplicate
+-- (call, status), of a recorded event or earlier in the batch, is dropped.
+-- `received_at` is each row's own clock time. Returns the events stored.
 INSERT INTO outbound_call_events
   (business_id, run_id, job_id, dial_token, call_sid, call_status, sequence_number, answered_by,
-   call_duration, sip_response_code)
-SELECT j.business_id, j.run_id, j.id, j.dial_lock_token, $4, $5, nullif($7, '')::int4,
-       nullif($8, ''), nullif($9, '')::int8, nullif($10, '')::int4
-  FROM outbound_call_jobs j
- WHERE j.business_id = $1 AND j.id = $3 AND j.run_id = $2 AND j.dial_lock_token = $6
+   call_duration, sip_response_code, received_at)
+SELECT j.business_id, j.run_id, j.id, j.dial_lock_token, s.call_sid, s.call_status,
+       nullif(s.sequence_number, '')::int4, nullif(s.answered_by, ''),
+       nullif(s.call_duration, '')::int8, nullif(s.sip_response_code, '')::int4,
+       clock_timestamp()
+  FROM unnest($2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
+              $8::text[], $9::text[], $10::text[])
+         WITH ORDINALITY AS s(run_id, job_id, call_sid, call_status, token, sequence_number,
+                              answered_by, call_duration, sip_response_code, n)
+  JOIN outbound_call_jobs j
+    ON j.business_id = $1 AND j.id = s.job_id AND j.run_id = s.run_id
+   AND j.dial_lock_token = s.token
+ ORDER BY s.n
 ON CONFLICT (business_id, call_sid, call_status) DO NOTHING
-RETURNING 1 AS recorded;
+RETURNING call_sid, call_status;
 
 -- name: FinalCallEvents
 -- The final events (completed, busy, no-answer, canceled, failed) recorded
