@@ -3,10 +3,11 @@
 # runs every scenario once at small sizes, and writes well-formed JSON holding
 # each scenario with its figures. Never asserts a speed: only that the tool
 # runs and reports.
-# Usage: bench_quick_test.sh PATH_TO_CAMPAIGND PATH_TO_CAMPAIGN_BENCH
+# Usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH CAMPAIGN_FAKE_TWILIO_SERVER
 set -euo pipefail
 campaignd=${1:?usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH}
 client=${2:?usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH}
+fake_twilio=${3:?usage: bench_quick_test.sh CAMPAIGND CAMPAIGN_BENCH FAKE_TWILIO}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -14,7 +15,8 @@ tmp=$(mktemp -d /tmp/bench-quick-test.XXXXXX)
 trap 'rm -rf -- "$tmp"' EXIT
 out=$tmp/bench.json
 
-"$root/tools/bench" --quick --campaignd "$campaignd" --client "$client" --out "$out" \
+"$root/tools/bench" --quick --campaignd "$campaignd" --client "$client" \
+  --fake-twilio "$fake_twilio" --out "$out" \
   >"$tmp/stdout" 2>"$tmp/stderr" || { cat "$tmp/stderr" "$tmp/stdout" >&2; fail "tools/bench --quick failed"; }
 cat "$tmp/stdout"
 
@@ -43,7 +45,7 @@ done
 jq -e '.scenarios.ingest.beside.median | type == "number"' "$out" >/dev/null ||
   fail "ingest has no COPY figure beside it"
 # The figures each scenario is put beside, and the ones derived from a run.
-for s in dispatch unary streaming_cost progress_latency failover; do
+for s in dispatch unary slow_provider twilio_provider streaming_cost progress_latency failover; do
   jq -e --arg s "$s" '.scenarios[$s] | .skipped != null or (.beside.median | type == "number")' \
     "$out" >/dev/null ||
     fail "$s has no figure beside it"
