@@ -149,9 +149,9 @@ class TwilioDialerTest : public ::testing::Test {
   }
 
   // A callback of `call_sid` for `request` with `status`, as the listener
-  // would record it.
-  void Callback(const dialer::DialRequest& request, const std::string& call_sid, CallStatus status,
-                std::optional<int> sip = std::nullopt) {
+  // parses it.
+  StatusCallback MakeCallback(const dialer::DialRequest& request, const std::string& call_sid,
+                              CallStatus status, std::optional<int> sip = std::nullopt) const {
     StatusCallback callback;
     callback.business_id = request.business_id;
     callback.run_id = request.run_id;
@@ -161,7 +161,13 @@ class TwilioDialerTest : public ::testing::Test {
     callback.account_sid = fake_.options().account_sid;
     callback.call_status = status;
     callback.sip_response_code = sip;
-    ASSERT_TRUE(inbox_.Record(callback).ok());
+    return callback;
+  }
+
+  // Records that callback in the inbox, as the listener would.
+  void Callback(const dialer::DialRequest& request, const std::string& call_sid, CallStatus status,
+                std::optional<int> sip = std::nullopt) {
+    ASSERT_TRUE(inbox_.Record(MakeCallback(request, call_sid, status, sip)).ok());
   }
 
   // Declared first: outlives the dialer.
@@ -406,17 +412,7 @@ TEST_F(TwilioDialerTest, CallbacksRecordedHereEndCallsWithoutWaitingForThePoller
   ASSERT_TRUE(events_.WaitFor("token-answered", 1));
   const std::string sid = events_.Of("token-answered").front().call_sid;
   auto callback = [&](const dialer::DialRequest& request, const std::string& call_sid,
-                      CallStatus status) {
-    StatusCallback recorded;
-    recorded.business_id = request.business_id;
-    recorded.run_id = request.run_id;
-    recorded.job_id = request.job_id;
-    recorded.token = request.token;
-    recorded.call_sid = call_sid;
-    recorded.account_sid = fake_.options().account_sid;
-    recorded.call_status = status;
-    return recorded;
-  };
+                      CallStatus status) { return MakeCallback(request, call_sid, status); };
   dialer::DialRequest stranger = Request(9, "token-of-another-replica");
   dialer::DialRequest wrong_job = answered;
   wrong_job.job_id = 2;
