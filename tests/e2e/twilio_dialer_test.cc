@@ -329,9 +329,6 @@ TEST_F(TwilioCampaigndTest, AMissingTwilioSettingIsAOneLineStartupErrorNamingIt)
   EXPECT_TRUE(absl::StrContains(process.Stderr(), "must be https")) << process.Stderr();
 }
 
-}  // namespace
-}  // namespace campaign
-
 // Issue 12: a run's call settings reach Twilio, and StopRun's hang_up. Run A
 // names its own caller id, TwiML URL, ring timeout and machine detection,
 // and is stopped with hang_up unset (true) while its three calls are
@@ -462,3 +459,6 @@ TEST_F(TwilioCampaigndTest, ARunsCallSettingsReachTwilioAndStopHangsUpOnlyWhenAs
   EXPECT_EQ(fake_.Updates().size(), updates_before) << "nothing hung up";
   Terminate(holder);
 }
+
+}  // namespace
+}  // namespace campaign
