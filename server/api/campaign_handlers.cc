@@ -22,12 +22,12 @@ grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerCont
                                                         int64_t run_id, RunAction action,
                                                         pb::OutboundCallRun* response,
                                                         bool hang_up) {
-  return Serve(context, [this, run_id, action, response,
-                         hang_up](const Caller& caller) -> absl::Status {
-    ASSIGN_OR_RETURN(const Run run, service_->ChangeRun(caller, run_id, action, hang_up));
-    ToProto(run, AudienceOf(caller.principal), response);
-    return absl::OkStatus();
-  });
+  return Serve(
+      context, [this, run_id, action, response, hang_up](const Caller& caller) -> absl::Status {
+        ASSIGN_OR_RETURN(const Run run, service_->ChangeRun(caller, run_id, action, hang_up));
+        ToProto(run, AudienceOf(caller.principal), response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContext* context,

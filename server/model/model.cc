@@ -85,8 +85,8 @@ absl::string_view MachineDetectionName(MachineDetection detection) {
 }
 
 std::optional<MachineDetection> ParseMachineDetection(absl::string_view name) {
-  for (MachineDetection detection : {MachineDetection::kOff, MachineDetection::kEnable,
-                                     MachineDetection::kDetectMessageEnd}) {
+  for (MachineDetection detection :
+       {MachineDetection::kOff, MachineDetection::kEnable, MachineDetection::kDetectMessageEnd}) {
     if (MachineDetectionName(detection) == name) return detection;
   }
   return std::nullopt;

@@ -316,8 +316,8 @@ absl::Status ValidateOptionalId(int64_t id, absl::string_view field) {
 absl::Status ValidateHttpsUrl(absl::string_view url, absl::string_view field) {
   if (url.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   if (url.size() > kMaxUrlBytes) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s is %d bytes; at most %d are allowed",
-                                                      field, url.size(), kMaxUrlBytes));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s is %d bytes; at most %d are allowed", field, url.size(), kMaxUrlBytes));
   }
   for (const char c : url) {
     const auto byte = static_cast<unsigned char>(c);

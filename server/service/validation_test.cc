@@ -603,12 +603,13 @@ TEST(ValidateHttpsUrlTest, HttpsAnywhereHttpOnlyToLoopback) {
         "http://127.0.0.1:8080/twiml", "http://localhost/x", "http://[::1]:9/x"}) {
     EXPECT_TRUE(ValidateHttpsUrl(url, "twiml_url").ok()) << url;
   }
-  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("http://example.com/twiml", "twiml_url"),
-                                    {"twiml_url", "\"http://example.com/twiml\"",
-                                     "must be https (http only to 127.0.0.1, [::1] or localhost)"}));
-  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("ftp://example.com/x", "--some-flag"),
-                                    {"--some-flag", "\"ftp://example.com/x\"",
-                                     "is not an http(s)://host[:port][/path] URL"}));
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(ValidateHttpsUrl("http://example.com/twiml", "twiml_url"),
+                            {"twiml_url", "\"http://example.com/twiml\"",
+                             "must be https (http only to 127.0.0.1, [::1] or localhost)"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateHttpsUrl("ftp://example.com/x", "--some-flag"),
+      {"--some-flag", "\"ftp://example.com/x\"", "is not an http(s)://host[:port][/path] URL"}));
   // Userinfo would hide the real host ("https://127.0.0.1@evil.example").
   EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("http://127.0.0.1@evil.example/", "u"),
                                     {"is not an http(s)://host"}));
@@ -650,24 +651,24 @@ TEST(NormalizeCallSettingsTest, ValidSettingsAreKeptAndTheCallerIdNormalised) {
 TEST(NormalizeCallSettingsTest, EachBadFieldIsNamedWithItsValue) {
   CallSettings bad_caller;
   bad_caller.caller_id = "12345";
-  EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(bad_caller).status(),
-                                    {"call_settings.caller_id", "\"12345\"",
-                                     "not a valid international phone number"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeCallSettings(bad_caller).status(),
+      {"call_settings.caller_id", "\"12345\"", "not a valid international phone number"}));
   CallSettings extension;
   extension.caller_id = "+14155550100 ext. 12";
   EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(extension).status(),
                                     {"call_settings.caller_id", "extension"}));
   CallSettings http_url;
   http_url.twiml_url = "http://example.com/twiml";
-  EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(http_url).status(),
-                                    {"call_settings.twiml_url", "\"http://example.com/twiml\"",
-                                     "must be https"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeCallSettings(http_url).status(),
+      {"call_settings.twiml_url", "\"http://example.com/twiml\"", "must be https"}));
   for (const int32_t timeout : {-1, 1, 4, 601, std::numeric_limits<int32_t>::max()}) {
     CallSettings ring;
     ring.ring_timeout_seconds = timeout;
-    EXPECT_TRUE(IsInvalidArgumentWith(
-        NormalizeCallSettings(ring).status(),
-        {"call_settings.ring_timeout_seconds must be within 5..600", absl::StrCat("got ", timeout)}))
+    EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(ring).status(),
+                                      {"call_settings.ring_timeout_seconds must be within 5..600",
+                                       absl::StrCat("got ", timeout)}))
         << timeout;
   }
 }

@@ -57,9 +57,8 @@ CallSettings CallSettingsFromRow(const pqxx::row& row) {
   settings.caller_id = row["caller_id"].as<std::string>();
   settings.twiml_url = row["twiml_url"].as<std::string>();
   settings.ring_timeout_seconds = row["ring_timeout_seconds"].as<int32_t>();
-  settings.machine_detection =
-      ParseMachineDetection(row["machine_detection"].as<std::string>())
-          .value_or(MachineDetection::kOff);
+  settings.machine_detection = ParseMachineDetection(row["machine_detection"].as<std::string>())
+                                   .value_or(MachineDetection::kOff);
   return settings;
 }
 

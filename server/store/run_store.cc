@@ -73,13 +73,12 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
           return absl::NotFoundError(absl::StrCat("business ", run.business_id, " not found"));
         }
         const RunStatus initial = run.start_paused ? RunStatus::kPaused : RunStatus::kPending;
-        pqxx::result inserted =
-            txn.exec_params(sql::kInsertRun, run.business_id, run.outbound_list_id,
-                            run.created_by_user_id, run.request_id, run.request_digest,
-                            run.concurrency, std::string(RunStatusName(initial)), run.project_id,
-                            run.call_settings.caller_id, run.call_settings.twiml_url,
-                            run.call_settings.ring_timeout_seconds,
-                            std::string(MachineDetectionName(run.call_settings.machine_detection)));
+        pqxx::result inserted = txn.exec_params(
+            sql::kInsertRun, run.business_id, run.outbound_list_id, run.created_by_user_id,
+            run.request_id, run.request_digest, run.concurrency,
+            std::string(RunStatusName(initial)), run.project_id, run.call_settings.caller_id,
+            run.call_settings.twiml_url, run.call_settings.ring_timeout_seconds,
+            std::string(MachineDetectionName(run.call_settings.machine_detection)));
         if (inserted.empty()) {
           // Another request with this request_id committed first (ON CONFLICT
           // waited for it); this statement's fresh snapshot sees its run.

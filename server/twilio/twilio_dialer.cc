@@ -122,10 +122,8 @@ void TwilioDialer::Dial(const dialer::DialRequest& request) {
   // The run's settings, else the flags'.
   CreateCallParams params;
   params.to = request.phone;
-  params.from =
-      request.settings.caller_id.empty() ? options_.from : request.settings.caller_id;
-  params.url =
-      request.settings.twiml_url.empty() ? options_.twiml_url : request.settings.twiml_url;
+  params.from = request.settings.caller_id.empty() ? options_.from : request.settings.caller_id;
+  params.url = request.settings.twiml_url.empty() ? options_.twiml_url : request.settings.twiml_url;
   params.status_callback = StatusCallbackUrl(options_.public_url, request.business_id,
                                              request.run_id, request.job_id, request.token);
   params.timeout = RingTimeout(request);
@@ -247,8 +245,7 @@ void TwilioDialer::Poll() {
           // Overdue after the call's own ring timeout (the run's, else the
           // flag's) plus the longest call.
           if (now - live.accepted_at > RingTimeout(live.request) + options_.max_call_duration &&
-              !live.lookup_running &&
-              now - live.last_lookup > options_.overdue_lookup_interval) {
+              !live.lookup_running && now - live.last_lookup > options_.overdue_lookup_interval) {
             live.lookup_running = true;
             live.last_lookup = now;
             overdue.push_back(live.call_sid);

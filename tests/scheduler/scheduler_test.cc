@@ -588,7 +588,6 @@ TEST_F(StopHangUpTest, ByDefaultCallsInProgressAreHungUp) {
   EXPECT_EQ(hung_up, 3);
 }
 
-
 // A cancel of a run whose calls are in flight (1 s calls, concurrency 5) is
 // finalized by its worker at once: the run is cancelled with ended_at and
 // its queued jobs "Cancelled by user" before the calls end; the calls in
