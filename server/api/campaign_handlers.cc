@@ -20,12 +20,14 @@ grpc::ServerUnaryReactor* CampaignHandlers::Serve(grpc::CallbackServerContext* c
 
 grpc::ServerUnaryReactor* CampaignHandlers::ServeChange(grpc::CallbackServerContext* context,
                                                         int64_t run_id, RunAction action,
-                                                        pb::OutboundCallRun* response) {
-  return Serve(context, [this, run_id, action, response](const Caller& caller) -> absl::Status {
-    ASSIGN_OR_RETURN(const Run run, service_->ChangeRun(caller, run_id, action));
-    ToProto(run, AudienceOf(caller.principal), response);
-    return absl::OkStatus();
-  });
+                                                        pb::OutboundCallRun* response,
+                                                        bool hang_up) {
+  return Serve(
+      context, [this, run_id, action, response, hang_up](const Caller& caller) -> absl::Status {
+        ASSIGN_OR_RETURN(const Run run, service_->ChangeRun(caller, run_id, action, hang_up));
+        ToProto(run, AudienceOf(caller.principal), response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContext* context,
@@ -39,6 +41,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
     input.outbound_list_id = request->outbound_list_id();
     input.project_id = request->project_id();
     input.start_paused = request->start_paused();
+    ASSIGN_OR_RETURN(input.call_settings, FromProto(request->call_settings()));
     ASSIGN_OR_RETURN(const CreateRunOutput output, service_->CreateRun(caller, input));
     ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
     response->set_duplicate_leads_dropped(output.duplicate_leads_dropped);
@@ -104,7 +107,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext*
                                                     const pb::StopRunRequest* request,
                                                     pb::StopRunResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    ASSIGN_OR_RETURN(const StopRunOutput output, service_->StopRun(caller, request->run_id()));
+    ASSIGN_OR_RETURN(const StopRunOutput output,
+                     service_->StopRun(caller, request->run_id(),
+                                       !request->has_hang_up() || request->hang_up()));
     ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
     response->set_cancelled_jobs(output.cancelled_jobs);
     return absl::OkStatus();
@@ -114,7 +119,8 @@ grpc::ServerUnaryReactor* CampaignHandlers::StopRun(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* CampaignHandlers::CancelRun(grpc::CallbackServerContext* context,
                                                       const pb::CancelRunRequest* request,
                                                       pb::OutboundCallRun* response) {
-  return ServeChange(context, request->run_id(), RunAction::kCancel, response);
+  return ServeChange(context, request->run_id(), RunAction::kCancel, response,
+                     !request->has_hang_up() || request->hang_up());
 }
 
 grpc::ServerUnaryReactor* CampaignHandlers::PauseRun(grpc::CallbackServerContext* context,

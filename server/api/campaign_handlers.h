@@ -60,9 +60,10 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   // CallRunner::ServeUnary.
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                   std::function<absl::Status(const Caller&)> body);
-  // Serves CancelRun, PauseRun and ResumeRun.
+  // Serves CancelRun (with its hang_up choice), PauseRun and ResumeRun.
   grpc::ServerUnaryReactor* ServeChange(grpc::CallbackServerContext* context, int64_t run_id,
-                                        RunAction action, outbound::v1::OutboundCallRun* response);
+                                        RunAction action, outbound::v1::OutboundCallRun* response,
+                                        bool hang_up = true);
 
   RunService* service_;
   CallRunner* calls_;

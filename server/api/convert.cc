@@ -120,6 +120,48 @@ void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   if (run.started_at) SetTime(*run.started_at, out->mutable_started_at());
   if (run.ended_at) SetTime(*run.ended_at, out->mutable_ended_at());
   SetTime(run.updated_at, out->mutable_updated_at());
+  if (run.call_settings != CallSettings{}) ToProto(run.call_settings, out->mutable_call_settings());
+  out->set_hang_up_on_end(run.hang_up_on_end);
+}
+
+absl::StatusOr<CallSettings> FromProto(const pb::CallSettings& settings) {
+  CallSettings out;
+  out.caller_id = settings.caller_id();
+  out.twiml_url = settings.twiml_url();
+  out.ring_timeout_seconds = settings.ring_timeout_seconds();
+  switch (settings.machine_detection()) {
+    case pb::MACHINE_DETECTION_UNSPECIFIED:
+      out.machine_detection = MachineDetection::kOff;
+      break;
+    case pb::MACHINE_DETECTION_ENABLE:
+      out.machine_detection = MachineDetection::kEnable;
+      break;
+    case pb::MACHINE_DETECTION_DETECT_MESSAGE_END:
+      out.machine_detection = MachineDetection::kDetectMessageEnd;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("call_settings.machine_detection ",
+                                                     settings.machine_detection(),
+                                                     " is not a MachineDetection"));
+  }
+  return out;
+}
+
+void ToProto(const CallSettings& settings, pb::CallSettings* out) {
+  out->set_caller_id(settings.caller_id);
+  out->set_twiml_url(settings.twiml_url);
+  out->set_ring_timeout_seconds(settings.ring_timeout_seconds);
+  switch (settings.machine_detection) {
+    case MachineDetection::kOff:
+      out->set_machine_detection(pb::MACHINE_DETECTION_UNSPECIFIED);
+      break;
+    case MachineDetection::kEnable:
+      out->set_machine_detection(pb::MACHINE_DETECTION_ENABLE);
+      break;
+    case MachineDetection::kDetectMessageEnd:
+      out->set_machine_detection(pb::MACHINE_DETECTION_DETECT_MESSAGE_END);
+      break;
+  }
 }
 
 void ToProto(const Job& job, pb::OutboundCallJob* out) {

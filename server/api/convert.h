@@ -33,6 +33,12 @@ RunAudience AudienceOf(const Principal& principal);
 void ToProto(const Run& run, RunAudience audience, outbound::v1::OutboundCallRun* out);
 void ToProto(const Job& job, outbound::v1::OutboundCallJob* out);
 
+// Copies request call settings into domain ones (validation happens later);
+// a machine_detection outside the enum is INVALID_ARGUMENT.
+absl::StatusOr<CallSettings> FromProto(const outbound::v1::CallSettings& settings);
+// Fills `out` from call settings.
+void ToProto(const CallSettings& settings, outbound::v1::CallSettings* out);
+
 // Copies request leads into domain leads (validation happens later).
 std::vector<Lead> FromProto(const google::protobuf::RepeatedPtrField<outbound::v1::Lead>& leads);
 

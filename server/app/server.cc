@@ -12,7 +12,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/call.h"
 #include "server/api/campaign_handlers.h"
@@ -28,6 +27,7 @@
 #include "server/observability/rpc_interceptor.h"
 #include "server/progress/hub.h"
 #include "server/service/run_service.h"
+#include "server/service/validation.h"
 #include "server/store/api_key_store.h"
 #include "server/store/call_event_store.h"
 #include "server/store/database.h"
@@ -61,44 +61,10 @@ constexpr char kServiceName[] = "outbound.v1.CampaignService";
 // handles these calls only.
 constexpr char kServiceMethodPrefix[] = "/outbound.v1.CampaignService/";
 
-// "host" of an http(s) URL's authority (no userinfo; brackets of an IPv6
-// literal kept) and whether the scheme is https; nullopt when `url` is not
-// http(s)://host[:port][/...].
-std::optional<std::pair<bool, std::string>> UrlSchemeAndHost(absl::string_view url) {
-  bool https = false;
-  if (absl::ConsumePrefix(&url, "https://")) {
-    https = true;
-  } else if (!absl::ConsumePrefix(&url, "http://")) {
-    return std::nullopt;
-  }
-  const absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
-  if (authority.empty() || absl::StrContains(authority, "@")) return std::nullopt;
-  absl::string_view host = authority;
-  if (absl::StartsWith(host, "[")) {
-    const size_t close = host.find(']');
-    if (close == absl::string_view::npos) return std::nullopt;
-    host = host.substr(0, close + 1);
-  } else {
-    host = host.substr(0, host.find(':'));
-  }
-  if (host.empty()) return std::nullopt;
-  return std::make_pair(https, std::string(host));
-}
-
-// https, or http to a loopback host.
+// https, or http to a loopback host (the rule CreateRun's TwiML URL follows
+// too: service/validation.h).
 absl::Status CheckUrl(absl::string_view flag, absl::string_view url) {
-  if (url.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is required"));
-  std::optional<std::pair<bool, std::string>> parsed = UrlSchemeAndHost(url);
-  if (!parsed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " \"", url, "\" is not an http(s)://host[:port][/path] URL"));
-  }
-  const std::string& host = parsed->second;
-  if (!parsed->first && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, " \"", url, "\" must be https (http only to 127.0.0.1, [::1] or localhost)"));
-  }
-  return absl::OkStatus();
+  return ValidateHttpsUrl(url, flag);
 }
 
 // +, then 2 to 15 digits, the first not 0.

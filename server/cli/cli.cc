@@ -123,12 +123,13 @@ ABSL_FLAG(std::string, twilio_api_key_secret, EnvOr("CAMPAIGN_TWILIO_API_KEY_SEC
 ABSL_FLAG(std::string, twilio_api_base, EnvOr("CAMPAIGN_TWILIO_API_BASE", "https://api.twilio.com"),
           "twilio: scheme and host of the REST API (env CAMPAIGN_TWILIO_API_BASE)");
 ABSL_FLAG(std::string, twilio_from, EnvOr("CAMPAIGN_TWILIO_FROM", ""),
-          "twilio: the caller id of every call, E.164 (env CAMPAIGN_TWILIO_FROM)");
+          "twilio: the caller id of calls whose run names none, E.164 (env "
+          "CAMPAIGN_TWILIO_FROM)");
 ABSL_FLAG(std::string, twilio_twiml_url, EnvOr("CAMPAIGN_TWILIO_TWIML_URL", ""),
-          "twilio: the TwiML URL Twilio fetches when a call is answered, https "
-          "(env CAMPAIGN_TWILIO_TWIML_URL)");
+          "twilio: the TwiML URL Twilio fetches when a call is answered, for runs naming "
+          "none, https (env CAMPAIGN_TWILIO_TWIML_URL)");
 ABSL_FLAG(absl::Duration, twilio_ring_timeout, absl::Seconds(30),
-          "twilio: how long a call rings before no-answer");
+          "twilio: how long a call rings before no-answer, for runs naming no ring timeout");
 ABSL_FLAG(absl::Duration, twilio_max_call_duration, absl::Hours(4),
           "twilio: longest call; a call with no final status callback after ring timeout + "
           "this is looked up at Twilio");

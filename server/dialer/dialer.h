@@ -33,6 +33,10 @@ struct DialRequest {
   std::string token;
   // The worker placing the call (for logs).
   std::string worker;
+  // The run's call settings (caller id, TwiML URL, ring timeout, machine
+  // detection); an empty or zero field means the provider's default. The
+  // simulated dialer ignores them.
+  CallSettings settings;
 };
 
 // How a call ended.

@@ -72,6 +72,26 @@ bool IsTerminal(RunStatus status) {
          status == RunStatus::kCompleted || status == RunStatus::kFailed;
 }
 
+absl::string_view MachineDetectionName(MachineDetection detection) {
+  switch (detection) {
+    case MachineDetection::kOff:
+      return "";
+    case MachineDetection::kEnable:
+      return "enable";
+    case MachineDetection::kDetectMessageEnd:
+      return "detect_message_end";
+  }
+  return "";
+}
+
+std::optional<MachineDetection> ParseMachineDetection(absl::string_view name) {
+  for (MachineDetection detection :
+       {MachineDetection::kOff, MachineDetection::kEnable, MachineDetection::kDetectMessageEnd}) {
+    if (MachineDetectionName(detection) == name) return detection;
+  }
+  return std::nullopt;
+}
+
 absl::string_view RunActionName(RunAction action) {
   switch (action) {
     case RunAction::kStop:

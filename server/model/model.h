@@ -54,6 +54,44 @@ struct Lead {
   std::string name;
 };
 
+// Answering-machine detection of a run's calls (Twilio's MachineDetection).
+enum class MachineDetection {
+  // No detection (the default).
+  kOff,
+  // "Enable": the call's answerer is detected as soon as possible.
+  kEnable,
+  // "DetectMessageEnd": waits for a machine's greeting to end.
+  kDetectMessageEnd,
+};
+
+// The stored name of a detection mode ("enable", "detect_message_end"); empty
+// for kOff (stored as NULL).
+absl::string_view MachineDetectionName(MachineDetection detection);
+// Parses a stored name; empty is kOff; nullopt for a name this version does
+// not know.
+std::optional<MachineDetection> ParseMachineDetection(absl::string_view name);
+
+// How the calls of a run are placed, as CreateRun asked (validated). An empty
+// or zero field was not given: the server's flag applies when a call is
+// placed (--twilio-from, --twilio-twiml-url, --twilio-ring-timeout). Never
+// changes after CreateRun.
+struct CallSettings {
+  // The caller id (Twilio's `From`), E.164.
+  std::string caller_id;
+  // The TwiML URL Twilio fetches when a call is answered.
+  std::string twiml_url;
+  // Ring time before no-answer, seconds (5..600); 0: the server's default.
+  int32_t ring_timeout_seconds = 0;
+  MachineDetection machine_detection = MachineDetection::kOff;
+
+  friend bool operator==(const CallSettings& a, const CallSettings& b) {
+    return a.caller_id == b.caller_id && a.twiml_url == b.twiml_url &&
+           a.ring_timeout_seconds == b.ring_timeout_seconds &&
+           a.machine_detection == b.machine_detection;
+  }
+  friend bool operator!=(const CallSettings& a, const CallSettings& b) { return !(a == b); }
+};
+
 // A run as stored. Optional timestamps are unset until the event happens.
 struct Run {
   int64_t id = 0;
@@ -86,6 +124,12 @@ struct Run {
   std::optional<absl::Time> started_at;
   std::optional<absl::Time> ended_at;
   absl::Time updated_at;
+  // CreateRun's call settings.
+  CallSettings call_settings;
+  // Whether calls in progress are hung up when the run is stopped or
+  // cancelled: the `hang_up` of the first StopRun or CancelRun (true before
+  // one, and for failed runs).
+  bool hang_up_on_end = true;
 };
 
 // A job as stored.
@@ -120,6 +164,7 @@ struct NewRun {
   int64_t outbound_list_id = 0;
   int64_t project_id = 0;
   bool start_paused = false;
+  CallSettings call_settings;
   std::vector<Lead> leads;
 };
 

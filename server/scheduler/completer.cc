@@ -17,7 +17,8 @@ void Completer::Apply(HeldRun& run, const dialer::DialEvent& event) {
     case dialer::DialEvent::Kind::kAccepted:
       call.call_sid = event.call_sid;
       run.starts.push_back(store::CallStart{call.job_id, call.token, call.call_sid});
-      // Accepted after its run ended: end it now.
+      // Accepted after its run ended: end it now (when the run's calls are
+      // to be hung up; counted as dialed after the end either way).
       if (run.Ended()) EnforceRunEnd(run);
       return;
     case dialer::DialEvent::Kind::kRejected:
@@ -81,6 +82,9 @@ void Completer::EnforceRunEnd(HeldRun& run) {
   if (!run.Ended()) return;
   for (auto& [job_id, call] : run.calls) {
     CountIfDialedAfterEnd(run, call);
+    // StopRun or CancelRun with hang_up = false: the call ends on its own
+    // and its outcome is recorded as usual.
+    if (!run.control.hang_up_on_end) continue;
     if (call.hung_up || call.call_sid.empty()) continue;  // not accepted yet: on acceptance
     call.hung_up = true;
     absl::Status hung = dialer_->HangUp(call.call_sid);

@@ -1,7 +1,7 @@
 // The completer: turns the dialer's events into records and writes each
 // run's records in one fenced transaction per round (accepted calls and
 // outcomes as arrays, the run's counters moved once), and hangs up the calls
-// of a run that ended.
+// of a run that ended (unless its StopRun or CancelRun said hang_up = false).
 #ifndef CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
 #define CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
 
@@ -31,8 +31,9 @@ class Completer {
   // round and the status goes to the loop.
   absl::Status Flush(HeldRun& run);
 
-  // When the run has ended: counts calls dialed after its end, and hangs up
-  // its calls in progress (once each; their outcomes arrive as events).
+  // When the run has ended: counts calls dialed after its end, and, unless
+  // the run's hang_up_on_end is false, hangs up its calls in progress (once
+  // each; their outcomes arrive as events).
   void EnforceRunEnd(HeldRun& run);
 
  private:

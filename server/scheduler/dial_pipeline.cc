@@ -29,7 +29,8 @@ int DialPipeline::Dial(HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
     call.dialed_at = now;
     // Tracked before the dial: its events may arrive before Dial returns.
     dialer_->Dial(dialer::DialRequest{run.lease.business_id, run.lease.run_id, job.job_id,
-                                      job.lead_id, job.phone, job.token, worker_});
+                                      job.lead_id, job.phone, job.token, worker_,
+                                      run.call_settings});
     ++dialed;
   }
   return dialed;

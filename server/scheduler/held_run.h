@@ -59,6 +59,8 @@ struct TrackedCall {
 struct HeldRun {
   store::Lease lease;
   int32_t concurrency = 0;
+  // How its calls are placed (read once, at acquisition: never changes).
+  CallSettings call_settings;
   // The run's state as last read (every claim, recorded batch and lease
   // renewal refreshes it).
   store::RunControl control;

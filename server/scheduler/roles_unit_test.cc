@@ -322,6 +322,69 @@ TEST(CompleterTest, AnEndedRunsCallsAreHungUpOnceAndLateDialsCounted) {
   EXPECT_EQ(metrics.dialed_after_end, 2);
 }
 
+TEST(CompleterTest, ARunStoppedWithoutHangUpLetsItsCallsEndOnTheirOwn) {
+  CompleterRig rig(/*jobs=*/3);
+  FakeLeases& leases = rig.leases;
+  HeldRun& run = rig.run;
+  FakeDialer& dialer = rig.dialer;
+  DialPipeline& pipeline = rig.pipeline;
+  CountingMetrics& metrics = rig.metrics;
+  Completer& completer = rig.completer;
+  rig.DialAndApply(2);
+  // StopRun(hang_up = false) before job 2 was dialed.
+  const absl::Time stopped_at = run.calls[2].dialed_at - absl::Milliseconds(1);
+  run.calls[1].dialed_at = stopped_at - absl::Seconds(1);
+  leases.EndRun(RunStatus::kStopped, stopped_at, /*hang_up=*/false);
+  ASSERT_TRUE(completer.Flush(run).ok());
+  EXPECT_TRUE(run.Ended());
+  EXPECT_FALSE(run.control.hang_up_on_end);
+  completer.EnforceRunEnd(run);
+  EXPECT_TRUE(dialer.hung_up().empty()) << "nothing is hung up";
+  EXPECT_EQ(metrics.hung_up, 0);
+  EXPECT_EQ(metrics.dialed_after_end, 1) << "a dial after the stop is still counted";
+
+  // A call accepted after the stop is not hung up either (but counted).
+  TrackedCall& late = run.calls[3];
+  late.job_id = 3;
+  late.token = "t3";
+  late.dialed_at = absl::Now();
+  dialer::DialEvent accepted;
+  accepted.kind = dialer::DialEvent::Kind::kAccepted;
+  accepted.request.job_id = 3;
+  accepted.request.token = "t3";
+  accepted.call_sid = "CA3";
+  completer.Apply(run, accepted);
+  EXPECT_TRUE(dialer.hung_up().empty());
+  EXPECT_EQ(metrics.dialed_after_end, 2);
+
+  // The calls end with their real outcomes, recorded as usual.
+  dialer.EndAll(JobStatus::kCompleted);
+  for (const dialer::DialEvent& event : pipeline.TakeEvents()) completer.Apply(run, event);
+  ASSERT_EQ(run.results.size(), 2u);
+  for (const store::JobResult& result : run.results) {
+    EXPECT_EQ(result.status, JobStatus::kCompleted);
+    EXPECT_EQ(result.error, "") << "not reported as hung up";
+  }
+  ASSERT_TRUE(completer.Flush(run).ok());
+  EXPECT_EQ(run.calls.size(), 1u) << "only the late call is still in progress";
+  absl::MutexLock lock(&leases.mu());
+  EXPECT_EQ(leases.outcomes.size(), 2u);
+}
+
+TEST(CompleterTest, HangUpIsDecidedByTheRunNotByTheCall) {
+  // The same run state with hang_up_on_end true (StopRun's default) and
+  // false: only the former hangs up, its accepted calls and late ones alike.
+  for (const bool hang_up : {true, false}) {
+    CompleterRig rig(/*jobs=*/2);
+    rig.DialAndApply(2);
+    rig.leases.EndRun(RunStatus::kCancelled, absl::Now(), hang_up);
+    ASSERT_TRUE(rig.completer.Flush(rig.run).ok());
+    EXPECT_EQ(rig.dialer.hung_up().size(), hang_up ? 2u : 0u) << hang_up;
+    EXPECT_EQ(rig.metrics.hung_up, hang_up ? 2 : 0) << hang_up;
+    for (const auto& [job_id, call] : rig.run.calls) EXPECT_EQ(call.hung_up, hang_up) << job_id;
+  }
+}
+
 TEST(LeaseKeeperTest, ARenewalReportsEveryLeaseItDidNotRenewAsLost) {
   FakeLeases leases(/*queued_jobs=*/1);
   LeaseKeeper keeper(&leases, "unit", 10, 0);

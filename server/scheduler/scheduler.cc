@@ -192,6 +192,7 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     HeldRun& held = runs_[id];
     held.lease = run.lease;
     held.concurrency = run.concurrency;
+    held.call_settings = run.call_settings;
     held.previous_worker = run.previous_worker;
     absl::StatusOr<store::RunControl> control = leases_->Control(held.lease);
     if (!control.ok()) {

@@ -73,10 +73,12 @@ class FakeLeases : public store::LeaseRepository {
     control_.cancel_requested = true;
   }
   // The run as a Stop (or another end) leaves it: `status`, ended at `ended_at`.
-  void EndRun(RunStatus status, absl::Time ended_at) {
+  // `hang_up`: the run's hang_up_on_end (StopRun's option).
+  void EndRun(RunStatus status, absl::Time ended_at, bool hang_up = true) {
     absl::MutexLock lock(&mu_);
     control_.status = status;
     control_.ended_at = ended_at;
+    control_.hang_up_on_end = hang_up;
   }
   // Renewals from now on find the lease lost.
   void LoseLease() {

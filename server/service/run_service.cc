@@ -20,7 +20,8 @@ std::string ScopeText(std::optional<int64_t> business_id) {
 
 }  // namespace
 
-std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads) {
+std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads,
+                            const CallSettings& settings) {
   std::string canonical =
       absl::StrCat("create-run/v1;", input.concurrency, ";", input.outbound_list_id, ";",
                    input.project_id, ";", input.start_paused ? 1 : 0, ";", leads.size(), ";");
@@ -28,6 +29,14 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
     absl::StrAppend(&canonical, lead.lead_id, ";");
     AppendField(canonical, lead.phone);
     AppendField(canonical, lead.name);
+  }
+  // After the leads (their count is above, so where they end is known).
+  if (settings != CallSettings{}) {
+    absl::StrAppend(&canonical, "call-settings/v1;");
+    AppendField(canonical, settings.caller_id);
+    AppendField(canonical, settings.twiml_url);
+    absl::StrAppend(&canonical, settings.ring_timeout_seconds, ";",
+                    MachineDetectionName(settings.machine_detection), ";");
   }
   return Sha256Hex(canonical);
 }
@@ -50,17 +59,19 @@ absl::StatusOr<CreateRunOutput> RunService::CreateRun(const Caller& caller,
   RETURN_IF_ERROR(ValidateConcurrency(input.concurrency, limits_));
   RETURN_IF_ERROR(ValidateOptionalId(input.outbound_list_id, "outbound_list_id"));
   RETURN_IF_ERROR(ValidateOptionalId(input.project_id, "project_id"));
+  ASSIGN_OR_RETURN(CallSettings settings, NormalizeCallSettings(input.call_settings));
   ASSIGN_OR_RETURN(NormalizedLeads leads, NormalizeLeads(input.leads, limits_));
 
   NewRun run;
   run.business_id = business_id;
   run.created_by_user_id = caller.principal.user_id;
   run.request_id = input.request_id;
-  run.request_digest = CreateRunDigest(input, leads.leads);
+  run.request_digest = CreateRunDigest(input, leads.leads, settings);
   run.concurrency = input.concurrency;
   run.outbound_list_id = input.outbound_list_id;
   run.project_id = input.project_id;
   run.start_paused = input.start_paused;
+  run.call_settings = std::move(settings);
   run.leads = std::move(leads.leads);
   ASSIGN_OR_RETURN(store::CreatedRun created, store_->CreateRun(run));
   if (created.created) {
@@ -128,23 +139,27 @@ absl::StatusOr<Listing<Job>> RunService::ListJobs(const Caller& caller,
   return listing;
 }
 
-absl::StatusOr<StopRunOutput> RunService::StopRun(const Caller& caller, int64_t run_id) {
+absl::StatusOr<StopRunOutput> RunService::StopRun(const Caller& caller, int64_t run_id,
+                                                  bool hang_up) {
   ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kControl));
   RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
   absl::StatusOr<store::ChangedRun> changed =
-      store_->ApplyAction(business_id, run_id, RunAction::kStop);
+      store_->ApplyAction(business_id, run_id, RunAction::kStop, hang_up);
   if (!changed.ok()) {
     return AuditNotFound(*store_, caller.principal, business_id, run_id, changed.status());
   }
-  spdlog::info("{} stopped run {} ({} queued jobs cancelled)",
-               auth::DescribePrincipal(caller.principal), run_id, changed->cancelled_jobs);
+  spdlog::info("{} stopped run {} ({} queued jobs cancelled; calls in progress {})",
+               auth::DescribePrincipal(caller.principal), run_id, changed->cancelled_jobs,
+               changed->run.hang_up_on_end ? "hung up" : "left to finish");
   return StopRunOutput{std::move(changed->run), changed->cancelled_jobs};
 }
 
-absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id, RunAction action) {
+absl::StatusOr<Run> RunService::ChangeRun(const Caller& caller, int64_t run_id, RunAction action,
+                                          bool hang_up) {
   ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kControl));
   RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
-  absl::StatusOr<store::ChangedRun> changed = store_->ApplyAction(business_id, run_id, action);
+  absl::StatusOr<store::ChangedRun> changed =
+      store_->ApplyAction(business_id, run_id, action, hang_up);
   if (!changed.ok()) {
     return AuditNotFound(*store_, caller.principal, business_id, run_id, changed.status());
   }

@@ -15,7 +15,6 @@
 #include "server/model/model.h"
 #include "server/service/validation.h"
 #include "server/store/run_repository.h"
-#include "server/store/run_repository.h"
 
 namespace campaign {
 
@@ -30,6 +29,8 @@ struct CreateRunInput {
   int64_t outbound_list_id = 0;
   int64_t project_id = 0;
   bool start_paused = false;
+  // As sent; validated and normalised by CreateRun.
+  CallSettings call_settings;
 };
 
 // CreateRun's result.
@@ -87,9 +88,13 @@ class RunService {
   absl::StatusOr<Run> GetRun(const Caller& caller, int64_t run_id);
   absl::StatusOr<Listing<Run>> ListRuns(const Caller& caller, const ListRunsInput& input);
   absl::StatusOr<Listing<Job>> ListJobs(const Caller& caller, const ListJobsInput& input);
-  absl::StatusOr<StopRunOutput> StopRun(const Caller& caller, int64_t run_id);
-  // CancelRun, PauseRun and ResumeRun.
-  absl::StatusOr<Run> ChangeRun(const Caller& caller, int64_t run_id, RunAction action);
+  // `hang_up`: whether calls in progress are hung up (StopRun's option; the
+  // first Stop or Cancel of a run decides).
+  absl::StatusOr<StopRunOutput> StopRun(const Caller& caller, int64_t run_id, bool hang_up = true);
+  // CancelRun (with its `hang_up` option), PauseRun and ResumeRun (which
+  // ignore `hang_up`).
+  absl::StatusOr<Run> ChangeRun(const Caller& caller, int64_t run_id, RunAction action,
+                                bool hang_up = true);
 
  private:
   // Authorises `permission` and resolves the single business of the call.
@@ -100,8 +105,12 @@ class RunService {
 };
 
 // SHA-256 over a canonical encoding of what a CreateRun asks for (everything
-// but request_id), so a retry is told apart from a different request.
-std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads);
+// but request_id), so a retry is told apart from a different request. `leads`
+// and `settings` are the validated, normalised ones. Settings left at their
+// defaults add nothing, so the digest of a request without them is the one
+// earlier versions computed (a retry across an upgrade still matches).
+std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads,
+                            const CallSettings& settings);
 
 }  // namespace campaign
 

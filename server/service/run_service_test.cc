@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/store/run_repository.h"
+#include "server/util/crypto.h"
 #include "server/util/logging.h"
 
 namespace campaign {
@@ -54,6 +55,8 @@ class FakeRunRepository : public store::RunRepository {
   const std::vector<std::string>& calls() const { return calls_; }
   // Every NewRun CreateRun was given.
   const std::vector<NewRun>& created() const { return created_; }
+  // The hang_up of every ApplyAction, in order.
+  const std::vector<bool>& hang_ups() const { return hang_ups_; }
   // The leads of the last AddLeads.
   const std::vector<Lead>& last_added() const { return last_added_; }
   // The filter of the last ListRuns.
@@ -147,8 +150,9 @@ class FakeRunRepository : public store::RunRepository {
   }
 
   absl::StatusOr<store::ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
-                                                RunAction action) override {
+                                                RunAction action, bool hang_up) override {
     calls_.push_back(absl::StrCat("ApplyAction:", RunActionName(action)));
+    hang_ups_.push_back(hang_up);
     if (absl::Status s = TakeFailure(); !s.ok()) return s;
     absl::StatusOr<Run*> run = Find(business_id, run_id);
     if (!run.ok()) return run.status();
@@ -181,6 +185,7 @@ class FakeRunRepository : public store::RunRepository {
   int64_t next_job_id_ = 1000;
   std::vector<std::string> calls_;
   std::vector<NewRun> created_;
+  std::vector<bool> hang_ups_;
   std::vector<Lead> last_added_;
   std::optional<int64_t> last_list_business_;
   absl::Status fail_next_;
@@ -509,6 +514,15 @@ TEST_F(RunServiceTest, ARetriedRequestIdWithADifferentBodyIsRefused) {
       {"a lead_id", [](CreateRunInput& in) { in.leads[1].lead_id = 3; }},
       {"the lead order", [](CreateRunInput& in) { std::swap(in.leads[0], in.leads[1]); }},
       {"one lead fewer", [](CreateRunInput& in) { in.leads.pop_back(); }},
+      {"caller_id", [](CreateRunInput& in) { in.call_settings.caller_id = "+14155550100"; }},
+      {"twiml_url",
+       [](CreateRunInput& in) { in.call_settings.twiml_url = "https://example.com/twiml"; }},
+      {"ring_timeout_seconds",
+       [](CreateRunInput& in) { in.call_settings.ring_timeout_seconds = 45; }},
+      {"machine_detection",
+       [](CreateRunInput& in) {
+         in.call_settings.machine_detection = MachineDetection::kDetectMessageEnd;
+       }},
   };
   for (const auto& [what, change] : changes) {
     CreateRunInput input = Input();
@@ -521,12 +535,54 @@ TEST_F(RunServiceTest, ARetriedRequestIdWithADifferentBodyIsRefused) {
 TEST(CreateRunDigestTest, CoversTheBodyButNotTheRequestId) {
   const CreateRunInput a = Input("req-a");
   const CreateRunInput b = Input("req-b");
-  EXPECT_EQ(CreateRunDigest(a, a.leads), CreateRunDigest(b, b.leads));
-  EXPECT_EQ(CreateRunDigest(a, a.leads).size(), 64u);  // SHA-256, hex
+  EXPECT_EQ(CreateRunDigest(a, a.leads, {}), CreateRunDigest(b, b.leads, {}));
+  EXPECT_EQ(CreateRunDigest(a, a.leads, {}).size(), 64u);  // SHA-256, hex
   // Field boundaries are encoded: moving characters between fields changes it.
   std::vector<Lead> one = {{1, "+1415", "5550101"}};
   std::vector<Lead> other = {{1, "+14155550101", ""}};
-  EXPECT_NE(CreateRunDigest(a, one), CreateRunDigest(a, other));
+  EXPECT_NE(CreateRunDigest(a, one, {}), CreateRunDigest(a, other, {}));
+  CallSettings url_in_caller_id;
+  url_in_caller_id.caller_id = "+1415https://x";
+  CallSettings url_moved;
+  url_moved.caller_id = "+1415";
+  url_moved.twiml_url = "https://x";
+  EXPECT_NE(CreateRunDigest(a, a.leads, url_in_caller_id), CreateRunDigest(a, a.leads, url_moved));
+}
+
+TEST(CreateRunDigestTest, WithoutCallSettingsItIsTheDigestOfEarlierVersions) {
+  // A request without call settings digests exactly as before they existed,
+  // so a retry across an upgrade still finds its run (value computed by the
+  // version before call settings).
+  CreateRunInput input;
+  input.concurrency = 2;
+  const std::vector<Lead> leads = {{1, "+14155550101", "Ada"}};
+  EXPECT_EQ(CreateRunDigest(input, leads, {}),
+            Sha256Hex("create-run/v1;2;0;0;0;1;1;12:+14155550101;3:Ada;"));
+}
+
+TEST_F(RunServiceTest, CallSettingsReachTheStoreNormalisedAndBadOnesAreRefused) {
+  const Caller owner = Tenant(Role::kOwner);
+  CreateRunInput input = Input();
+  input.call_settings.caller_id = "+1 415-555-0100";
+  input.call_settings.twiml_url = "https://example.com/twiml";
+  input.call_settings.ring_timeout_seconds = 45;
+  input.call_settings.machine_detection = MachineDetection::kEnable;
+  ASSERT_TRUE(service_.CreateRun(owner, input).ok());
+  ASSERT_EQ(store_.created().size(), 1u);
+  const CallSettings& stored = store_.created()[0].call_settings;
+  EXPECT_EQ(stored.caller_id, "+14155550100");
+  EXPECT_EQ(stored.twiml_url, "https://example.com/twiml");
+  EXPECT_EQ(stored.ring_timeout_seconds, 45);
+  EXPECT_EQ(stored.machine_detection, MachineDetection::kEnable);
+
+  input.request_id = "req-bad";
+  input.call_settings.twiml_url = "http://example.com/twiml";
+  absl::StatusOr<CreateRunOutput> refused = service_.CreateRun(owner, input);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(),
+            "call_settings.twiml_url \"http://example.com/twiml\" must be https (http only to "
+            "127.0.0.1, [::1] or localhost)");
+  EXPECT_EQ(store_.created().size(), 1u) << "nothing reaches the store";
 }
 
 // --- Paging ------------------------------------------------------------------
@@ -604,6 +660,15 @@ TEST_F(RunServiceTest, StopAndChangeApplyTheActionAskedFor) {
   }
   EXPECT_EQ(store_.calls(), (std::vector<std::string>{"ApplyAction:stop", "ApplyAction:cancel",
                                                       "ApplyAction:pause", "ApplyAction:resume"}));
+  EXPECT_EQ(store_.hang_ups(), (std::vector<bool>{true, true, true, true})) << "the default";
+}
+
+TEST_F(RunServiceTest, StopAndCancelPassTheirHangUpChoiceToTheStore) {
+  const int64_t run_id = store_.AddRun(kBusiness);
+  const Caller agent = Tenant(Role::kAgent);
+  ASSERT_TRUE(service_.StopRun(agent, run_id, /*hang_up=*/false).ok());
+  ASSERT_TRUE(service_.ChangeRun(agent, run_id, RunAction::kCancel, /*hang_up=*/false).ok());
+  EXPECT_EQ(store_.hang_ups(), (std::vector<bool>{false, false}));
 }
 
 }  // namespace

@@ -10,8 +10,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "server/util/status_macros.h"
 
 namespace campaign {
@@ -119,6 +121,30 @@ absl::Status CheckRange(const std::vector<Lead>& leads, size_t begin, size_t end
     phones[i] = *std::move(phone);
   }
   return absl::OkStatus();
+}
+
+// "host" of an http(s) URL's authority (no userinfo; brackets of an IPv6
+// literal kept) and whether the scheme is https; nullopt when `url` is not
+// http(s)://host[:port][/...].
+std::optional<std::pair<bool, std::string>> UrlSchemeAndHost(absl::string_view url) {
+  bool https = false;
+  if (absl::ConsumePrefix(&url, "https://")) {
+    https = true;
+  } else if (!absl::ConsumePrefix(&url, "http://")) {
+    return std::nullopt;
+  }
+  const absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  if (authority.empty() || absl::StrContains(authority, "@")) return std::nullopt;
+  absl::string_view host = authority;
+  if (absl::StartsWith(host, "[")) {
+    const size_t close = host.find(']');
+    if (close == absl::string_view::npos) return std::nullopt;
+    host = host.substr(0, close + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (host.empty()) return std::nullopt;
+  return std::make_pair(https, std::string(host));
 }
 
 }  // namespace
@@ -285,6 +311,52 @@ absl::Status ValidateOptionalId(int64_t id, absl::string_view field) {
     return absl::InvalidArgumentError(absl::StrFormat("%s must be >= 0, got %d", field, id));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateHttpsUrl(absl::string_view url, absl::string_view field) {
+  if (url.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (url.size() > kMaxUrlBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s is %d bytes; at most %d are allowed", field, url.size(), kMaxUrlBytes));
+  }
+  for (const char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " ", Quote(url), " contains a space or a control character"));
+    }
+  }
+  std::optional<std::pair<bool, std::string>> parsed = UrlSchemeAndHost(url);
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(url), " is not an http(s)://host[:port][/path] URL"));
+  }
+  const std::string& host = parsed->second;
+  if (!parsed->first && host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " ", Quote(url), " must be https (http only to 127.0.0.1, [::1] or localhost)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CallSettings> NormalizeCallSettings(const CallSettings& settings) {
+  CallSettings normalized = settings;
+  if (!settings.caller_id.empty()) {
+    ASSIGN_OR_RETURN(normalized.caller_id,
+                     NormalizePhone(settings.caller_id, "call_settings.caller_id"));
+  }
+  if (!settings.twiml_url.empty()) {
+    RETURN_IF_ERROR(ValidateHttpsUrl(settings.twiml_url, "call_settings.twiml_url"));
+  }
+  if (settings.ring_timeout_seconds != 0 &&
+      (settings.ring_timeout_seconds < kMinRingTimeoutSeconds ||
+       settings.ring_timeout_seconds > kMaxRingTimeoutSeconds)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "call_settings.ring_timeout_seconds must be within %d..%d (0: the server's default), "
+        "got %d",
+        kMinRingTimeoutSeconds, kMaxRingTimeoutSeconds, settings.ring_timeout_seconds));
+  }
+  return normalized;
 }
 
 absl::StatusOr<int32_t> EffectivePageSize(int32_t page_size) {

@@ -32,6 +32,12 @@ inline constexpr size_t kMaxLeadNameBytes = 255;
 inline constexpr int32_t kDefaultPageSize = 50;
 inline constexpr int32_t kMaxPageSize = 1000;
 
+// Longest TwiML URL, in bytes.
+inline constexpr size_t kMaxUrlBytes = 2048;
+// Ring timeouts a run may ask for, seconds (Twilio accepts 5..600).
+inline constexpr int32_t kMinRingTimeoutSeconds = 5;
+inline constexpr int32_t kMaxRingTimeoutSeconds = 600;
+
 // Leads after validation: phones in E.164, repeated lead_ids dropped.
 struct NormalizedLeads {
   std::vector<Lead> leads;
@@ -63,6 +69,20 @@ absl::Status ValidatePositiveId(int64_t id, absl::string_view field);
 
 // Validates an optional id field that must be >= 0 (`field` names it).
 absl::Status ValidateOptionalId(int64_t id, absl::string_view field);
+
+// Validates a URL the provider fetches or that reaches us: https, or http
+// only to a loopback host (127.0.0.1, [::1], localhost: tests and local
+// fakes); no userinfo, no spaces or control characters, at most kMaxUrlBytes.
+// INVALID_ARGUMENT naming `field` (a request field or a flag such as
+// "--twilio-twiml-url") and the value; empty is "is required". The one rule
+// for the --twilio-*/--webhook-* URL flags (server/app) and CreateRun's
+// call_settings.twiml_url.
+absl::Status ValidateHttpsUrl(absl::string_view url, absl::string_view field);
+
+// Validates CreateRun's call settings and normalises the caller id to E.164
+// (any format NormalizePhone accepts); fields left empty or zero stay so (the
+// server's defaults apply). Errors name "call_settings.<field>" and the value.
+absl::StatusOr<CallSettings> NormalizeCallSettings(const CallSettings& settings);
 
 // Maps a requested page size to the effective one: 0 means the default,
 // larger than the maximum is lowered to it, negative is INVALID_ARGUMENT.

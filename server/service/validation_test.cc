@@ -595,5 +595,83 @@ TEST(EffectivePageSizeTest, DefaultsClampsAndRefuses) {
                                     {"page_size"}));
 }
 
+// --- URLs and call settings ---------------------------------------------------
+
+TEST(ValidateHttpsUrlTest, HttpsAnywhereHttpOnlyToLoopback) {
+  for (const char* url :
+       {"https://example.com/twiml", "https://example.com:8443/a?b=c", "https://[2001:db8::1]/x",
+        "http://127.0.0.1:8080/twiml", "http://localhost/x", "http://[::1]:9/x"}) {
+    EXPECT_TRUE(ValidateHttpsUrl(url, "twiml_url").ok()) << url;
+  }
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(ValidateHttpsUrl("http://example.com/twiml", "twiml_url"),
+                            {"twiml_url", "\"http://example.com/twiml\"",
+                             "must be https (http only to 127.0.0.1, [::1] or localhost)"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateHttpsUrl("ftp://example.com/x", "--some-flag"),
+      {"--some-flag", "\"ftp://example.com/x\"", "is not an http(s)://host[:port][/path] URL"}));
+  // Userinfo would hide the real host ("https://127.0.0.1@evil.example").
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("http://127.0.0.1@evil.example/", "u"),
+                                    {"is not an http(s)://host"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("https:///path", "u"), {"is not an"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("https://[::1/x", "u"), {"is not an"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("", "twiml_url"), {"twiml_url is required"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("https://example.com/a b", "u"),
+                                    {"\"https://example.com/a b\"", "space or a control"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateHttpsUrl("https://example.com/\n", "u"),
+                                    {"\"https://example.com/\\n\"", "control character"}));
+  const std::string long_url = "https://example.com/" + std::string(kMaxUrlBytes, 'a');
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateHttpsUrl(long_url, "u"),
+      {absl::StrFormat("u is %d bytes; at most %d", long_url.size(), kMaxUrlBytes)}));
+}
+
+TEST(NormalizeCallSettingsTest, EmptySettingsStayEmpty) {
+  absl::StatusOr<CallSettings> settings = NormalizeCallSettings(CallSettings{});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(*settings, CallSettings{});
+}
+
+TEST(NormalizeCallSettingsTest, ValidSettingsAreKeptAndTheCallerIdNormalised) {
+  CallSettings in;
+  in.caller_id = "+44 20 7946 0958";
+  in.twiml_url = "https://example.com/twiml?x=1";
+  in.ring_timeout_seconds = 5;
+  in.machine_detection = MachineDetection::kDetectMessageEnd;
+  absl::StatusOr<CallSettings> out = NormalizeCallSettings(in);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->caller_id, "+442079460958");
+  EXPECT_EQ(out->twiml_url, in.twiml_url);
+  EXPECT_EQ(out->ring_timeout_seconds, 5);
+  EXPECT_EQ(out->machine_detection, MachineDetection::kDetectMessageEnd);
+  in.ring_timeout_seconds = 600;
+  EXPECT_TRUE(NormalizeCallSettings(in).ok());
+}
+
+TEST(NormalizeCallSettingsTest, EachBadFieldIsNamedWithItsValue) {
+  CallSettings bad_caller;
+  bad_caller.caller_id = "12345";
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeCallSettings(bad_caller).status(),
+      {"call_settings.caller_id", "\"12345\"", "not a valid international phone number"}));
+  CallSettings extension;
+  extension.caller_id = "+14155550100 ext. 12";
+  EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(extension).status(),
+                                    {"call_settings.caller_id", "extension"}));
+  CallSettings http_url;
+  http_url.twiml_url = "http://example.com/twiml";
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeCallSettings(http_url).status(),
+      {"call_settings.twiml_url", "\"http://example.com/twiml\"", "must be https"}));
+  for (const int32_t timeout : {-1, 1, 4, 601, std::numeric_limits<int32_t>::max()}) {
+    CallSettings ring;
+    ring.ring_timeout_seconds = timeout;
+    EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallSettings(ring).status(),
+                                      {"call_settings.ring_timeout_seconds must be within 5..600",
+                                       absl::StrCat("got ", timeout)}))
+        << timeout;
+  }
+}
+
 }  // namespace
 }  // namespace campaign

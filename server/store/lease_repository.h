@@ -34,6 +34,9 @@ struct AcquiredRun {
   int32_t concurrency = 0;
   // The worker that held it before (its lease expired, or it released it).
   std::string previous_worker;
+  // CreateRun's call settings (they never change, so they are read once
+  // here rather than with every claim).
+  CallSettings call_settings;
 };
 
 // What a worker needs to know of its run before it claims or dials.
@@ -44,6 +47,9 @@ struct RunControl {
   int64_t in_progress = 0;
   // When the run ended (stopped, cancelled, completed, failed); unset before.
   std::optional<absl::Time> ended_at;
+  // Whether the run's calls in progress are hung up once it has ended (the
+  // hang_up of its first StopRun or CancelRun; true otherwise).
+  bool hang_up_on_end = true;
 
   // True when new dials may start: running and no cancel requested.
   bool Dispatchable() const { return status == RunStatus::kRunning && !cancel_requested; }

@@ -45,6 +45,7 @@ RunControl ControlFromRow(const pqxx::row& row) {
   if (!row["ended_at_us"].is_null()) {
     control.ended_at = absl::FromUnixMicros(row["ended_at_us"].as<int64_t>());
   }
+  control.hang_up_on_end = row["hang_up_on_end"].as<bool>();
   return control;
 }
 
@@ -157,6 +158,7 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
           run.lease.worker = worker;
           run.concurrency = row["concurrency"].as<int32_t>();
           run.previous_worker = row["previous_worker"].as<std::string>();
+          run.call_settings = CallSettingsFromRow(row);
           acquired.push_back(std::move(run));
         }
         return acquired;

@@ -47,7 +47,19 @@ Run RunFromRow(const pqxx::row& row) {
   run.started_at = OptionalTime(row["started_at_us"]);
   run.ended_at = OptionalTime(row["ended_at_us"]);
   run.updated_at = Time(row["updated_at_us"]);
+  run.call_settings = CallSettingsFromRow(row);
+  run.hang_up_on_end = row["hang_up_on_end"].as<bool>();
   return run;
+}
+
+CallSettings CallSettingsFromRow(const pqxx::row& row) {
+  CallSettings settings;
+  settings.caller_id = row["caller_id"].as<std::string>();
+  settings.twiml_url = row["twiml_url"].as<std::string>();
+  settings.ring_timeout_seconds = row["ring_timeout_seconds"].as<int32_t>();
+  settings.machine_detection = ParseMachineDetection(row["machine_detection"].as<std::string>())
+                                   .value_or(MachineDetection::kOff);
+  return settings;
 }
 
 Job JobFromRow(const pqxx::row& row) {

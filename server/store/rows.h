@@ -15,6 +15,12 @@ namespace campaign::store {
 // (queries/runs.sql), read by name; other columns of the row are ignored.
 Run RunFromRow(const pqxx::row& row);
 
+// Decodes a run's call settings from the columns caller_id, twiml_url,
+// ring_timeout_seconds and machine_detection (NULLs coalesced to '' and 0,
+// as RunColumns and AcquireRuns return them). An unknown machine_detection
+// name reads as off.
+CallSettings CallSettingsFromRow(const pqxx::row& row);
+
 // Decodes a row holding the columns of the JobColumns fragment, read by name.
 Job JobFromRow(const pqxx::row& row);
 

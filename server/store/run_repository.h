@@ -81,9 +81,16 @@ class RunRepository {
                                              std::optional<int64_t> after_id, int32_t limit) = 0;
 
   // Applies a user action (see PlanTransition) atomically with the scheduler's
-  // claims; queued jobs cancelled by it are cancelled in the same step.
+  // claims; queued jobs cancelled by it are cancelled in the same step. For
+  // the first Stop or Cancel of a run (not yet cancel-requested or ended),
+  // `hang_up` is recorded as the run's hang_up_on_end; otherwise it is
+  // ignored (the first choice stands). Pause and Resume ignore it.
   virtual absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
-                                                 RunAction action) = 0;
+                                                 RunAction action, bool hang_up) = 0;
+  // The same with hang_up = true (the default of StopRun and CancelRun).
+  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id, RunAction action) {
+    return ApplyAction(business_id, run_id, action, /*hang_up=*/true);
+  }
 
   // The business owning a run, looked up across businesses (nullopt when no
   // business has it); for telling a cross-business probe from a missing run in

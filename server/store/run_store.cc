@@ -73,10 +73,12 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
           return absl::NotFoundError(absl::StrCat("business ", run.business_id, " not found"));
         }
         const RunStatus initial = run.start_paused ? RunStatus::kPaused : RunStatus::kPending;
-        pqxx::result inserted =
-            txn.exec_params(sql::kInsertRun, run.business_id, run.outbound_list_id,
-                            run.created_by_user_id, run.request_id, run.request_digest,
-                            run.concurrency, std::string(RunStatusName(initial)), run.project_id);
+        pqxx::result inserted = txn.exec_params(
+            sql::kInsertRun, run.business_id, run.outbound_list_id, run.created_by_user_id,
+            run.request_id, run.request_digest, run.concurrency,
+            std::string(RunStatusName(initial)), run.project_id, run.call_settings.caller_id,
+            run.call_settings.twiml_url, run.call_settings.ring_timeout_seconds,
+            std::string(MachineDetectionName(run.call_settings.machine_detection)));
         if (inserted.empty()) {
           // Another request with this request_id committed first (ON CONFLICT
           // waited for it); this statement's fresh snapshot sees its run.
@@ -204,7 +206,7 @@ absl::StatusOr<Page<Job>> RunStore::ListJobs(int64_t business_id, int64_t run_id
 }
 
 absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t run_id,
-                                                 RunAction action) {
+                                                 RunAction action, bool hang_up) {
   return database_->Transact(
       Tenancy::Business(business_id), absl::StrCat(RunActionName(action), " run"),
       [&](pqxx::work& txn) -> absl::StatusOr<ChangedRun> {
@@ -223,9 +225,15 @@ absl::StatusOr<ChangedRun> RunStore::ApplyAction(int64_t business_id, int64_t ru
                                CancelReason(action == RunAction::kStop ? RunStatus::kStopped
                                                                        : RunStatus::kCancelled));
         }
-        pqxx::result updated = txn.exec_params(sql::kApplyTransition, run_id, business_id,
-                                               std::string(RunStatusName(plan->to)),
-                                               plan->request_cancel, plan->ends_run, cancelled);
+        // The first Stop or Cancel decides whether calls in progress are
+        // hung up; a later one (the run is already cancel-requested or
+        // ended) leaves the choice as it is.
+        const bool first_end_request =
+            (action == RunAction::kStop || action == RunAction::kCancel) &&
+            !current.cancel_requested && current.status && !IsTerminal(*current.status);
+        pqxx::result updated = txn.exec_params(
+            sql::kApplyTransition, run_id, business_id, std::string(RunStatusName(plan->to)),
+            plan->request_cancel, plan->ends_run, cancelled, hang_up, first_end_request);
         return ChangedRun{RunFromRow(updated[0]), cancelled};
       });
 }

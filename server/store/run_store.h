@@ -52,9 +52,11 @@ class RunStore : public RunRepository {
 
   // Applies a user action (see PlanTransition) with the run row locked, so it
   // serialises with the scheduler's claims: queued jobs cancelled by it are
-  // cancelled in the same transaction.
-  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id,
-                                         RunAction action) override;
+  // cancelled in the same transaction. The first Stop or Cancel records
+  // `hang_up` (see RunRepository::ApplyAction).
+  absl::StatusOr<ChangedRun> ApplyAction(int64_t business_id, int64_t run_id, RunAction action,
+                                         bool hang_up) override;
+  using RunRepository::ApplyAction;
 
   // The business owning a run, looked up across businesses; for telling a
   // cross-business probe from a missing run in security logs only.

@@ -1,6 +1,7 @@
 #include "server/twilio/twilio_dialer.h"
 
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,19 @@ std::optional<CallStatus> MostAdvanced(const std::vector<RecordedCallEvent>& eve
     if (!best || IsProgress(*best, event.callback.call_status)) best = event.callback.call_status;
   }
   return best;
+}
+
+// Twilio's MachineDetection value of a detection mode; empty for off.
+std::string MachineDetectionParam(MachineDetection detection) {
+  switch (detection) {
+    case MachineDetection::kOff:
+      return "";
+    case MachineDetection::kEnable:
+      return "Enable";
+    case MachineDetection::kDetectMessageEnd:
+      return "DetectMessageEnd";
+  }
+  return "";
 }
 
 // Why Twilio refused a request, as a job's error.
@@ -79,9 +93,15 @@ int TwilioDialer::UnknownOutcomes() const {
   return unknown;
 }
 
-absl::Duration TwilioDialer::UnknownOutcomeWait() const {
+absl::Duration TwilioDialer::RingTimeout(const dialer::DialRequest& request) const {
+  return request.settings.ring_timeout_seconds > 0
+             ? absl::Seconds(request.settings.ring_timeout_seconds)
+             : options_.ring_timeout;
+}
+
+absl::Duration TwilioDialer::UnknownOutcomeWait(const dialer::DialRequest& request) const {
   return options_.unknown_outcome_wait > absl::ZeroDuration() ? options_.unknown_outcome_wait
-                                                              : 2 * options_.ring_timeout;
+                                                              : 2 * RingTimeout(request);
 }
 
 void TwilioDialer::Emit(const dialer::DialEvent& event) {
@@ -99,13 +119,15 @@ void TwilioDialer::Dial(const dialer::DialRequest& request) {
     live.request = request;
     live.dialed_at = absl::Now();
   }
+  // The run's settings, else the flags'.
   CreateCallParams params;
   params.to = request.phone;
-  params.from = options_.from;
-  params.url = options_.twiml_url;
+  params.from = request.settings.caller_id.empty() ? options_.from : request.settings.caller_id;
+  params.url = request.settings.twiml_url.empty() ? options_.twiml_url : request.settings.twiml_url;
   params.status_callback = StatusCallbackUrl(options_.public_url, request.business_id,
                                              request.run_id, request.job_id, request.token);
-  params.timeout = options_.ring_timeout;
+  params.timeout = RingTimeout(request);
+  params.machine_detection = MachineDetectionParam(request.settings.machine_detection);
   client_->CreateCall(
       params, [this, token = request.token](RestResult result) { OnCreated(token, result); });
 }
@@ -134,7 +156,7 @@ void TwilioDialer::OnCreated(const std::string& token, const RestResult& result)
           "run {} job {}: the outcome of the create-call request is unknown ({}); not retried, "
           "waiting up to {} for a status callback of token {}",
           it->second.request.run_id, it->second.request.job_id, result.message,
-          absl::FormatDuration(UnknownOutcomeWait()), token);
+          absl::FormatDuration(UnknownOutcomeWait(it->second.request)), token);
       return;
     }
   }
@@ -224,9 +246,9 @@ void TwilioDialer::PollLoop() {
 
 void TwilioDialer::Poll() {
   const absl::Time now = absl::Now();
-  const absl::Duration overdue_after = options_.ring_timeout + options_.max_call_duration;
-  std::map<int64_t, std::vector<std::string>> in_call;      // by business
-  std::vector<std::pair<std::string, absl::Time>> unknown;  // token, since
+  std::map<int64_t, std::vector<std::string>> in_call;  // by business
+  // Token, since when, and how long to wait for a callback naming it.
+  std::vector<std::tuple<std::string, absl::Time, absl::Duration>> unknown;
   std::vector<std::string> overdue;
   {
     absl::MutexLock lock(&mu_);
@@ -235,12 +257,14 @@ void TwilioDialer::Poll() {
         case Live::State::kCreating:
           break;
         case Live::State::kUnknownOutcome:
-          unknown.emplace_back(token, live.unknown_since);
+          unknown.emplace_back(token, live.unknown_since, UnknownOutcomeWait(live.request));
           break;
         case Live::State::kInCall:
           in_call[live.request.business_id].push_back(live.call_sid);
-          if (now - live.accepted_at > overdue_after && !live.lookup_running &&
-              now - live.last_lookup > options_.overdue_lookup_interval) {
+          // Overdue after the call's own ring timeout (the run's, else the
+          // flag's) plus the longest call.
+          if (now - live.accepted_at > RingTimeout(live.request) + options_.max_call_duration &&
+              !live.lookup_running && now - live.last_lookup > options_.overdue_lookup_interval) {
             live.lookup_running = true;
             live.last_lookup = now;
             overdue.push_back(live.call_sid);
@@ -262,7 +286,7 @@ void TwilioDialer::Poll() {
       if (outcome) End(event.callback.call_sid, ToCallOutcome(*outcome));
     }
   }
-  for (const auto& [token, since] : unknown) {
+  for (const auto& [token, since, wait] : unknown) {
     absl::StatusOr<std::vector<RecordedCallEvent>> events = inbox_->EventsByToken(token);
     if (!events.ok()) {
       spdlog::warn("twilio dialer: cannot read the call events of token {}: {}", token,
@@ -278,7 +302,7 @@ void TwilioDialer::Poll() {
         End(call_sid, ToCallOutcome(*OutcomeOf(final_event->callback.call_status,
                                                final_event->callback.sip_response_code)));
       }
-    } else if (now - since > UnknownOutcomeWait()) {
+    } else if (now - since > wait) {
       Reject(token, "dial outcome unknown (no callback)");
     }
   }

@@ -1,6 +1,8 @@
 // The Twilio dialer: dialer::Dialer over Twilio Programmable Voice.
 //
-// Dial sends a create request (RestClient::CreateCall) and returns at once.
+// Dial sends a create request (RestClient::CreateCall) with the run's call
+// settings (From, Url, Timeout, MachineDetection when asked for), each
+// falling back to the flag's default, and returns at once.
 // Its answer is the call's first event: 2xx → kAccepted with the call SID;
 // a definite refusal (4xx, retries used up) → kRejected with "twilio
 // <code>: <message>". When the outcome of the create request is unknown (a
@@ -14,8 +16,8 @@
 // Twilio reached records them in the inbox, and this dialer's poller thread
 // asks the inbox, every `poll_interval`, for the final events of the calls
 // it has in flight (one read per business) and reports each as kEnded with
-// OutcomeOf(status). A call without a final callback after ring timeout +
-// `max_call_duration` is looked up at Twilio (GET Calls/{sid}).
+// OutcomeOf(status). A call without a final callback after its own ring
+// timeout + `max_call_duration` is looked up at Twilio (GET Calls/{sid}).
 //
 // Lookups (reconciliation after a takeover) read the inbox first and ask
 // Twilio only when it has no final answer; HangUp ends a call (Status=
@@ -40,16 +42,18 @@
 namespace campaign::twilio {
 
 // Settings of the Twilio dialer (flags --twilio-*, --webhook-public-url).
+// from, twiml_url and ring_timeout are defaults: a run's call settings
+// (DialRequest::settings) override them per call.
 struct TwilioDialerOptions {
-  // The caller id (E.164) of every call.
+  // The caller id (E.164) of calls whose run names none.
   std::string from;
-  // The TwiML Twilio fetches when a call is answered.
+  // The TwiML Twilio fetches when a call is answered, for runs naming none.
   std::string twiml_url;
   // The base URL of our status-callback listener as Twilio reaches it.
   std::string public_url;
-  // Ring time before no-answer (Twilio's Timeout).
+  // Ring time before no-answer (Twilio's Timeout) for runs naming none.
   absl::Duration ring_timeout = absl::Seconds(30);
-  // Longest a call may last; a call without a final callback after ring
+  // Longest a call may last; a call without a final callback after its ring
   // timeout + this is looked up at Twilio.
   absl::Duration max_call_duration = absl::Hours(4);
   // How often the inbox is read for the calls in flight.
@@ -133,7 +137,9 @@ class TwilioDialer final : public dialer::Dialer {
   void PollLoop();
   // GET Calls/{sid}, waiting up to lookup_timeout.
   RestResult FetchSync(absl::string_view call_sid);
-  absl::Duration UnknownOutcomeWait() const;
+  // The call's ring timeout: the run's, else options_.ring_timeout.
+  absl::Duration RingTimeout(const dialer::DialRequest& request) const;
+  absl::Duration UnknownOutcomeWait(const dialer::DialRequest& request) const;
 
   const TwilioDialerOptions options_;
   std::unique_ptr<RestClient> client_;

@@ -199,6 +199,44 @@ TEST_F(TwilioDialerTest, AnAcceptedCreateIsReportedWithTheCallSidAndTheFormNames
   EXPECT_EQ(dialer_->InFlight(), 1);
 }
 
+TEST_F(TwilioDialerTest, ARunsCallSettingsAreSentAndTheFlagsDefaultsApplyOtherwise) {
+  Start();
+  dialer::DialRequest custom = Request(1, "token-custom");
+  custom.settings.caller_id = "+14155550199";
+  custom.settings.twiml_url = "https://run.example.com/voice.xml";
+  custom.settings.ring_timeout_seconds = 45;
+  custom.settings.machine_detection = MachineDetection::kDetectMessageEnd;
+  dialer::DialRequest enable = Request(2, "token-enable");
+  enable.settings.machine_detection = MachineDetection::kEnable;
+  dialer_->Dial(custom);
+  ASSERT_TRUE(events_.WaitFor("token-custom", 1));
+  dialer_->Dial(enable);
+  ASSERT_TRUE(events_.WaitFor("token-enable", 1));
+  dialer_->Dial(Request(3, "token-default"));
+  ASSERT_TRUE(events_.WaitFor("token-default", 1));
+  const std::vector<testing::FakeCreate> creates = fake_.Creates();
+  ASSERT_EQ(creates.size(), 3u);
+
+  const FormParams& first = creates[0].form;
+  EXPECT_EQ(FindParam(first, "From"), "+14155550199");
+  EXPECT_EQ(FindParam(first, "Url"), "https://run.example.com/voice.xml");
+  EXPECT_EQ(FindParam(first, "Timeout"), "45");
+  EXPECT_EQ(FindParam(first, "MachineDetection"), "DetectMessageEnd");
+
+  // Only machine detection asked for: everything else from the flags.
+  const FormParams& second = creates[1].form;
+  EXPECT_EQ(FindParam(second, "From"), "+15005550006");
+  EXPECT_EQ(FindParam(second, "Url"), "https://twiml.example.com/voice.xml");
+  EXPECT_EQ(FindParam(second, "Timeout"), "30");
+  EXPECT_EQ(FindParam(second, "MachineDetection"), "Enable");
+
+  const FormParams& third = creates[2].form;
+  EXPECT_EQ(FindParam(third, "From"), "+15005550006");
+  EXPECT_EQ(FindParam(third, "Url"), "https://twiml.example.com/voice.xml");
+  EXPECT_EQ(FindParam(third, "Timeout"), "30");
+  EXPECT_EQ(CountParam(third, "MachineDetection"), 0) << "sent only when asked for";
+}
+
 TEST_F(TwilioDialerTest, ARefusedCreateIsRejectedWithTwiliosCodeAndMessage) {
   Start();
   fake_.PushReply(FakeReply::BadRequest(21211, "The 'To' number is not a valid phone number."));
@@ -319,6 +357,27 @@ TEST_F(TwilioDialerTest, AnOverdueCallIsLookedUpAtTwilio) {
   ASSERT_TRUE(events_.WaitFor("token-long", 2));
   EXPECT_EQ(events_.Of("token-long")[1].kind, dialer::DialEvent::Kind::kEnded);
   EXPECT_EQ(events_.Of("token-long")[1].outcome.status, JobStatus::kCompleted);
+}
+
+TEST_F(TwilioDialerTest, TheOverdueBoundIsTheCallsOwnRingTimeoutPlusTheLongestCall) {
+  // The flag's ring timeout would make the call overdue in an hour; the
+  // run's own (1 s) makes it overdue in about a second.
+  TwilioDialerOptions options = DialerOptions();
+  options.ring_timeout = absl::Hours(1);
+  options.max_call_duration = absl::Milliseconds(50);
+  options.overdue_lookup_interval = absl::Milliseconds(50);
+  Start(ClientOptions(), options);
+  dialer::DialRequest request = Request(9, "token-short-ring");
+  request.settings.ring_timeout_seconds = 1;
+  dialer_->Dial(request);
+  ASSERT_TRUE(events_.WaitFor("token-short-ring", 1));
+  EXPECT_EQ(FindParam(fake_.Creates().front().form, "Timeout"), "1");
+  const std::string sid = events_.Of("token-short-ring").front().call_sid;
+  fake_.SetCallStatus(sid, "in-progress");
+  fake_.SetCallStatus(sid, "completed");
+  ASSERT_TRUE(events_.WaitFor("token-short-ring", 2)) << "looked up once overdue";
+  EXPECT_EQ(events_.Of("token-short-ring")[1].kind, dialer::DialEvent::Kind::kEnded);
+  EXPECT_EQ(events_.Of("token-short-ring")[1].outcome.status, JobStatus::kCompleted);
 }
 
 TEST_F(TwilioDialerTest, LookupsReadTheInboxFirstThenTwilio) {

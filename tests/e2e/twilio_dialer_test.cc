@@ -220,5 +220,136 @@ TEST_F(TwilioCampaigndTest, AMissingTwilioSettingIsAOneLineStartupErrorNamingIt)
   EXPECT_TRUE(absl::StrContains(process.Stderr(), "must be https")) << process.Stderr();
 }
 
+// Issue 12: a run's call settings reach Twilio, and StopRun's hang_up. Run A
+// names its own caller id, TwiML URL, ring timeout and machine detection,
+// and is stopped with hang_up unset (true) while its three calls are
+// answered, ringing and queued at Twilio: the answered one is ended with
+// Status=completed, the others with Status=canceled. Run B names no settings
+// (the flags' defaults are sent, no MachineDetection) and is stopped with
+// hang_up = false: nothing is sent to Twilio, and its answered call ends on
+// its own with its real outcome.
+TEST_F(TwilioCampaigndTest, ARunsCallSettingsReachTwilioAndStopHangsUpOnlyWhenAsked) {
+  Campaignd& holder = Start("holder", Flags("holder"));
+  const int port = WebhookPort(holder);
+  ASSERT_GT(port, 0);
+
+  // Creates a run of 3 leads (lead ids from `first_lead`) at concurrency 3,
+  // waits until Twilio has accepted its 3 calls and the jobs are calling;
+  // returns the run and its creates.
+  auto start_run = [&](const std::string& request_id, int64_t first_lead,
+                       const CallSettings& settings,
+                       std::vector<testing::FakeCreate>* creates) -> int64_t {
+    NewRun run;
+    run.business_id = business_id_;
+    run.request_id = request_id;
+    run.request_digest = request_id;
+    run.concurrency = 3;
+    run.call_settings = settings;
+    run.leads = MakeLeads(3, first_lead);
+    const size_t before = fake_.Creates().size();
+    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
+    if (!created.ok()) throw std::runtime_error(created.status().ToString());
+    const int64_t id = created->run.id;
+    EXPECT_TRUE(WaitUntil([&] {
+      int calling = 0;
+      for (const JobRow& job : inspect_->Jobs(id)) calling += job.status == "calling";
+      return calling == 3;
+    })) << "3 calls of run "
+        << id << " in progress";
+    const std::vector<testing::FakeCreate> all = fake_.Creates();
+    creates->assign(all.begin() + static_cast<std::ptrdiff_t>(before), all.end());
+    return id;
+  };
+  // Waits until the holder recorded `status` of `sid` in the inbox.
+  auto recorded = [&](const std::string& sid, const std::string& status) {
+    return WaitUntil([&] {
+      return Events(absl::StrCat("call_sid = '", sid, "' AND call_status = '", status, "'")) == 1;
+    });
+  };
+
+  // Run A: its settings, then StopRun with hang_up unset.
+  CallSettings settings;
+  settings.caller_id = "+14155550199";
+  settings.twiml_url = "https://run.example.test/voice.xml";
+  settings.ring_timeout_seconds = 45;
+  settings.machine_detection = MachineDetection::kDetectMessageEnd;
+  std::vector<testing::FakeCreate> creates_a;
+  const int64_t run_a = start_run("run-a", 1, settings, &creates_a);
+  ASSERT_EQ(creates_a.size(), 3u);
+  for (const testing::FakeCreate& create : creates_a) {
+    EXPECT_EQ(twilio::FindParam(create.form, "From"), "+14155550199");
+    EXPECT_EQ(twilio::FindParam(create.form, "Url"), "https://run.example.test/voice.xml");
+    EXPECT_EQ(twilio::FindParam(create.form, "Timeout"), "45");
+    EXPECT_EQ(twilio::FindParam(create.form, "MachineDetection"), "DetectMessageEnd");
+  }
+  const std::string answered = creates_a[0].call_sid;
+  const std::string ringing = creates_a[1].call_sid;
+  const std::string queued = creates_a[2].call_sid;
+  EXPECT_EQ(Send(port, answered, "ringing", {{"SequenceNumber", "0"}}), 204);
+  EXPECT_EQ(Send(port, answered, "in-progress", {{"SequenceNumber", "1"}}), 204);
+  EXPECT_EQ(Send(port, ringing, "ringing", {{"SequenceNumber", "0"}}), 204);
+  fake_.SetCallStatus(answered, "in-progress");
+  fake_.SetCallStatus(ringing, "ringing");
+  ASSERT_TRUE(recorded(answered, "in-progress"));
+  ASSERT_TRUE(recorded(ringing, "ringing"));
+
+  absl::StatusOr<store::ChangedRun> stopped_a =
+      runs_->ApplyAction(business_id_, run_a, RunAction::kStop);
+  ASSERT_TRUE(stopped_a.ok()) << stopped_a.status();
+  EXPECT_TRUE(stopped_a->run.hang_up_on_end);
+  const std::set<std::pair<std::string, std::string>> hang_ups = {
+      {answered, "completed"}, {ringing, "canceled"}, {queued, "canceled"}};
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::vector<std::pair<std::string, std::string>> updates = fake_.Updates();
+    const std::set<std::pair<std::string, std::string>> seen(updates.begin(), updates.end());
+    return seen == hang_ups;
+  })) << "updates: "
+      << fake_.Updates().size();
+  // Twilio reports the ends; the jobs are recorded and the run drained.
+  EXPECT_EQ(Send(port, answered, "completed", {{"SequenceNumber", "2"}}), 204);
+  EXPECT_EQ(Send(port, ringing, "canceled", {{"SequenceNumber", "1"}}), 204);
+  EXPECT_EQ(Send(port, queued, "canceled", {{"SequenceNumber", "0"}}), 204);
+  RunRow done_a;
+  ASSERT_TRUE(testing::sched::WaitForRunState(
+      *inspect_, run_a, [](const RunRow& r) { return r.in_progress == 0; }, "drained", &done_a));
+  EXPECT_EQ(done_a.status, "stopped");
+  EXPECT_TRUE(AllFinal(inspect_->Jobs(run_a)));
+  EXPECT_TRUE(CountersExact(done_a, inspect_->Jobs(run_a)));
+
+  // Run B: the flags' defaults, then StopRun(hang_up = false).
+  std::vector<testing::FakeCreate> creates_b;
+  const int64_t run_b = start_run("run-b", 101, CallSettings{}, &creates_b);
+  ASSERT_EQ(creates_b.size(), 3u);
+  for (const testing::FakeCreate& create : creates_b) {
+    EXPECT_EQ(twilio::FindParam(create.form, "From"), kFrom);
+    EXPECT_EQ(twilio::FindParam(create.form, "Url"), "https://twiml.example.test/voice.xml");
+    EXPECT_EQ(twilio::FindParam(create.form, "Timeout"), "30");
+    EXPECT_EQ(twilio::CountParam(create.form, "MachineDetection"), 0);
+  }
+  const std::string talking = creates_b[0].call_sid;
+  EXPECT_EQ(Send(port, talking, "in-progress", {{"SequenceNumber", "0"}}), 204);
+  ASSERT_TRUE(recorded(talking, "in-progress"));
+  const size_t updates_before = fake_.Updates().size();
+  absl::StatusOr<store::ChangedRun> stopped_b =
+      runs_->ApplyAction(business_id_, run_b, RunAction::kStop, /*hang_up=*/false);
+  ASSERT_TRUE(stopped_b.ok()) << stopped_b.status();
+  EXPECT_FALSE(stopped_b->run.hang_up_on_end);
+  // The calls end on their own; their outcomes are recorded as usual.
+  EXPECT_EQ(Send(port, talking, "completed",
+                 {{"SequenceNumber", "1"}, {"CallDuration", "17"}, {"AnsweredBy", "human"}}),
+            204);
+  EXPECT_EQ(Send(port, creates_b[1].call_sid, "busy", {{"SequenceNumber", "0"}}), 204);
+  EXPECT_EQ(Send(port, creates_b[2].call_sid, "no-answer", {{"SequenceNumber", "0"}}), 204);
+  RunRow done_b;
+  ASSERT_TRUE(testing::sched::WaitForRunState(
+      *inspect_, run_b, [](const RunRow& r) { return r.in_progress == 0; }, "drained", &done_b));
+  EXPECT_EQ(done_b.status, "stopped");
+  EXPECT_EQ(done_b.completed, 1);
+  EXPECT_EQ(done_b.busy, 1);
+  EXPECT_EQ(done_b.no_answer, 1);
+  EXPECT_EQ(fake_.Updates().size(), updates_before) << "nothing hung up";
+  Terminate(holder);
+}
+
 }  // namespace
 }  // namespace campaign

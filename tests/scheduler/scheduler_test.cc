@@ -501,6 +501,93 @@ TEST_F(SchedulerTest, CancelWhileDispatchingIsHonouredBeforeTheNextDial) {
   EXPECT_EQ(DialsAfter(dials, cancel_returned), 0) << "dials started after CancelRun returned";
 }
 
+// StopRun's hang_up option (issue 12). Three calls are in progress (5 s
+// simulated calls) and three leads queued when the run is stopped. With
+// hang_up = false the calls are not hung up: they end on their own with the
+// outcome the simulation planned for them, recorded as usual (the run's
+// bookkeeping checks compare every job with its dial). With the default
+// (hang_up unset = true) the same calls are hung up at once. Either way the
+// queued leads are cancelled and nothing more is dialed.
+class StopHangUpTest : public SchedulerTest {
+ protected:
+  // Starts a worker on a run of 6 leads at concurrency 3 and waits until 3
+  // calls are in progress (accepted: call ids recorded); stops the run with
+  // `hang_up` (unset: StopRun's default) and waits until it is drained and
+  // released.
+  void StopWithCallsInProgress(std::optional<bool> hang_up, int64_t* run_out,
+                               store::ChangedRun* stopped_out, RunRow* done_out) {
+    const int64_t run = CreateRun(MakeLeads(6), 3);
+    *run_out = run;
+    Worker& worker = AddWorker("w1", {.call_duration = absl::Seconds(5)});
+    worker.scheduler->Start();
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          int calling = 0;
+          for (const JobRow& job : inspect_->Jobs(run)) calling += job.status == "calling";
+          return calling == 3;
+        },
+        absl::Seconds(60)))
+        << "3 calls in progress";
+    absl::StatusOr<store::ChangedRun> stopped =
+        hang_up ? runs_->ApplyAction(business_id_, run, RunAction::kStop, *hang_up)
+                : runs_->ApplyAction(business_id_, run, RunAction::kStop);
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    *stopped_out = *stopped;
+    ASSERT_EQ(stopped->run.in_progress_count, 3) << "the calls were still in progress";
+    EXPECT_EQ(stopped->cancelled_jobs, 3);
+    EXPECT_EQ(stopped->run.hang_up_on_end, hang_up.value_or(true));
+    ASSERT_TRUE(WaitForRun(
+        run, [](const RunRow& r) { return r.in_progress == 0 && r.worker.empty(); },
+        "drained and released", done_out));
+    EXPECT_EQ(done_out->status, "stopped");
+  }
+};
+
+TEST_F(StopHangUpTest, WithoutHangUpCallsInProgressEndWithTheirRealOutcomes) {
+  int64_t run = 0;
+  store::ChangedRun stopped;
+  RunRow done;
+  ASSERT_NO_FATAL_FAILURE(StopWithCallsInProgress(/*hang_up=*/false, &run, &stopped, &done));
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  const std::vector<DialLine> dials = Dials(run);
+  EXPECT_EQ(dials.size(), 3u) << "nothing dialed after the stop";
+  // Every dialed job has the outcome its dial planned: none was cut short.
+  ExpectConsistent(run, done, jobs, dials);
+  int ended = 0;
+  for (const JobRow& job : jobs) {
+    if (job.status == "cancelled") {
+      EXPECT_EQ(job.error, "Stopped by user");
+      continue;
+    }
+    ++ended;
+    EXPECT_FALSE(absl::StartsWith(job.error, "hung up")) << job.id << ": " << job.error;
+    ASSERT_TRUE(job.started_at && job.completed_at) << job.id;
+    EXPECT_GE(*job.completed_at - *job.started_at, absl::Seconds(4))
+        << "job " << job.id << " ended before its call's simulated duration";
+  }
+  EXPECT_EQ(ended, 3);
+  // A second Stop asking to hang up does not flip the first choice.
+  absl::StatusOr<store::ChangedRun> again =
+      runs_->ApplyAction(business_id_, run, RunAction::kStop, /*hang_up=*/true);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->run.hang_up_on_end);
+}
+
+TEST_F(StopHangUpTest, ByDefaultCallsInProgressAreHungUp) {
+  int64_t run = 0;
+  store::ChangedRun stopped;
+  RunRow done;
+  ASSERT_NO_FATAL_FAILURE(StopWithCallsInProgress(std::nullopt, &run, &stopped, &done));
+  int hung_up = 0;
+  for (const JobRow& job : inspect_->Jobs(run)) {
+    if (job.status == "cancelled") continue;
+    EXPECT_EQ(job.status, "failed") << job.id;
+    EXPECT_EQ(job.error, "hung up: the run was stopped") << job.id;
+    ++hung_up;
+  }
+  EXPECT_EQ(hung_up, 3);
+}
+
 // A cancel of a run whose calls are in flight (1 s calls, concurrency 5) is
 // finalized by its worker at once: the run is cancelled with ended_at and
 // its queued jobs "Cancelled by user" before the calls end; the calls in

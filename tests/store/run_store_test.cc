@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
+#include "server/service/run_service.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
@@ -223,6 +224,65 @@ TEST_F(RunStoreTest, SameRequestIdWithAnotherPayloadIsAlreadyExists) {
   EXPECT_TRUE(Contains(other.status().message(), absl::StrCat("run ", first.id)));
   EXPECT_EQ(CountRuns(), 1);
   EXPECT_EQ(CountJobs(first.id), 2);
+}
+
+// Call settings (issue 12): stored as given, read back by every read, part
+// of the request's digest (through the service's CreateRunDigest), and NULL
+// in the row when not given.
+TEST_F(RunStoreTest, CallSettingsRoundTripAndAreCoveredByTheRequestDigest) {
+  CallSettings settings;
+  settings.caller_id = "+14155550199";
+  settings.twiml_url = "https://run.example.com/voice.xml";
+  settings.ring_timeout_seconds = 45;
+  settings.machine_detection = MachineDetection::kDetectMessageEnd;
+  CreateRunInput input;
+  input.concurrency = 3;
+  const std::vector<Lead> leads = MakeLeads(2, 1);
+  NewRun request = MakeRun(business_a_, "with-settings", leads,
+                           CreateRunDigest(input, leads, settings));
+  request.call_settings = settings;
+  absl::StatusOr<CreatedRun> created = runs_.CreateRun(request);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->run.call_settings, settings);
+  EXPECT_TRUE(created->run.hang_up_on_end);
+  absl::StatusOr<RunRecord> read = runs_.GetRun(business_a_, created->run.id);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->call_settings, settings);
+  absl::StatusOr<store::Page<RunRecord>> listed =
+      runs_.ListRuns(business_a_, std::nullopt, std::nullopt, 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].call_settings, settings);
+
+  // The same request again: the same run. The same request_id with any
+  // setting changed: ALREADY_EXISTS.
+  absl::StatusOr<CreatedRun> retry = runs_.CreateRun(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_FALSE(retry->created);
+  EXPECT_EQ(retry->run.call_settings, settings);
+  for (int field = 0; field < 4; ++field) {
+    CallSettings changed = settings;
+    if (field == 0) changed.caller_id = "+14155550198";
+    if (field == 1) changed.twiml_url = "https://run.example.com/other.xml";
+    if (field == 2) changed.ring_timeout_seconds = 46;
+    if (field == 3) changed.machine_detection = MachineDetection::kEnable;
+    NewRun other = MakeRun(business_a_, "with-settings", leads,
+                           CreateRunDigest(input, leads, changed));
+    other.call_settings = changed;
+    EXPECT_EQ(runs_.CreateRun(other).status().code(), absl::StatusCode::kAlreadyExists) << field;
+  }
+  NewRun without = MakeRun(business_a_, "with-settings", leads, CreateRunDigest(input, leads, {}));
+  EXPECT_EQ(runs_.CreateRun(without).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(CountRuns(), 1);
+
+  // A run without settings: NULL columns, read back as empty.
+  const RunRecord plain = MustCreate(business_a_, "no-settings", 1);
+  EXPECT_EQ(plain.call_settings, CallSettings{});
+  EXPECT_EQ(db_.QueryInt(absl::StrCat(
+                "SELECT count(*) FROM outbound_call_runs WHERE id = ", plain.id,
+                " AND caller_id IS NULL AND twiml_url IS NULL AND ring_timeout_seconds IS NULL"
+                " AND machine_detection IS NULL AND hang_up_on_end")),
+            1);
 }
 
 TEST_F(RunStoreTest, SameRequestIdInAnotherBusinessMakesASeparateRun) {
@@ -768,6 +828,49 @@ TEST_F(RunActionTest, StopCancelsEveryQueuedJobAndLeavesActiveJobsAlone) {
   EXPECT_EQ(again.run.version, run.version);
   EXPECT_EQ(again.run.cancelled_count, 7);
   EXPECT_EQ(again.run.ended_at, run.ended_at);
+}
+
+// StopRun's and CancelRun's hang_up (issue 12): the first Stop or Cancel of
+// a run records it; a later one leaves it as it is (first wins).
+TEST_F(RunActionTest, TheFirstStopOrCancelDecidesWhetherCallsAreHungUp) {
+  const RunRecord stopped_run = MakeRunningRunWithActiveJobs();
+  absl::StatusOr<ChangedRun> stopped =
+      runs_.ApplyAction(business_a_, stopped_run.id, RunAction::kStop, /*hang_up=*/false);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->run.status, RunStatus::kStopped);
+  EXPECT_FALSE(stopped->run.hang_up_on_end);
+  absl::StatusOr<ChangedRun> again =
+      runs_.ApplyAction(business_a_, stopped_run.id, RunAction::kStop, /*hang_up=*/true);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->run.hang_up_on_end) << "a second Stop does not flip the choice";
+
+  // A cancel requested while a worker holds the run records its choice; the
+  // Stop that follows does not change it.
+  const RunRecord held = MustCreate(business_a_, "held", 3);
+  db_.ExecAsAdmin(absl::StrCat(
+      "UPDATE outbound_call_runs SET status = 'running', locked_by_worker = 'w', lock_ts = now()"
+      " WHERE id = ",
+      held.id));
+  absl::StatusOr<ChangedRun> requested =
+      runs_.ApplyAction(business_a_, held.id, RunAction::kCancel, /*hang_up=*/false);
+  ASSERT_TRUE(requested.ok()) << requested.status();
+  EXPECT_TRUE(requested->run.cancel_requested);
+  EXPECT_FALSE(requested->run.hang_up_on_end);
+  absl::StatusOr<ChangedRun> stop_after =
+      runs_.ApplyAction(business_a_, held.id, RunAction::kStop, /*hang_up=*/true);
+  ASSERT_TRUE(stop_after.ok()) << stop_after.status();
+  EXPECT_EQ(stop_after->run.status, RunStatus::kStopped);
+  EXPECT_FALSE(stop_after->run.hang_up_on_end);
+
+  // Without a choice (the three-argument form, StopRun's default): true.
+  const RunRecord plain = MustCreate(business_a_, "plain", 2);
+  EXPECT_TRUE(MustApply(business_a_, plain.id, RunAction::kStop).run.hang_up_on_end);
+  // Pause and resume ignore the option.
+  const RunRecord paused = MustCreate(business_a_, "paused", 2);
+  absl::StatusOr<ChangedRun> pause =
+      runs_.ApplyAction(business_a_, paused.id, RunAction::kPause, /*hang_up=*/false);
+  ASSERT_TRUE(pause.ok()) << pause.status();
+  EXPECT_TRUE(pause->run.hang_up_on_end);
 }
 
 TEST_F(RunActionTest, StopOfPendingAndPausedRunsCancelsAllJobs) {

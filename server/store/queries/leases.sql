@@ -11,7 +11,7 @@
 -- fragment: ControlColumns
 -- What a worker steers a run by (store::RunControl), from the run row `r`.
 r.status, r.cancel_requested, r.queued_count, r.in_progress_count,
-(extract(epoch from r.ended_at) * 1000000)::int8 AS ended_at_us
+(extract(epoch from r.ended_at) * 1000000)::int8 AS ended_at_us, r.hang_up_on_end
 
 -- name: TrySweepLock
 -- One sweeper at a time across replicas (transaction-scoped advisory lock).
@@ -29,7 +29,9 @@ SELECT pg_try_advisory_xact_lock($1) AS locked;
 -- such row cannot fail the statement for every other run. Candidates are
 -- locked with SKIP LOCKED (the ranking reads without locks; a row another
 -- worker holds locked is skipped). The pre-update holder is read from the
--- same snapshot.
+-- same snapshot. The run's call settings come back with the lease: they never
+-- change after CreateRun, so the worker reads them once per acquisition, not
+-- per claim.
 WITH eligible AS (
   SELECT r.id, r.business_id
     FROM outbound_call_runs r
@@ -82,7 +84,10 @@ UPDATE outbound_call_runs r
   FROM candidates c
  WHERE r.id = c.id
 RETURNING r.id, r.business_id, r.lease_epoch, r.concurrency,
-          coalesce(c.previous_worker, '') AS previous_worker;
+          coalesce(c.previous_worker, '') AS previous_worker,
+          coalesce(r.caller_id, '') AS caller_id, coalesce(r.twiml_url, '') AS twiml_url,
+          coalesce(r.ring_timeout_seconds, 0) AS ring_timeout_seconds,
+          coalesce(r.machine_detection, '') AS machine_detection;
 
 -- name: LockLeasedRun
 -- The fence of every write: the run row, locked, if this lease still holds.

@@ -18,7 +18,10 @@ coalesce(r.last_error, '') AS last_error, coalesce(r.locked_by_worker, '') AS lo
 (extract(epoch from r.created_at) * 1000000)::int8 AS created_at_us,
 (extract(epoch from r.started_at) * 1000000)::int8 AS started_at_us,
 (extract(epoch from r.ended_at) * 1000000)::int8 AS ended_at_us,
-(extract(epoch from r.updated_at) * 1000000)::int8 AS updated_at_us
+(extract(epoch from r.updated_at) * 1000000)::int8 AS updated_at_us,
+coalesce(r.caller_id, '') AS caller_id, coalesce(r.twiml_url, '') AS twiml_url,
+coalesce(r.ring_timeout_seconds, 0) AS ring_timeout_seconds,
+coalesce(r.machine_detection, '') AS machine_detection, r.hang_up_on_end
 
 -- fragment: JobColumns
 -- The job fields store::JobFromRow reads, by these names.
@@ -33,11 +36,14 @@ coalesce(j.error_message, '') AS error_message, coalesce(j.call_sid, '') AS call
 
 -- name: InsertRun
 -- CreateRun, step 1: the run row, unless this business already used the
--- request_id (then nothing is returned and the existing run is read).
+-- request_id (then nothing is returned and the existing run is read). Call
+-- settings `$9`..`$12` not given (empty, 0) are stored as NULL.
 INSERT INTO outbound_call_runs AS r
   (business_id, outbound_list_id, created_by_user_id, request_id, request_digest,
-   concurrency, status, project_id, total_leads, queued_count)
-VALUES ($1, nullif($2::int8, 0), nullif($3::int8, 0), $4, $5, $6, $7, nullif($8::int8, 0), 0, 0)
+   concurrency, status, project_id, total_leads, queued_count,
+   caller_id, twiml_url, ring_timeout_seconds, machine_detection)
+VALUES ($1, nullif($2::int8, 0), nullif($3::int8, 0), $4, $5, $6, $7, nullif($8::int8, 0), 0, 0,
+        nullif($9::text, ''), nullif($10::text, ''), nullif($11::int4, 0), nullif($12::text, ''))
 ON CONFLICT (business_id, request_id) DO NOTHING
 RETURNING r.id;
 
@@ -151,10 +157,13 @@ SELECT {{JobColumns}}
  ORDER BY j.id LIMIT $5;
 
 -- name: ApplyTransition
--- Writes a planned transition; `$6` queued jobs moved to cancelled.
+-- Writes a planned transition; `$6` queued jobs moved to cancelled. `$7`:
+-- the Stop's or Cancel's hang_up, recorded only when `$8` (the run's first
+-- Stop or Cancel).
 UPDATE outbound_call_runs r
    SET status = $3,
        cancel_requested = r.cancel_requested OR $4,
+       hang_up_on_end = CASE WHEN $8::bool THEN $7::bool ELSE r.hang_up_on_end END,
        ended_at = CASE WHEN $5 THEN now() ELSE r.ended_at END,
        completed_at = CASE WHEN $5 THEN now() ELSE r.completed_at END,
        queued_count = r.queued_count - $6,
