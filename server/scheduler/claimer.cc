@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
+#include "server/util/logging.h"
 #include "server/util/status_macros.h"
 
 namespace campaign::scheduler {
@@ -28,6 +29,10 @@ absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int 
     run.rate_waiting_since = absl::InfiniteFuture();
   } else {
     if (metrics_ != nullptr) metrics_->ClaimRateLimited();
+    if (run.rate_waiting_since == absl::InfiniteFuture()) {
+      spdlog::info("run {} of business {} is dialing at its calls-per-second limit",
+                   run.lease.run_id, run.lease.business_id);
+    }
     // Served: to the back of the business's queue on this worker.
     if (!jobs.empty() || run.rate_waiting_since == absl::InfiniteFuture()) {
       run.rate_waiting_since = now;
