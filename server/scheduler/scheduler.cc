@@ -163,19 +163,28 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
   // A run waiting for its business's next token (the rate governor) claims
   // when it is due, not a poll interval later. A jitter of up to 2 ms keeps
   // replicas waiting for the same bucket from always racing in the same order.
-  const absl::Time next_token = NextTokenDue();
+  // (Not while draining, which claims nothing, nor backing off from errors.)
+  const absl::Time now_after = absl::Now();
+  const absl::Time next_token = draining || errors_.backoff() > absl::ZeroDuration()
+                                    ? absl::InfiniteFuture()
+                                    : NextTokenDue(now_after);
   if (next_token < absl::InfiniteFuture()) {
-    wait = std::min(wait, std::max(absl::ZeroDuration(), next_token - absl::Now()) +
+    wait = std::min(wait, std::max(absl::ZeroDuration(), next_token - now_after) +
                               absl::Microseconds(absl::Uniform(random, 0, 2000)));
   }
   return wait;
 }
 
-absl::Time Scheduler::NextTokenDue() const {
+absl::Time Scheduler::NextTokenDue(absl::Time now) const {
   absl::Time due = absl::InfiniteFuture();
+  if (options_.max_dials_in_flight - DialPipeline::InFlight(runs_) <= 0) return due;
   for (const auto& [id, run] : runs_) {
+    // Only a run that waits for nothing but the token (as Claimer::Wanted
+    // and ClaimAndDial decide): one waiting for a probe, a free slot, the
+    // worker's budget or pending records does not shorten the wait.
     if (run.next_token == absl::InfinitePast() || !run.control.Dispatchable() ||
-        run.FreeSlots() <= 0 || !run.unstarted.empty()) {
+        run.FreeSlots() <= 0 || !run.unstarted.empty() || !run.starts.empty() ||
+        !run.results.empty() || (run.control.queued <= 0 && now < run.next_probe)) {
       continue;
     }
     due = std::min(due, run.next_token);
