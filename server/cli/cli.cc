@@ -482,8 +482,8 @@ int SetBusinessLimits(const std::string& url) {
   if (business <= 0) return Fail("--business-id must be > 0");
   const double cps = absl::GetFlag(FLAGS_max_calls_per_second);
   if (!(cps > 0 && cps <= store::kMaxCallsPerSecond)) {
-    return Fail(absl::StrCat("--max-calls-per-second must be > 0 and at most ",
-                             store::kMaxCallsPerSecond));
+    return Fail(
+        absl::StrCat("--max-calls-per-second must be > 0 and at most ", store::kMaxCallsPerSecond));
   }
   store::Database database(url, store::PoolOptions{.size = 1});
   store::ApiKeyStore keys(&database);

@@ -35,15 +35,14 @@ absl::StatusOr<int64_t> ApiKeyStore::CreateBusiness(absl::string_view name) {
 }
 
 absl::StatusOr<Business> ApiKeyStore::GetBusiness(int64_t id) {
-  return database_->Transact(Tenancy::AllBusinesses(), "get business",
-                             [&](pqxx::work& txn) -> absl::StatusOr<Business> {
-                               pqxx::result rows = txn.exec_params(sql::kGetBusiness, id);
-                               if (rows.empty()) {
-                                 return absl::NotFoundError(
-                                     absl::StrCat("business ", id, " not found"));
-                               }
-                               return BusinessFromRow(rows[0]);
-                             });
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "get business", [&](pqxx::work& txn) -> absl::StatusOr<Business> {
+        pqxx::result rows = txn.exec_params(sql::kGetBusiness, id);
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat("business ", id, " not found"));
+        }
+        return BusinessFromRow(rows[0]);
+      });
 }
 
 absl::StatusOr<Business> ApiKeyStore::SetBusinessLimits(int64_t id, double max_calls_per_second) {
@@ -52,16 +51,15 @@ absl::StatusOr<Business> ApiKeyStore::SetBusinessLimits(int64_t id, double max_c
                                                    kMaxCallsPerSecond, ", got ",
                                                    max_calls_per_second));
   }
-  return database_->Transact(Tenancy::AllBusinesses(), "set business limits",
-                             [&](pqxx::work& txn) -> absl::StatusOr<Business> {
-                               pqxx::result rows = txn.exec_params(sql::kSetBusinessLimits, id,
-                                                                   max_calls_per_second);
-                               if (rows.empty()) {
-                                 return absl::NotFoundError(
-                                     absl::StrCat("business ", id, " not found"));
-                               }
-                               return BusinessFromRow(rows[0]);
-                             });
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "set business limits",
+      [&](pqxx::work& txn) -> absl::StatusOr<Business> {
+        pqxx::result rows = txn.exec_params(sql::kSetBusinessLimits, id, max_calls_per_second);
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat("business ", id, " not found"));
+        }
+        return BusinessFromRow(rows[0]);
+      });
 }
 
 absl::StatusOr<NewApiKey> ApiKeyStore::CreateApiKey(std::optional<int64_t> business_id, Role role,

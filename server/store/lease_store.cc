@@ -132,8 +132,7 @@ bool IsLeaseLost(const absl::Status& status) {
          status.GetPayload(kLeaseLostPayload).has_value();
 }
 
-LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl,
-                       bool enforce_calls_per_second)
+LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl, bool enforce_calls_per_second)
     : database_(database),
       lease_ttl_(lease_ttl),
       enforce_calls_per_second_(enforce_calls_per_second) {}
@@ -217,9 +216,9 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
           // (nothing was claimed or locked by the first attempt but the run
           // row, which this transaction keeps).
           for (int attempt = 0; attempt < 2; ++attempt) {
-            pqxx::result rows = txn.exec_params(sql::kClaimJobsGoverned, lease.run_id,
-                                                lease.business_id, lease.epoch, lease.worker,
-                                                max_jobs);
+            pqxx::result rows =
+                txn.exec_params(sql::kClaimJobsGoverned, lease.run_id, lease.business_id,
+                                lease.epoch, lease.worker, max_jobs);
             const pqxx::row state = rows[0];
             if (!state["bucket_found"].as<bool>()) {
               txn.exec_params(sql::kCreateDialRate, lease.business_id);

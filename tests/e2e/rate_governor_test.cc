@@ -27,8 +27,8 @@
 #include "server/model/model.h"
 #include "server/store/database.h"
 #include "server/store/run_store.h"
-#include "tests/scheduler/scheduler_test_support.h"
 #include "server/twilio/form.h"
+#include "tests/scheduler/scheduler_test_support.h"
 #include "tests/support/fake_twilio.h"
 #include "tests/support/leads.h"
 #include "tests/support/test_database.h"
@@ -227,10 +227,9 @@ TEST_F(RateGovernorTest, TwoReplicasAndThreeRunsOfOneBusinessStayWithinItsCallsP
 
   // Over every window of T seconds starting at a dial: at most
   // capacity + cps * (T + jitter) dials.
-  for (absl::Duration window : {absl::Milliseconds(500), absl::Seconds(1), absl::Seconds(2),
-                                absl::Seconds(5)}) {
-    const int bound =
-        static_cast<int>(kCapacity + kCps * absl::ToDoubleSeconds(window + kJitter));
+  for (absl::Duration window :
+       {absl::Milliseconds(500), absl::Seconds(1), absl::Seconds(2), absl::Seconds(5)}) {
+    const int bound = static_cast<int>(kCapacity + kCps * absl::ToDoubleSeconds(window + kJitter));
     int worst = 0;
     for (size_t i = 0; i < received.size(); ++i) {
       const auto end = std::lower_bound(received.begin() + i, received.end(), received[i] + window);
@@ -249,9 +248,9 @@ TEST_F(RateGovernorTest, TwoReplicasAndThreeRunsOfOneBusinessStayWithinItsCallsP
   for (int run = 0; run < kRuns; ++run) {
     EXPECT_GE(early[run], 2) << "run " << run << " among the first " << kDials / 2 << " dials";
   }
-  std::cerr << "governed dials: " << kDials << " in " << span << " s ("
-            << (kDials - 1) / span << " per second at a limit of " << kCps << "); first half: "
-            << early[0] << "/" << early[1] << "/" << early[2] << "\n";
+  std::cerr << "governed dials: " << kDials << " in " << span << " s (" << (kDials - 1) / span
+            << " per second at a limit of " << kCps << "); first half: " << early[0] << "/"
+            << early[1] << "/" << early[2] << "\n";
 }
 
 }  // namespace

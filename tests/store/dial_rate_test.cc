@@ -55,8 +55,7 @@ class DialRateTest : public ::testing::Test {
     if (!created.ok()) throw std::runtime_error(created.status().ToString());
     absl::StatusOr<std::vector<store::AcquiredRun>> acquired =
         leases.Acquire(worker, 1, store::AcquireMode::kFree);
-    if (!acquired.ok() || acquired->size() != 1 ||
-        (*acquired)[0].lease.run_id != created->run.id) {
+    if (!acquired.ok() || acquired->size() != 1 || (*acquired)[0].lease.run_id != created->run.id) {
       throw std::runtime_error("the new run was not leased");
     }
     return (*acquired)[0].lease;
@@ -114,8 +113,8 @@ TEST_F(DialRateTest, TheMigrationGivesEveryBusinessTheDefaultLimitAndAFullBucket
   ASSERT_TRUE(half.ok()) << half.status();
   EXPECT_EQ(half->max_calls_per_second, 0.5);
   // The database refuses what the store would: a zero or negative limit.
-  EXPECT_ANY_THROW(db_.ExecAsAdmin(absl::StrCat(
-      "UPDATE business SET max_calls_per_second = 0 WHERE id = ", business_)));
+  EXPECT_ANY_THROW(db_.ExecAsAdmin(
+      absl::StrCat("UPDATE business SET max_calls_per_second = 0 WHERE id = ", business_)));
 }
 
 TEST_F(DialRateTest, AClaimTakesTheWholeTokensAndSaysWhenTheNextIsDue) {
@@ -181,8 +180,8 @@ TEST_F(DialRateTest, TheBucketNeverGoesBackInTimeOrBelowZero) {
   EXPECT_GE(Tokens(business_), 0);
   EXPECT_GT(rate.next_token_in, absl::Seconds(2)) << "due 200 ms after the refill time";
   // The table itself refuses a negative bucket.
-  EXPECT_ANY_THROW(db_.ExecAsAdmin(absl::StrCat(
-      "UPDATE business_dial_rate SET tokens = -1 WHERE business_id = ", business_)));
+  EXPECT_ANY_THROW(db_.ExecAsAdmin(
+      absl::StrCat("UPDATE business_dial_rate SET tokens = -1 WHERE business_id = ", business_)));
 }
 
 TEST_F(DialRateTest, WithoutEnforcementTheClaimNeverTouchesTheBucket) {
@@ -207,8 +206,8 @@ TEST_F(DialRateTest, WithoutEnforcementTheClaimNeverTouchesTheBucket) {
   const int64_t other = db_.CreateBusiness("free");
   const store::Lease third = LeasedRun(free_running, other, 2, 2, "u");
   ASSERT_EQ(free_running.Claim(third, 2)->size(), 2u);
-  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM business_dial_rate WHERE business_id = ",
-                                      other)),
+  EXPECT_EQ(db_.QueryInt(absl::StrCat(
+                "SELECT count(*) FROM business_dial_rate WHERE business_id = ", other)),
             0);
 }
 
@@ -262,10 +261,10 @@ TEST_F(DialRateTest, ConcurrentClaimsNeverTakeMoreThanTheBucketHolds) {
   // The claims kept the bucket busy: most of the refilled tokens were taken.
   EXPECT_GE(static_cast<double>(claimed.load()), 0.5 * kCps * elapsed) << elapsed;
   EXPECT_GT(elapsed, 1.0);
-  EXPECT_EQ(db_.QueryInt(absl::StrCat(
-                "SELECT count(*) FROM outbound_call_jobs WHERE status = 'dialing' AND "
-                "business_id = ",
-                business_)),
+  EXPECT_EQ(db_.QueryInt(
+                absl::StrCat("SELECT count(*) FROM outbound_call_jobs WHERE status = 'dialing' AND "
+                             "business_id = ",
+                             business_)),
             claimed.load());
 }
 
