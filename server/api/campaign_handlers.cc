@@ -72,6 +72,17 @@ grpc::ServerUnaryReactor* CampaignHandlers::GetRun(grpc::CallbackServerContext* 
   });
 }
 
+grpc::ServerUnaryReactor* CampaignHandlers::GetBusiness(grpc::CallbackServerContext* context,
+                                                        const pb::GetBusinessRequest* request,
+                                                        pb::Business* response) {
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const Business business,
+                     service_->GetBusiness(caller, request->business_id()));
+    ToProto(business, response);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* CampaignHandlers::ListRuns(grpc::CallbackServerContext* context,
                                                      const pb::ListRunsRequest* request,
                                                      pb::ListRunsResponse* response) {

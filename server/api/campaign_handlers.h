@@ -33,6 +33,9 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
                                    const outbound::v1::GetRunRequest* request,
                                    outbound::v1::OutboundCallRun* response) override;
+  grpc::ServerUnaryReactor* GetBusiness(grpc::CallbackServerContext* context,
+                                        const outbound::v1::GetBusinessRequest* request,
+                                        outbound::v1::Business* response) override;
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
                                      const outbound::v1::ListRunsRequest* request,
                                      outbound::v1::ListRunsResponse* response) override;

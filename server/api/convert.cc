@@ -164,6 +164,13 @@ void ToProto(const CallSettings& settings, pb::CallSettings* out) {
   }
 }
 
+void ToProto(const Business& business, pb::Business* out) {
+  out->set_id(business.id);
+  out->set_name(business.name);
+  out->set_max_calls_per_second(business.max_calls_per_second);
+  SetTime(business.created_at, out->mutable_created_at());
+}
+
 void ToProto(const Job& job, pb::OutboundCallJob* out) {
   out->set_id(job.id);
   out->set_run_id(job.run_id);

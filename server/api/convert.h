@@ -32,6 +32,7 @@ RunAudience AudienceOf(const Principal& principal);
 // Fills `out` from a run for `audience`, or from a job.
 void ToProto(const Run& run, RunAudience audience, outbound::v1::OutboundCallRun* out);
 void ToProto(const Job& job, outbound::v1::OutboundCallJob* out);
+void ToProto(const Business& business, outbound::v1::Business* out);
 
 // Copies request call settings into domain ones (validation happens later);
 // a machine_detection outside the enum is INVALID_ARGUMENT.

@@ -361,8 +361,11 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                  twilio_config.webhook_public_url);
   }
   if (config.scheduler_enabled) {
-    parts->lease_store =
-        std::make_unique<store::LeaseStore>(parts->database.get(), config.lease_ttl);
+    parts->lease_store = std::make_unique<store::LeaseStore>(
+        parts->database.get(), config.lease_ttl, config.enforce_calls_per_second);
+    spdlog::info("calls per second {}", config.enforce_calls_per_second
+                                            ? "enforced (each business's max_calls_per_second)"
+                                            : "not enforced (--enforce-calls-per-second=false)");
     dialer::Dialer* provider = nullptr;
     if (config.dialer == DialerKind::kTwilio) {
       twilio::RestClientOptions client_options;

@@ -104,6 +104,10 @@ struct ServerConfig {
   // twilio.webhook_listen is set (with any dialer, with or without the
   // scheduler).
   DialerKind dialer = DialerKind::kSimulated;
+  // Every claim takes from its business's calls-per-second bucket (the rate
+  // governor, --enforce-calls-per-second: on by default with the Twilio
+  // dialer, off with the simulated one); off, claims never touch it.
+  bool enforce_calls_per_second = false;
   dialer::SimulatedDialerOptions simulated_dialer;
   TwilioConfig twilio;
   // Live progress streams (WatchRun, WatchRuns): most open in the process,

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -106,6 +107,11 @@ ABSL_FLAG(double, auth_lookups_per_second, 50,
           "beyond it such calls are UNAVAILABLE");
 ABSL_FLAG(std::string, dialer, EnvOr("CAMPAIGN_DIALER", "simulated"),
           "telephony provider: simulated or twilio (env CAMPAIGN_DIALER)");
+ABSL_FLAG(std::optional<bool>, enforce_calls_per_second, std::nullopt,
+          "serve: every claim takes from its business's calls-per-second bucket "
+          "(business.max_calls_per_second, set with set-business-limits) so a business never "
+          "dials faster, across all replicas; true or false (default: true with "
+          "--dialer=twilio, false with --dialer=simulated)");
 ABSL_FLAG(std::string, twilio_account_sid, EnvOr("CAMPAIGN_TWILIO_ACCOUNT_SID", ""),
           "twilio: the account SID AC... (env CAMPAIGN_TWILIO_ACCOUNT_SID)");
 ABSL_FLAG(std::string, twilio_auth_token, EnvOr("CAMPAIGN_TWILIO_AUTH_TOKEN", ""),
@@ -151,7 +157,12 @@ ABSL_FLAG(std::string, sim_outcomes, "completed=80,no_answer=10,busy=5",
           "simulated dialer: outcome mix in percent; failed takes the rest");
 ABSL_FLAG(std::string, sim_dial_log, "", "simulated dialer: append one line per dial to this file");
 ABSL_FLAG(std::string, name, "", "create-business: the business name");
-ABSL_FLAG(int64_t, business_id, 0, "create-api-key: the key's business (not for system_admin)");
+ABSL_FLAG(int64_t, business_id, 0,
+          "create-api-key: the key's business (not for system_admin); set-business-limits: the "
+          "business");
+ABSL_FLAG(double, max_calls_per_second, 0,
+          "set-business-limits: the business's calls-per-second limit (> 0, at most 1000; "
+          "fractions allowed, 0.5 is a call every two seconds)");
 ABSL_FLAG(std::string, role, "", "create-api-key: system_admin, owner, admin or agent");
 ABSL_FLAG(int64_t, user_id, 0, "create-api-key: the CRM user behind the key (optional)");
 ABSL_FLAG(std::string, label, "", "create-api-key: a note to recognise the key by");
@@ -169,6 +180,8 @@ constexpr char kUsage[] =
     "  create-api-key   [--business-id ID] --role ROLE [--user-id ID] [--label TEXT];\n"
     "                   prints the key (shown once; only its hash is stored)\n"
     "  revoke-api-key   --id ID\n"
+    "  set-business-limits --business-id ID --max-calls-per-second N;\n"
+    "                   prints the business with its limits\n"
     "Every command needs --database-url or CAMPAIGN_DATABASE_URL.";
 
 // Prints one line naming the problem and returns the exit code for it.
@@ -379,6 +392,8 @@ int Serve(const std::string& url) {
   } else if (dialer_name != "simulated") {
     return Fail(absl::StrCat("--dialer \"", dialer_name, "\" is not one of simulated, twilio"));
   }
+  config.enforce_calls_per_second = absl::GetFlag(FLAGS_enforce_calls_per_second)
+                                        .value_or(config.dialer == app::DialerKind::kTwilio);
   if (absl::Status status = TwilioSettings(&config.twilio); !status.ok()) {
     return Fail(std::string(status.message()));
   }
@@ -463,6 +478,25 @@ int RevokeApiKey(const std::string& url) {
   return 0;
 }
 
+int SetBusinessLimits(const std::string& url) {
+  const int64_t business = absl::GetFlag(FLAGS_business_id);
+  if (business <= 0) return Fail("--business-id must be > 0");
+  const double cps = absl::GetFlag(FLAGS_max_calls_per_second);
+  if (!(cps > 0 && cps <= store::kMaxCallsPerSecond)) {
+    return Fail(
+        absl::StrCat("--max-calls-per-second must be > 0 and at most ", store::kMaxCallsPerSecond));
+  }
+  store::Database database(url, store::PoolOptions{.size = 1});
+  store::ApiKeyStore keys(&database);
+  absl::StatusOr<Business> updated = keys.SetBusinessLimits(business, cps);
+  if (!updated.ok()) return Fail(updated.status());
+  spdlog::info("business {} may dial {} calls per second", updated->id,
+               updated->max_calls_per_second);
+  std::cout << "id=" << updated->id << " name=" << updated->name
+            << " max_calls_per_second=" << updated->max_calls_per_second << std::endl;
+  return 0;
+}
+
 // Abseil spells flags with underscores; campaignd's documented spelling uses
 // dashes (--database-url). Both are accepted: dashes in a flag's name (not
 // its value) become underscores.
@@ -508,6 +542,7 @@ int Main(int argc, char** argv) {
       {"create-business", CreateBusiness},
       {"create-api-key", CreateApiKey},
       {"revoke-api-key", RevokeApiKey},
+      {"set-business-limits", SetBusinessLimits},
   };
   for (const auto& [name, run] : commands) {
     if (name != command) continue;

@@ -193,6 +193,16 @@ struct Principal {
   int64_t user_id = 0;
 };
 
+// A business (a tenant) and its limits.
+struct Business {
+  int64_t id = 0;
+  std::string name;
+  // Most calls per second its runs start together, across every replica
+  // (the rate governor; enforced where --enforce-calls-per-second is on).
+  double max_calls_per_second = 1;
+  absl::Time created_at;
+};
+
 // An API key as stored (the key itself is never stored, only its hash).
 struct ApiKeyRecord {
   Principal principal;

@@ -70,6 +70,7 @@ class SchedulerAdapter : public scheduler::SchedulerMetrics {
   void JobReconciled(absl::string_view result) override { metrics_->JobReconciled(result); }
   void DialedAfterRunEnded() override { metrics_->DialedAfterRunEnded(); }
   void CallHungUpOnRunEnd() override { metrics_->CallHungUpOnRunEnd(); }
+  void ClaimRateLimited() override { metrics_->ClaimRateLimited(); }
   void CallsRecorded(int starts, int results) override { metrics_->CallsRecorded(starts, results); }
 
  private:
@@ -133,6 +134,14 @@ struct Metrics::Impl {
                                       "each is hung up at once. The goal is zero")
                                 .Register(*registry)
                                 .Add({})),
+        rate_limited_claims(prometheus::BuildCounter()
+                                .Name("campaign_rate_limited_claims_total")
+                                .Help("Claims that took fewer jobs than their run had free "
+                                      "slots because the business's calls-per-second bucket "
+                                      "was short (the rate governor): its businesses dial at "
+                                      "their limit")
+                                .Register(*registry)
+                                .Add({})),
         hangups_on_run_end(prometheus::BuildCounter()
                                .Name("campaign_hangups_on_run_end_total")
                                .Help("Calls in progress hung up because their run was "
@@ -172,6 +181,7 @@ struct Metrics::Impl {
   prometheus::Counter& lease_takeovers;
   prometheus::Family<prometheus::Counter>& reconciled_jobs;
   prometheus::Counter& dials_after_run_end;
+  prometheus::Counter& rate_limited_claims;
   prometheus::Counter& hangups_on_run_end;
   prometheus::Counter& record_batches;
   prometheus::Family<prometheus::Counter>& recorded_calls;
@@ -217,6 +227,8 @@ void Metrics::RecordDatabaseError(const absl::Status& error) {
 void Metrics::LeaseTakenOver() { impl_->lease_takeovers.Increment(); }
 
 void Metrics::DialedAfterRunEnded() { impl_->dials_after_run_end.Increment(); }
+
+void Metrics::ClaimRateLimited() { impl_->rate_limited_claims.Increment(); }
 
 void Metrics::CallHungUpOnRunEnd() { impl_->hangups_on_run_end.Increment(); }
 

@@ -74,6 +74,9 @@ class Metrics {
   void DialedAfterRunEnded();
   // A call hung up because its run ended.
   void CallHungUpOnRunEnd();
+  // A claim the business's calls-per-second bucket limited (see
+  // SchedulerMetrics).
+  void ClaimRateLimited();
   // One transaction recorded `starts` accepted calls and `results` outcomes.
   void CallsRecorded(int starts, int results);
   // Replaces the runs-by-status gauge (missing known statuses become 0).

@@ -18,27 +18,37 @@ namespace campaign::scheduler {
 
 class Claimer {
  public:
-  // `leases` is not owned. At most `max_batch` jobs per claim; a run with
-  // nothing queued (as last read) is probed again every `probe_interval`
-  // (leads added to a running run are found that late at most).
-  Claimer(store::LeaseRepository* leases, int max_batch, absl::Duration probe_interval)
-      : leases_(leases), max_batch_(max_batch), probe_interval_(probe_interval) {}
+  // `leases` and `metrics` (may be null) are not owned. At most `max_batch`
+  // jobs per claim; a run with nothing queued (as last read) is probed again
+  // every `probe_interval` (leads added to a running run are found that late
+  // at most).
+  Claimer(store::LeaseRepository* leases, int max_batch, absl::Duration probe_interval,
+          SchedulerMetrics* metrics = nullptr)
+      : leases_(leases),
+        max_batch_(max_batch),
+        probe_interval_(probe_interval),
+        metrics_(metrics) {}
 
   // How many jobs a claim for `run` would ask for with `budget` dials to
-  // spare: zero when the run is not dispatchable, has no free slot, or has
-  // nothing queued and is not due for a probe.
+  // spare: zero when the run is not dispatchable, has no free slot, has
+  // nothing queued and is not due for a probe, or its business's
+  // calls-per-second bucket has no whole token before run.next_token.
   int Wanted(const HeldRun& run, int budget, absl::Time now) const;
 
   // Claims up to Wanted() jobs of `run` (nothing, without a database call,
-  // when that is zero). When nothing could be claimed, reads the run's state
-  // to learn why, and completes a run with nothing left. Updates
-  // run.control. Errors are returned for the loop to decide on.
+  // when that is zero). When the business's calls-per-second bucket limited
+  // the claim, notes when its next token is due (run.next_token) and since
+  // when the run waits (run.rate_waiting_since). When nothing could be
+  // claimed for another reason, reads the run's state to learn why, and
+  // completes a run with nothing left. Updates run.control. Errors are
+  // returned for the loop to decide on.
   absl::StatusOr<std::vector<store::ClaimedJob>> Claim(HeldRun& run, int budget);
 
  private:
   store::LeaseRepository* leases_;
   int max_batch_;
   absl::Duration probe_interval_;
+  SchedulerMetrics* metrics_;
 };
 
 }  // namespace campaign::scheduler

@@ -28,6 +28,10 @@ class SchedulerMetrics {
   // has no record: failed), "in_progress" (tracked until it ends) or "error"
   // (the lookup failed; retried later).
   virtual void JobReconciled(absl::string_view result) {}
+  // A claim took fewer jobs than the run had free slots because its
+  // business's calls-per-second bucket held fewer whole tokens (the rate
+  // governor): the business is dialing at its limit.
+  virtual void ClaimRateLimited() {}
   // A call was dialed after its run ended (a job claimed before a Stop or a
   // Cancel, dialed after it committed). The goal is zero.
   virtual void DialedAfterRunEnded() {}
@@ -79,6 +83,16 @@ struct HeldRun {
   bool cancel_finalized = false;
   // Until then, a run with nothing queued (as last read) is not claimed from.
   absl::Time next_probe = absl::InfinitePast();
+  // Until then, the business's calls-per-second bucket holds no whole token
+  // (as its last claim said): the run is not claimed from (the rate
+  // governor; InfinitePast when it is off).
+  absl::Time next_token = absl::InfinitePast();
+  // Since when the run has waited for its business's tokens (its last claim
+  // was limited by the bucket; a limited claim that got jobs starts the
+  // wait again); InfiniteFuture when its last claim was not limited. The
+  // run that waited longest claims first (fairness between the runs of one
+  // business on this worker).
+  absl::Time rate_waiting_since = absl::InfiniteFuture();
 
   // Dial slots of the run's concurrency not taken by a call in flight.
   int FreeSlots() const { return concurrency - static_cast<int>(calls.size()); }

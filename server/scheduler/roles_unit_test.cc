@@ -40,6 +40,7 @@ class CountingMetrics : public SchedulerMetrics {
  public:
   void DialedAfterRunEnded() override { ++dialed_after_end; }
   void CallHungUpOnRunEnd() override { ++hung_up; }
+  void ClaimRateLimited() override { ++rate_limited; }
   void CallsRecorded(int starts, int results) override {
     ++batches;
     recorded_starts += starts;
@@ -47,6 +48,7 @@ class CountingMetrics : public SchedulerMetrics {
   }
   int dialed_after_end = 0;
   int hung_up = 0;
+  int rate_limited = 0;
   int batches = 0;
   int recorded_starts = 0;
   int recorded_results = 0;
@@ -144,6 +146,56 @@ TEST(ClaimerTest, ClaimErrorsGoToTheCaller) {
   HeldRun run = Held(leases, 5);
   Claimer claimer(&leases, 40, absl::Seconds(1));
   EXPECT_EQ(claimer.Claim(run, 1000).status().code(), absl::StatusCode::kInternal);
+}
+
+TEST(ClaimerTest, ARateLimitedClaimWaitsForTheNextTokenWithoutReadingTheRun) {
+  FakeLeases leases(/*queued_jobs=*/10, /*concurrency=*/5);
+  leases.SetBucket(/*tokens=*/1, /*next_token_in=*/absl::Milliseconds(200));
+  HeldRun run = Held(leases, 5);
+  CountingMetrics metrics;
+  Claimer claimer(&leases, 40, absl::Seconds(1), &metrics);
+
+  // One token, five free slots: one job, and the next token is due later.
+  const absl::Time before = absl::Now();
+  absl::StatusOr<std::vector<store::ClaimedJob>> jobs = claimer.Claim(run, 1000);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->size(), 1u);
+  EXPECT_EQ(metrics.rate_limited, 1);
+  EXPECT_GE(run.next_token, before + absl::Milliseconds(200));
+  EXPECT_LE(run.next_token, absl::Now() + absl::Milliseconds(200));
+  EXPECT_NE(run.rate_waiting_since, absl::InfiniteFuture()) << "the run waits for tokens";
+  // Before the token is due the run is not claimed from: no database call.
+  EXPECT_EQ(claimer.Wanted(run, 1000, absl::Now()), 0);
+  ASSERT_TRUE(claimer.Claim(run, 1000).ok());
+  {
+    absl::MutexLock lock(&leases.mu());
+    EXPECT_EQ(leases.claims, 1) << "no claim before the next token";
+  }
+  // Once due, it is; the empty bucket (a token another replica took) gives
+  // nothing and a new due time, without reading why (the run is fine).
+  EXPECT_EQ(claimer.Wanted(run, 1000, run.next_token), 5);
+  run.next_token = absl::InfinitePast();
+  leases.SetBucket(/*tokens=*/0, absl::Milliseconds(300));
+  jobs = claimer.Claim(run, 1000);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs->empty());
+  EXPECT_GT(run.next_token, absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(run.next_probe, absl::InfinitePast()) << "not taken for a run with nothing queued";
+  EXPECT_EQ(metrics.rate_limited, 2);
+  {
+    absl::MutexLock lock(&leases.mu());
+    EXPECT_EQ(leases.claims, 2);
+    EXPECT_EQ(leases.control_reads, 1) << "only Held() read the run's state";
+  }
+  // Tokens for every free slot: not limited, no wait.
+  leases.AddTokens(10);
+  run.next_token = absl::InfinitePast();
+  jobs = claimer.Claim(run, 1000);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(jobs->size(), 5u);
+  EXPECT_EQ(run.next_token, absl::InfinitePast());
+  EXPECT_EQ(run.rate_waiting_since, absl::InfiniteFuture());
+  EXPECT_EQ(metrics.rate_limited, 2);
 }
 
 TEST(DialPipelineTest, EveryClaimedJobIsDialedAtOnceAndTracked) {

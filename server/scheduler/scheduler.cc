@@ -40,7 +40,7 @@ Scheduler::Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer,
       options_(Normalized(std::move(options))),
       errors_(options_.poll_interval),
       keeper_(leases, options_.worker_id, options_.max_runs, options_.max_runs_per_business),
-      claimer_(leases, options_.max_claim_batch, options_.poll_interval),
+      claimer_(leases, options_.max_claim_batch, options_.poll_interval, options_.metrics),
       // Past half the TTL since the claim (which renewed the lease), another
       // worker may be about to take the run over: do not dial on it.
       pipeline_(dialer, options_.worker_id, options_.lease_ttl / 2),
@@ -158,7 +158,38 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
       return absl::ZeroDuration();
     }
   }
-  return more_work_ ? absl::ZeroDuration() : options_.poll_interval + errors_.backoff();
+  if (more_work_) return absl::ZeroDuration();
+  absl::Duration wait = options_.poll_interval + errors_.backoff();
+  // A run waiting for its business's next token (the rate governor) claims
+  // when it is due, not a poll interval later. A jitter of up to 2 ms keeps
+  // replicas waiting for the same bucket from always racing in the same order.
+  // (Not while draining, which claims nothing, nor backing off from errors.)
+  const absl::Time now_after = absl::Now();
+  const absl::Time next_token = draining || errors_.backoff() > absl::ZeroDuration()
+                                    ? absl::InfiniteFuture()
+                                    : NextTokenDue(now_after);
+  if (next_token < absl::InfiniteFuture()) {
+    wait = std::min(wait, std::max(absl::ZeroDuration(), next_token - now_after) +
+                              absl::Microseconds(absl::Uniform(random, 0, 2000)));
+  }
+  return wait;
+}
+
+absl::Time Scheduler::NextTokenDue(absl::Time now) const {
+  absl::Time due = absl::InfiniteFuture();
+  if (options_.max_dials_in_flight - DialPipeline::InFlight(runs_) <= 0) return due;
+  for (const auto& [id, run] : runs_) {
+    // Only a run that waits for nothing but the token (as Claimer::Wanted
+    // and ClaimAndDial decide): one waiting for a probe, a free slot, the
+    // worker's budget or pending records does not shorten the wait.
+    if (run.next_token == absl::InfinitePast() || !run.control.Dispatchable() ||
+        run.FreeSlots() <= 0 || !run.unstarted.empty() || !run.starts.empty() ||
+        !run.results.empty() || (run.control.queued <= 0 && now < run.next_probe)) {
+      continue;
+    }
+    due = std::min(due, run.next_token);
+  }
+  return due;
 }
 
 std::vector<int64_t> Scheduler::TurnOrder() {
@@ -281,6 +312,13 @@ void Scheduler::ClaimAndDial() {
   int budget = options_.max_dials_in_flight - DialPipeline::InFlight(runs_);
   std::vector<int64_t> order = TurnOrder();
   if (!order.empty()) next_run_turn_ = order.front();
+  // Runs waiting for their business's calls-per-second tokens go first, the
+  // longest waiting first, so the runs of one business on this worker take
+  // turns at its tokens; the others keep their turn order (all of them when
+  // the governor is off).
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return runs_.at(a).rate_waiting_since < runs_.at(b).rate_waiting_since;
+  });
   for (int64_t id : order) {
     if (budget <= 0) break;
     auto it = runs_.find(id);

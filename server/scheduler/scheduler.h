@@ -122,6 +122,10 @@ class Scheduler {
   // one that went first last time).
   std::vector<int64_t> TurnOrder() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseIdleRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time a held run waits for its business's next
+  // calls-per-second token and for nothing else (`now` or earlier: it may
+  // claim at once); InfiniteFuture when none waits.
+  absl::Time NextTokenDue(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::LeaseRepository* leases_;

@@ -5,6 +5,7 @@
 #ifndef CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_FAKES_H_
 #define CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_FAKES_H_
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -64,6 +65,20 @@ class FakeLeases : public store::LeaseRepository {
     record_errors_left_ = count;
     record_error_ = std::move(status);
   }
+  // Turns the rate governor on: the business's bucket holds `tokens` whole
+  // tokens (AddTokens adds more); a claim takes no more jobs than that. An
+  // empty bucket gets one token `token_interval` after it was found empty,
+  // and a claim that leaves it empty reports when.
+  void SetBucket(int tokens, absl::Duration token_interval) {
+    absl::MutexLock lock(&mu_);
+    bucket_ = tokens;
+    token_interval_ = token_interval;
+    next_token_at_ = tokens == 0 ? absl::Now() + token_interval : absl::InfinitePast();
+  }
+  void AddTokens(int tokens) {
+    absl::MutexLock lock(&mu_);
+    *bucket_ += tokens;
+  }
   void StallFirstClaim(absl::Duration stall) {
     absl::MutexLock lock(&mu_);
     first_claim_stall_ = stall;
@@ -100,6 +115,8 @@ class FakeLeases : public store::LeaseRepository {
   std::vector<std::string> failed_runs;  // errors
   int finalized_cancels = 0;
   int releases = 0;
+  // Claims the bucket (SetBucket) limited.
+  int rate_limited_claims = 0;
 
   // The lock of the fields above.
   absl::Mutex& mu() { return mu_; }
@@ -132,8 +149,9 @@ class FakeLeases : public store::LeaseRepository {
     return control_;
   }
 
-  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(const store::Lease& lease,
-                                                       int max_jobs) override {
+  using store::LeaseRepository::Claim;
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(const store::Lease& lease, int max_jobs,
+                                                       store::ClaimRate* rate) override {
     absl::Duration stall;
     std::vector<store::ClaimedJob> jobs;
     {
@@ -144,6 +162,13 @@ class FakeLeases : public store::LeaseRepository {
         return claim_error_;
       }
       max_jobs_asked.push_back(max_jobs);
+      store::ClaimRate governed;
+      const absl::Time now = absl::Now();
+      if (bucket_ && *bucket_ == 0 && now >= next_token_at_) *bucket_ = 1;
+      if (bucket_ && control_.Dispatchable()) {
+        governed.limited = *bucket_ < max_jobs;
+        max_jobs = std::min(max_jobs, *bucket_);
+      }
       while (control_.Dispatchable() && !queue_.empty() &&
              static_cast<int>(jobs.size()) < max_jobs) {
         const int64_t job_id = queue_.front();
@@ -154,6 +179,15 @@ class FakeLeases : public store::LeaseRepository {
                                          absl::StrCat("token-", job_id, "-", claims)});
         claimed.push_back(jobs.back());
       }
+      if (bucket_) {
+        *bucket_ -= static_cast<int>(jobs.size());
+        if (*bucket_ == 0) {
+          if (next_token_at_ <= now) next_token_at_ = now + token_interval_;
+          governed.next_token_in = next_token_at_ - now;
+        }
+        if (governed.limited) ++rate_limited_claims;
+      }
+      if (rate != nullptr) *rate = governed;
       stall = std::exchange(first_claim_stall_, absl::ZeroDuration());
     }
     // A worker stalled between its claim and its dial (swapped out, paused).
@@ -242,6 +276,10 @@ class FakeLeases : public store::LeaseRepository {
   int claim_errors_left_ = 0;
   absl::Status claim_error_;
   absl::Duration first_claim_stall_;
+  // Whole tokens of the business's bucket; no governor when unset.
+  std::optional<int> bucket_;
+  absl::Duration token_interval_;
+  absl::Time next_token_at_;
 };
 
 // Accepts every call (or refuses the first `refusals`), answering before

@@ -173,5 +173,31 @@ TEST(SchedulerUnitTest, ShutdownWithoutGraceHandsBackARunWithACallInProgress) {
   EXPECT_EQ(leases.claimed.size(), 1u);
 }
 
+TEST(SchedulerUnitTest, ARateLimitedRunIsClaimedFromWhenItsNextTokenIsDueAndNotBefore) {
+  SchedulerOptions options = FastOptions();
+  // Rounds come from events and token due times only.
+  options.poll_interval = absl::Hours(1);
+  FakeLeases leases(/*queued_jobs=*/10, /*concurrency=*/5);
+  const absl::Duration token_interval = absl::Milliseconds(100);
+  leases.SetBucket(/*tokens=*/1, token_interval);
+  FakeDialer dialer;
+  Scheduler scheduler(&leases, &dialer, options);
+  const absl::Time start = absl::Now();
+  scheduler.Start();
+
+  // A token every 100 ms, one call each: five calls fill the run's slots.
+  ASSERT_TRUE(leases.WaitFor([](const FakeLeases& f) { return f.started_calls.size() == 5; }));
+  const absl::Duration elapsed = absl::Now() - start;
+  scheduler.Shutdown(absl::ZeroDuration());
+  absl::MutexLock lock(&leases.mu());
+  EXPECT_EQ(leases.claimed.size(), 5u);
+  EXPECT_GE(elapsed, 4 * token_interval);
+  // No spinning while the bucket is empty: at most one claim per token due
+  // time (a claim that found another claimer's token gone waits again), and
+  // not a claim per round.
+  EXPECT_LE(leases.claims, elapsed / token_interval + 2) << elapsed;
+  EXPECT_GE(leases.rate_limited_claims, 4);
+}
+
 }  // namespace
 }  // namespace campaign::scheduler

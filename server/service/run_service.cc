@@ -105,6 +105,22 @@ absl::StatusOr<Run> RunService::GetRun(const Caller& caller, int64_t run_id) {
   return run;
 }
 
+absl::StatusOr<Business> RunService::GetBusiness(const Caller& caller, int64_t business_id) {
+  RETURN_IF_ERROR(ValidatePositiveId(business_id, "business_id"));
+  if (caller.principal.role != Role::kSystemAdmin) {
+    ASSIGN_OR_RETURN(const int64_t own, BusinessOf(caller, auth::Permission::kRead));
+    if (own != business_id) {
+      spdlog::warn("security: {} asked for business {}; refused",
+                   auth::DescribePrincipal(caller.principal), business_id);
+      return absl::PermissionDeniedError(
+          absl::StrCat("business ", business_id,
+                       " is not the business of this API key; only system_admin keys may read "
+                       "another business"));
+    }
+  }
+  return store_->GetBusiness(business_id);
+}
+
 absl::StatusOr<Listing<Run>> RunService::ListRuns(const Caller& caller,
                                                   const ListRunsInput& input) {
   ASSIGN_OR_RETURN(const auth::Scope scope,

@@ -86,6 +86,9 @@ class RunService {
   absl::StatusOr<AddLeadsOutput> AddLeads(const Caller& caller, int64_t run_id,
                                           const std::vector<Lead>& leads);
   absl::StatusOr<Run> GetRun(const Caller& caller, int64_t run_id);
+  // A system admin reads any business; a tenant key only its own (another
+  // is PERMISSION_DENIED, whether it exists or not).
+  absl::StatusOr<Business> GetBusiness(const Caller& caller, int64_t business_id);
   absl::StatusOr<Listing<Run>> ListRuns(const Caller& caller, const ListRunsInput& input);
   absl::StatusOr<Listing<Job>> ListJobs(const Caller& caller, const ListJobsInput& input);
   // `hang_up`: whether calls in progress are hung up (StopRun's option; the

@@ -97,6 +97,19 @@ class FakeRunRepository : public store::RunRepository {
     return store::AddedLeads{**run, static_cast<int64_t>(leads.size()), /*skipped=*/1};
   }
 
+  absl::StatusOr<Business> GetBusiness(int64_t business_id) override {
+    calls_.push_back("GetBusiness");
+    if (absl::Status s = TakeFailure(); !s.ok()) return s;
+    if (business_id != kBusiness && business_id != kOtherBusiness) {
+      return absl::NotFoundError(absl::StrCat("business ", business_id, " not found"));
+    }
+    Business business;
+    business.id = business_id;
+    business.name = absl::StrCat("business ", business_id);
+    business.max_calls_per_second = 2.5;
+    return business;
+  }
+
   absl::StatusOr<campaign::Run> GetRun(int64_t business_id, int64_t run_id) override {
     calls_.push_back("GetRun");
     if (absl::Status s = TakeFailure(); !s.ok()) return s;
@@ -257,6 +270,30 @@ class RunServiceTest : public ::testing::Test {
 };
 
 // --- Authorisation and the business of the call ----------------------------
+
+TEST_F(RunServiceTest, SystemAdminsReadAnyBusinessTenantsOnlyTheirOwn) {
+  absl::StatusOr<Business> other = service_.GetBusiness(SystemAdmin(""), kOtherBusiness);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->id, kOtherBusiness);
+  EXPECT_EQ(other->max_calls_per_second, 2.5);
+  EXPECT_EQ(service_.GetBusiness(SystemAdmin(""), 999).status().code(),
+            absl::StatusCode::kNotFound);
+  for (Role role : {Role::kOwner, Role::kAdmin, Role::kAgent}) {
+    absl::StatusOr<Business> own = service_.GetBusiness(Tenant(role), kBusiness);
+    ASSERT_TRUE(own.ok()) << RoleName(role) << ": " << own.status();
+    EXPECT_EQ(own->id, kBusiness);
+    // Another business, existing or not: refused the same way, unread.
+    EXPECT_EQ(service_.GetBusiness(Tenant(role), kOtherBusiness).status().code(),
+              absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(service_.GetBusiness(Tenant(role), 999).status().code(),
+              absl::StatusCode::kPermissionDenied);
+  }
+  EXPECT_EQ(service_.GetBusiness(SystemAdmin(""), 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<std::string> expected = {"GetBusiness", "GetBusiness", "GetBusiness",
+                                             "GetBusiness", "GetBusiness"};
+  EXPECT_EQ(store_.calls(), expected);
+}
 
 TEST_F(RunServiceTest, AgentsMayReadAndControlButNotWrite) {
   const int64_t run_id = store_.AddRun(kBusiness);

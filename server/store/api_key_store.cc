@@ -10,6 +10,15 @@ namespace {
 // Bytes of randomness in a key (256 bits).
 constexpr int kKeyRandomBytes = 32;
 
+Business BusinessFromRow(const pqxx::row& row) {
+  Business business;
+  business.id = row["id"].as<int64_t>();
+  business.name = row["name"].as<std::string>();
+  business.max_calls_per_second = row["max_calls_per_second"].as<double>();
+  business.created_at = absl::FromUnixMicros(row["created_at_us"].as<int64_t>());
+  return business;
+}
+
 }  // namespace
 
 ApiKeyStore::ApiKeyStore(Database* database) : database_(database) {}
@@ -22,6 +31,34 @@ absl::StatusOr<int64_t> ApiKeyStore::CreateBusiness(absl::string_view name) {
   return database_->Transact(
       Tenancy::AllBusinesses(), "create business", [&](pqxx::work& txn) -> absl::StatusOr<int64_t> {
         return txn.exec_params1(sql::kInsertBusiness, std::string(name))["id"].as<int64_t>();
+      });
+}
+
+absl::StatusOr<Business> ApiKeyStore::GetBusiness(int64_t id) {
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "get business", [&](pqxx::work& txn) -> absl::StatusOr<Business> {
+        pqxx::result rows = txn.exec_params(sql::kGetBusiness, id);
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat("business ", id, " not found"));
+        }
+        return BusinessFromRow(rows[0]);
+      });
+}
+
+absl::StatusOr<Business> ApiKeyStore::SetBusinessLimits(int64_t id, double max_calls_per_second) {
+  if (!(max_calls_per_second > 0 && max_calls_per_second <= kMaxCallsPerSecond)) {
+    return absl::InvalidArgumentError(absl::StrCat("max calls per second must be > 0 and at most ",
+                                                   kMaxCallsPerSecond, ", got ",
+                                                   max_calls_per_second));
+  }
+  return database_->Transact(
+      Tenancy::AllBusinesses(), "set business limits",
+      [&](pqxx::work& txn) -> absl::StatusOr<Business> {
+        pqxx::result rows = txn.exec_params(sql::kSetBusinessLimits, id, max_calls_per_second);
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat("business ", id, " not found"));
+        }
+        return BusinessFromRow(rows[0]);
       });
 }
 

@@ -28,6 +28,14 @@ class ApiKeyStore {
   // Creates a business; returns its id. The name must be 1..255 bytes.
   absl::StatusOr<int64_t> CreateBusiness(absl::string_view name);
 
+  // The business `id`; NOT_FOUND when there is none.
+  absl::StatusOr<Business> GetBusiness(int64_t id);
+
+  // Sets the calls-per-second limit of business `id` (> 0, at most
+  // kMaxCallsPerSecond, else INVALID_ARGUMENT); returns the business as
+  // updated, NOT_FOUND when there is none.
+  absl::StatusOr<Business> SetBusinessLimits(int64_t id, double max_calls_per_second);
+
   // Creates a key for `role`. system_admin keys must have no business; every
   // other role needs an existing one (NOT_FOUND otherwise).
   absl::StatusOr<NewApiKey> CreateApiKey(std::optional<int64_t> business_id, Role role,
@@ -42,6 +50,10 @@ class ApiKeyStore {
  private:
   Database* database_;
 };
+
+// The highest calls-per-second limit a business may have (the CHECK of
+// migration 0014).
+inline constexpr double kMaxCallsPerSecond = 1000;
 
 // Prefix of every API key, so leaked keys are recognisable by scanners.
 inline constexpr absl::string_view kApiKeyPrefix = "ocs_";

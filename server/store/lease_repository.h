@@ -63,6 +63,18 @@ struct ClaimedJob {
   std::string token;
 };
 
+// What the rate governor (the business's calls per second, enforced by a
+// replica that dials a real provider) did to one claim.
+struct ClaimRate {
+  // The business's bucket held fewer whole tokens than the run had free
+  // slots: the claim took fewer jobs than it could have.
+  bool limited = false;
+  // How long until the bucket holds a whole token again; zero when it holds
+  // one now (or the governor is off). No claim of the business gets a job
+  // before then.
+  absl::Duration next_token_in = absl::ZeroDuration();
+};
+
 // A job in dialing or calling, as found when a worker acquires a run.
 struct ActiveJob {
   int64_t job_id = 0;
@@ -132,8 +144,15 @@ class LeaseRepository {
       const std::string& worker, const std::vector<Lease>& leases) = 0;
   // Reads the run's control state.
   virtual absl::StatusOr<RunControl> Control(const Lease& lease) = 0;
-  // Claims up to `max_jobs` queued jobs of a dispatchable run.
-  virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) = 0;
+  // Claims up to `max_jobs` queued jobs of a dispatchable run; when calls
+  // per second are enforced, never more than the business's bucket holds.
+  // `rate` (may be null) receives what the governor did.
+  virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs,
+                                                        ClaimRate* rate) = 0;
+  // Claim without the governor's answer.
+  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) {
+    return Claim(lease, max_jobs, nullptr);
+  }
   // Runs `dial` (at most once) while the run is locked against changes and
   // verified running, uncancelled and still held; false, without running
   // it, when the run may not dial any more.

@@ -133,8 +133,10 @@ bool IsLeaseLost(const absl::Status& status) {
          status.GetPayload(kLeaseLostPayload).has_value();
 }
 
-LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl)
-    : database_(database), lease_ttl_(lease_ttl) {}
+LeaseStore::LeaseStore(Database* database, absl::Duration lease_ttl, bool enforce_calls_per_second)
+    : database_(database),
+      lease_ttl_(lease_ttl),
+      enforce_calls_per_second_(enforce_calls_per_second) {}
 
 absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& worker,
                                                              int max_runs, AcquireMode mode,
@@ -197,16 +199,43 @@ absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
                              });
 }
 
-absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, int max_jobs) {
+absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, int max_jobs,
+                                                          ClaimRate* rate) {
   return database_->Transact(
       Tenancy::Business(lease.business_id), "claim jobs",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ClaimedJob>> {
         std::vector<ClaimedJob> jobs;
-        for (const auto& row : txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id,
-                                               lease.epoch, lease.worker, max_jobs)) {
-          jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
-                                    row["phone"].as<std::string>(),
-                                    row["dial_lock_token"].as<std::string>()});
+        ClaimRate governed;
+        if (!enforce_calls_per_second_) {
+          for (const auto& row : txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id,
+                                                 lease.epoch, lease.worker, max_jobs)) {
+            jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
+                                      row["phone"].as<std::string>(),
+                                      row["dial_lock_token"].as<std::string>()});
+          }
+        } else {
+          // At most twice: a business with no bucket row yet gets a full one
+          // (nothing was claimed or locked by the first attempt but the run
+          // row, which this transaction keeps).
+          for (int attempt = 0; attempt < 2; ++attempt) {
+            pqxx::result rows =
+                txn.exec_params(sql::kClaimJobsGoverned, lease.run_id, lease.business_id,
+                                lease.epoch, lease.worker, max_jobs);
+            const pqxx::row state = rows[0];
+            if (!state["bucket_found"].as<bool>()) {
+              txn.exec_params(sql::kCreateDialRate, lease.business_id);
+              continue;
+            }
+            governed.limited = state["limited"].as<bool>();
+            governed.next_token_in = absl::Microseconds(state["next_token_us"].as<int64_t>());
+            for (const auto& row : rows) {
+              if (row["id"].is_null()) continue;
+              jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
+                                        row["phone"].as<std::string>(),
+                                        row["dial_lock_token"].as<std::string>()});
+            }
+            break;
+          }
         }
         // Nothing claimed: a lost lease is reported as such, like every
         // other fenced write.
@@ -215,6 +244,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
                                 .empty()) {
           return LeaseLostError(lease);
         }
+        if (rate != nullptr) *rate = governed;
         return jobs;
       });
 }

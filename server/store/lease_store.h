@@ -23,7 +23,9 @@ namespace campaign::store {
 // IsLeaseLost).
 class LeaseStore : public LeaseRepository {
  public:
-  LeaseStore(Database* database, absl::Duration lease_ttl);
+  // With `enforce_calls_per_second`, every claim takes from its business's
+  // dial-rate bucket (the rate governor); without, claims never touch it.
+  LeaseStore(Database* database, absl::Duration lease_ttl, bool enforce_calls_per_second = false);
 
   // Leases up to `max_runs` runs for `worker`: runs to dispatch (pending or
   // running) and runs that still have calls to reconcile (paused, stopped or
@@ -54,7 +56,13 @@ class LeaseStore : public LeaseRepository {
   // is running, not cancel-requested and still leased by this worker: a
   // Stop, Cancel, Pause or lease loss that commits first wins. Claimed jobs
   // become dialing with a fresh token, dial_started_at and attempts + 1.
-  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) override;
+  // When calls per second are enforced, the same statement also takes no
+  // more jobs than the business's bucket holds whole tokens and debits them
+  // (a business with no bucket row gets a full one first); `rate` says
+  // whether the bucket limited the claim and when its next token is due.
+  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs,
+                                                ClaimRate* rate) override;
+  using LeaseRepository::Claim;
 
   // The dial gate: runs `dial` inside a transaction that holds the run row
   // share-locked after checking the lease and that the run is running with
@@ -109,6 +117,7 @@ class LeaseStore : public LeaseRepository {
  private:
   Database* database_;
   absl::Duration lease_ttl_;
+  bool enforce_calls_per_second_;
 };
 
 }  // namespace campaign::store

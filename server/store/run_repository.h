@@ -67,6 +67,8 @@ class RunRepository {
 
   // One run of the business; NOT_FOUND when it has none with this id.
   virtual absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) = 0;
+  // Business `business_id` with its limits; NOT_FOUND when there is none.
+  virtual absl::StatusOr<Business> GetBusiness(int64_t business_id) = 0;
 
   // Runs newest first (id descending) with id < after_id, at most `limit`;
   // all businesses when business_id is unset.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/model/transitions.h"
+#include "server/store/api_key_store.h"
 #include "server/store/queries.h"
 #include "server/store/rows.h"
 
@@ -157,6 +158,11 @@ absl::StatusOr<Run> RunStore::GetRun(int64_t business_id, int64_t run_id) {
         return RunFromRow(rows[0]);
       },
       run_id, business_id);
+}
+
+absl::StatusOr<Business> RunStore::GetBusiness(int64_t business_id) {
+  ApiKeyStore businesses(database_);
+  return businesses.GetBusiness(business_id);
 }
 
 absl::StatusOr<Page<Run>> RunStore::ListRuns(std::optional<int64_t> business_id,

@@ -37,6 +37,7 @@ class RunStore : public RunRepository {
 
   // One run of the business; NOT_FOUND when it has none with this id.
   absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) override;
+  absl::StatusOr<Business> GetBusiness(int64_t business_id) override;
 
   // Runs newest first (id descending) with id < after_id; all businesses when
   // business_id is unset.

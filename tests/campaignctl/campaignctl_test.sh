@@ -252,6 +252,18 @@ admin_key=$(tr -d '[:space:]' <"$tmp/out")
 ctl 0 --api-key "$admin_key" --business-id "$business" get "$run_a" --json
 expect_eq "admin reads the business" "$(jq -r '.id' "$tmp/out")" "$run_a"
 
+step "business: limits set with campaignd, read through GetBusiness"
+"$campaignd" set-business-limits --business-id "$business" --max-calls-per-second 2.5 \
+  >"$tmp/limits.out" 2>/dev/null || fail "set-business-limits"
+expect_in "set-business-limits prints" "max_calls_per_second=2.5" "$tmp/limits.out"
+ctl 0 business "$business"
+expect_in "owner reads its business" "max calls per second: 2.5" "$tmp/out"
+ctl 17 business "$other_business"
+expect_in "another business" "PERMISSION_DENIED" "$tmp/err"
+ctl 0 --api-key "$admin_key" business "$other_business" --json
+expect_eq "admin reads any business" "$(jq -r '.maxCallsPerSecond' "$tmp/out")" "1"
+ctl 2 business not-a-number
+
 step "TLS and mutual TLS (certificates made now)"
 (
   cd "$tmp"

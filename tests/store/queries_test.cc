@@ -102,6 +102,7 @@ TEST(StoreQueriesTest, TheSharedRulesAreInlinedIntoTheStatements) {
       {"PendingCancel", "(1, 1, 1, 'w')", true},
       {"ReleaseLease", "(1, 1, 1, 'w')", true},
       {"ClaimJobs", "(1, 1, 1, 'w', 5)", true},
+      {"ClaimJobsGoverned", "(1, 1, 1, 'w', 5)", true},
       {"ReleaseClaim", "(1, 1, 1, 't', 'queued', '')", false},
       {"RecordCallsStarted", "(1, 1, '{1}', '{t}', '{sid}')", false},
       {"FinishJobs", "(1, 1, '{1}', '{t}', '{completed}', '{\"\"}', '{\"\"}')", false},

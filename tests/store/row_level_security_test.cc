@@ -99,7 +99,7 @@ TEST_F(RowLevelSecurityTest, TheServiceRoleCannotBypassRowLevelSecurity) {
   EXPECT_FALSE(txn.exec1("SELECT rolsuper OR rolbypassrls FROM pg_roles"
                          " WHERE rolname = current_user")[0]
                    .as<bool>());
-  for (const char* table : {"outbound_call_runs", "outbound_call_jobs"}) {
+  for (const char* table : {"outbound_call_runs", "outbound_call_jobs", "business_dial_rate"}) {
     SCOPED_TRACE(table);
     pqxx::row row = txn.exec_params1(
         "SELECT relrowsecurity, relforcerowsecurity, pg_get_userbyid(relowner) FROM pg_class"
@@ -149,6 +149,31 @@ TEST_F(RowLevelSecurityTest, UnfilteredQueriesSeeAndChangeOnlyTheDeclaredBusines
     txn.abort();
   }
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM outbound_call_jobs"), 8);
+}
+
+// The rate governor's buckets (migration 0014) are a tenant table too: a
+// transaction of one business sees and changes only its own bucket.
+TEST_F(RowLevelSecurityTest, ABusinessSeesAndChangesOnlyItsOwnDialRateBucket) {
+  db_.ExecAsAdmin(absl::StrCat("INSERT INTO business_dial_rate (business_id, tokens) VALUES (",
+                               business_a_, ", 1), (", business_b_, ", 1)"));
+  pqxx::connection connection(db_.app_url());
+  {
+    pqxx::work txn(connection);
+    SetBusiness(txn, business_a_);
+    EXPECT_EQ(Int(txn, "SELECT count(*) FROM business_dial_rate"), 1);
+    EXPECT_EQ(txn.exec("UPDATE business_dial_rate SET tokens = 0").affected_rows(), 1u);
+    txn.commit();
+  }
+  EXPECT_EQ(db_.QueryInt(absl::StrCat(
+                "SELECT count(*) FROM business_dial_rate WHERE tokens = 1 AND business_id = ",
+                business_b_)),
+            1);
+  pqxx::work txn(connection);
+  SetBusiness(txn, business_a_);
+  EXPECT_EQ(SqlStateOf(txn, absl::StrCat("INSERT INTO business_dial_rate (business_id, tokens)"
+                                         " VALUES (",
+                                         db_.CreateBusiness("C"), ", 1)")),
+            kInsufficientPrivilege);
 }
 
 TEST_F(RowLevelSecurityTest, RowsForAnotherBusinessAreRefusedOnWrite) {

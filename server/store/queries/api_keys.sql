@@ -7,6 +7,18 @@ INSERT INTO business (name) VALUES ($1) RETURNING id;
 -- name: BusinessExists
 SELECT 1 AS found FROM business WHERE id = $1;
 
+-- fragment: BusinessColumns
+id, coalesce(name, '') AS name, max_calls_per_second,
+(extract(epoch from created_at) * 1000000)::int8 AS created_at_us
+
+-- name: GetBusiness
+SELECT {{BusinessColumns}} FROM business WHERE id = $1;
+
+-- name: SetBusinessLimits
+-- Sets business `$1`'s calls-per-second limit. Its dial-rate bucket keeps
+-- its tokens; the next claim caps them at the new capacity.
+UPDATE business SET max_calls_per_second = $2 WHERE id = $1 RETURNING {{BusinessColumns}};
+
 -- name: InsertApiKey
 -- A key of role `$2` for business `$1` (NULL for a system admin); only the
 -- key's hash `$5` is stored.

@@ -120,20 +120,20 @@ UPDATE outbound_call_runs r SET lock_ts = now()
  WHERE r.id = h.id AND r.business_id = h.business_id
 RETURNING r.id, {{ControlColumns}};
 
--- name: ClaimJobs
--- Claims queued jobs with the run row locked and re-checked in the same
--- statement; never more than the run's free slots. The jobs' stamp comes from
--- the row as locked (a change that committed while the lock was awaited is
--- seen), not from the statement's snapshot. The claimed rows are updated by
--- key (`id = ANY (ARRAY(...))`: index lookups on the primary key), never by a
--- join the planner could turn into a scan of every job of the business.
-WITH run AS (
-  SELECT r.id, campaign_next_run_version(r) AS next_version,
-         greatest(0, least($5::int, r.concurrency - r.in_progress_count)) AS free
-    FROM outbound_call_runs r
-   WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
-     AND r.status = 'running' AND NOT r.cancel_requested
-   FOR NO KEY UPDATE),
+-- fragment: ClaimRun
+-- The run row of a claim (`$1`, business `$2`, lease epoch `$3`, worker
+-- `$4`), locked and re-checked: running, no cancel requested, still held;
+-- `free` is its free slots, at most `$5`.
+SELECT r.id, campaign_next_run_version(r) AS next_version,
+       greatest(0, least($5::int, r.concurrency - r.in_progress_count)) AS free
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4)
+   AND r.status = 'running' AND NOT r.cancel_requested
+ FOR NO KEY UPDATE
+
+-- fragment: ClaimTail
+-- Claims up to `(SELECT free FROM run)` queued jobs of the run `run` locked
+-- (the CTEs picked, claimed, counted).
 picked AS (
   SELECT j.id
     FROM outbound_call_jobs j
@@ -155,7 +155,78 @@ counted AS (
          lock_ts = now(), version = r.version + 1, updated_at = now()
    WHERE r.id = (SELECT id FROM run) AND r.business_id = $2 AND EXISTS (SELECT 1 FROM claimed)
   RETURNING 1)
+
+-- name: ClaimJobs
+-- Claims queued jobs with the run row locked and re-checked in the same
+-- statement; never more than the run's free slots. The jobs' stamp comes from
+-- the row as locked (a change that committed while the lock was awaited is
+-- seen), not from the statement's snapshot. The claimed rows are updated by
+-- key (`id = ANY (ARRAY(...))`: index lookups on the primary key), never by a
+-- join the planner could turn into a scan of every job of the business.
+-- The claim of a replica that does not enforce calls per second: it never
+-- reads or locks the business's dial-rate bucket.
+WITH run AS (
+{{ClaimRun}}),
+{{ClaimTail}}
 SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id;
+
+-- name: ClaimJobsGoverned
+-- ClaimJobs under the business's calls-per-second limit (the rate governor,
+-- migration 0014): also never more jobs than the whole tokens of the
+-- business's bucket, which are debited in the same statement. Only when the
+-- run can claim (a free slot) is the bucket row locked (after the run row,
+-- always in that order): refilled by the database time elapsed since
+-- refilled_at (never backwards, capped at the capacity), `limited` when its
+-- whole tokens were fewer than the free slots. One row per claimed job, or
+-- one row with a NULL id when none; every row carries the bucket's state:
+-- `bucket_found` (false: the business has no bucket row yet, nothing was
+-- claimed; the caller creates it and claims again), `limited`, and
+-- `next_token_us`, the microseconds from now until the bucket holds a whole
+-- token again (0 when it does).
+WITH locked AS (
+{{ClaimRun}}),
+bucket AS (
+  SELECT d.business_id, b.max_calls_per_second AS rate,
+         greatest(d.refilled_at, now()) AS refilled_at,
+         least(campaign_dial_capacity(b.max_calls_per_second),
+               d.tokens + b.max_calls_per_second
+                            * greatest(0, extract(epoch FROM now() - d.refilled_at)))
+           AS available
+    FROM business_dial_rate d
+    JOIN business b ON b.id = d.business_id
+   WHERE d.business_id = $2 AND (SELECT free FROM locked) > 0
+   FOR NO KEY UPDATE OF d),
+run AS (
+  SELECT l.id, l.next_version,
+         least(l.free, coalesce((SELECT floor(available)::int FROM bucket), 0)) AS free
+    FROM locked l),
+{{ClaimTail}},
+debited AS (
+  UPDATE business_dial_rate d
+     SET tokens = greatest(0, k.available - (SELECT count(*) FROM claimed)),
+         refilled_at = k.refilled_at
+    FROM bucket k
+   WHERE d.business_id = $2 AND k.business_id = d.business_id
+  RETURNING d.tokens, k.rate, k.refilled_at),
+state AS (
+  SELECT EXISTS (SELECT 1 FROM bucket) OR NOT EXISTS (SELECT 1 FROM locked WHERE free > 0)
+           AS bucket_found,
+         coalesce((SELECT floor(available) < l.free FROM bucket, locked l), false) AS limited,
+         coalesce((SELECT CASE WHEN t.tokens >= 1 THEN 0
+                               ELSE ceil(extract(epoch FROM t.refilled_at - now()) * 1000000
+                                         + (1 - t.tokens) / t.rate * 1000000)::int8
+                          END FROM debited t), 0) AS next_token_us)
+SELECT c.id, c.lead_id, c.phone, c.dial_lock_token, s.bucket_found, s.limited, s.next_token_us
+  FROM state s LEFT JOIN claimed c ON true
+ ORDER BY c.id;
+
+-- name: CreateDialRate
+-- The dial-rate bucket of business `$1`, full, when it has none yet (a
+-- business created after migration 0014).
+INSERT INTO business_dial_rate (business_id, tokens, refilled_at)
+SELECT b.id, campaign_dial_capacity(b.max_calls_per_second), now()
+  FROM business b WHERE b.id = $1
+ON CONFLICT (business_id) DO NOTHING;
 
 -- name: DialGate
 -- The run row share-locked for the time a claimed batch is handed to the
