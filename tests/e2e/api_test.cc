@@ -750,7 +750,8 @@ TEST_F(ApiTest, ReflectionListsAndDescribesTheServices) {
   EXPECT_EQ(
       describe(responses[1], "outbound.v1", "CampaignService"),
       (std::set<std::string>{"CreateRun", "AddLeads", "GetRun", "ListRuns", "ListJobs", "StopRun",
-                             "CancelRun", "PauseRun", "ResumeRun", "WatchRun", "WatchRuns"}));
+                             "CancelRun", "PauseRun", "ResumeRun", "WatchRun", "WatchRuns",
+                             "GetBusiness"}));
   EXPECT_EQ(describe(responses[2], "grpc.health.v1", "Health").count("Check"), 1u);
 }
 

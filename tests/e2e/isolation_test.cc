@@ -631,6 +631,46 @@ TEST_F(IsolationTest, AmbiguousOrMalformedMetadataIsRefused) {
 // see whether a run is held and since when (lock_ts), never by whom; only a
 // system admin sees locked_by_worker. Unary reads, mutations, listings and
 // both watch streams follow the same rule.
+// A business's limits (GetBusiness) are shown to its own keys and to system
+// admins, never to another business's keys; an unknown business is NOT_FOUND
+// for a system admin and refused like any other for a tenant key.
+TEST_F(IsolationTest, GetBusinessShowsABusinessToItsOwnKeysAndSystemAdminsOnly) {
+  db_.ExecAsAdmin(absl::StrCat("UPDATE business SET max_calls_per_second = 2.5 WHERE id = ",
+                               business_a_));
+  auto get = [&](CallerKind kind, int64_t business_id, pb::Business* business) {
+    pb::GetBusinessRequest request;
+    request.set_business_id(business_id);
+    return stub().GetBusiness(ContextFor(callers_[kind]).get(), request, business);
+  };
+  for (CallerKind kind : {CallerKind::kOwnerA, CallerKind::kAgentA,
+                          CallerKind::kSystemAdminNamingNone, CallerKind::kSystemAdminNamingB}) {
+    SCOPED_TRACE(callers_[kind].name);
+    pb::Business business;
+    const grpc::Status status = get(kind, business_a_, &business);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(business.id(), business_a_);
+    EXPECT_EQ(business.name(), "business a");
+    EXPECT_EQ(business.max_calls_per_second(), 2.5);
+  }
+  pb::Business business;
+  EXPECT_TRUE(get(CallerKind::kSystemAdminNamingA, business_b_, &business).ok());
+  EXPECT_EQ(business.max_calls_per_second(), 1.0);  // the default
+  for (CallerKind kind : {CallerKind::kOwnerB, CallerKind::kOwnerANamingB}) {
+    SCOPED_TRACE(callers_[kind].name);
+    pb::Business leaked;
+    EXPECT_EQ(get(kind, business_a_, &leaked).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(leaked.id(), 0);
+  }
+  EXPECT_EQ(get(CallerKind::kOwnerA, 999999, &business).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(get(CallerKind::kSystemAdminNamingNone, 999999, &business).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(get(CallerKind::kSystemAdminNamingNone, 0, &business).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(get(CallerKind::kMissingKey, business_a_, &business).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(IsolationTest, OnlySystemAdminsSeeTheLeaseHolder) {
   const int64_t run_id = CreateRun(callers_[CallerKind::kOwnerA], NewRequestId(), false);
   const std::string worker = "worker-host.internal:4242:abcdef";
