@@ -221,6 +221,9 @@ TEST_F(TwilioCampaigndTest, FiveHundredCallsInFlightKeepTheRateNearConcurrencyOv
   std::map<std::string, std::string> flags = Flags("loaded");
   flags["max-concurrency"] = "1000";
   flags["db-pool-size"] = "8";
+  // The pipeline alone: the business's limit (1,000 calls/s here) would
+  // cap the rate below the 1,667/s under test.
+  flags["enforce-calls-per-second"] = "false";
   Campaignd& loaded = Start("loaded", flags);
   const int port = WebhookPort(loaded);
   ASSERT_GT(port, 0);
