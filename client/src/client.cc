@@ -282,12 +282,20 @@ absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(const v1::ListJobsRequest&
 absl::StatusOr<v1::StopRunResponse> Client::StopRun(int64_t run_id) {
   v1::StopRunRequest request;
   request.set_run_id(run_id);
+  return StopRun(request);
+}
+
+absl::StatusOr<v1::StopRunResponse> Client::StopRun(const v1::StopRunRequest& request) {
   return impl_->Unary("StopRun", &Stub::StopRun, request, Retry::kOnUnavailable);
 }
 
 absl::StatusOr<v1::OutboundCallRun> Client::CancelRun(int64_t run_id) {
   v1::CancelRunRequest request;
   request.set_run_id(run_id);
+  return CancelRun(request);
+}
+
+absl::StatusOr<v1::OutboundCallRun> Client::CancelRun(const v1::CancelRunRequest& request) {
   return impl_->Unary("CancelRun", &Stub::CancelRun, request, Retry::kOnUnavailable);
 }
 

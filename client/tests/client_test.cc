@@ -354,6 +354,41 @@ TEST_F(ClientTest, WatchRunToCompletion) {
   EXPECT_TRUE(retries_.events().empty());
 }
 
+// A run's call settings go through CreateRun's request as given, and the
+// full-request StopRun / CancelRun carry hang_up; the run-id forms leave it
+// unset (calls are hung up).
+TEST_F(ClientTest, CallSettingsAndHangUpReachTheServer) {
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
+  pb::CreateRunRequest request = RunRequest(1, true);
+  request.mutable_call_settings()->set_caller_id("+14155550100");
+  request.mutable_call_settings()->set_ring_timeout_seconds(20);
+  absl::StatusOr<pb::CreateRunResponse> kept = client->CreateRun(request);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->run().call_settings().caller_id(), "+14155550100");
+  EXPECT_EQ(kept->run().call_settings().ring_timeout_seconds(), 20);
+  absl::StatusOr<pb::CreateRunResponse> hung = client->CreateRun(RunRequest(1, true));
+  ASSERT_TRUE(hung.ok()) << hung.status();
+  absl::StatusOr<pb::CreateRunResponse> cancelled = client->CreateRun(RunRequest(1, true));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+
+  pb::StopRunRequest stop;
+  stop.set_run_id(kept->run().id());
+  stop.set_hang_up(false);
+  absl::StatusOr<pb::StopRunResponse> stopped = client->StopRun(stop);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_FALSE(stopped->run().hang_up_on_end());
+  absl::StatusOr<pb::StopRunResponse> default_stop = client->StopRun(hung->run().id());
+  ASSERT_TRUE(default_stop.ok()) << default_stop.status();
+  EXPECT_TRUE(default_stop->run().hang_up_on_end());
+  pb::CancelRunRequest cancel;
+  cancel.set_run_id(cancelled->run().id());
+  cancel.set_hang_up(false);
+  absl::StatusOr<pb::OutboundCallRun> cancel_answer = client->CancelRun(cancel);
+  ASSERT_TRUE(cancel_answer.ok()) << cancel_answer.status();
+  EXPECT_FALSE(cancel_answer->hang_up_on_end());
+}
+
 // Returning false from the callback ends a watch at once with CANCELLED.
 TEST_F(ClientTest, WatchRunStopsWhenTheCallbackSaysSo) {
   std::unique_ptr<app::CampaignServer> server = StartServer(0, false);

@@ -145,6 +145,10 @@ class Client {
   // caller moved the run in between, exactly as a single late call would.)
   absl::StatusOr<v1::StopRunResponse> StopRun(int64_t run_id);
   absl::StatusOr<v1::OutboundCallRun> CancelRun(int64_t run_id);
+  // The same with every field of the request, e.g. `hang_up: false` to let
+  // the run's calls in progress finish (unset: they are hung up).
+  absl::StatusOr<v1::StopRunResponse> StopRun(const v1::StopRunRequest& request);
+  absl::StatusOr<v1::OutboundCallRun> CancelRun(const v1::CancelRunRequest& request);
   absl::StatusOr<v1::OutboundCallRun> PauseRun(int64_t run_id);
   absl::StatusOr<v1::OutboundCallRun> ResumeRun(int64_t run_id);
 
