@@ -28,6 +28,7 @@
 #include "server/store/database.h"
 #include "server/store/run_store.h"
 #include "server/twilio/form.h"
+#include "tests/e2e/twilio_campaignd.h"
 #include "tests/scheduler/scheduler_test_support.h"
 #include "tests/support/fake_twilio.h"
 #include "tests/support/leads.h"
@@ -37,14 +38,10 @@
 namespace campaign {
 namespace {
 
-using testing::FakeTwilio;
 using testing::MakeLeads;
-using testing::TestDatabase;
 using testing::WaitUntil;
 using testing::sched::Campaignd;
-using testing::sched::Inspector;
 using testing::sched::JobRow;
-using testing::sched::TempPath;
 
 // The limit under test and the bucket capacity it implies
 // (campaign_dial_capacity: max(1, cps / 10)).
@@ -83,51 +80,16 @@ CommandResult RunCampaignd(const std::vector<std::string>& args) {
   return result;
 }
 
-class RateGovernorTest : public ::testing::Test {
+// The Twilio fixture's database, business and fake, with replicas that hold
+// at most two runs of one business each.
+class RateGovernorTest : public testing::TwilioCampaigndTest {
  protected:
-  void SetUp() override {
-    db_.Migrate();
-    business_id_ = db_.CreateBusiness("rate governor test");
-    database_ = std::make_unique<store::Database>(db_.app_url(), store::PoolOptions{.size = 2});
-    runs_ = std::make_unique<store::RunStore>(database_.get(), absl::Seconds(10));
-    inspect_ = std::make_unique<Inspector>(db_.admin_url());
-    std::ofstream(token_file_.path()) << fake_.options().auth_token << "\n";
-  }
-
-  void TearDown() override {
-    if (!HasFailure()) return;
-    for (const auto& process : processes_) {
-      std::string err = process->Stderr();
-      if (err.size() > 6000) err = err.substr(err.size() - 6000);
-      std::cerr << "---- stderr of campaignd " << process->name() << " (tail) ----\n" << err;
-    }
-  }
-
   // A replica dialing through the fake. At most two runs of one business per
   // replica, so the three runs are spread over both.
   Campaignd& StartReplica(const std::string& worker) {
-    const std::map<std::string, std::string> flags = {
-        {"database-url", db_.app_url()},
-        {"listen", "127.0.0.1:0"},
-        {"migrate", "false"},
-        {"db-pool-size", "4"},
-        {"handler-threads", "2"},
-        {"lease-ttl", "10s"},
-        {"heartbeat-interval", "300ms"},
-        {"poll-interval", "20ms"},
-        {"max-runs-per-business", "2"},
-        {"worker-id", worker},
-        {"dialer", "twilio"},
-        {"twilio-account-sid", fake_.options().account_sid},
-        {"twilio-auth-token-file", token_file_.path()},
-        {"twilio-api-base", fake_.BaseUrl()},
-        {"twilio-from", "+15005550006"},
-        {"twilio-twiml-url", "https://twiml.example.test/voice.xml"},
-        {"webhook-listen", "127.0.0.1:0"},
-        {"webhook-public-url", "https://hooks.example.test/campaign"},
-    };
-    processes_.push_back(std::make_unique<Campaignd>(worker, flags));
-    return *processes_.back();
+    std::map<std::string, std::string> flags = Flags(worker);
+    flags["max-runs-per-business"] = "2";
+    return Start(worker, flags);
   }
 
   int64_t CreateRun(int index) {
@@ -144,16 +106,6 @@ class RateGovernorTest : public ::testing::Test {
     if (!created.ok()) throw std::runtime_error(created.status().ToString());
     return created->run.id;
   }
-
-  // Declared first: outlives the processes that call it.
-  FakeTwilio fake_;
-  TestDatabase db_;
-  int64_t business_id_ = 0;
-  std::unique_ptr<store::Database> database_;
-  std::unique_ptr<store::RunStore> runs_;
-  std::unique_ptr<Inspector> inspect_;
-  TempPath token_file_{"twilio-auth-token"};
-  std::vector<std::unique_ptr<Campaignd>> processes_;
 };
 
 TEST_F(RateGovernorTest, SetBusinessLimitsValidatesAndPrintsTheBusiness) {
@@ -162,7 +114,7 @@ TEST_F(RateGovernorTest, SetBusinessLimitsValidatesAndPrintsTheBusiness) {
                                     "--business-id=" + business, "--max-calls-per-second=2.5"});
   EXPECT_EQ(set.exit_code, 0) << set.output;
   EXPECT_TRUE(absl::StrContains(set.output, absl::StrCat("id=", business,
-                                                         " name=rate governor test"
+                                                         " name=twilio test"
                                                          " max_calls_per_second=2.5")))
       << set.output;
   for (const std::string& bad : {"0", "-1", "1000.5", "lots"}) {
