@@ -264,6 +264,31 @@ struct CompleterRig {
     for (const dialer::DialEvent& event : pipeline.TakeEvents()) completer.Apply(run, event);
   }
 
+  // Dials jobs 1 and 2, then ends the run (stopped, with `hang_up`) as if
+  // StopRun came between the two dials, and flushes.
+  void StopBetweenTwoDials(bool hang_up) {
+    DialAndApply(2);
+    const absl::Time stopped_at = run.calls[2].dialed_at - absl::Milliseconds(1);
+    run.calls[1].dialed_at = stopped_at - absl::Seconds(1);
+    leases.EndRun(RunStatus::kStopped, stopped_at, hang_up);
+    ASSERT_TRUE(completer.Flush(run).ok());
+    EXPECT_TRUE(run.Ended());
+  }
+
+  // The provider accepts job 3's call ("CA3") after the run ended.
+  void AcceptLateCall() {
+    TrackedCall& late = run.calls[3];
+    late.job_id = 3;
+    late.token = "t3";
+    late.dialed_at = absl::Now();
+    dialer::DialEvent accepted;
+    accepted.kind = dialer::DialEvent::Kind::kAccepted;
+    accepted.request.job_id = 3;
+    accepted.request.token = "t3";
+    accepted.call_sid = "CA3";
+    completer.Apply(run, accepted);
+  }
+
   FakeLeases leases;
   HeldRun run;
   FakeDialer dialer;
@@ -333,19 +358,13 @@ TEST(CompleterTest, AFailedFlushKeepsEverythingForTheNextRound) {
 
 TEST(CompleterTest, AnEndedRunsCallsAreHungUpOnceAndLateDialsCounted) {
   CompleterRig rig(/*jobs=*/3);
-  FakeLeases& leases = rig.leases;
   HeldRun& run = rig.run;
   FakeDialer& dialer = rig.dialer;
   DialPipeline& pipeline = rig.pipeline;
   CountingMetrics& metrics = rig.metrics;
   Completer& completer = rig.completer;
-  rig.DialAndApply(2);
   // The run was stopped before job 2 was dialed.
-  const absl::Time stopped_at = run.calls[2].dialed_at - absl::Milliseconds(1);
-  run.calls[1].dialed_at = stopped_at - absl::Seconds(1);
-  leases.EndRun(RunStatus::kStopped, stopped_at);
-  ASSERT_TRUE(completer.Flush(run).ok());
-  EXPECT_TRUE(run.Ended());
+  rig.StopBetweenTwoDials(/*hang_up=*/true);
   EXPECT_EQ(dialer.hung_up(), (std::vector<std::string>{"CA1", "CA2"}));
   EXPECT_EQ(metrics.hung_up, 2);
   EXPECT_EQ(metrics.dialed_after_end, 1) << "only job 2 was dialed after the stop";
@@ -360,16 +379,7 @@ TEST(CompleterTest, AnEndedRunsCallsAreHungUpOnceAndLateDialsCounted) {
   EXPECT_EQ(run.results[0].error, "hung up: the run was stopped");
 
   // A call the provider accepts after the end is hung up on acceptance.
-  TrackedCall& late = run.calls[3];
-  late.job_id = 3;
-  late.token = "t3";
-  late.dialed_at = absl::Now();
-  dialer::DialEvent accepted;
-  accepted.kind = dialer::DialEvent::Kind::kAccepted;
-  accepted.request.job_id = 3;
-  accepted.request.token = "t3";
-  accepted.call_sid = "CA3";
-  completer.Apply(run, accepted);
+  rig.AcceptLateCall();
   EXPECT_EQ(dialer.hung_up().back(), "CA3");
   EXPECT_EQ(metrics.dialed_after_end, 2);
 }
@@ -382,13 +392,8 @@ TEST(CompleterTest, ARunStoppedWithoutHangUpLetsItsCallsEndOnTheirOwn) {
   DialPipeline& pipeline = rig.pipeline;
   CountingMetrics& metrics = rig.metrics;
   Completer& completer = rig.completer;
-  rig.DialAndApply(2);
   // StopRun(hang_up = false) before job 2 was dialed.
-  const absl::Time stopped_at = run.calls[2].dialed_at - absl::Milliseconds(1);
-  run.calls[1].dialed_at = stopped_at - absl::Seconds(1);
-  leases.EndRun(RunStatus::kStopped, stopped_at, /*hang_up=*/false);
-  ASSERT_TRUE(completer.Flush(run).ok());
-  EXPECT_TRUE(run.Ended());
+  rig.StopBetweenTwoDials(/*hang_up=*/false);
   EXPECT_FALSE(run.control.hang_up_on_end);
   completer.EnforceRunEnd(run);
   EXPECT_TRUE(dialer.hung_up().empty()) << "nothing is hung up";
@@ -396,16 +401,7 @@ TEST(CompleterTest, ARunStoppedWithoutHangUpLetsItsCallsEndOnTheirOwn) {
   EXPECT_EQ(metrics.dialed_after_end, 1) << "a dial after the stop is still counted";
 
   // A call accepted after the stop is not hung up either (but counted).
-  TrackedCall& late = run.calls[3];
-  late.job_id = 3;
-  late.token = "t3";
-  late.dialed_at = absl::Now();
-  dialer::DialEvent accepted;
-  accepted.kind = dialer::DialEvent::Kind::kAccepted;
-  accepted.request.job_id = 3;
-  accepted.request.token = "t3";
-  accepted.call_sid = "CA3";
-  completer.Apply(run, accepted);
+  rig.AcceptLateCall();
   EXPECT_TRUE(dialer.hung_up().empty());
   EXPECT_EQ(metrics.dialed_after_end, 2);
 

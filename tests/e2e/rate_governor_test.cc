@@ -93,18 +93,11 @@ class RateGovernorTest : public testing::TwilioCampaigndTest {
   }
 
   int64_t CreateRun(int index) {
-    NewRun run;
-    run.business_id = business_id_;
-    run.created_by_user_id = 1;
-    run.request_id = absl::StrCat("governed-", index);
-    run.request_digest = "digest";
-    // Far more slots than the limit lets the run use: only the bucket
-    // paces the dials (no call ends during the test).
-    run.concurrency = 20;
-    run.leads = MakeLeads(kLeadsPerRun, 1 + index * 1000);
-    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
-    if (!created.ok()) throw std::runtime_error(created.status().ToString());
-    return created->run.id;
+    // Concurrency 20: far more slots than the limit lets the run use, so only
+    // the bucket paces the dials (no call ends during the test).
+    return testing::sched::CreateStoreRun(*runs_, business_id_, absl::StrCat("governed-", index),
+                                          /*concurrency=*/20,
+                                          MakeLeads(kLeadsPerRun, 1 + index * 1000));
   }
 };
 
@@ -117,7 +110,7 @@ TEST_F(RateGovernorTest, SetBusinessLimitsValidatesAndPrintsTheBusiness) {
                                                          " name=twilio test"
                                                          " max_calls_per_second=2.5")))
       << set.output;
-  for (const std::string& bad : {"0", "-1", "1000.5", "lots"}) {
+  for (const std::string bad : {"0", "-1", "1000.5", "lots"}) {
     CommandResult refused =
         RunCampaignd({"set-business-limits", "--database-url=" + db_.app_url(),
                       "--business-id=" + business, "--max-calls-per-second=" + bad});

@@ -122,16 +122,8 @@ class TwilioCampaigndTest : public ::testing::Test {
 
   // Creates a run of `leads` leads (MakeLeads) through the store.
   int64_t CreateRun(int leads, int32_t concurrency) {
-    NewRun run;
-    run.business_id = business_id_;
-    run.created_by_user_id = 1;
-    run.request_id = "twilio-test";
-    run.request_digest = "digest";
-    run.concurrency = concurrency;
-    run.leads = MakeLeads(leads);
-    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
-    if (!created.ok()) throw std::runtime_error(created.status().ToString());
-    return created->run.id;
+    return sched::CreateStoreRun(*runs_, business_id_, "twilio-test", concurrency,
+                                 MakeLeads(leads));
   }
 
   // Sends the callback of `sid` with `status` (signed unless `mode` says

@@ -85,16 +85,8 @@ class CampaigndSchedulerTest : public ::testing::Test {
   }
 
   int64_t CreateRun(int leads, int32_t concurrency) {
-    NewRun run;
-    run.business_id = business_id_;
-    run.created_by_user_id = 1;
-    run.request_id = "process-test";
-    run.request_digest = "digest";
-    run.concurrency = concurrency;
-    run.leads = MakeLeads(leads);
-    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
-    if (!created.ok()) throw std::runtime_error(created.status().ToString());
-    return created->run.id;
+    return testing::sched::CreateStoreRun(*runs_, business_id_, "process-test", concurrency,
+                                          MakeLeads(leads));
   }
 
   // Starts `campaignd serve` as worker `id`; `overrides` replace defaults.

@@ -164,16 +164,8 @@ class SchedulerTest : public ::testing::Test {
   // Creates a run through RunStore::CreateRun; returns its id.
   int64_t CreateRun(std::vector<Lead> leads, int32_t concurrency) {
     static std::atomic<int> counter{0};
-    NewRun run;
-    run.business_id = business_id_;
-    run.created_by_user_id = 1;
-    run.request_id = absl::StrCat("sched-", counter++);
-    run.request_digest = "digest";
-    run.concurrency = concurrency;
-    run.leads = std::move(leads);
-    absl::StatusOr<store::CreatedRun> created = runs_->CreateRun(run);
-    if (!created.ok()) throw std::runtime_error(created.status().ToString());
-    return created->run.id;
+    return testing::sched::CreateStoreRun(*runs_, business_id_, absl::StrCat("sched-", counter++),
+                                          concurrency, std::move(leads));
   }
 
   // Adds a worker (not started).

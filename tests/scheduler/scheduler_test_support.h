@@ -41,12 +41,31 @@
 #include "server/model/model.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/lease_store.h"
+#include "server/store/run_store.h"
 #include "tests/support/leads.h"
 #include "tests/support/wait.h"
 
 extern char** environ;
 
 namespace campaign::testing::sched {
+
+// Creates a run of `leads` for `business_id` through RunStore::CreateRun
+// (created by user 1, request `request_id`); returns its id, throws when the
+// store refuses.
+inline int64_t CreateStoreRun(store::RunStore& runs, int64_t business_id,
+                              const std::string& request_id, int32_t concurrency,
+                              std::vector<Lead> leads) {
+  NewRun run;
+  run.business_id = business_id;
+  run.created_by_user_id = 1;
+  run.request_id = request_id;
+  run.request_digest = "digest";
+  run.concurrency = concurrency;
+  run.leads = std::move(leads);
+  absl::StatusOr<store::CreatedRun> created = runs.CreateRun(run);
+  if (!created.ok()) throw std::runtime_error(created.status().ToString());
+  return created->run.id;
+}
 
 // A fresh path under the test temp dir, unique in this process; the file is
 // removed now and when the object goes away.

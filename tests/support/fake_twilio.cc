@@ -317,14 +317,13 @@ class FakeTwilio::Impl {
       ++sending_;
       auto_mu_.Unlock();
       bool delivered = false;
-      if (Call(callback.sid).has_value()) {
+      if (const std::optional<FakeCall> call = Call(callback.sid); call.has_value()) {
         SetCallStatus(callback.sid, callback.status);
         FormParams extra = {{"SequenceNumber", absl::StrCat(callback.sequence)}};
         if (callback.status == "completed") {
           extra.emplace_back("CallDuration",
                              absl::StrCat(absl::ToInt64Seconds(callback.after)));
         }
-        const std::optional<FakeCall> call = Call(callback.sid);
         const CallbackRequest request = MakeCallbackRequest(
             call->status_callback, CallbackParams(callback.sid, callback.status, extra),
             SignMode::kSigned);
