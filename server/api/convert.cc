@@ -63,6 +63,8 @@ pb::JobStatus ToProto(std::optional<JobStatus> status) {
       return pb::JOB_STATUS_BUSY;
     case JobStatus::kCancelled:
       return pb::JOB_STATUS_CANCELLED;
+    case JobStatus::kSkipped:
+      return pb::JOB_STATUS_SKIPPED;
   }
   return pb::JOB_STATUS_UNSPECIFIED;
 }

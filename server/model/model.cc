@@ -16,7 +16,7 @@ constexpr std::array<std::pair<RunStatus, absl::string_view>, 7> kRunStatusNames
     {RunStatus::kFailed, "failed"},
 }};
 
-constexpr std::array<std::pair<JobStatus, absl::string_view>, 8> kJobStatusNames = {{
+constexpr std::array<std::pair<JobStatus, absl::string_view>, 9> kJobStatusNames = {{
     {JobStatus::kQueued, "queued"},
     {JobStatus::kDialing, "dialing"},
     {JobStatus::kCalling, "calling"},
@@ -25,6 +25,7 @@ constexpr std::array<std::pair<JobStatus, absl::string_view>, 8> kJobStatusNames
     {JobStatus::kNoAnswer, "no_answer"},
     {JobStatus::kBusy, "busy"},
     {JobStatus::kCancelled, "cancelled"},
+    {JobStatus::kSkipped, "skipped"},
 }};
 
 template <typename Enum, size_t N>
@@ -52,7 +53,31 @@ constexpr std::array<std::pair<Role, absl::string_view>, 4> kRoleNames = {{
     {Role::kAgent, "agent"},
 }};
 
+constexpr std::array<std::pair<WaitReason, absl::string_view>, 5> kWaitReasonNames = {{
+    {WaitReason::kNone, ""},
+    {WaitReason::kStartAt, "start_at"},
+    {WaitReason::kCallingWindow, "calling_window"},
+    {WaitReason::kRetryDelay, "retry_delay"},
+    {WaitReason::kPerNumberCap, "per_number_cap"},
+}};
+
+constexpr std::array<std::pair<SkipReason, absl::string_view>, 4> kSkipReasonNames = {{
+    {SkipReason::kNone, ""},
+    {SkipReason::kDoNotCall, "do_not_call"},
+    {SkipReason::kPerNumberCap, "per_number_cap"},
+    {SkipReason::kWindowUnreachable, "window_unreachable"},
+}};
+
 }  // namespace
+
+absl::string_view WaitReasonName(WaitReason reason) { return NameOf(kWaitReasonNames, reason); }
+absl::string_view SkipReasonName(SkipReason reason) { return NameOf(kSkipReasonNames, reason); }
+std::optional<WaitReason> ParseWaitReason(absl::string_view name) {
+  return ValueOf(kWaitReasonNames, name);
+}
+std::optional<SkipReason> ParseSkipReason(absl::string_view name) {
+  return ValueOf(kSkipReasonNames, name);
+}
 
 absl::string_view RoleName(Role role) { return NameOf(kRoleNames, role); }
 std::optional<Role> ParseRole(absl::string_view name) { return ValueOf(kRoleNames, name); }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -34,6 +35,8 @@ enum class JobStatus {
   kNoAnswer,
   kBusy,
   kCancelled,
+  // Never dialed (or not again) because a dialing rule forbids it.
+  kSkipped,
 };
 
 // The lowercase name stored in the database ("pending", "no_answer", ...).
@@ -49,9 +52,97 @@ bool IsTerminal(RunStatus status);
 
 // A lead as given by a caller, after validation (phone in E.164).
 struct Lead {
+  Lead() = default;
+  // The time zone is optional (most callers and tests give none).
+  Lead(int64_t lead_id, std::string phone, std::string name, std::string time_zone = "")
+      : lead_id(lead_id),
+        phone(std::move(phone)),
+        name(std::move(name)),
+        time_zone(std::move(time_zone)) {}
+
   int64_t lead_id = 0;
   std::string phone;
   std::string name;
+  // The callee's IANA zone when the caller gave one (validated); empty
+  // otherwise.
+  std::string time_zone;
+};
+
+// Why a job (or a run) waits for a later time to dial. Stored by name
+// (WaitReasonName); kNone is stored as NULL.
+enum class WaitReason {
+  kNone,
+  // The run's start_at has not come.
+  kStartAt,
+  // Outside the calling window in the callee's zone, or a restricted date.
+  kCallingWindow,
+  // The retry delay after the previous attempt.
+  kRetryDelay,
+  // The number's dials in the rolling window reached the cap.
+  kPerNumberCap,
+};
+
+// Why a job was skipped. Stored by name; kNone is stored as NULL.
+enum class SkipReason {
+  kNone,
+  kDoNotCall,
+  kPerNumberCap,
+  kWindowUnreachable,
+};
+
+// Stored names ("calling_window", "do_not_call", ...); empty for kNone.
+absl::string_view WaitReasonName(WaitReason reason);
+absl::string_view SkipReasonName(SkipReason reason);
+// Parses a stored name; empty is kNone; nullopt for an unknown name.
+std::optional<WaitReason> ParseWaitReason(absl::string_view name);
+std::optional<SkipReason> ParseSkipReason(absl::string_view name);
+
+// A span of one local weekday when calls may start: [start_minute,
+// end_minute) after local midnight.
+struct DailyWindow {
+  // 1 = Monday .. 7 = Sunday (ISO 8601, as google.type.DayOfWeek).
+  int day_of_week = 1;
+  // 0..1439.
+  int start_minute = 0;
+  // start_minute+1..1440.
+  int end_minute = 0;
+
+  friend bool operator==(const DailyWindow&, const DailyWindow&) = default;
+};
+
+// A local calendar date (a restricted date).
+struct LocalDate {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+
+  friend bool operator==(const LocalDate&, const LocalDate&) = default;
+  friend auto operator<=>(const LocalDate&, const LocalDate&) = default;
+};
+
+// The retry delay after an attempt that ended with `outcome` (kBusy,
+// kNoAnswer or kFailed).
+struct RetryDelay {
+  JobStatus outcome = JobStatus::kBusy;
+  absl::Duration delay;
+
+  friend bool operator==(const RetryDelay&, const RetryDelay&) = default;
+};
+
+// The rules runs dial by (proto DialingPolicy). As stored per business or per
+// run, an empty list, empty string or 0 is "not set here: inherit"; an
+// effective policy (rules::Effective) has every field resolved, where
+// max_dials_per_number 0 means no cap.
+struct DialingPolicy {
+  std::vector<DailyWindow> calling_windows;
+  std::vector<LocalDate> restricted_dates;
+  int max_attempts = 0;
+  std::vector<RetryDelay> retry_delays;
+  int max_dials_per_number = 0;
+  int per_number_window_days = 0;
+  std::string default_time_zone;
+
+  friend bool operator==(const DialingPolicy&, const DialingPolicy&) = default;
 };
 
 // Answering-machine detection of a run's calls (Twilio's MachineDetection).
@@ -130,6 +221,18 @@ struct Run {
   // cancelled: the `hang_up` of the first StopRun or CancelRun (true before
   // one, and for failed runs).
   bool hang_up_on_end = true;
+  // Jobs skipped by a dialing rule (final, like cancelled).
+  int64_t skipped_count = 0;
+  // When a queued job next becomes due, while none is (and why); unset /
+  // kNone when not waiting.
+  std::optional<absl::Time> next_dial_at;
+  WaitReason waiting_reason = WaitReason::kNone;
+  // CreateRun's schedule; unset when not given.
+  std::optional<absl::Time> start_at;
+  std::optional<absl::Time> end_at;
+  // CreateRun's caller id pool and local presence.
+  std::vector<std::string> caller_ids;
+  bool local_presence = false;
 };
 
 // A job as stored.
@@ -151,6 +254,35 @@ struct Job {
   absl::Time created_at;
   std::optional<absl::Time> started_at;
   std::optional<absl::Time> completed_at;
+  // While queued: not dialed before this (unset: due now), and why.
+  std::optional<absl::Time> next_attempt_at;
+  WaitReason waiting_reason = WaitReason::kNone;
+  // The zone spec its window is evaluated in: an IANA zone, several joined
+  // by '&' (all must be open), or empty (the policy's default zone).
+  std::string time_zone;
+  // The caller id of its calls (from the run's pool); empty: none.
+  std::string caller_id;
+  SkipReason skip_reason = SkipReason::kNone;
+};
+
+// One dial of a job (the attempt ledger).
+struct CallAttempt {
+  int64_t business_id = 0;
+  int64_t run_id = 0;
+  int64_t job_id = 0;
+  int64_t lead_id = 0;
+  int32_t attempt = 0;
+  std::string phone;
+  std::string caller_id;
+  std::string dial_token;
+  std::string call_sid;
+  absl::Time started_at;
+  std::optional<absl::Time> answered_at;
+  std::optional<absl::Time> ended_at;
+  // Unset while the attempt is in progress.
+  std::optional<JobStatus> outcome;
+  std::string answered_by;
+  std::string error;
 };
 
 // What CreateRun asks for, after validation and de-duplication of leads.
@@ -165,7 +297,19 @@ struct NewRun {
   int64_t project_id = 0;
   bool start_paused = false;
   CallSettings call_settings;
+  // The run's dialing policy overrides (fields not set inherit).
+  DialingPolicy policy;
+  // Caller id pool (E.164) and local presence.
+  std::vector<std::string> caller_ids;
+  bool local_presence = false;
+  // Schedule; unset when not given.
+  std::optional<absl::Time> start_at;
+  std::optional<absl::Time> end_at;
   std::vector<Lead> leads;
+  // Per lead (parallel to `leads`), resolved by the service before the
+  // insert: the zone spec (Job::time_zone) and the sticky caller id.
+  std::vector<std::string> lead_time_zones;
+  std::vector<std::string> lead_caller_ids;
 };
 
 // A change of a run's state a user can ask for.
