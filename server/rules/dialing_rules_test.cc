@@ -1,0 +1,1 @@
+#include "server/rules/dialing_rules.h"
