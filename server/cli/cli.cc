@@ -26,6 +26,7 @@
 #include "server/app/server.h"
 #include "server/observability/logging.h"
 #include "server/observability/metrics.h"
+#include "server/rules/time_zone_map.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
@@ -105,6 +106,9 @@ ABSL_FLAG(int, executor_queue_limit, 1000,
 ABSL_FLAG(double, auth_lookups_per_second, 50,
           "database lookups per second (and burst) of API keys this process does not know; "
           "beyond it such calls are UNAVAILABLE");
+ABSL_FLAG(std::string, time_zone_map, "",
+          "serve: a libphonenumber map_data.txt (prefix -> time zones) to use instead of the "
+          "table built in (server/rules/data/map_data.txt)");
 ABSL_FLAG(std::string, dialer, EnvOr("CAMPAIGN_DIALER", "simulated"),
           "telephony provider: simulated or twilio (env CAMPAIGN_DIALER)");
 ABSL_FLAG(std::optional<bool>, enforce_calls_per_second, std::nullopt,
@@ -414,6 +418,15 @@ int Serve(const std::string& url) {
           dialer::ParseOutcomeMix(absl::GetFlag(FLAGS_sim_outcomes), &config.simulated_dialer);
       !status.ok()) {
     return Fail(std::string(status.message()));
+  }
+
+  if (const std::string path = absl::GetFlag(FLAGS_time_zone_map); !path.empty()) {
+    absl::StatusOr<rules::TimeZoneMap> map = rules::TimeZoneMap::Load(path);
+    if (!map.ok()) return Fail(map.status());
+    spdlog::info("time-zone map: {} prefixes from {}", map->size(), path);
+    rules::SetTimeZones(*std::move(map));
+  } else {
+    rules::TimeZones();  // Parses the built-in table now rather than on the first lead.
   }
 
   if (absl::GetFlag(FLAGS_migrate)) {
