@@ -289,8 +289,8 @@ WindowState WindowOf(const Calendar& calendar, const std::vector<absl::TimeZone>
     probes.push_back(Probe(calendar, zone, now, limit, /*want_close=*/false));
   }
   size_t deciding = 0;  // The zone the rule describes.
-  const auto closed = std::find_if(probes.begin(), probes.end(),
-                                   [](const ZoneProbe& p) { return !p.open; });
+  const auto closed =
+      std::find_if(probes.begin(), probes.end(), [](const ZoneProbe& p) { return !p.open; });
   if (closed == probes.end()) {
     state.open = true;
     if (want_close) {
@@ -322,21 +322,21 @@ WindowState WindowOf(const Calendar& calendar, const std::vector<absl::TimeZone>
   state.rule = DescribeZone(calendar, zones[deciding], now, state.open);
   if (!state.open) {
     if (state.next_change == absl::InfiniteFuture()) {
-      absl::StrAppend(&state.rule, zones.size() > 1 ? "; no window is open in every zone at once"
-                                                    : "; no window opens",
-                      " within ", absl::ToInt64Hours(kWindowSearchHorizon) / 24, " days");
+      absl::StrAppend(
+          &state.rule,
+          zones.size() > 1 ? "; no window is open in every zone at once" : "; no window opens",
+          " within ", absl::ToInt64Hours(kWindowSearchHorizon) / 24, " days");
     } else {
       absl::StrAppend(&state.rule, "; opens ", Utc(state.next_change), " (local ",
                       Local(state.next_change, zones[deciding]), ")");
     }
   }
   if (zones.size() > 1) {
-    absl::StrAppend(&state.rule, "; all of ",
-                    absl::StrJoin(zones, "&",
-                                  [](std::string* out, const absl::TimeZone& z) {
-                                    out->append(z.name());
-                                  }),
-                    " must be open");
+    absl::StrAppend(
+        &state.rule, "; all of ",
+        absl::StrJoin(zones, "&",
+                      [](std::string* out, const absl::TimeZone& z) { out->append(z.name()); }),
+        " must be open");
   }
   return state;
 }
@@ -424,8 +424,8 @@ DialingPolicy ServerDefaultPolicy() {
 absl::StatusOr<std::vector<DailyWindow>> ParseDailyHours(absl::string_view text) {
   const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "calling hours \"", text, "\": ", why, " (expected HH:MM-HH:MM, e.g. 08:00-21:00)"));
+    return absl::InvalidArgumentError(absl::StrCat("calling hours \"", text, "\": ", why,
+                                                   " (expected HH:MM-HH:MM, e.g. 08:00-21:00)"));
   };
   const size_t dash = trimmed.find('-');
   if (dash == absl::string_view::npos) return bad("no '-'");
@@ -454,9 +454,8 @@ DialingPolicy Effective(const DialingPolicy& defaults, const DialingPolicy& busi
       pick_list(run.restricted_dates, business.restricted_dates, defaults.restricted_dates);
   p.max_attempts = pick(run.max_attempts, business.max_attempts, defaults.max_attempts, 0);
   p.retry_delays = pick_list(run.retry_delays, business.retry_delays, defaults.retry_delays);
-  p.max_dials_per_number =
-      pick(run.max_dials_per_number, business.max_dials_per_number, defaults.max_dials_per_number,
-           0);
+  p.max_dials_per_number = pick(run.max_dials_per_number, business.max_dials_per_number,
+                                defaults.max_dials_per_number, 0);
   p.per_number_window_days = pick(run.per_number_window_days, business.per_number_window_days,
                                   defaults.per_number_window_days, 0);
   p.default_time_zone =
@@ -491,8 +490,8 @@ absl::Status ValidatePolicy(const DialingPolicy& policy, absl::string_view field
       const DailyWindow& o = policy.calling_windows[j];
       if (w.start_minute < o.end_minute && o.start_minute < w.end_minute) {
         return bad(field, ": ", DayName(w.day_of_week), " ", Clock(w.start_minute), "-",
-                   Clock(w.end_minute), " overlaps calling_windows[", j, "] (", Clock(o.start_minute),
-                   "-", Clock(o.end_minute), ")");
+                   Clock(w.end_minute), " overlaps calling_windows[", j, "] (",
+                   Clock(o.start_minute), "-", Clock(o.end_minute), ")");
       }
     }
     same_day.push_back(i);
@@ -504,7 +503,8 @@ absl::Status ValidatePolicy(const DialingPolicy& policy, absl::string_view field
   for (size_t i = 0; i < policy.restricted_dates.size(); ++i) {
     const LocalDate& d = policy.restricted_dates[i];
     if (!ValidDate(d)) {
-      return bad("restricted_dates[", i, "]: ", absl::StrFormat("%04d-%02d-%02d", d.year, d.month, d.day),
+      return bad("restricted_dates[", i,
+                 "]: ", absl::StrFormat("%04d-%02d-%02d", d.year, d.month, d.day),
                  " is not a valid date");
     }
   }
@@ -522,8 +522,8 @@ absl::Status ValidatePolicy(const DialingPolicy& policy, absl::string_view field
     }
     for (size_t j = 0; j < i; ++j) {
       if (policy.retry_delays[j].outcome == r.outcome) {
-        return bad(field, ".outcome: ", JobStatusName(r.outcome), " is given twice (also retry_delays[",
-                   j, "])");
+        return bad(field, ".outcome: ", JobStatusName(r.outcome),
+                   " is given twice (also retry_delays[", j, "])");
       }
     }
     if (r.delay < absl::Seconds(1) || r.delay > absl::Seconds(kMaxRetryDelaySeconds)) {
@@ -537,7 +537,8 @@ absl::Status ValidatePolicy(const DialingPolicy& policy, absl::string_view field
     return bad("max_dials_per_number: ", policy.max_dials_per_number, " is not within 0..",
                kMaxDialsPerNumber, " (0: inherit; no cap by default)");
   }
-  if (policy.per_number_window_days < 0 || policy.per_number_window_days > kMaxPerNumberWindowDays) {
+  if (policy.per_number_window_days < 0 ||
+      policy.per_number_window_days > kMaxPerNumberWindowDays) {
     return bad("per_number_window_days: ", policy.per_number_window_days, " is not within 1..",
                kMaxPerNumberWindowDays, " (0: inherit)");
   }
@@ -611,12 +612,12 @@ Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSch
     return defer(*schedule.start_at, WaitReason::kStartAt, SkipReason::kWindowUnreachable,
                  absl::StrCat("the run starts at ", Utc(*schedule.start_at), " (start_at)"));
   }
-  if (lead.next_attempt_at > now &&
-      (lead.waiting_reason == WaitReason::kRetryDelay || lead.waiting_reason == WaitReason::kNone)) {
-    return defer(lead.next_attempt_at, WaitReason::kRetryDelay, SkipReason::kWindowUnreachable,
-                 absl::StrCat("retry delay: attempt ", lead.attempts_made + 1, " of ",
-                              std::max(policy.max_attempts, 1), " not before ",
-                              Utc(lead.next_attempt_at)));
+  if (lead.next_attempt_at > now && (lead.waiting_reason == WaitReason::kRetryDelay ||
+                                     lead.waiting_reason == WaitReason::kNone)) {
+    return defer(
+        lead.next_attempt_at, WaitReason::kRetryDelay, SkipReason::kWindowUnreachable,
+        absl::StrCat("retry delay: attempt ", lead.attempts_made + 1, " of ",
+                     std::max(policy.max_attempts, 1), " not before ", Utc(lead.next_attempt_at)));
   }
   if (policy.max_dials_per_number > 0 && lead.recent_dials >= policy.max_dials_per_number) {
     const absl::Duration window = absl::Hours(24) * std::max(policy.per_number_window_days, 1);
@@ -624,11 +625,11 @@ Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSch
     // Facts that do not add up (no oldest dial, or one already out of the
     // window) wait a whole window: never dial past the cap.
     if (lead.oldest_recent_dial == absl::InfinitePast() || until <= now) until = now + window;
-    return defer(until, WaitReason::kPerNumberCap, SkipReason::kPerNumberCap,
-                 absl::StrCat("per-number cap: ", lead.recent_dials, " dials of this number in the last ",
-                              std::max(policy.per_number_window_days, 1), " days (at most ",
-                              policy.max_dials_per_number, "); one leaves the window at ",
-                              Utc(until)));
+    return defer(
+        until, WaitReason::kPerNumberCap, SkipReason::kPerNumberCap,
+        absl::StrCat("per-number cap: ", lead.recent_dials, " dials of this number in the last ",
+                     std::max(policy.per_number_window_days, 1), " days (at most ",
+                     policy.max_dials_per_number, "); one leaves the window at ", Utc(until)));
   }
 
   std::string zone_note;
@@ -656,8 +657,8 @@ Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSch
                absl::StrCat(zone_note, window.rule));
 }
 
-std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome,
-                                  int attempts_made, absl::Time ended_at) {
+std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome, int attempts_made,
+                                  absl::Time ended_at) {
   if (attempts_made >= std::max(policy.max_attempts, 1)) return std::nullopt;
   if (outcome != JobStatus::kBusy && outcome != JobStatus::kNoAnswer &&
       outcome != JobStatus::kFailed) {

@@ -151,8 +151,8 @@ Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSch
 // kFailed): the time of the next attempt, or nullopt when there is none
 // (max_attempts reached, or no delay for that outcome). `attempts_made`
 // counts the attempt that just ended.
-std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome,
-                                  int attempts_made, absl::Time ended_at);
+std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome, int attempts_made,
+                                  absl::Time ended_at);
 
 // The caller id of a lead from a run's pool: with local_presence, a number
 // of the same NANP area code (the 3 digits after +1) when the pool has one,

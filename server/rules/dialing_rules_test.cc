@@ -120,7 +120,7 @@ TEST(WindowTest, NanpZonesOfEachUsAreaCode) {
   const absl::Time now = Utc(2026, 1, 15, 14, 30);
   WindowState ny = WindowFor(policy, "+12125550100", now);  // 09:30 EST
   EXPECT_TRUE(ny.open);
-  EXPECT_EQ(ny.next_change, Utc(2026, 1, 16, 2));  // 21:00 EST
+  EXPECT_EQ(ny.next_change, Utc(2026, 1, 16, 2));                // 21:00 EST
   WindowState chicago = WindowFor(policy, "+13125550100", now);  // 08:30 CST
   EXPECT_TRUE(chicago.open);
   EXPECT_EQ(chicago.next_change, Utc(2026, 1, 16, 3));
@@ -346,8 +346,7 @@ TEST(RestrictedDateTest, EveryWindowDayRestrictedIsNeverReachable) {
   policy.calling_windows = {{5, H(8), H(21)}};  // Fridays only.
   // Every Friday of the coming 53 weeks.
   for (absl::CivilDay day(2026, 3, 6); day < absl::CivilDay(2027, 3, 12); day += 7) {
-    policy.restricted_dates.push_back(
-        {static_cast<int>(day.year()), day.month(), day.day()});
+    policy.restricted_dates.push_back({static_cast<int>(day.year()), day.month(), day.day()});
   }
   WindowState state = Window(policy, {absl::UTCTimeZone()}, Utc(2026, 3, 2, 12));
   EXPECT_FALSE(state.open);
@@ -557,7 +556,7 @@ TEST(RetryAtTest, ByOutcomeUpToMaxAttempts) {
   const absl::Time ended = Utc(2026, 3, 2, 15);
   EXPECT_EQ(RetryAt(policy, JobStatus::kBusy, 1, ended), ended + absl::Seconds(600));
   EXPECT_EQ(RetryAt(policy, JobStatus::kNoAnswer, 2, ended), ended + absl::Seconds(3600));
-  EXPECT_EQ(RetryAt(policy, JobStatus::kBusy, 3, ended), std::nullopt);  // Third was the last.
+  EXPECT_EQ(RetryAt(policy, JobStatus::kBusy, 3, ended), std::nullopt);    // Third was the last.
   EXPECT_EQ(RetryAt(policy, JobStatus::kFailed, 1, ended), std::nullopt);  // No delay for it.
   EXPECT_EQ(RetryAt(policy, JobStatus::kCompleted, 1, ended), std::nullopt);
   policy.retry_delays.push_back({JobStatus::kFailed, absl::Seconds(30)});
@@ -636,36 +635,57 @@ TEST(ValidatePolicyTest, NamesTheFieldAndTheValue) {
     const char* message;
   };
   const Case cases[] = {
-      {[](DialingPolicy& p) { p.calling_windows = {{0, H(8), H(9)}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{0, H(8), H(9)}};
+       },
        "policy.calling_windows[0].day_of_week: 0 is not within 1..7"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, H(8), H(9)}, {8, H(8), H(9)}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, H(8), H(9)}, {8, H(8), H(9)}};
+       },
        "policy.calling_windows[1].day_of_week: 8 is not within 1..7"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, -1, H(9)}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, -1, H(9)}};
+       },
        "policy.calling_windows[0].start_minute: -1 is not within 0..1439"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, 1440, 1440}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, 1440, 1440}};
+       },
        "policy.calling_windows[0].start_minute: 1440 is not within 0..1439"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, H(9), H(9)}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, H(9), H(9)}};
+       },
        "policy.calling_windows[0].end_minute: 540 is not within start_minute+1..1440 (541..1440)"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, H(9), 1441}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, H(9), 1441}};
+       },
        "policy.calling_windows[0].end_minute: 1441 is not within"},
       {[](DialingPolicy& p) {
          for (int i = 0; i < 8; ++i) p.calling_windows.push_back({3, i * 60, i * 60 + 30});
        },
        "policy.calling_windows[7]: more than 7 windows on Wed"},
-      {[](DialingPolicy& p) { p.calling_windows = {{1, H(8), H(12)}, {2, H(8), H(12)},
-                                                   {1, H(11), H(13)}}; },
+      {[](DialingPolicy& p) {
+         p.calling_windows = {{1, H(8), H(12)}, {2, H(8), H(12)}, {1, H(11), H(13)}};
+       },
        "policy.calling_windows[2]: Mon 11:00-13:00 overlaps calling_windows[0] (08:00-12:00)"},
-      {[](DialingPolicy& p) { p.restricted_dates = {{2026, 1, 1}, {2026, 2, 29}}; },
+      {[](DialingPolicy& p) {
+         p.restricted_dates = {{2026, 1, 1}, {2026, 2, 29}};
+       },
        "policy.restricted_dates[1]: 2026-02-29 is not a valid date"},
-      {[](DialingPolicy& p) { p.restricted_dates = {{2026, 13, 1}}; },
+      {[](DialingPolicy& p) {
+         p.restricted_dates = {{2026, 13, 1}};
+       },
        "policy.restricted_dates[0]: 2026-13-01 is not a valid date"},
-      {[](DialingPolicy& p) { p.restricted_dates.assign(367, LocalDate{2026, 1, 1}); },
+      {[](DialingPolicy& p) {
+         p.restricted_dates.assign(367, LocalDate{2026, 1, 1});
+       },
        "policy.restricted_dates: 367 dates, at most 366"},
       {[](DialingPolicy& p) { p.max_attempts = 21; },
        "policy.max_attempts: 21 is not within 1..20"},
       {[](DialingPolicy& p) { p.max_attempts = -1; },
        "policy.max_attempts: -1 is not within 1..20"},
-      {[](DialingPolicy& p) { p.retry_delays = {{JobStatus::kCompleted, absl::Seconds(60)}}; },
+      {[](DialingPolicy& p) {
+         p.retry_delays = {{JobStatus::kCompleted, absl::Seconds(60)}};
+       },
        "policy.retry_delays[0].outcome: completed is not one of busy, no_answer, failed"},
       {[](DialingPolicy& p) {
          p.retry_delays = {{JobStatus::kBusy, absl::Seconds(60)},
@@ -673,9 +693,13 @@ TEST(ValidatePolicyTest, NamesTheFieldAndTheValue) {
                            {JobStatus::kBusy, absl::Seconds(90)}};
        },
        "policy.retry_delays[2].outcome: busy is given twice (also retry_delays[0])"},
-      {[](DialingPolicy& p) { p.retry_delays = {{JobStatus::kBusy, absl::ZeroDuration()}}; },
+      {[](DialingPolicy& p) {
+         p.retry_delays = {{JobStatus::kBusy, absl::ZeroDuration()}};
+       },
        "policy.retry_delays[0].delay_seconds: 0 is not within 1..2592000"},
-      {[](DialingPolicy& p) { p.retry_delays = {{JobStatus::kBusy, absl::Seconds(2'592'001)}}; },
+      {[](DialingPolicy& p) {
+         p.retry_delays = {{JobStatus::kBusy, absl::Seconds(2'592'001)}};
+       },
        "policy.retry_delays[0].delay_seconds: 2592001 is not within 1..2592000"},
       {[](DialingPolicy& p) { p.max_dials_per_number = 1001; },
        "policy.max_dials_per_number: 1001 is not within 0..1000"},
@@ -708,9 +732,9 @@ TEST(ParseDailyHoursTest, EveryDaySameWindow) {
 }
 
 TEST(ParseDailyHoursTest, Errors) {
-  for (const char* text : {"", "08:00", "21:00-08:00", "08:00-08:00", "24:00-24:00", "08:60-09:00",
-                           "25:00-26:00", "8-9", "08:00-24:01", "0800-2100", "a8:00-21:00",
-                           "08:00-21:00-22:00"}) {
+  for (const char* text :
+       {"", "08:00", "21:00-08:00", "08:00-08:00", "24:00-24:00", "08:60-09:00", "25:00-26:00",
+        "8-9", "08:00-24:01", "0800-2100", "a8:00-21:00", "08:00-21:00-22:00"}) {
     absl::StatusOr<std::vector<DailyWindow>> windows = ParseDailyHours(text);
     EXPECT_EQ(windows.status().code(), absl::StatusCode::kInvalidArgument) << text;
     EXPECT_THAT(std::string(windows.status().message()), HasSubstr(text)) << text;
