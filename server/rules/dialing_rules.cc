@@ -407,6 +407,49 @@ absl::string_view CountryCode(absl::string_view digits) {
   return digits.substr(0, 3);
 }
 
+// Decide's window step for one zone spec: the spec's zones (an invalid spec
+// in the default zone, the rule saying so) at `now`. Memoised per thread for
+// the last (now, windows, restricted dates, default zone): PreviewRun and a
+// claim batch decide many leads of a few specs at one instant, and a
+// multi-zone spec whose zones are never open together costs a year's search.
+WindowState WindowStep(const DialingPolicy& policy, absl::string_view spec, absl::Time now) {
+  struct Memo {
+    absl::Time now = absl::InfinitePast();
+    std::vector<DailyWindow> windows;
+    std::vector<LocalDate> restricted;
+    std::string default_zone;
+    absl::flat_hash_map<std::string, WindowState> by_spec;
+  };
+  thread_local Memo memo;
+  if (memo.now != now || memo.windows != policy.calling_windows ||
+      memo.restricted != policy.restricted_dates || memo.default_zone != policy.default_time_zone) {
+    memo.now = now;
+    memo.windows = policy.calling_windows;
+    memo.restricted = policy.restricted_dates;
+    memo.default_zone = policy.default_time_zone;
+    memo.by_spec.clear();
+  }
+  if (auto it = memo.by_spec.find(spec); it != memo.by_spec.end()) return it->second;
+  if (memo.by_spec.size() >= 4096) memo.by_spec.clear();  // Bounded: specs come from leads.
+
+  std::string zone_note;
+  absl::StatusOr<std::vector<absl::TimeZone>> zones = ZonesOf(spec, policy);
+  if (!zones.ok()) {
+    zone_note =
+        absl::StrCat("zone spec \"", spec, "\" does not load, decided in the ", "default zone: ");
+    zones = ZonesOf("", policy);
+    if (!zones.ok()) {
+      zone_note = absl::StrCat("zone spec \"", spec, "\" and default zone \"",
+                               policy.default_time_zone, "\" do not load, decided in UTC: ");
+      zones = std::vector<absl::TimeZone>{absl::UTCTimeZone()};
+    }
+  }
+  WindowState window = WindowOf(Calendar(policy), *zones, now, /*want_close=*/false);
+  window.rule = absl::StrCat(zone_note, window.rule);
+  memo.by_spec.emplace(std::string(spec), window);
+  return window;
+}
+
 }  // namespace
 
 DialingPolicy ServerDefaultPolicy() {
@@ -632,29 +675,17 @@ Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSch
                      policy.max_dials_per_number, "); one leaves the window at ", Utc(until)));
   }
 
-  std::string zone_note;
-  absl::StatusOr<std::vector<absl::TimeZone>> zones = ZonesOf(lead.time_zone, policy);
-  if (!zones.ok()) {
-    zone_note = absl::StrCat("zone spec \"", lead.time_zone, "\" does not load, decided in the ",
-                             "default zone: ");
-    zones = ZonesOf("", policy);
-    if (!zones.ok()) {
-      zone_note = absl::StrCat("zone spec \"", lead.time_zone, "\" and default zone \"",
-                               policy.default_time_zone, "\" do not load, decided in UTC: ");
-      zones = std::vector<absl::TimeZone>{absl::UTCTimeZone()};
-    }
-  }
-  const WindowState window = WindowOf(Calendar(policy), *zones, now, /*want_close=*/false);
+  const WindowState window = WindowStep(policy, lead.time_zone, now);
   if (window.open) {
     d.action = Decision::Action::kDialNow;
-    d.rule = absl::StrCat(zone_note, window.rule);
+    d.rule = window.rule;
     return d;
   }
   if (window.next_change == absl::InfiniteFuture()) {
-    return skip(SkipReason::kWindowUnreachable, absl::StrCat(zone_note, window.rule));
+    return skip(SkipReason::kWindowUnreachable, window.rule);
   }
   return defer(window.next_change, WaitReason::kCallingWindow, SkipReason::kWindowUnreachable,
-               absl::StrCat(zone_note, window.rule));
+               window.rule);
 }
 
 std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome, int attempts_made,
