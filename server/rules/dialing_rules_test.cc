@@ -548,6 +548,26 @@ TEST_F(DecideTest, MultiZoneSpecWaitsForAllZones) {
   EXPECT_THAT(d.rule, HasSubstr("America/Los_Angeles (local Mon 2026-03-02 07:00)"));
 }
 
+TEST_F(DecideTest, SameInstantFollowsPolicyAndSpecChanges) {
+  // Decide memoises its window step per instant: every input must count.
+  EXPECT_EQ(Decide(policy_, lead_, schedule_, now_).action, Action::kDialNow);
+  policy_.calling_windows = {{1, H(11), H(12)}};  // Mondays 11:00-12:00.
+  Decision d = Decide(policy_, lead_, schedule_, now_);
+  EXPECT_EQ(d.action, Action::kDefer);
+  EXPECT_EQ(d.until, Utc(2026, 3, 2, 16));
+  // Next Monday is after the switch to daylight saving time: 11:00 EDT.
+  policy_.restricted_dates = {{2026, 3, 2}};
+  EXPECT_EQ(Decide(policy_, lead_, schedule_, now_).until, Utc(2026, 3, 9, 15));
+  lead_.time_zone = "America/Chicago";  // 09:00 CST, restricted too.
+  EXPECT_EQ(Decide(policy_, lead_, schedule_, now_).until, Utc(2026, 3, 9, 16));
+  lead_.time_zone = "";
+  policy_.restricted_dates.clear();
+  policy_.default_time_zone = "Europe/Paris";  // 16:00 CET: past 12:00.
+  EXPECT_EQ(Decide(policy_, lead_, schedule_, now_).until, Utc(2026, 3, 9, 10));
+  policy_.default_time_zone = "America/Los_Angeles";  // 07:00 PST.
+  EXPECT_EQ(Decide(policy_, lead_, schedule_, now_).until, Utc(2026, 3, 2, 19));
+}
+
 // ------------------------------------------------------------- RetryAt
 
 TEST(RetryAtTest, ByOutcomeUpToMaxAttempts) {
