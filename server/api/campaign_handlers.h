@@ -9,6 +9,7 @@
 
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/api/call.h"
+#include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 
 namespace campaign::api {
@@ -20,9 +21,11 @@ class WatchHandlers;
 // The CampaignService implementation.
 class CampaignHandlers final : public outbound::v1::CampaignService::CallbackService {
  public:
-  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns
-  // (UNIMPLEMENTED when null). None is owned.
-  CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch = nullptr);
+  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns and
+  // `policies` GetDialingPolicy and UpdateDialingPolicy (UNIMPLEMENTED when
+  // null). None is owned.
+  CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch = nullptr,
+                   PolicyService* policies = nullptr);
 
   grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::CreateRunRequest* request,
@@ -54,6 +57,14 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   grpc::ServerUnaryReactor* ResumeRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::ResumeRunRequest* request,
                                       outbound::v1::OutboundCallRun* response) override;
+  // Dialing policies.
+  grpc::ServerUnaryReactor* GetDialingPolicy(grpc::CallbackServerContext* context,
+                                             const outbound::v1::GetDialingPolicyRequest* request,
+                                             outbound::v1::DialingPolicy* response) override;
+  grpc::ServerUnaryReactor* UpdateDialingPolicy(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::UpdateDialingPolicyRequest* request,
+      outbound::v1::DialingPolicy* response) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunRequest* request) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunsResponse>* WatchRuns(
@@ -71,6 +82,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   RunService* service_;
   CallRunner* calls_;
   WatchHandlers* watch_;
+  PolicyService* policies_;
 };
 
 }  // namespace campaign::api

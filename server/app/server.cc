@@ -26,6 +26,7 @@
 #include "server/observability/metrics_dialer.h"
 #include "server/observability/rpc_interceptor.h"
 #include "server/progress/hub.h"
+#include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 #include "server/service/validation.h"
 #include "server/store/api_key_store.h"
@@ -33,6 +34,7 @@
 #include "server/store/database.h"
 #include "server/store/lease_store.h"
 #include "server/store/notification_listener.h"
+#include "server/store/policy_store.h"
 #include "server/store/progress_store.h"
 #include "server/store/role_check.h"
 #include "server/store/run_store.h"
@@ -163,6 +165,9 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::ApiKeyStore> key_store;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<RunService> service;
+  // Dialing policies (their RPCs).
+  std::unique_ptr<store::PolicyStore> policy_store;
+  std::unique_ptr<PolicyService> policy_service;
   std::unique_ptr<api::Executor> executor;
   // Per-call contexts (filled by the tenant interceptor) and the preamble
   // every handler runs calls through.
@@ -234,6 +239,9 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                                  .unknown_lookups_per_second = config.auth_lookups_per_second,
                                  .unknown_lookup_burst = config.auth_lookups_per_second});
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
+  parts->policy_store = std::make_unique<store::PolicyStore>(parts->database.get());
+  parts->policy_service = std::make_unique<PolicyService>(
+      parts->policy_store.get(), parts->run_store.get(), config.default_dialing_policy);
   parts->executor = std::make_unique<api::Executor>(
       config.handler_threads, static_cast<size_t>(config.executor_queue_limit));
   parts->calls = std::make_unique<api::CallRegistry>();
@@ -262,7 +270,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       parts->run_store.get(),
       std::clamp(config.auth_cache_ttl / 2, absl::Milliseconds(100), absl::Seconds(30)));
   parts->handlers = std::make_unique<api::CampaignHandlers>(
-      parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get());
+      parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get(),
+      parts->policy_service.get());
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.
