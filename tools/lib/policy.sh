@@ -64,16 +64,18 @@ policy_add_window() {
   [[ $spec =~ ^[[:space:]]*([A-Za-z,-]+)[[:space:]]+([0-9:]+)-([0-9:]+)[[:space:]]*$ ]] ||
     usage_error "--window \"$spec\": expected DAYS HH:MM-HH:MM, e.g. \"mon-fri 09:00-20:00\""
   days=${BASH_REMATCH[1]} range="${BASH_REMATCH[2]} ${BASH_REMATCH[3]}"
-  start=$(policy_minute "${range% *}") && end=$(policy_minute "${range#* }" end) ||
+  if ! start=$(policy_minute "${range% *}") || ! end=$(policy_minute "${range#* }" end); then
     usage_error "--window \"$spec\": times are HH:MM, 00:00..24:00"
+  fi
   ((start < end)) || usage_error "--window \"$spec\": the window must end after it starts"
   local -a list=()
   [[ ${days,,} == daily || ${days,,} == all ]] && days=mon-sun
   local IFS=,
   for item in $days; do
     if [[ $item == *-* ]]; then
-      from=$(policy_day "${item%%-*}") && to=$(policy_day "${item#*-}") ||
+      if ! from=$(policy_day "${item%%-*}") || ! to=$(policy_day "${item#*-}"); then
         usage_error "--window \"$spec\": unknown day in \"$item\" (mon..sun)"
+      fi
       d=$from
       while :; do
         list+=("$d")
@@ -144,6 +146,7 @@ policy_clear() {
 # parse_policy_flag CMD ARGS...: consumes one policy option at the front of
 # ARGS (OPT_SHIFT words; 0 when ARGS[0] is none). --clear only when CMD
 # accepts it (policy set).
+# shellcheck disable=SC2034  # OPT_SHIFT is the caller's
 parse_policy_flag() {
   local cmd=$1
   shift
@@ -152,9 +155,10 @@ parse_policy_flag() {
     --window | --window=*) take_value --window "$@"; policy_add_window "$OPT_VALUE" ;;
     --restricted-date | --restricted-date=*)
       take_value --restricted-date "$@"
-      [[ $OPT_VALUE =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] &&
-        [[ $(date -u -d "$OPT_VALUE" +%F 2>/dev/null) == "$OPT_VALUE" ]] ||
+      if [[ ! $OPT_VALUE =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] ||
+        [[ $(date -u -d "$OPT_VALUE" +%F 2>/dev/null) != "$OPT_VALUE" ]]; then
         usage_error "$cmd: --restricted-date must be a date YYYY-MM-DD, got \"$OPT_VALUE\""
+      fi
       POL_DATES+=("\"$OPT_VALUE\"")
       policy_mark SET restricted_dates ;;
     --max-attempts | --max-attempts=*)

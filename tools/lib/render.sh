@@ -236,5 +236,5 @@ print_preview() {
       + (if (.skipReason // "") != "" then ", skipped: \(.skipReason | reason)" else "" end)
       + (if (.callerId // "") != "" then ", from \(.callerId)" else "" end)
       + (if (.rule // "") != "" then "\n  rule: \(.rule)" else "" end)
-    else empty end)' | sed 's/\t/\t/' | awk -F'\t' 'NF == 2 { printf "%-24s %s\n", $1, $2; next } { print }'
+    else empty end)' | awk -F'\t' 'NF == 2 { printf "%-26s %s\n", $1, $2; next } { print }'
 }
