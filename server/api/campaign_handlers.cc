@@ -12,8 +12,12 @@ namespace campaign::api {
 namespace pb = ::outbound::v1;
 
 CampaignHandlers::CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch,
-                                   LedgerServices ledger)
-    : service_(service), calls_(calls), watch_(watch), ledger_(ledger) {}
+                                   PolicyService* policies, LedgerServices ledger)
+    : service_(service),
+      calls_(calls),
+      watch_(watch),
+      policies_(policies),
+      ledger_(ledger) {}
 
 grpc::ServerUnaryReactor* CampaignHandlers::Serve(grpc::CallbackServerContext* context,
                                                   std::function<absl::Status(const Caller&)> body) {
@@ -44,6 +48,12 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
     input.project_id = request->project_id();
     input.start_paused = request->start_paused();
     ASSIGN_OR_RETURN(input.call_settings, FromProto(request->call_settings()));
+    ASSIGN_OR_RETURN(input.policy, FromProto(request->policy(), "policy."));
+    input.caller_ids.assign(request->caller_ids().begin(), request->caller_ids().end());
+    input.local_presence = request->local_presence();
+    ASSIGN_OR_RETURN(input.start_at,
+                     FromProto(request->start_at(), request->has_start_at(), "start_at"));
+    ASSIGN_OR_RETURN(input.end_at, FromProto(request->end_at(), request->has_end_at(), "end_at"));
     ASSIGN_OR_RETURN(const CreateRunOutput output, service_->CreateRun(caller, input));
     ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
     response->set_duplicate_leads_dropped(output.duplicate_leads_dropped);
@@ -146,6 +156,37 @@ grpc::ServerUnaryReactor* CampaignHandlers::ResumeRun(grpc::CallbackServerContex
                                                       const pb::ResumeRunRequest* request,
                                                       pb::OutboundCallRun* response) {
   return ServeChange(context, request->run_id(), RunAction::kResume, response);
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::GetDialingPolicy(
+    grpc::CallbackServerContext* context, const pb::GetDialingPolicyRequest* request,
+    pb::DialingPolicy* response) {
+  if (policies_ == nullptr) {
+    return pb::CampaignService::CallbackService::GetDialingPolicy(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const DialingPolicy policy,
+                     policies_->GetDialingPolicy(caller, request->run_id()));
+    ToProto(policy, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::UpdateDialingPolicy(
+    grpc::CallbackServerContext* context, const pb::UpdateDialingPolicyRequest* request,
+    pb::DialingPolicy* response) {
+  if (policies_ == nullptr) {
+    return pb::CampaignService::CallbackService::UpdateDialingPolicy(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const DialingPolicy values, FromProto(request->policy(), "policy."));
+    const std::vector<std::string> paths(request->update_mask().paths().begin(),
+                                         request->update_mask().paths().end());
+    ASSIGN_OR_RETURN(const DialingPolicy policy,
+                     policies_->UpdateDialingPolicy(caller, request->run_id(), values, paths));
+    ToProto(policy, response);
+    return absl::OkStatus();
+  });
 }
 
 // ------------------------------------------- do-not-call list, attempt ledger

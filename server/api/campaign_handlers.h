@@ -11,6 +11,7 @@
 #include "server/api/call.h"
 #include "server/service/attempt_service.h"
 #include "server/service/dnc_service.h"
+#include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 
 namespace campaign::api {
@@ -29,11 +30,12 @@ struct LedgerServices {
 // The CampaignService implementation.
 class CampaignHandlers final : public outbound::v1::CampaignService::CallbackService {
  public:
-  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns
-  // (UNIMPLEMENTED when null); `ledger` the do-not-call list and
-  // ListAttempts. None is owned.
+  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns,
+  // `policies` GetDialingPolicy and UpdateDialingPolicy, `ledger` the
+  // do-not-call list and ListAttempts (UNIMPLEMENTED when null). None is
+  // owned.
   CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch = nullptr,
-                   LedgerServices ledger = {});
+                   PolicyService* policies = nullptr, LedgerServices ledger = {});
 
   grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::CreateRunRequest* request,
@@ -81,6 +83,14 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   grpc::ServerUnaryReactor* ListAttempts(grpc::CallbackServerContext* context,
                                          const outbound::v1::ListAttemptsRequest* request,
                                          outbound::v1::ListAttemptsResponse* response) override;
+  // Dialing policies.
+  grpc::ServerUnaryReactor* GetDialingPolicy(grpc::CallbackServerContext* context,
+                                             const outbound::v1::GetDialingPolicyRequest* request,
+                                             outbound::v1::DialingPolicy* response) override;
+  grpc::ServerUnaryReactor* UpdateDialingPolicy(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::UpdateDialingPolicyRequest* request,
+      outbound::v1::DialingPolicy* response) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunRequest* request) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunsResponse>* WatchRuns(
@@ -98,6 +108,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   RunService* service_;
   CallRunner* calls_;
   WatchHandlers* watch_;
+  PolicyService* policies_;
   LedgerServices ledger_;
 };
 

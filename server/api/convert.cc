@@ -1,8 +1,15 @@
 #include "server/api/convert.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace campaign::api {
 namespace {
@@ -83,7 +90,8 @@ absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value) {
   if (value == pb::JOB_STATUS_UNSPECIFIED) return std::optional<JobStatus>();
   for (JobStatus status :
        {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling, JobStatus::kCompleted,
-        JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy, JobStatus::kCancelled}) {
+        JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy, JobStatus::kCancelled,
+        JobStatus::kSkipped}) {
     if (ToProto(status) == value) return std::optional<JobStatus>(status);
   }
   return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a JobStatus"));
@@ -113,6 +121,8 @@ void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   outcomes->set_no_answer(run.no_answer_count);
   outcomes->set_failed(std::max<int64_t>(0, run.failed_count - run.busy_count - run.no_answer_count));
   outcomes->set_cancelled(run.cancelled_count);
+  outcomes->set_skipped(run.skipped_count);
+  out->set_skipped_count(run.skipped_count);
   out->set_status(ToProto(run.status));
   out->set_cancel_requested(run.cancel_requested);
   out->set_last_error(run.last_error);
@@ -124,6 +134,12 @@ void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   SetTime(run.updated_at, out->mutable_updated_at());
   if (run.call_settings != CallSettings{}) ToProto(run.call_settings, out->mutable_call_settings());
   out->set_hang_up_on_end(run.hang_up_on_end);
+  if (run.next_dial_at) SetTime(*run.next_dial_at, out->mutable_next_dial_at());
+  out->set_waiting_reason(ToProto(run.waiting_reason));
+  if (run.start_at) SetTime(*run.start_at, out->mutable_start_at());
+  if (run.end_at) SetTime(*run.end_at, out->mutable_end_at());
+  for (const std::string& caller_id : run.caller_ids) out->add_caller_ids(caller_id);
+  out->set_local_presence(run.local_presence);
 }
 
 absl::StatusOr<CallSettings> FromProto(const pb::CallSettings& settings) {
@@ -190,15 +206,143 @@ void ToProto(const Job& job, pb::OutboundCallJob* out) {
   SetTime(job.created_at, out->mutable_created_at());
   if (job.started_at) SetTime(*job.started_at, out->mutable_started_at());
   if (job.completed_at) SetTime(*job.completed_at, out->mutable_completed_at());
+  // Only a queued job waits; a claimed or final one may keep a stale value.
+  if (job.status == JobStatus::kQueued && job.next_attempt_at) {
+    SetTime(*job.next_attempt_at, out->mutable_next_attempt_at());
+    out->set_waiting_reason(ToProto(job.waiting_reason));
+  }
+  out->set_time_zone(job.time_zone);
+  out->set_caller_id(job.caller_id);
+  out->set_skip_reason(ToProto(job.skip_reason));
 }
 
 std::vector<Lead> FromProto(const google::protobuf::RepeatedPtrField<pb::Lead>& leads) {
   std::vector<Lead> result;
   result.reserve(leads.size());
   for (const pb::Lead& lead : leads) {
-    result.push_back(Lead{lead.lead_id(), lead.phone(), lead.name()});
+    result.push_back(Lead{lead.lead_id(), lead.phone(), lead.name(), lead.time_zone()});
   }
   return result;
+}
+
+pb::WaitReason ToProto(WaitReason reason) {
+  switch (reason) {
+    case WaitReason::kNone:
+      return pb::WAIT_REASON_UNSPECIFIED;
+    case WaitReason::kStartAt:
+      return pb::WAIT_REASON_START_AT;
+    case WaitReason::kCallingWindow:
+      return pb::WAIT_REASON_CALLING_WINDOW;
+    case WaitReason::kRetryDelay:
+      return pb::WAIT_REASON_RETRY_DELAY;
+    case WaitReason::kPerNumberCap:
+      return pb::WAIT_REASON_PER_NUMBER_CAP;
+  }
+  return pb::WAIT_REASON_UNSPECIFIED;
+}
+
+pb::SkipReason ToProto(SkipReason reason) {
+  switch (reason) {
+    case SkipReason::kNone:
+      return pb::SKIP_REASON_UNSPECIFIED;
+    case SkipReason::kDoNotCall:
+      return pb::SKIP_REASON_DO_NOT_CALL;
+    case SkipReason::kPerNumberCap:
+      return pb::SKIP_REASON_PER_NUMBER_CAP;
+    case SkipReason::kWindowUnreachable:
+      return pb::SKIP_REASON_WINDOW_UNREACHABLE;
+  }
+  return pb::SKIP_REASON_UNSPECIFIED;
+}
+
+absl::StatusOr<DialingPolicy> FromProto(const pb::DialingPolicy& policy,
+                                        absl::string_view field_prefix) {
+  DialingPolicy out;
+  for (int i = 0; i < policy.calling_windows_size(); ++i) {
+    const pb::DailyWindow& window = policy.calling_windows(i);
+    const int day = window.day_of_week();
+    if (day == pb::DAY_OF_WEEK_UNSPECIFIED || !pb::DayOfWeek_IsValid(day)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%scalling_windows[%d].day_of_week must be a day (DAY_OF_WEEK_MONDAY (1) .. "
+          "DAY_OF_WEEK_SUNDAY (7)), got %d",
+          field_prefix, i, day));
+    }
+    // DayOfWeek's values are ISO 8601's (Monday 1 .. Sunday 7), as DailyWindow's.
+    out.calling_windows.push_back(DailyWindow{day, window.start_minute(), window.end_minute()});
+  }
+  for (int i = 0; i < policy.restricted_dates_size(); ++i) {
+    const std::string& text = policy.restricted_dates(i);
+    LocalDate date;
+    const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-' &&
+                        absl::c_all_of(text.substr(0, 4) + text.substr(5, 2) + text.substr(8, 2),
+                                       absl::ascii_isdigit);
+    if (!shaped || !absl::SimpleAtoi(text.substr(0, 4), &date.year) ||
+        !absl::SimpleAtoi(text.substr(5, 2), &date.month) ||
+        !absl::SimpleAtoi(text.substr(8, 2), &date.day)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%srestricted_dates[%d] \"%s\" is not a date of the form YYYY-MM-DD",
+                          field_prefix, i, absl::CHexEscape(text.substr(0, 64))));
+    }
+    out.restricted_dates.push_back(date);
+  }
+  out.max_attempts = policy.max_attempts();
+  for (int i = 0; i < policy.retry_delays_size(); ++i) {
+    const pb::RetryDelay& retry = policy.retry_delays(i);
+    std::optional<JobStatus> outcome;
+    for (JobStatus status : {JobStatus::kBusy, JobStatus::kNoAnswer, JobStatus::kFailed,
+                             JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling,
+                             JobStatus::kCompleted, JobStatus::kCancelled, JobStatus::kSkipped}) {
+      if (ToProto(status) == retry.outcome()) outcome = status;
+    }
+    if (!outcome) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%sretry_delays[%d].outcome must be JOB_STATUS_BUSY, JOB_STATUS_NO_ANSWER or "
+          "JOB_STATUS_FAILED, got %d",
+          field_prefix, i, static_cast<int>(retry.outcome())));
+    }
+    out.retry_delays.push_back(RetryDelay{*outcome, absl::Seconds(retry.delay_seconds())});
+  }
+  out.max_dials_per_number = policy.max_dials_per_number();
+  out.per_number_window_days = policy.per_number_window_days();
+  out.default_time_zone = policy.default_time_zone();
+  return out;
+}
+
+void ToProto(const DialingPolicy& policy, pb::DialingPolicy* out) {
+  for (const DailyWindow& window : policy.calling_windows) {
+    pb::DailyWindow* proto = out->add_calling_windows();
+    proto->set_day_of_week(static_cast<pb::DayOfWeek>(window.day_of_week));
+    proto->set_start_minute(window.start_minute);
+    proto->set_end_minute(window.end_minute);
+  }
+  for (const LocalDate& date : policy.restricted_dates) {
+    out->add_restricted_dates(absl::StrFormat("%04d-%02d-%02d", date.year, date.month, date.day));
+  }
+  out->set_max_attempts(policy.max_attempts);
+  for (const RetryDelay& retry : policy.retry_delays) {
+    pb::RetryDelay* proto = out->add_retry_delays();
+    proto->set_outcome(ToProto(retry.outcome));
+    proto->set_delay_seconds(static_cast<int32_t>(absl::ToInt64Seconds(retry.delay)));
+  }
+  out->set_max_dials_per_number(policy.max_dials_per_number);
+  out->set_per_number_window_days(policy.per_number_window_days);
+  out->set_default_time_zone(policy.default_time_zone);
+}
+
+absl::StatusOr<std::optional<absl::Time>> FromProto(const google::protobuf::Timestamp& time,
+                                                    bool present, absl::string_view field) {
+  if (!present) return std::optional<absl::Time>();
+  // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  if (time.seconds() < kMinSeconds || time.seconds() > kMaxSeconds || time.nanos() < 0 ||
+      time.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s is not a valid timestamp (seconds %d, nanos %d)", field,
+                        time.seconds(), time.nanos()));
+  }
+  return std::optional<absl::Time>(absl::FromUnixSeconds(time.seconds()) +
+                                   absl::Nanoseconds(time.nanos()));
 }
 
 }  // namespace campaign::api

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "outbound/v1/campaign_service.pb.h"
 #include "outbound/v1/resources.pb.h"
 #include "server/model/model.h"
@@ -42,6 +44,27 @@ void ToProto(const CallSettings& settings, outbound::v1::CallSettings* out);
 
 // Copies request leads into domain leads (validation happens later).
 std::vector<Lead> FromProto(const google::protobuf::RepeatedPtrField<outbound::v1::Lead>& leads);
+
+// Domain wait / skip reason → proto enum.
+outbound::v1::WaitReason ToProto(WaitReason reason);
+outbound::v1::SkipReason ToProto(SkipReason reason);
+
+// Copies a request's dialing policy into a domain one (unset fields stay
+// unset; rules::ValidatePolicy checks ranges later). What cannot be
+// represented is INVALID_ARGUMENT naming the field under `field_prefix`
+// ("policy."): a day_of_week that is unspecified or outside the enum, a
+// restricted date not of the form YYYY-MM-DD, a retry outcome that is
+// unspecified or outside the enum.
+absl::StatusOr<DialingPolicy> FromProto(const outbound::v1::DialingPolicy& policy,
+                                        absl::string_view field_prefix);
+// Fills `out` from a policy (dates as "YYYY-MM-DD").
+void ToProto(const DialingPolicy& policy, outbound::v1::DialingPolicy* out);
+
+// A request's timestamp `field` when `present`: nullopt when absent;
+// INVALID_ARGUMENT naming the field when out of google.protobuf.Timestamp's
+// range (years 1..9999, nanos 0..999,999,999).
+absl::StatusOr<std::optional<absl::Time>> FromProto(const google::protobuf::Timestamp& time,
+                                                    bool present, absl::string_view field);
 
 }  // namespace campaign::api
 

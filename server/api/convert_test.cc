@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -26,6 +27,7 @@ const std::vector<RunStatus> kAllRunStatuses = {
 const std::vector<JobStatus> kAllJobStatuses = {
     JobStatus::kQueued, JobStatus::kDialing,  JobStatus::kCalling, JobStatus::kCompleted,
     JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy,    JobStatus::kCancelled,
+    JobStatus::kSkipped,
 };
 
 // Uppercases ASCII ("no_answer" → "NO_ANSWER").
@@ -72,7 +74,14 @@ Run FullRun() {
   run.busy_count = 12;
   run.no_answer_count = 20;
   run.cancelled_count = 43;
-  run.cursor_position = 393;
+  run.skipped_count = 7;
+  run.cursor_position = 400;
+  run.next_dial_at = absl::FromUnixSeconds(1'700'000'100);
+  run.waiting_reason = WaitReason::kCallingWindow;
+  run.start_at = absl::FromUnixSeconds(1'700'000'050);
+  run.end_at = absl::FromUnixSeconds(1'700'086'400);
+  run.caller_ids = {"+14155550100", "+12125550100"};
+  run.local_presence = true;
   run.status = RunStatus::kRunning;
   run.cancel_requested = true;
   run.last_error = "dialer hiccup";
@@ -106,6 +115,11 @@ Job FullJob() {
   job.created_at = absl::FromUnixMicros(1'700'000'000'000'001);
   job.started_at = absl::FromUnixMicros(1'700'000'011'250'000);
   job.completed_at = absl::FromUnixMicros(1'700'000'041'999'000);
+  job.next_attempt_at = absl::FromUnixSeconds(1'700'003'600);
+  job.waiting_reason = WaitReason::kRetryDelay;
+  job.time_zone = "America/Boise&America/Los_Angeles";
+  job.caller_id = "+12085550100";
+  job.skip_reason = SkipReason::kDoNotCall;
   return job;
 }
 
@@ -125,7 +139,7 @@ TEST(RunToProtoTest, CopiesEveryField) {
   EXPECT_EQ(out.completed_count(), 300);
   EXPECT_EQ(out.failed_count(), 50);
   EXPECT_EQ(out.cancelled_count(), 43);
-  EXPECT_EQ(out.cursor_position(), 393);
+  EXPECT_EQ(out.cursor_position(), 400);
   // Outcomes as a person reads them: failed_count (50) holds the busy and
   // unanswered calls; the outcomes add up to the cursor.
   EXPECT_EQ(out.outcomes().completed(), 300);
@@ -133,9 +147,21 @@ TEST(RunToProtoTest, CopiesEveryField) {
   EXPECT_EQ(out.outcomes().no_answer(), 20);
   EXPECT_EQ(out.outcomes().failed(), 18);
   EXPECT_EQ(out.outcomes().cancelled(), 43);
+  EXPECT_EQ(out.outcomes().skipped(), 7);
+  EXPECT_EQ(out.skipped_count(), 7);
   EXPECT_EQ(out.outcomes().completed() + out.outcomes().busy() + out.outcomes().no_answer() +
-                out.outcomes().failed() + out.outcomes().cancelled(),
+                out.outcomes().failed() + out.outcomes().cancelled() + out.outcomes().skipped(),
             out.cursor_position());
+  ASSERT_TRUE(out.has_next_dial_at());
+  EXPECT_TRUE(IsTimestamp(out.next_dial_at(), 1'700'000'100, 0));
+  EXPECT_EQ(out.waiting_reason(), pb::WAIT_REASON_CALLING_WINDOW);
+  ASSERT_TRUE(out.has_start_at());
+  EXPECT_TRUE(IsTimestamp(out.start_at(), 1'700'000'050, 0));
+  ASSERT_TRUE(out.has_end_at());
+  EXPECT_TRUE(IsTimestamp(out.end_at(), 1'700'086'400, 0));
+  EXPECT_EQ(std::vector<std::string>(out.caller_ids().begin(), out.caller_ids().end()),
+            (std::vector<std::string>{"+14155550100", "+12125550100"}));
+  EXPECT_TRUE(out.local_presence());
   EXPECT_EQ(out.status(), pb::RUN_STATUS_RUNNING);
   EXPECT_TRUE(out.cancel_requested());
   EXPECT_EQ(out.last_error(), "dialer hiccup");
@@ -222,6 +248,114 @@ TEST(JobToProtoTest, CopiesEveryField) {
   EXPECT_TRUE(IsTimestamp(out.started_at(), 1'700'000'011, 250'000'000));
   ASSERT_TRUE(out.has_completed_at());
   EXPECT_TRUE(IsTimestamp(out.completed_at(), 1'700'000'041, 999'000'000));
+  EXPECT_EQ(out.time_zone(), "America/Boise&America/Los_Angeles");
+  EXPECT_EQ(out.caller_id(), "+12085550100");
+  EXPECT_EQ(out.skip_reason(), pb::SKIP_REASON_DO_NOT_CALL);
+  // Not queued: when it would next be dialed is not shown.
+  EXPECT_FALSE(out.has_next_attempt_at());
+  EXPECT_EQ(out.waiting_reason(), pb::WAIT_REASON_UNSPECIFIED);
+}
+
+// A queued job shows when it may next be dialed and why; without a time
+// (due now) neither is shown.
+TEST(JobToProtoTest, AQueuedJobShowsWhenAndWhyItWaits) {
+  campaign::Job job = FullJob();
+  job.status = JobStatus::kQueued;
+  pb::OutboundCallJob out;
+  ToProto(job, &out);
+  ASSERT_TRUE(out.has_next_attempt_at());
+  EXPECT_TRUE(IsTimestamp(out.next_attempt_at(), 1'700'003'600, 0));
+  EXPECT_EQ(out.waiting_reason(), pb::WAIT_REASON_RETRY_DELAY);
+  job.next_attempt_at.reset();
+  out.Clear();
+  ToProto(job, &out);
+  EXPECT_FALSE(out.has_next_attempt_at());
+  EXPECT_EQ(out.waiting_reason(), pb::WAIT_REASON_UNSPECIFIED);
+}
+
+// Every wait and skip reason maps to the proto value of the same name.
+TEST(ReasonEnumTest, MapToTheProtoValuesOfTheSameName) {
+  for (WaitReason reason : {WaitReason::kStartAt, WaitReason::kCallingWindow,
+                            WaitReason::kRetryDelay, WaitReason::kPerNumberCap}) {
+    EXPECT_EQ(pb::WaitReason_Name(ToProto(reason)), "WAIT_REASON_" + Upper(WaitReasonName(reason)));
+  }
+  EXPECT_EQ(ToProto(WaitReason::kNone), pb::WAIT_REASON_UNSPECIFIED);
+  for (SkipReason reason : {SkipReason::kDoNotCall, SkipReason::kPerNumberCap,
+                            SkipReason::kWindowUnreachable}) {
+    EXPECT_EQ(pb::SkipReason_Name(ToProto(reason)), "SKIP_REASON_" + Upper(SkipReasonName(reason)));
+  }
+  EXPECT_EQ(ToProto(SkipReason::kNone), pb::SKIP_REASON_UNSPECIFIED);
+}
+
+// A policy goes proto -> domain -> proto unchanged.
+TEST(PolicyProtoTest, RoundTripsEveryField) {
+  pb::DialingPolicy in;
+  auto* window = in.add_calling_windows();
+  window->set_day_of_week(pb::DAY_OF_WEEK_SUNDAY);
+  window->set_start_minute(540);
+  window->set_end_minute(1020);
+  in.add_restricted_dates("2026-12-25");
+  in.set_max_attempts(3);
+  auto* retry = in.add_retry_delays();
+  retry->set_outcome(pb::JOB_STATUS_NO_ANSWER);
+  retry->set_delay_seconds(3600);
+  in.set_max_dials_per_number(2);
+  in.set_per_number_window_days(7);
+  in.set_default_time_zone("America/Chicago");
+  absl::StatusOr<DialingPolicy> policy = FromProto(in, "policy.");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->calling_windows, (std::vector<DailyWindow>{{7, 540, 1020}}));
+  EXPECT_EQ(policy->restricted_dates, (std::vector<LocalDate>{{2026, 12, 25}}));
+  EXPECT_EQ(policy->retry_delays,
+            (std::vector<RetryDelay>{{JobStatus::kNoAnswer, absl::Seconds(3600)}}));
+  pb::DialingPolicy out;
+  ToProto(*policy, &out);
+  EXPECT_EQ(out.SerializeAsString(), in.SerializeAsString()) << out.DebugString();
+}
+
+// What a domain policy cannot hold is refused naming the field and value.
+TEST(PolicyProtoTest, UnrepresentableValuesAreNamed) {
+  const auto error = [](const pb::DialingPolicy& policy) {
+    return std::string(FromProto(policy, "policy.").status().message());
+  };
+  pb::DialingPolicy no_day;
+  no_day.add_calling_windows()->set_end_minute(60);
+  EXPECT_TRUE(absl::StartsWith(error(no_day), "policy.calling_windows[0].day_of_week must be a day"))
+      << error(no_day);
+  pb::DialingPolicy bad_day;
+  bad_day.add_calling_windows()->set_day_of_week(pb::DAY_OF_WEEK_MONDAY);
+  bad_day.add_calling_windows()->set_day_of_week(static_cast<pb::DayOfWeek>(8));
+  EXPECT_TRUE(absl::StrContains(error(bad_day), "policy.calling_windows[1].day_of_week"));
+  EXPECT_TRUE(absl::StrContains(error(bad_day), "got 8"));
+  for (const std::string date : {"2026-1-05", "26-01-05", "2026/01/05", "tomorrow", ""}) {
+    pb::DialingPolicy bad_date;
+    bad_date.add_restricted_dates("2026-12-25");
+    bad_date.add_restricted_dates(date);
+    EXPECT_EQ(error(bad_date), absl::StrCat("policy.restricted_dates[1] \"", date,
+                                            "\" is not a date of the form YYYY-MM-DD"));
+  }
+  pb::DialingPolicy no_outcome;
+  no_outcome.add_retry_delays()->set_delay_seconds(60);
+  EXPECT_TRUE(absl::StartsWith(error(no_outcome), "policy.retry_delays[0].outcome must be"))
+      << error(no_outcome);
+  EXPECT_TRUE(absl::StrContains(error(no_outcome), "got 0"));
+}
+
+// Request timestamps: absent is nullopt, out of range is named.
+TEST(TimestampFromProtoTest, AbsentValidAndOutOfRange) {
+  google::protobuf::Timestamp time;
+  EXPECT_FALSE(FromProto(time, false, "start_at")->has_value());
+  time.set_seconds(1'700'000'000);
+  time.set_nanos(5'000);
+  EXPECT_EQ(**FromProto(time, true, "start_at"),
+            absl::FromUnixSeconds(1'700'000'000) + absl::Microseconds(5));
+  time.set_nanos(-1);
+  absl::StatusOr<std::optional<absl::Time>> bad = FromProto(time, true, "end_at");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(bad.status().message(), "end_at is not a valid timestamp"));
+  time.set_nanos(0);
+  time.set_seconds(253402300800);
+  EXPECT_FALSE(FromProto(time, true, "end_at").ok());
 }
 
 // A queued job's unset timestamps stay unset, and an unknown status is
@@ -330,7 +464,7 @@ TEST(JobStatusEnumTest, MapsBothWays) {
 // Every value the proto enum defines besides UNSPECIFIED is a usable filter.
 TEST(JobStatusEnumTest, EveryProtoValueIsAFilter) {
   const google::protobuf::EnumDescriptor* descriptor = pb::JobStatus_descriptor();
-  ASSERT_EQ(descriptor->value_count(), 9);
+  ASSERT_EQ(descriptor->value_count(), 10);
   for (int i = 0; i < descriptor->value_count(); ++i) {
     const int value = descriptor->value(i)->number();
     auto filter = JobStatusFilter(value);
@@ -364,7 +498,7 @@ TEST(StatusFilterTest, OutOfRangeIsInvalidArgument) {
     EXPECT_TRUE(absl::StrContains(run.status().message(), "status")) << run.status();
     EXPECT_TRUE(absl::StrContains(run.status().message(), std::to_string(value))) << run.status();
   }
-  for (int value : {99, 9, -1, 1'000'000}) {
+  for (int value : {99, 10, -1, 1'000'000}) {
     auto job = JobStatusFilter(value);
     ASSERT_FALSE(job.ok()) << value;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << job.status();
@@ -400,6 +534,11 @@ TEST(LeadsFromProtoTest, CopiesLeadsVerbatimInOrder) {
   EXPECT_EQ(leads[2].lead_id, 3);
   EXPECT_EQ(leads[2].phone, "+442071838750");
   EXPECT_EQ(leads[2].name, "again");
+  EXPECT_EQ(leads[0].time_zone, "");
+  pb::Lead zoned;
+  zoned.set_time_zone("Europe/Paris");
+  *request.add_leads() = zoned;
+  EXPECT_EQ(FromProto(request.leads())[3].time_zone, "Europe/Paris");
 }
 
 // No leads give an empty list.

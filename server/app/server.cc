@@ -28,6 +28,7 @@
 #include "server/progress/hub.h"
 #include "server/service/attempt_service.h"
 #include "server/service/dnc_service.h"
+#include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 #include "server/service/validation.h"
 #include "server/store/api_key_store.h"
@@ -37,6 +38,7 @@
 #include "server/store/do_not_call_store.h"
 #include "server/store/lease_store.h"
 #include "server/store/notification_listener.h"
+#include "server/store/policy_store.h"
 #include "server/store/progress_store.h"
 #include "server/store/role_check.h"
 #include "server/store/run_store.h"
@@ -172,6 +174,9 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::AttemptStore> attempt_store;
   std::unique_ptr<DoNotCallService> do_not_call_service;
   std::unique_ptr<AttemptService> attempt_service;
+  // Dialing policies (their RPCs).
+  std::unique_ptr<store::PolicyStore> policy_store;
+  std::unique_ptr<PolicyService> policy_service;
   std::unique_ptr<api::Executor> executor;
   // Per-call contexts (filled by the tenant interceptor) and the preamble
   // every handler runs calls through.
@@ -249,6 +254,9 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       std::make_unique<DoNotCallService>(parts->do_not_call_store.get());
   parts->attempt_service =
       std::make_unique<AttemptService>(parts->attempt_store.get(), parts->run_store.get());
+  parts->policy_store = std::make_unique<store::PolicyStore>(parts->database.get());
+  parts->policy_service = std::make_unique<PolicyService>(
+      parts->policy_store.get(), parts->run_store.get(), config.default_dialing_policy);
   parts->executor = std::make_unique<api::Executor>(
       config.handler_threads, static_cast<size_t>(config.executor_queue_limit));
   parts->calls = std::make_unique<api::CallRegistry>();
@@ -278,6 +286,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       std::clamp(config.auth_cache_ttl / 2, absl::Milliseconds(100), absl::Seconds(30)));
   parts->handlers = std::make_unique<api::CampaignHandlers>(
       parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get(),
+      parts->policy_service.get(),
       api::LedgerServices{.do_not_call = parts->do_not_call_service.get(),
                           .attempts = parts->attempt_service.get()});
 

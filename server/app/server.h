@@ -13,6 +13,8 @@
 #include "absl/time/time.h"
 #include "server/auth/auth.h"
 #include "server/dialer/simulated_dialer.h"
+#include "server/model/model.h"
+#include "server/rules/dialing_rules.h"
 #include "server/scheduler/scheduler.h"
 #include "server/service/validation.h"
 
@@ -78,6 +80,10 @@ struct ServerConfig {
   bool db_prepared_statements = true;
   // Request limits.
   Limits limits;
+  // The dialing policy of last resort (every field set): what a business
+  // without its own default and a run without overrides dial by. Its
+  // calling windows come from campaignd --default-calling-hours.
+  DialingPolicy default_dialing_policy = rules::ServerDefaultPolicy();
   // How long a resolved API key is trusted before it is looked up again;
   // open watch streams re-check their key at least this often.
   absl::Duration auth_cache_ttl = absl::Seconds(5);

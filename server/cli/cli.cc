@@ -26,6 +26,7 @@
 #include "server/app/server.h"
 #include "server/observability/logging.h"
 #include "server/observability/metrics.h"
+#include "server/rules/dialing_rules.h"
 #include "server/store/api_key_store.h"
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
@@ -64,6 +65,9 @@ ABSL_FLAG(bool, db_prepared_statements, true,
           "pooling)");
 ABSL_FLAG(int, handler_threads, 16, "threads running RPC work");
 ABSL_FLAG(int, max_concurrency, 100, "highest concurrency a run may ask for");
+ABSL_FLAG(std::string, default_calling_hours, "08:00-21:00",
+          "serve: the calling window of every day, in the callee's local time, for businesses "
+          "and runs whose dialing policy sets none (\"HH:MM-HH:MM\"; 00:00-24:00 is all day)");
 ABSL_FLAG(int64_t, max_leads_per_request, 100'000, "most leads in one CreateRun or AddLeads");
 ABSL_FLAG(absl::Duration, auth_cache_ttl, absl::Seconds(5),
           "how long a resolved API key is cached (a revoked key stops working within it)");
@@ -308,6 +312,15 @@ int Serve(const std::string& url) {
   config.limits.max_leads_per_request = absl::GetFlag(FLAGS_max_leads_per_request);
   config.auth_cache_ttl = absl::GetFlag(FLAGS_auth_cache_ttl);
   config.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  {
+    absl::StatusOr<std::vector<DailyWindow>> windows =
+        rules::ParseDailyHours(absl::GetFlag(FLAGS_default_calling_hours));
+    if (!windows.ok()) {
+      return Fail(absl::StrCat("--default-calling-hours: ", windows.status().message()));
+    }
+    config.default_dialing_policy = rules::ServerDefaultPolicy();
+    config.default_dialing_policy.calling_windows = *std::move(windows);
+  }
   if (absl::Status status = ValidateListenAddress(config.listen); !status.ok()) {
     return Fail(std::string(status.message()));
   }

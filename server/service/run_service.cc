@@ -1,6 +1,9 @@
 #include "server/service/run_service.h"
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
+#include "server/rules/dialing_rules.h"
+#include "server/rules/time_zone_map.h"
 #include "server/service/audit.h"
 #include "server/service/page_token.h"
 #include "server/util/crypto.h"
@@ -18,10 +21,53 @@ std::string ScopeText(std::optional<int64_t> business_id) {
   return business_id ? absl::StrCat(*business_id) : std::string("*");
 }
 
+// The process-wide prefix -> time-zone map.
+// TODO(merge): the rules helper's process-wide accessor (the map loaded from
+// --time-zone-map, else the embedded one) once it lands.
+const rules::TimeZoneMap& ZoneMap() { return rules::TimeZoneMap::Embedded(); }
+
+// Appends the canonical encoding of a policy (every field, set or not).
+void AppendPolicy(std::string& out, const DialingPolicy& policy) {
+  absl::StrAppend(&out, "policy/v1;", policy.calling_windows.size(), ";");
+  for (const DailyWindow& window : policy.calling_windows) {
+    absl::StrAppend(&out, window.day_of_week, ",", window.start_minute, ",", window.end_minute,
+                    ";");
+  }
+  absl::StrAppend(&out, policy.restricted_dates.size(), ";");
+  for (const LocalDate& date : policy.restricted_dates) {
+    absl::StrAppend(&out, date.year, "-", date.month, "-", date.day, ";");
+  }
+  absl::StrAppend(&out, policy.max_attempts, ";", policy.retry_delays.size(), ";");
+  for (const RetryDelay& retry : policy.retry_delays) {
+    absl::StrAppend(&out, JobStatusName(retry.outcome), ",",
+                    absl::ToInt64Seconds(retry.delay), ";");
+  }
+  absl::StrAppend(&out, policy.max_dials_per_number, ";", policy.per_number_window_days, ";");
+  AppendField(out, policy.default_time_zone);
+}
+
 }  // namespace
 
+ResolvedLeads ResolveLeads(const std::vector<Lead>& leads,
+                           const std::vector<std::string>& caller_ids, bool local_presence) {
+  const rules::TimeZoneMap& zones = ZoneMap();
+  ResolvedLeads resolved;
+  resolved.time_zones.reserve(leads.size());
+  for (const Lead& lead : leads) {
+    resolved.time_zones.push_back(zones.ZoneSpecFor(lead.phone, lead.time_zone));
+  }
+  if (!caller_ids.empty()) {
+    resolved.caller_ids.reserve(leads.size());
+    for (const Lead& lead : leads) {
+      resolved.caller_ids.push_back(rules::PickCallerId(caller_ids, local_presence, lead.phone));
+    }
+  }
+  return resolved;
+}
+
 std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads,
-                            const CallSettings& settings) {
+                            const CallSettings& settings,
+                            const std::vector<std::string>& caller_ids) {
   std::string canonical =
       absl::StrCat("create-run/v1;", input.concurrency, ";", input.outbound_list_id, ";",
                    input.project_id, ";", input.start_paused ? 1 : 0, ";", leads.size(), ";");
@@ -38,11 +84,28 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
     absl::StrAppend(&canonical, settings.ring_timeout_seconds, ";",
                     MachineDetectionName(settings.machine_detection), ";");
   }
+  // Issue 13's fields, each section only when given, in a fixed order.
+  if (absl::c_any_of(leads, [](const Lead& lead) { return !lead.time_zone.empty(); })) {
+    absl::StrAppend(&canonical, "lead-time-zones/v1;");
+    for (const Lead& lead : leads) AppendField(canonical, lead.time_zone);
+  }
+  if (input.policy != DialingPolicy{}) AppendPolicy(canonical, input.policy);
+  if (!caller_ids.empty() || input.local_presence) {
+    absl::StrAppend(&canonical, "caller-ids/v1;", caller_ids.size(), ";");
+    for (const std::string& caller_id : caller_ids) AppendField(canonical, caller_id);
+    absl::StrAppend(&canonical, input.local_presence ? 1 : 0, ";");
+  }
+  if (input.start_at || input.end_at) {
+    absl::StrAppend(&canonical, "schedule/v1;",
+                    input.start_at ? absl::StrCat(absl::ToUnixMicros(*input.start_at)) : "-", ";",
+                    input.end_at ? absl::StrCat(absl::ToUnixMicros(*input.end_at)) : "-", ";");
+  }
   return Sha256Hex(canonical);
 }
 
-RunService::RunService(store::RunRepository* store, Limits limits)
-    : store_(store), limits_(limits) {}
+RunService::RunService(store::RunRepository* store, Limits limits,
+                       std::function<absl::Time()> now)
+    : store_(store), limits_(limits), now_(std::move(now)) {}
 
 absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
   ASSIGN_OR_RETURN(const auth::Scope scope,
@@ -60,18 +123,34 @@ absl::StatusOr<CreateRunOutput> RunService::CreateRun(const Caller& caller,
   RETURN_IF_ERROR(ValidateOptionalId(input.outbound_list_id, "outbound_list_id"));
   RETURN_IF_ERROR(ValidateOptionalId(input.project_id, "project_id"));
   ASSIGN_OR_RETURN(CallSettings settings, NormalizeCallSettings(input.call_settings));
+  RETURN_IF_ERROR(rules::ValidatePolicy(input.policy, "policy."));
+  ASSIGN_OR_RETURN(std::vector<std::string> caller_ids, NormalizeCallerIds(input.caller_ids));
+  if (input.local_presence && caller_ids.empty()) {
+    return absl::InvalidArgumentError(
+        "local_presence is set but caller_ids is empty: local presence picks from the run's "
+        "caller id pool");
+  }
+  RETURN_IF_ERROR(ValidateSchedule(input.start_at, input.end_at, now_()));
   ASSIGN_OR_RETURN(NormalizedLeads leads, NormalizeLeads(input.leads, limits_));
 
   NewRun run;
   run.business_id = business_id;
   run.created_by_user_id = caller.principal.user_id;
   run.request_id = input.request_id;
-  run.request_digest = CreateRunDigest(input, leads.leads, settings);
+  run.request_digest = CreateRunDigest(input, leads.leads, settings, caller_ids);
   run.concurrency = input.concurrency;
   run.outbound_list_id = input.outbound_list_id;
   run.project_id = input.project_id;
   run.start_paused = input.start_paused;
   run.call_settings = std::move(settings);
+  run.policy = input.policy;
+  run.local_presence = input.local_presence;
+  run.start_at = input.start_at;
+  run.end_at = input.end_at;
+  ResolvedLeads resolved = ResolveLeads(leads.leads, caller_ids, input.local_presence);
+  run.lead_time_zones = std::move(resolved.time_zones);
+  run.lead_caller_ids = std::move(resolved.caller_ids);
+  run.caller_ids = std::move(caller_ids);
   run.leads = std::move(leads.leads);
   ASSIGN_OR_RETURN(store::CreatedRun created, store_->CreateRun(run));
   if (created.created) {
@@ -87,7 +166,12 @@ absl::StatusOr<AddLeadsOutput> RunService::AddLeads(const Caller& caller, int64_
   ASSIGN_OR_RETURN(const int64_t business_id, BusinessOf(caller, auth::Permission::kWrite));
   RETURN_IF_ERROR(ValidatePositiveId(run_id, "run_id"));
   ASSIGN_OR_RETURN(const NormalizedLeads normalized, NormalizeLeads(leads, limits_));
-  absl::StatusOr<store::AddedLeads> added = store_->AddLeads(business_id, run_id, normalized.leads);
+  // The run's caller id pool (fixed at creation) decides the new jobs' caller ids.
+  absl::StatusOr<Run> run = store_->GetRun(business_id, run_id);
+  if (!run.ok()) return AuditNotFound(*store_, caller.principal, business_id, run_id, run.status());
+  const ResolvedLeads resolved = ResolveLeads(normalized.leads, run->caller_ids, run->local_presence);
+  absl::StatusOr<store::AddedLeads> added = store_->AddLeads(
+      business_id, run_id, normalized.leads, resolved.time_zones, resolved.caller_ids);
   if (!added.ok()) {
     return AuditNotFound(*store_, caller.principal, business_id, run_id, added.status());
   }

@@ -5,11 +5,14 @@
 #define CAMPAIGN_SERVER_SERVICE_RUN_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/auth/auth.h"
 #include "server/auth/caller.h"
 #include "server/model/model.h"
@@ -31,6 +34,15 @@ struct CreateRunInput {
   bool start_paused = false;
   // As sent; validated and normalised by CreateRun.
   CallSettings call_settings;
+  // The run's dialing policy overrides (unset fields inherit), as sent.
+  DialingPolicy policy;
+  // The caller id pool as sent (normalised to E.164 by CreateRun) and local
+  // presence.
+  std::vector<std::string> caller_ids;
+  bool local_presence = false;
+  // The run's schedule; unset when not given.
+  std::optional<absl::Time> start_at;
+  std::optional<absl::Time> end_at;
 };
 
 // CreateRun's result.
@@ -80,7 +92,9 @@ struct StopRunOutput {
 class RunService {
  public:
   // `store` (not owned) is RunStore in the server and a fake in unit tests.
-  RunService(store::RunRepository* store, Limits limits);
+  // `now` is the clock end_at is checked against.
+  RunService(store::RunRepository* store, Limits limits,
+             std::function<absl::Time()> now = absl::Now);
 
   absl::StatusOr<CreateRunOutput> CreateRun(const Caller& caller, const CreateRunInput& input);
   absl::StatusOr<AddLeadsOutput> AddLeads(const Caller& caller, int64_t run_id,
@@ -105,15 +119,30 @@ class RunService {
 
   store::RunRepository* store_;
   const Limits limits_;
+  std::function<absl::Time()> now_;
 };
 
+// Per lead (parallel to `leads`, phones in E.164), what a job is inserted
+// with: its zone spec (the lead's zone, else the zones of its number's prefix
+// joined by '&', else empty) and its sticky caller id from `caller_ids` (empty
+// when the pool is).
+struct ResolvedLeads {
+  std::vector<std::string> time_zones;
+  std::vector<std::string> caller_ids;
+};
+ResolvedLeads ResolveLeads(const std::vector<Lead>& leads,
+                           const std::vector<std::string>& caller_ids, bool local_presence);
+
 // SHA-256 over a canonical encoding of what a CreateRun asks for (everything
-// but request_id), so a retry is told apart from a different request. `leads`
-// and `settings` are the validated, normalised ones. Settings left at their
-// defaults add nothing, so the digest of a request without them is the one
+// but request_id), so a retry is told apart from a different request.
+// `leads`, `settings` and `caller_ids` are the validated, normalised ones.
+// Settings left at their defaults, and the fields of issue 13 (lead time
+// zones, policy, caller ids, local presence, start_at, end_at) when not
+// given, add nothing, so the digest of a request without them is the one
 // earlier versions computed (a retry across an upgrade still matches).
 std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>& leads,
-                            const CallSettings& settings);
+                            const CallSettings& settings,
+                            const std::vector<std::string>& caller_ids = {});
 
 }  // namespace campaign
 

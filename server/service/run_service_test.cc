@@ -7,8 +7,10 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -59,6 +61,14 @@ class FakeRunRepository : public store::RunRepository {
   const std::vector<bool>& hang_ups() const { return hang_ups_; }
   // The leads of the last AddLeads.
   const std::vector<Lead>& last_added() const { return last_added_; }
+  // The zone specs and caller ids of the last AddLeads.
+  const std::vector<std::string>& last_added_time_zones() const { return last_added_time_zones_; }
+  const std::vector<std::string>& last_added_caller_ids() const { return last_added_caller_ids_; }
+  // Gives run `run_id` a caller id pool.
+  void SetCallerIds(int64_t run_id, std::vector<std::string> pool, bool local_presence) {
+    runs_[run_id].caller_ids = std::move(pool);
+    runs_[run_id].local_presence = local_presence;
+  }
   // The filter of the last ListRuns.
   const std::optional<int64_t>& last_list_business() const { return last_list_business_; }
   // Makes the next store call (other than RunOwner) fail with `status`.
@@ -87,10 +97,14 @@ class FakeRunRepository : public store::RunRepository {
   }
 
   absl::StatusOr<store::AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
-                                             const std::vector<Lead>& leads) override {
+                                             const std::vector<Lead>& leads,
+                                             const std::vector<std::string>& lead_time_zones,
+                                             const std::vector<std::string>& lead_caller_ids) override {
     calls_.push_back("AddLeads");
     if (absl::Status s = TakeFailure(); !s.ok()) return s;
     last_added_ = leads;
+    last_added_time_zones_ = lead_time_zones;
+    last_added_caller_ids_ = lead_caller_ids;
     absl::StatusOr<Run*> run = Find(business_id, run_id);
     if (!run.ok()) return run.status();
     (*run)->total_leads += static_cast<int64_t>(leads.size());
@@ -200,6 +214,8 @@ class FakeRunRepository : public store::RunRepository {
   std::vector<NewRun> created_;
   std::vector<bool> hang_ups_;
   std::vector<Lead> last_added_;
+  std::vector<std::string> last_added_time_zones_;
+  std::vector<std::string> last_added_caller_ids_;
   std::optional<int64_t> last_list_business_;
   absl::Status fail_next_;
 };
@@ -560,6 +576,20 @@ TEST_F(RunServiceTest, ARetriedRequestIdWithADifferentBodyIsRefused) {
        [](CreateRunInput& in) {
          in.call_settings.machine_detection = MachineDetection::kDetectMessageEnd;
        }},
+      {"a lead's time_zone", [](CreateRunInput& in) { in.leads[1].time_zone = "Europe/Paris"; }},
+      {"policy.max_attempts", [](CreateRunInput& in) { in.policy.max_attempts = 3; }},
+      {"policy.calling_windows",
+       [](CreateRunInput& in) { in.policy.calling_windows = {{1, 540, 1020}}; }},
+      {"policy.default_time_zone",
+       [](CreateRunInput& in) { in.policy.default_time_zone = "America/Chicago"; }},
+      {"caller_ids", [](CreateRunInput& in) { in.caller_ids = {"+14155550100"}; }},
+      {"local_presence",
+       [](CreateRunInput& in) {
+         in.caller_ids = {"+14155550100"};
+         in.local_presence = true;
+       }},
+      {"start_at", [](CreateRunInput& in) { in.start_at = absl::FromUnixSeconds(1'000'000); }},
+      {"end_at", [](CreateRunInput& in) { in.end_at = absl::Now() + absl::Hours(24); }},
   };
   for (const auto& [what, change] : changes) {
     CreateRunInput input = Input();
@@ -595,6 +625,119 @@ TEST(CreateRunDigestTest, WithoutCallSettingsItIsTheDigestOfEarlierVersions) {
   const std::vector<Lead> leads = {{1, "+14155550101", "Ada"}};
   EXPECT_EQ(CreateRunDigest(input, leads, {}),
             Sha256Hex("create-run/v1;2;0;0;0;1;1;12:+14155550101;3:Ada;"));
+}
+
+TEST(CreateRunDigestTest, IssueThirteensFieldsChangeItOnlyWhenGiven) {
+  CreateRunInput input;
+  input.concurrency = 2;
+  const std::vector<Lead> leads = {{1, "+14155550101", "Ada"}};
+  const std::string before = Sha256Hex("create-run/v1;2;0;0;0;1;1;12:+14155550101;3:Ada;");
+  // Not given (empty lists, empty zones, unset times, false): the old digest.
+  EXPECT_EQ(CreateRunDigest(input, leads, {}, {}), before);
+  // Each one given: a different digest, and different from each other.
+  std::set<std::string> digests = {before};
+  const std::vector<Lead> zoned = {{1, "+14155550101", "Ada", "America/New_York"}};
+  EXPECT_TRUE(digests.insert(CreateRunDigest(input, zoned, {})).second);
+  CreateRunInput with_policy = input;
+  with_policy.policy.max_attempts = 2;
+  EXPECT_TRUE(digests.insert(CreateRunDigest(with_policy, leads, {})).second);
+  with_policy.policy.max_attempts = 0;
+  with_policy.policy.max_dials_per_number = 2;
+  EXPECT_TRUE(digests.insert(CreateRunDigest(with_policy, leads, {})).second)
+      << "fields are told apart by position";
+  EXPECT_TRUE(digests.insert(CreateRunDigest(input, leads, {}, {"+14155550100"})).second);
+  CreateRunInput local = input;
+  local.local_presence = true;
+  EXPECT_TRUE(digests.insert(CreateRunDigest(local, leads, {}, {"+14155550100"})).second);
+  CreateRunInput starting = input;
+  starting.start_at = absl::FromUnixSeconds(100);
+  EXPECT_TRUE(digests.insert(CreateRunDigest(starting, leads, {})).second);
+  CreateRunInput ending = input;
+  ending.end_at = absl::FromUnixSeconds(100);
+  EXPECT_TRUE(digests.insert(CreateRunDigest(ending, leads, {})).second)
+      << "start_at and end_at of the same time differ";
+}
+
+TEST_F(RunServiceTest, ScheduleCallerIdsAndPolicyReachTheStoreValidated) {
+  const Caller owner = Tenant(Role::kOwner);
+  CreateRunInput input = Input();
+  input.leads[0].time_zone = "Europe/Paris";
+  input.caller_ids = {"+1 415 555 0100", "+33 1 23 45 67 89"};
+  input.local_presence = true;
+  input.start_at = absl::Now() - absl::Hours(1);  // in the past: allowed
+  input.end_at = absl::Now() + absl::Hours(1);
+  input.policy.max_attempts = 3;
+  input.policy.default_time_zone = "America/Chicago";
+  absl::StatusOr<CreateRunOutput> created = service_.CreateRun(owner, input);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(store_.created().size(), 1u);
+  const NewRun& run = store_.created()[0];
+  EXPECT_EQ(run.caller_ids, (std::vector<std::string>{"+14155550100", "+33123456789"}));
+  EXPECT_TRUE(run.local_presence);
+  EXPECT_EQ(run.start_at, input.start_at);
+  EXPECT_EQ(run.end_at, input.end_at);
+  EXPECT_EQ(run.policy, input.policy);
+  ASSERT_EQ(run.leads.size(), 2u);
+  EXPECT_EQ(run.leads[0].time_zone, "Europe/Paris");
+  // One zone spec and one caller id per lead, from the pool; the lead's own
+  // zone wins over its number's.
+  ASSERT_EQ(run.lead_time_zones.size(), 2u);
+  EXPECT_EQ(run.lead_time_zones[0], "Europe/Paris");
+  ASSERT_EQ(run.lead_caller_ids.size(), 2u);
+  for (const std::string& caller_id : run.lead_caller_ids) {
+    EXPECT_TRUE(caller_id == "+14155550100" || caller_id == "+33123456789") << caller_id;
+  }
+
+  // AddLeads resolves with the run's pool the same way.
+  store_.SetCallerIds(created->run.id, run.caller_ids, true);
+  std::vector<Lead> more = {{5, "+14155550105", "Eve", "Asia/Tokyo"}};
+  ASSERT_TRUE(service_.AddLeads(owner, created->run.id, more).ok());
+  EXPECT_EQ(store_.last_added_time_zones(), (std::vector<std::string>{"Asia/Tokyo"}));
+  ASSERT_EQ(store_.last_added_caller_ids().size(), 1u);
+  EXPECT_FALSE(store_.last_added_caller_ids()[0].empty());
+  EXPECT_EQ(store_.last_added()[0].time_zone, "Asia/Tokyo");
+}
+
+TEST_F(RunServiceTest, BadScheduleCallerIdsAndZonesAreRefusedBeforeTheStore) {
+  const Caller owner = Tenant(Role::kOwner);
+  const absl::Time now = absl::Now();
+  struct Case {
+    std::string what;
+    std::function<void(CreateRunInput&)> change;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      {"end_at in the past", [&](CreateRunInput& in) { in.end_at = now - absl::Minutes(1); },
+       "end_at "},
+      {"end_at before start_at",
+       [&](CreateRunInput& in) {
+         in.start_at = now + absl::Hours(2);
+         in.end_at = now + absl::Hours(1);
+       },
+       "must be after start_at"},
+      {"a bad caller id", [](CreateRunInput& in) { in.caller_ids = {"+14155550100", "12"}; },
+       "caller_ids[1] \"12\""},
+      {"a repeated caller id",
+       [](CreateRunInput& in) { in.caller_ids = {"+14155550100", "+1 (415) 555-0100"}; },
+       "caller_ids[1]"},
+      {"local presence without a pool", [](CreateRunInput& in) { in.local_presence = true; },
+       "local_presence"},
+      {"a lead's unknown zone", [](CreateRunInput& in) { in.leads[1].time_zone = "Mars/Olympus"; },
+       "leads[1].time_zone \"Mars/Olympus\" (lead_id 2)"},
+  };
+  for (const Case& c : cases) {
+    CreateRunInput input = Input();
+    c.change(input);
+    absl::StatusOr<CreateRunOutput> refused = service_.CreateRun(owner, input);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << c.what;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), c.message_part))
+        << c.what << ": " << refused.status();
+  }
+  std::vector<Lead> zoned = {{9, "+14155550109", "", "../etc/passwd"}};
+  EXPECT_EQ(service_.AddLeads(owner, store_.AddRun(kBusiness), zoned).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_.created().empty());
+  EXPECT_TRUE(store_.last_added().empty());
 }
 
 TEST_F(RunServiceTest, CallSettingsReachTheStoreNormalisedAndBadOnesAreRefused) {

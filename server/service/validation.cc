@@ -8,12 +8,15 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "server/util/status_macros.h"
 
 namespace campaign {
@@ -83,9 +86,39 @@ std::optional<std::string> FastNanpE164(const PhoneNumberUtil& util, absl::strin
   return std::string(phone);
 }
 
+// Why `name` is not an acceptable IANA zone name, or nullopt when it is.
+std::optional<std::string> TimeZoneProblem(absl::string_view name) {
+  const auto refuse = [](absl::string_view why) {
+    return std::optional<std::string>(
+        absl::StrCat("is not an IANA time zone (such as \"America/Chicago\"): ", why));
+  };
+  if (name.size() > kMaxTimeZoneBytes) {
+    return refuse(absl::StrFormat("longer than %d bytes", kMaxTimeZoneBytes));
+  }
+  for (const char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '+' &&
+        c != '-' && c != '/') {
+      return refuse("only letters, digits and _+-/ may appear");
+    }
+  }
+  if (absl::StartsWith(name, "/") || absl::EndsWith(name, "/") || absl::StrContains(name, "//")) {
+    return refuse("a part of the name is empty");
+  }
+  if (name == "localtime") return refuse("the server's local zone is not a callee's zone");
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(std::string(name), &zone)) {
+    return refuse("not in the time zone database");
+  }
+  return std::nullopt;
+}
+
+// Whether a zone name loads, remembered per name (a request names few zones
+// for many leads); one per validation thread.
+using ZoneCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
+
 // One lead checked and its phone normalised: the checks of NormalizeLeads
 // for leads[index], in their order.
-absl::StatusOr<std::string> CheckLead(const Lead& lead, size_t index) {
+absl::StatusOr<std::string> CheckLead(const Lead& lead, size_t index, ZoneCache& zones) {
   if (lead.lead_id <= 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("leads[%d].lead_id must be > 0, got %d", index, lead.lead_id));
@@ -102,6 +135,15 @@ absl::StatusOr<std::string> CheckLead(const Lead& lead, size_t index) {
         absl::StrFormat("%s: name is %d bytes; at most %d are allowed",
                         LeadPrefix(index, lead.lead_id), lead.name.size(), kMaxLeadNameBytes));
   }
+  if (!lead.time_zone.empty()) {
+    auto [it, inserted] = zones.try_emplace(lead.time_zone);
+    if (inserted) it->second = TimeZoneProblem(lead.time_zone);
+    if (it->second) {
+      return absl::InvalidArgumentError(absl::StrFormat("leads[%d].time_zone %s (lead_id %d) %s",
+                                                        index, Quote(lead.time_zone),
+                                                        lead.lead_id, *it->second));
+    }
+  }
   return phone;
 }
 
@@ -115,8 +157,9 @@ constexpr size_t kMaxValidationThreads = 8;
 // which is then the first of the range.
 absl::Status CheckRange(const std::vector<Lead>& leads, size_t begin, size_t end,
                         std::vector<std::string>& phones) {
+  ZoneCache zones;
   for (size_t i = begin; i < end; ++i) {
-    absl::StatusOr<std::string> phone = CheckLead(leads[i], i);
+    absl::StatusOr<std::string> phone = CheckLead(leads[i], i, zones);
     if (!phone.ok()) return phone.status();
     phones[i] = *std::move(phone);
   }
@@ -260,7 +303,8 @@ absl::StatusOr<NormalizedLeads> NormalizeLeads(const std::vector<Lead>& leads,
       ++result.duplicates_dropped;
       continue;
     }
-    result.leads.push_back(Lead{leads[i].lead_id, std::move(phones[i]), leads[i].name});
+    result.leads.push_back(
+        Lead{leads[i].lead_id, std::move(phones[i]), leads[i].name, leads[i].time_zone});
   }
   return result;
 }
@@ -357,6 +401,54 @@ absl::StatusOr<CallSettings> NormalizeCallSettings(const CallSettings& settings)
         kMinRingTimeoutSeconds, kMaxRingTimeoutSeconds, settings.ring_timeout_seconds));
   }
   return normalized;
+}
+
+absl::Status ValidateTimeZone(absl::string_view name, absl::string_view field) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  if (std::optional<std::string> problem = TimeZoneProblem(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(name), " ", *problem));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> NormalizeCallerIds(const std::vector<std::string>& ids) {
+  if (ids.size() > kMaxCallerIds) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "caller_ids holds %d numbers; at most %d are allowed", ids.size(), kMaxCallerIds));
+  }
+  std::vector<std::string> normalized;
+  normalized.reserve(ids.size());
+  absl::flat_hash_map<std::string, size_t> first_index;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string e164,
+                     NormalizePhone(ids[i], absl::StrFormat("caller_ids[%d]", i)));
+    auto [it, inserted] = first_index.try_emplace(e164, i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "caller_ids[%d] %s is %s, already given as caller_ids[%d]; caller ids must be distinct",
+          i, Quote(ids[i]), e164, it->second));
+    }
+    normalized.push_back(std::move(e164));
+  }
+  return normalized;
+}
+
+absl::Status ValidateSchedule(const std::optional<absl::Time>& start_at,
+                              const std::optional<absl::Time>& end_at, absl::Time now) {
+  if (!end_at) return absl::OkStatus();
+  const auto format = [](absl::Time time) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
+  };
+  if (start_at && *end_at <= *start_at) {
+    return absl::InvalidArgumentError(absl::StrCat("end_at ", format(*end_at),
+                                                   " must be after start_at ", format(*start_at)));
+  }
+  if (*end_at <= now) {
+    return absl::InvalidArgumentError(absl::StrCat("end_at ", format(*end_at),
+                                                   " is not in the future (now ", format(now),
+                                                   "); a run must be able to dial"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int32_t> EffectivePageSize(int32_t page_size) {

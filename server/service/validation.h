@@ -4,12 +4,14 @@
 #define CAMPAIGN_SERVER_SERVICE_VALIDATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/model/model.h"
 
 namespace campaign {
@@ -53,7 +55,8 @@ bool IsValidUtf8(absl::string_view text);
 absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string_view field);
 
 // Validates `leads` (count within limits, lead_id > 0, phone valid, name
-// UTF-8 of at most kMaxLeadNameBytes) and de-duplicates them, first wins.
+// UTF-8 of at most kMaxLeadNameBytes, time_zone empty or a zone
+// ValidateTimeZone accepts) and de-duplicates them, first wins.
 absl::StatusOr<NormalizedLeads> NormalizeLeads(const std::vector<Lead>& leads,
                                                const Limits& limits);
 
@@ -83,6 +86,28 @@ absl::Status ValidateHttpsUrl(absl::string_view url, absl::string_view field);
 // (any format NormalizePhone accepts); fields left empty or zero stay so (the
 // server's defaults apply). Errors name "call_settings.<field>" and the value.
 absl::StatusOr<CallSettings> NormalizeCallSettings(const CallSettings& settings);
+
+// Most caller ids in a run's pool (CreateRunRequest.caller_ids).
+inline constexpr size_t kMaxCallerIds = 1000;
+// Longest IANA time zone name accepted, in bytes.
+inline constexpr size_t kMaxTimeZoneBytes = 64;
+
+// Validates an IANA time zone name: at most kMaxTimeZoneBytes of letters,
+// digits and `_+-/`, no "." or empty path part (nothing outside the zone
+// database is read), not "localtime", and absl::LoadTimeZone loads it.
+// INVALID_ARGUMENT naming `field` and the value.
+absl::Status ValidateTimeZone(absl::string_view name, absl::string_view field);
+
+// Validates a run's caller id pool and normalises it to E.164 (order kept):
+// at most kMaxCallerIds, each a valid number (errors name "caller_ids[i]"
+// and the value), no number twice after normalisation.
+absl::StatusOr<std::vector<std::string>> NormalizeCallerIds(const std::vector<std::string>& ids);
+
+// Validates a run's schedule: end_at, when given, after start_at (when
+// given) and after `now`; start_at may be in the past (the run starts at
+// once). INVALID_ARGUMENT naming the field and the times (RFC 3339, UTC).
+absl::Status ValidateSchedule(const std::optional<absl::Time>& start_at,
+                              const std::optional<absl::Time>& end_at, absl::Time now);
 
 // Maps a requested page size to the effective one: 0 means the default,
 // larger than the maximum is lowered to it, negative is INVALID_ARGUMENT.

@@ -673,5 +673,74 @@ TEST(NormalizeCallSettingsTest, EachBadFieldIsNamedWithItsValue) {
   }
 }
 
+TEST(ValidateTimeZoneTest, AcceptsIanaZonesAndRefusesEverythingElseNamingIt) {
+  for (const char* zone : {"America/Chicago", "Europe/Paris", "UTC", "America/Argentina/Salta",
+                           "Etc/GMT+5", "America/Port-au-Prince"}) {
+    EXPECT_TRUE(ValidateTimeZone(zone, "default_time_zone").ok()) << zone;
+  }
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateTimeZone("", "f"), {"f is empty"}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"Mars/Olympus", "not in the time zone database"},
+      {"../../etc/passwd", "only letters, digits and _+-/"},
+      {"/etc/localtime", "a part of the name is empty"},
+      {"America//Chicago", "a part of the name is empty"},
+      {"localtime", "the server's local zone"},
+      {std::string(65, 'A'), "longer than 64 bytes"},
+      {"America/Chicago ", "only letters"},
+  };
+  for (const auto& [zone, why] : bad) {
+    EXPECT_TRUE(IsInvalidArgumentWith(ValidateTimeZone(zone, "leads[0].time_zone"),
+                                      {"leads[0].time_zone", "is not an IANA time zone", why}))
+        << zone;
+  }
+}
+
+TEST(NormalizeLeadsTest, KeepsValidTimeZonesAndNamesTheLeadOfABadOne) {
+  std::vector<Lead> leads = {{1, "+14155550101", "", "America/New_York"},
+                             {2, "+14155550102", "", ""}};
+  absl::StatusOr<NormalizedLeads> ok = NormalizeLeads(leads, Limits{});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->leads[0].time_zone, "America/New_York");
+  EXPECT_EQ(ok->leads[1].time_zone, "");
+  leads.push_back({7, "+14155550107", "", "America/Chicgo"});
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeLeads(leads, Limits{}).status(),
+      {"leads[2].time_zone \"America/Chicgo\" (lead_id 7)", "not in the time zone database"}));
+}
+
+TEST(NormalizeCallerIdsTest, NormalisesInOrderAndRefusesBadRepeatedOrTooMany) {
+  absl::StatusOr<std::vector<std::string>> ids =
+      NormalizeCallerIds({"+1 415 555 0100", "+33 1 23 45 67 89"});
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<std::string>{"+14155550100", "+33123456789"}));
+  EXPECT_TRUE(NormalizeCallerIds({}).ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallerIds({"+14155550100", "0800"}).status(),
+                                    {"caller_ids[1]", "\"0800\"", "not a valid"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      NormalizeCallerIds({"+14155550100", "+14155550101", "+1-415-555-0100"}).status(),
+      {"caller_ids[2] \"+1-415-555-0100\" is +14155550100, already given as caller_ids[0]"}));
+  std::vector<std::string> many;
+  for (int i = 0; i < 1001; ++i) many.push_back(absl::StrCat("+1415555", 1000 + i));
+  EXPECT_TRUE(IsInvalidArgumentWith(NormalizeCallerIds(many).status(),
+                                    {"caller_ids holds 1001 numbers; at most 1000"}));
+  many.pop_back();
+  EXPECT_TRUE(NormalizeCallerIds(many).ok());
+}
+
+TEST(ValidateScheduleTest, EndAtAfterStartAtAndNowStartAtMayBePast) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  EXPECT_TRUE(ValidateSchedule(std::nullopt, std::nullopt, now).ok());
+  EXPECT_TRUE(ValidateSchedule(now - absl::Hours(5), std::nullopt, now).ok());
+  EXPECT_TRUE(ValidateSchedule(now - absl::Hours(5), now + absl::Seconds(1), now).ok());
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateSchedule(std::nullopt, now, now),
+      {"end_at 2027-01-15T08:00:00Z is not in the future (now 2027-01-15T08:00:00Z)"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(
+      ValidateSchedule(now + absl::Hours(2), now + absl::Hours(1), now),
+      {"end_at 2027-01-15T09:00:00Z must be after start_at 2027-01-15T10:00:00Z"}));
+  EXPECT_TRUE(IsInvalidArgumentWith(ValidateSchedule(now + absl::Hours(2), now + absl::Hours(2), now),
+                                    {"must be after start_at"}));
+}
+
 }  // namespace
 }  // namespace campaign

@@ -24,6 +24,15 @@ CallSettings CallSettingsFromRow(const pqxx::row& row);
 // Decodes a row holding the columns of the JobColumns fragment, read by name.
 Job JobFromRow(const pqxx::row& row);
 
+// Decodes the columns of a dialing_policy row (migration 0015), read by their
+// names: window_days, window_start_minutes, window_end_minutes,
+// restricted_dates, max_attempts, retry_outcomes, retry_delay_seconds,
+// max_dials_per_number, per_number_window_days, default_time_zone. A NULL
+// column is a field not set here (empty list, 0, ""): the policy as stored,
+// to be resolved by rules::Effective. Array elements that do not decode (an
+// unknown outcome name, a malformed date) are left out.
+DialingPolicy PolicyFromRow(const pqxx::row& row);
+
 // The error message of jobs cancelled because their run ended as `ended_as`:
 // "Stopped by user", "Run failed: <error>", else "Cancelled by user".
 std::string CancelReason(RunStatus ended_as, absl::string_view error = "");

@@ -61,9 +61,18 @@ class RunRepository {
 
   // Appends jobs for `leads` to a pending, running or paused run, skipping
   // lead_ids the run already has; FAILED_PRECONDITION for a run in any other
-  // state, with nothing added.
+  // state, with nothing added. `lead_time_zones` and `lead_caller_ids`
+  // (parallel to `leads`; missing or empty entries: none) are the jobs' zone
+  // specs and caller ids, resolved by the caller.
   virtual absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
-                                              const std::vector<Lead>& leads) = 0;
+                                              const std::vector<Lead>& leads,
+                                              const std::vector<std::string>& lead_time_zones,
+                                              const std::vector<std::string>& lead_caller_ids) = 0;
+  // The same without zone specs or caller ids.
+  absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
+                                      const std::vector<Lead>& leads) {
+    return AddLeads(business_id, run_id, leads, {}, {});
+  }
 
   // One run of the business; NOT_FOUND when it has none with this id.
   virtual absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) = 0;

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "server/model/transitions.h"
 #include "server/store/api_key_store.h"
+#include "server/store/pg_array.h"
+#include "server/store/policy_store.h"
 #include "server/store/queries.h"
 #include "server/store/rows.h"
 
@@ -25,15 +27,27 @@ std::optional<std::string> StatusFilter(std::optional<JobStatus> status) {
   return std::string(JobStatusName(*status));
 }
 
-// COPYs leads into incoming_leads of this transaction.
-void StageLeads(pqxx::work& txn, const std::vector<Lead>& leads) {
+// COPYs leads into incoming_leads of this transaction, each with its zone
+// spec and caller id (parallel vectors; a missing entry is '').
+void StageLeads(pqxx::work& txn, const std::vector<Lead>& leads,
+                const std::vector<std::string>& time_zones,
+                const std::vector<std::string>& caller_ids) {
+  static const std::string kNone;
   txn.exec(sql::kCreateIncomingLeads);
   pqxx::stream_to stream(txn, kIncomingLeadsTable);
-  int64_t ord = 0;
-  for (const Lead& lead : leads) {
-    stream << std::make_tuple(ord++, lead.lead_id, lead.phone, lead.name);
+  for (size_t i = 0; i < leads.size(); ++i) {
+    const Lead& lead = leads[i];
+    stream << std::make_tuple(static_cast<int64_t>(i), lead.lead_id, lead.phone, lead.name,
+                              i < time_zones.size() ? time_zones[i] : kNone,
+                              i < caller_ids.size() ? caller_ids[i] : kNone);
   }
   stream.complete();
+}
+
+// A time as microseconds since the epoch; NULL when unset.
+std::optional<int64_t> Micros(const std::optional<absl::Time>& time) {
+  if (!time) return std::nullopt;
+  return absl::ToUnixMicros(*time);
 }
 
 // Inserts the staged leads as queued jobs; returns how many were new.
@@ -79,7 +93,9 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
             run.request_id, run.request_digest, run.concurrency,
             std::string(RunStatusName(initial)), run.project_id, run.call_settings.caller_id,
             run.call_settings.twiml_url, run.call_settings.ring_timeout_seconds,
-            std::string(MachineDetectionName(run.call_settings.machine_detection)));
+            std::string(MachineDetectionName(run.call_settings.machine_detection)),
+            run.caller_ids.empty() ? std::nullopt : std::optional(PgArray(run.caller_ids)),
+            run.local_presence, Micros(run.start_at), Micros(run.end_at));
         if (inserted.empty()) {
           // Another request with this request_id committed first (ON CONFLICT
           // waited for it); this statement's fresh snapshot sees its run.
@@ -98,7 +114,10 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
           return CreatedRun{RunFromRow(existing[0]), false};
         }
         const int64_t run_id = inserted[0]["id"].as<int64_t>();
-        StageLeads(txn, run.leads);
+        if (run.policy != DialingPolicy{}) {
+          WritePolicy(txn, run.business_id, run_id, run.policy, PolicyMask::All());
+        }
+        StageLeads(txn, run.leads, run.lead_time_zones, run.lead_caller_ids);
         const int64_t added =
             InsertStagedJobs(txn, run_id, run.business_id,
                              run.project_id == 0 ? std::nullopt : std::optional(run.project_id),
@@ -120,7 +139,9 @@ absl::StatusOr<CreatedRun> RunStore::CreateRun(const NewRun& run) {
 // of a READ COMMITTED transaction sees what committed before it); either way
 // no queued job is left in a stopped run.
 absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_id,
-                                              const std::vector<Lead>& leads) {
+                                              const std::vector<Lead>& leads,
+                                              const std::vector<std::string>& lead_time_zones,
+                                              const std::vector<std::string>& lead_caller_ids) {
   return database_->Transact(
       Tenancy::Business(business_id), "add leads",
       [&](pqxx::work& txn) -> absl::StatusOr<AddedLeads> {
@@ -133,7 +154,7 @@ absl::StatusOr<AddedLeads> RunStore::AddLeads(int64_t business_id, int64_t run_i
         }
         pqxx::result project = txn.exec_params(sql::kProjectOfRun, run_id, business_id);
         if (project.empty()) return absl::NotFoundError(RunNotFoundMessage(run_id));
-        StageLeads(txn, leads);
+        StageLeads(txn, leads, lead_time_zones, lead_caller_ids);
         const int64_t added =
             InsertStagedJobs(txn, run_id, business_id, project[0]["project_id"].get<int64_t>());
         pqxx::result locked = txn.exec_params(sql::kLockRunForCount, run_id, business_id);

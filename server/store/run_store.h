@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,8 +22,9 @@ class RunStore : public RunRepository {
   // `lease_ttl` decides whether a run's worker is alive (CancelRun).
   RunStore(Database* database, absl::Duration lease_ttl);
 
-  // Creates the run and its jobs (leads already validated and de-duplicated)
-  // in one transaction. If the business already has a run with this
+  // Creates the run, its jobs (leads already validated and de-duplicated,
+  // with their zone specs and caller ids) and, when any field of run.policy
+  // is set, the run's dialing_policy row, in one transaction. If the business already has a run with this
   // request_id, returns it when the digests match (created = false) and
   // ALREADY_EXISTS otherwise. A missing business is NOT_FOUND.
   absl::StatusOr<CreatedRun> CreateRun(const NewRun& run) override;
@@ -33,7 +35,10 @@ class RunStore : public RunRepository {
   // heartbeats never wait for the COPY); a stop, cancel or completion that
   // commits meanwhile makes it FAILED_PRECONDITION with nothing added.
   absl::StatusOr<AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
-                                      const std::vector<Lead>& leads) override;
+                                      const std::vector<Lead>& leads,
+                                      const std::vector<std::string>& lead_time_zones,
+                                      const std::vector<std::string>& lead_caller_ids) override;
+  using RunRepository::AddLeads;
 
   // One run of the business; NOT_FOUND when it has none with this id.
   absl::StatusOr<Run> GetRun(int64_t business_id, int64_t run_id) override;

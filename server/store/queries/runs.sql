@@ -7,7 +7,8 @@
 
 -- fragment: RunColumns
 -- The run fields store::RunFromRow reads, by these names; timestamps as
--- microseconds since the epoch.
+-- microseconds since the epoch (NULL when unset or infinite). caller_ids are
+-- E.164 numbers, so a comma joins them unambiguously.
 r.id, r.business_id, coalesce(r.outbound_list_id, 0) AS outbound_list_id,
 coalesce(r.created_by_user_id, 0) AS created_by_user_id,
 coalesce(r.request_id, '') AS request_id, r.concurrency, r.total_leads, r.queued_count,
@@ -21,10 +22,17 @@ coalesce(r.last_error, '') AS last_error, coalesce(r.locked_by_worker, '') AS lo
 (extract(epoch from r.updated_at) * 1000000)::int8 AS updated_at_us,
 coalesce(r.caller_id, '') AS caller_id, coalesce(r.twiml_url, '') AS twiml_url,
 coalesce(r.ring_timeout_seconds, 0) AS ring_timeout_seconds,
-coalesce(r.machine_detection, '') AS machine_detection, r.hang_up_on_end
+coalesce(r.machine_detection, '') AS machine_detection, r.hang_up_on_end, r.skipped_count,
+CASE WHEN isfinite(r.next_dial_at)
+     THEN (extract(epoch from r.next_dial_at) * 1000000)::int8 END AS next_dial_at_us,
+coalesce(r.waiting_reason, '') AS waiting_reason,
+CASE WHEN isfinite(r.start_at) THEN (extract(epoch from r.start_at) * 1000000)::int8 END AS start_at_us,
+CASE WHEN isfinite(r.end_at) THEN (extract(epoch from r.end_at) * 1000000)::int8 END AS end_at_us,
+coalesce(array_to_string(r.caller_ids, ','), '') AS caller_ids, r.local_presence
 
 -- fragment: JobColumns
--- The job fields store::JobFromRow reads, by these names.
+-- The job fields store::JobFromRow reads, by these names; next_attempt_at
+-- '-infinity' (due now) reads as NULL.
 j.id, j.run_id, j.business_id, j.lead_id, coalesce(j.lead_name, '') AS lead_name,
 coalesce(j.phone, '') AS phone, coalesce(j.project_id, 0) AS project_id,
 coalesce(j.call_log_id, 0) AS call_log_id, j.status,
@@ -32,18 +40,32 @@ coalesce(j.error_message, '') AS error_message, coalesce(j.call_sid, '') AS call
 (extract(epoch from j.dial_started_at) * 1000000)::int8 AS dial_started_at_us,
 (extract(epoch from j.created_at) * 1000000)::int8 AS created_at_us,
 (extract(epoch from j.started_at) * 1000000)::int8 AS started_at_us,
-(extract(epoch from j.completed_at) * 1000000)::int8 AS completed_at_us
+(extract(epoch from j.completed_at) * 1000000)::int8 AS completed_at_us,
+CASE WHEN isfinite(j.next_attempt_at)
+     THEN (extract(epoch from j.next_attempt_at) * 1000000)::int8 END AS next_attempt_at_us,
+coalesce(j.waiting_reason, '') AS waiting_reason, coalesce(j.time_zone, '') AS time_zone,
+coalesce(j.caller_id, '') AS caller_id, coalesce(j.skip_reason, '') AS skip_reason
 
 -- name: InsertRun
 -- CreateRun, step 1: the run row, unless this business already used the
 -- request_id (then nothing is returned and the existing run is read). Call
--- settings `$9`..`$12` not given (empty, 0) are stored as NULL.
+-- settings `$9`..`$12` not given (empty, 0) are stored as NULL. `$13`: the
+-- caller id pool as a text[] literal (NULL: none), `$14` local presence,
+-- `$15`/`$16` start_at/end_at in microseconds since the epoch (NULL: not
+-- given). A start_at still to come is also the run's next_dial_at, waiting
+-- for 'start_at'.
 INSERT INTO outbound_call_runs AS r
   (business_id, outbound_list_id, created_by_user_id, request_id, request_digest,
    concurrency, status, project_id, total_leads, queued_count,
-   caller_id, twiml_url, ring_timeout_seconds, machine_detection)
-VALUES ($1, nullif($2::int8, 0), nullif($3::int8, 0), $4, $5, $6, $7, nullif($8::int8, 0), 0, 0,
-        nullif($9::text, ''), nullif($10::text, ''), nullif($11::int4, 0), nullif($12::text, ''))
+   caller_id, twiml_url, ring_timeout_seconds, machine_detection,
+   caller_ids, local_presence, start_at, end_at, next_dial_at, waiting_reason)
+SELECT $1, nullif($2::int8, 0), nullif($3::int8, 0), $4, $5, $6, $7, nullif($8::int8, 0), 0, 0,
+       nullif($9::text, ''), nullif($10::text, ''), nullif($11::int4, 0), nullif($12::text, ''),
+       $13::text[], $14::bool, s.start_at, s.end_at,
+       CASE WHEN s.start_at > now() THEN s.start_at END,
+       CASE WHEN s.start_at > now() THEN 'start_at' END
+  FROM (SELECT timestamptz 'epoch' + $15::int8 * interval '1 microsecond' AS start_at,
+               timestamptz 'epoch' + $16::int8 * interval '1 microsecond' AS end_at) s
 ON CONFLICT (business_id, request_id) DO NOTHING
 RETURNING r.id;
 
@@ -56,8 +78,11 @@ SELECT r.request_digest, {{RunColumns}}
 -- Leads arrive through COPY into a transaction-local table (COPY cannot write
 -- into a table with row-level security), then move into jobs in one INSERT.
 -- (run_store.cc streams into it by name: kIncomingLeadsTable.)
+-- time_zone and caller_id: the job's zone spec and sticky caller id resolved
+-- by the service ('' when none).
 CREATE TEMP TABLE incoming_leads (
-  ord bigint NOT NULL, lead_id bigint NOT NULL, phone text NOT NULL, lead_name text NOT NULL
+  ord bigint NOT NULL, lead_id bigint NOT NULL, phone text NOT NULL, lead_name text NOT NULL,
+  time_zone text NOT NULL, caller_id text NOT NULL
 ) ON COMMIT DROP;
 
 -- name: InsertStagedNewJobs
@@ -65,15 +90,19 @@ CREATE TEMP TABLE incoming_leads (
 -- transaction created. Its leads are de-duplicated and it has no jobs yet, so
 -- no row can conflict: a plain INSERT, without ON CONFLICT's speculative
 -- insertion (measured: about a fifth of the statement's time at 100,000 rows).
-INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, project_id, status)
-SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued'
+INSERT INTO outbound_call_jobs
+  (run_id, business_id, lead_id, phone, lead_name, project_id, status, time_zone, caller_id)
+SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued',
+       nullif(i.time_zone, ''), nullif(i.caller_id, '')
   FROM incoming_leads i
  ORDER BY i.ord;
 
 -- name: InsertStagedJobs
 -- The staged leads as queued jobs of run `$1`; leads already in the run are skipped.
-INSERT INTO outbound_call_jobs (run_id, business_id, lead_id, phone, lead_name, project_id, status)
-SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued'
+INSERT INTO outbound_call_jobs
+  (run_id, business_id, lead_id, phone, lead_name, project_id, status, time_zone, caller_id)
+SELECT $1, $2, i.lead_id, i.phone, nullif(i.lead_name, ''), $3, 'queued',
+       nullif(i.time_zone, ''), nullif(i.caller_id, '')
   FROM incoming_leads i
  ORDER BY i.ord
 ON CONFLICT (business_id, run_id, lead_id) DO NOTHING;
