@@ -451,6 +451,39 @@ TEST_F(ClientTest, DoNotCallListAndAttemptLedger) {
   EXPECT_TRUE(retries_.events().empty());
 }
 
+// Dialing policies through the client: the business's effective default,
+// an update of exactly the masked field, a run's override on top of it.
+TEST_F(ClientTest, DialingPolicyGetAndUpdate) {
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
+  absl::StatusOr<pb::DialingPolicy> initial = client->GetDialingPolicy(0);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  EXPECT_EQ(initial->max_attempts(), 1);
+
+  pb::UpdateDialingPolicyRequest update;
+  update.mutable_policy()->set_max_attempts(3);
+  update.mutable_policy()->set_default_time_zone("America/Chicago");  // not in the mask
+  update.mutable_update_mask()->add_paths("max_attempts");
+  absl::StatusOr<pb::DialingPolicy> updated = client->UpdateDialingPolicy(update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->max_attempts(), 3);
+  EXPECT_EQ(updated->default_time_zone(), initial->default_time_zone());
+  EXPECT_EQ(updated->calling_windows_size(), initial->calling_windows_size());
+
+  absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(1, true));
+  ASSERT_TRUE(created.ok()) << created.status();
+  update.set_run_id(created->run().id());
+  update.mutable_policy()->set_max_attempts(5);
+  updated = client->UpdateDialingPolicy(update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->max_attempts(), 5);
+  absl::StatusOr<pb::DialingPolicy> business = client->GetDialingPolicy(0);
+  ASSERT_TRUE(business.ok()) << business.status();
+  EXPECT_EQ(business->max_attempts(), 3);
+  EXPECT_EQ(client->GetDialingPolicy(987654321).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(retries_.events().empty());
+}
+
 // Do-not-call writes are retried on UNAVAILABLE (the list is a set): a call
 // made while nothing listens succeeds once a server starts, and the number
 // is on the list once.
