@@ -311,6 +311,51 @@ absl::StatusOr<v1::OutboundCallRun> Client::ResumeRun(int64_t run_id) {
   return impl_->Unary("ResumeRun", &Stub::ResumeRun, request, Retry::kOnUnavailable);
 }
 
+absl::StatusOr<v1::DialingPolicy> Client::GetDialingPolicy(int64_t run_id) {
+  v1::GetDialingPolicyRequest request;
+  request.set_run_id(run_id);
+  return impl_->Unary("GetDialingPolicy", &Stub::GetDialingPolicy, request,
+                      Retry::kOnUnavailable);  // a read
+}
+
+absl::StatusOr<v1::ListDoNotCallNumbersResponse> Client::ListDoNotCallNumbers(
+    const v1::ListDoNotCallNumbersRequest& request) {
+  return impl_->Unary("ListDoNotCallNumbers", &Stub::ListDoNotCallNumbers, request,
+                      Retry::kOnUnavailable);  // a read
+}
+
+absl::StatusOr<v1::ListAttemptsResponse> Client::ListAttempts(
+    const v1::ListAttemptsRequest& request) {
+  return impl_->Unary("ListAttempts", &Stub::ListAttempts, request,
+                      Retry::kOnUnavailable);  // a read
+}
+
+absl::StatusOr<v1::PreviewRunResponse> Client::PreviewRun(const v1::PreviewRunRequest& request) {
+  // Writes nothing (a proposed run is only evaluated).
+  return impl_->Unary("PreviewRun", &Stub::PreviewRun, request, Retry::kOnUnavailable);
+}
+
+absl::StatusOr<v1::DialingPolicy> Client::UpdateDialingPolicy(
+    const v1::UpdateDialingPolicyRequest& request) {
+  // Sets values: repeating it has the effect of one call.
+  return impl_->Unary("UpdateDialingPolicy", &Stub::UpdateDialingPolicy, request,
+                      Retry::kOnUnavailable);
+}
+
+// The do-not-call list is a set: adding a number twice, or removing it
+// twice, leaves it as once.
+absl::StatusOr<v1::AddDoNotCallNumbersResponse> Client::AddDoNotCallNumbers(
+    const v1::AddDoNotCallNumbersRequest& request) {
+  return impl_->Unary("AddDoNotCallNumbers", &Stub::AddDoNotCallNumbers, request,
+                      Retry::kOnUnavailable);
+}
+
+absl::StatusOr<v1::RemoveDoNotCallNumbersResponse> Client::RemoveDoNotCallNumbers(
+    const v1::RemoveDoNotCallNumbersRequest& request) {
+  return impl_->Unary("RemoveDoNotCallNumbers", &Stub::RemoveDoNotCallNumbers, request,
+                      Retry::kOnUnavailable);
+}
+
 absl::Status Client::WatchRun(int64_t run_id, int64_t after_version,
                               const WatchCallback<v1::WatchRunResponse>& on_message) {
   v1::WatchRunRequest request;

@@ -389,6 +389,125 @@ TEST_F(ClientTest, CallSettingsAndHangUpReachTheServer) {
   EXPECT_FALSE(cancel_answer->hang_up_on_end());
 }
 
+// The do-not-call list through the client: add (normalised, counted once),
+// list in phone order with pages, remove; the ledger of a run (one row per
+// dial, written here as the scheduler's claim writes it) and of a job; a
+// run the business does not have is NOT_FOUND, never retried.
+TEST_F(ClientTest, DoNotCallListAndAttemptLedger) {
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
+
+  pb::AddDoNotCallNumbersRequest add;
+  add.add_phones("+1 415 555 0199");
+  add.add_phones("+14155550198");
+  add.add_phones("+14155550199");
+  absl::StatusOr<pb::AddDoNotCallNumbersResponse> added = client->AddDoNotCallNumbers(add);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->added(), 2);
+  pb::ListDoNotCallNumbersRequest list;
+  list.set_page_size(1);
+  absl::StatusOr<pb::ListDoNotCallNumbersResponse> page = client->ListDoNotCallNumbers(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->numbers_size(), 1);
+  EXPECT_EQ(page->numbers(0).phone(), "+14155550198");
+  list.set_page_token(page->next_page_token());
+  page = client->ListDoNotCallNumbers(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->numbers_size(), 1);
+  EXPECT_EQ(page->numbers(0).phone(), "+14155550199");
+  EXPECT_TRUE(page->next_page_token().empty());
+  pb::RemoveDoNotCallNumbersRequest remove;
+  remove.add_phones("+14155550198");
+  remove.add_phones("+14155550100");
+  absl::StatusOr<pb::RemoveDoNotCallNumbersResponse> removed =
+      client->RemoveDoNotCallNumbers(remove);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(removed->removed(), 1);
+
+  absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(2, true));
+  ASSERT_TRUE(created.ok()) << created.status();
+  const int64_t run_id = created->run().id();
+  db_.ExecAsAdmin(absl::StrCat(
+      "INSERT INTO call_attempts (business_id, run_id, job_id, attempt, lead_id, phone, "
+      "dial_token, outcome, ended_at) SELECT business_id, run_id, id, a, lead_id, phone, "
+      "'t' || id || '-' || a, 'busy', now() FROM outbound_call_jobs, generate_series(1, 2) a "
+      "WHERE run_id = ",
+      run_id));
+  pb::ListAttemptsRequest attempts;
+  attempts.set_run_id(run_id);
+  absl::StatusOr<pb::ListAttemptsResponse> ledger = client->ListAttempts(attempts);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  ASSERT_EQ(ledger->attempts_size(), 4);
+  EXPECT_EQ(ledger->attempts(1).attempt(), 2);
+  EXPECT_EQ(ledger->attempts(1).job_id(), ledger->attempts(0).job_id());
+  EXPECT_EQ(ledger->attempts(3).outcome(), pb::JOB_STATUS_BUSY);
+  attempts.set_job_id(ledger->attempts(3).job_id());
+  ledger = client->ListAttempts(attempts);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  EXPECT_EQ(ledger->attempts_size(), 2);
+  attempts.set_run_id(987654321);
+  attempts.set_job_id(0);
+  EXPECT_EQ(client->ListAttempts(attempts).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(retries_.events().empty());
+}
+
+// Dialing policies through the client: the request (policy and mask) reaches
+// the server as given — the business's row and a run's row hold exactly the
+// masked field (what the effective policy then resolves is the rules' and
+// the API's tests) — and the effective policy comes back.
+TEST_F(ClientTest, DialingPolicyGetAndUpdate) {
+  std::unique_ptr<app::CampaignServer> server = StartServer(0, false);
+  std::unique_ptr<Client> client = MakeClient(Options(server->port(), owner_));
+  absl::StatusOr<pb::DialingPolicy> initial = client->GetDialingPolicy(0);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  EXPECT_GE(initial->max_attempts(), 1);
+  EXPECT_GT(initial->calling_windows_size(), 0);
+
+  pb::UpdateDialingPolicyRequest update;
+  update.mutable_policy()->set_max_attempts(3);
+  update.mutable_policy()->set_default_time_zone("America/Chicago");  // not in the mask
+  update.mutable_update_mask()->add_paths("max_attempts");
+  absl::StatusOr<pb::DialingPolicy> updated = client->UpdateDialingPolicy(update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_GT(updated->calling_windows_size(), 0);
+  const std::string business_row = absl::StrCat(
+      "FROM dialing_policy WHERE business_id = ", business_, " AND run_id = 0");
+  EXPECT_EQ(db_.QueryInt("SELECT max_attempts " + business_row), 3);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) " + business_row + " AND default_time_zone IS NULL"), 1);
+
+  absl::StatusOr<pb::CreateRunResponse> created = client->CreateRun(RunRequest(1, true));
+  ASSERT_TRUE(created.ok()) << created.status();
+  update.set_run_id(created->run().id());
+  update.mutable_policy()->set_max_attempts(5);
+  updated = client->UpdateDialingPolicy(update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT max_attempts FROM dialing_policy WHERE run_id = ",
+                                      created->run().id())),
+            5);
+  EXPECT_EQ(db_.QueryInt("SELECT max_attempts " + business_row), 3);
+  EXPECT_TRUE(client->GetDialingPolicy(created->run().id()).ok());
+  EXPECT_EQ(client->GetDialingPolicy(987654321).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(retries_.events().empty());
+}
+
+// Do-not-call writes are retried on UNAVAILABLE (the list is a set): a call
+// made while nothing listens succeeds once a server starts, and the number
+// is on the list once.
+TEST_F(ClientTest, DoNotCallWritesAreRetriedOnUnavailable) {
+  const int port = FreePort();
+  std::unique_ptr<Client> client = MakeClient(Options(port, owner_));
+  pb::AddDoNotCallNumbersRequest add;
+  add.add_phones("+14155550177");
+  absl::StatusOr<pb::AddDoNotCallNumbersResponse> added = absl::UnknownError("not called");
+  std::thread caller([&] { added = client->AddDoNotCallNumbers(add); });
+  ASSERT_TRUE(retries_.WaitFor("AddDoNotCallNumbers")) << "no retry announced";
+  std::unique_ptr<app::CampaignServer> server = StartServer(port, false);
+  caller.join();
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->added(), 1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM do_not_call WHERE phone = '+14155550177'"), 1);
+}
+
 // Returning false from the callback ends a watch at once with CANCELLED.
 TEST_F(ClientTest, WatchRunStopsWhenTheCallbackSaysSo) {
   std::unique_ptr<app::CampaignServer> server = StartServer(0, false);

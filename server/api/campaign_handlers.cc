@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "server/api/convert.h"
+#include "server/api/ledger_convert.h"
 #include "server/api/watch_handlers.h"
 #include "server/util/status_macros.h"
 
@@ -11,8 +12,12 @@ namespace campaign::api {
 namespace pb = ::outbound::v1;
 
 CampaignHandlers::CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch,
-                                   PolicyService* policies)
-    : service_(service), calls_(calls), watch_(watch), policies_(policies) {}
+                                   PolicyService* policies, LedgerServices ledger)
+    : service_(service),
+      calls_(calls),
+      watch_(watch),
+      policies_(policies),
+      ledger_(ledger) {}
 
 grpc::ServerUnaryReactor* CampaignHandlers::Serve(grpc::CallbackServerContext* context,
                                                   std::function<absl::Status(const Caller&)> body) {
@@ -180,6 +185,74 @@ grpc::ServerUnaryReactor* CampaignHandlers::UpdateDialingPolicy(
     ASSIGN_OR_RETURN(const DialingPolicy policy,
                      policies_->UpdateDialingPolicy(caller, request->run_id(), values, paths));
     ToProto(policy, response);
+    return absl::OkStatus();
+  });
+}
+
+// ------------------------------------------- do-not-call list, attempt ledger
+
+grpc::ServerUnaryReactor* CampaignHandlers::AddDoNotCallNumbers(
+    grpc::CallbackServerContext* context, const pb::AddDoNotCallNumbersRequest* request,
+    pb::AddDoNotCallNumbersResponse* response) {
+  if (ledger_.do_not_call == nullptr) {
+    return pb::CampaignService::CallbackService::AddDoNotCallNumbers(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const int64_t added,
+                     ledger_.do_not_call->Add(caller, {request->phones().begin(),
+                                                       request->phones().end()}));
+    response->set_added(added);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::RemoveDoNotCallNumbers(
+    grpc::CallbackServerContext* context, const pb::RemoveDoNotCallNumbersRequest* request,
+    pb::RemoveDoNotCallNumbersResponse* response) {
+  if (ledger_.do_not_call == nullptr) {
+    return pb::CampaignService::CallbackService::RemoveDoNotCallNumbers(context, request,
+                                                                         response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const int64_t removed,
+                     ledger_.do_not_call->Remove(caller, {request->phones().begin(),
+                                                          request->phones().end()}));
+    response->set_removed(removed);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ListDoNotCallNumbers(
+    grpc::CallbackServerContext* context, const pb::ListDoNotCallNumbersRequest* request,
+    pb::ListDoNotCallNumbersResponse* response) {
+  if (ledger_.do_not_call == nullptr) {
+    return pb::CampaignService::CallbackService::ListDoNotCallNumbers(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        const Listing<store::DoNotCallNumber> listing,
+        ledger_.do_not_call->List(caller, request->page_size(), request->page_token()));
+    for (const store::DoNotCallNumber& number : listing.items) {
+      ToProto(number, response->add_numbers());
+    }
+    response->set_next_page_token(listing.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::ListAttempts(grpc::CallbackServerContext* context,
+                                                         const pb::ListAttemptsRequest* request,
+                                                         pb::ListAttemptsResponse* response) {
+  if (ledger_.attempts == nullptr) {
+    return pb::CampaignService::CallbackService::ListAttempts(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    ASSIGN_OR_RETURN(const Listing<CallAttempt> listing,
+                     ledger_.attempts->ListAttempts(
+                         caller, ListAttemptsInput{request->run_id(), request->job_id(),
+                                                   request->page_size(), request->page_token()}));
+    for (const CallAttempt& attempt : listing.items) ToProto(attempt, response->add_attempts());
+    response->set_next_page_token(listing.next_page_token);
     return absl::OkStatus();
   });
 }

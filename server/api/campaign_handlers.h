@@ -9,6 +9,8 @@
 
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/api/call.h"
+#include "server/service/attempt_service.h"
+#include "server/service/dnc_service.h"
 #include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 
@@ -18,14 +20,22 @@ namespace campaign::api {
 // includes that header; the watch handlers never include this one.
 class WatchHandlers;
 
+// The services behind the do-not-call and attempt-ledger RPCs; a null one
+// leaves its RPCs UNIMPLEMENTED. None is owned.
+struct LedgerServices {
+  DoNotCallService* do_not_call = nullptr;
+  AttemptService* attempts = nullptr;
+};
+
 // The CampaignService implementation.
 class CampaignHandlers final : public outbound::v1::CampaignService::CallbackService {
  public:
-  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns and
-  // `policies` GetDialingPolicy and UpdateDialingPolicy (UNIMPLEMENTED when
-  // null). None is owned.
+  // `calls` runs every unary call; `watch` serves WatchRun and WatchRuns,
+  // `policies` GetDialingPolicy and UpdateDialingPolicy, `ledger` the
+  // do-not-call list and ListAttempts (UNIMPLEMENTED when null). None is
+  // owned.
   CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch = nullptr,
-                   PolicyService* policies = nullptr);
+                   PolicyService* policies = nullptr, LedgerServices ledger = {});
 
   grpc::ServerUnaryReactor* CreateRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::CreateRunRequest* request,
@@ -57,6 +67,22 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   grpc::ServerUnaryReactor* ResumeRun(grpc::CallbackServerContext* context,
                                       const outbound::v1::ResumeRunRequest* request,
                                       outbound::v1::OutboundCallRun* response) override;
+  // The do-not-call list and the attempt ledger.
+  grpc::ServerUnaryReactor* AddDoNotCallNumbers(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::AddDoNotCallNumbersRequest* request,
+      outbound::v1::AddDoNotCallNumbersResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveDoNotCallNumbers(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::RemoveDoNotCallNumbersRequest* request,
+      outbound::v1::RemoveDoNotCallNumbersResponse* response) override;
+  grpc::ServerUnaryReactor* ListDoNotCallNumbers(
+      grpc::CallbackServerContext* context,
+      const outbound::v1::ListDoNotCallNumbersRequest* request,
+      outbound::v1::ListDoNotCallNumbersResponse* response) override;
+  grpc::ServerUnaryReactor* ListAttempts(grpc::CallbackServerContext* context,
+                                         const outbound::v1::ListAttemptsRequest* request,
+                                         outbound::v1::ListAttemptsResponse* response) override;
   // Dialing policies.
   grpc::ServerUnaryReactor* GetDialingPolicy(grpc::CallbackServerContext* context,
                                              const outbound::v1::GetDialingPolicyRequest* request,
@@ -83,6 +109,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
   CallRunner* calls_;
   WatchHandlers* watch_;
   PolicyService* policies_;
+  LedgerServices ledger_;
 };
 
 }  // namespace campaign::api

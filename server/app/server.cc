@@ -26,12 +26,16 @@
 #include "server/observability/metrics_dialer.h"
 #include "server/observability/rpc_interceptor.h"
 #include "server/progress/hub.h"
+#include "server/service/attempt_service.h"
+#include "server/service/dnc_service.h"
 #include "server/service/policy_service.h"
 #include "server/service/run_service.h"
 #include "server/service/validation.h"
 #include "server/store/api_key_store.h"
+#include "server/store/attempt_store.h"
 #include "server/store/call_event_store.h"
 #include "server/store/database.h"
+#include "server/store/do_not_call_store.h"
 #include "server/store/lease_store.h"
 #include "server/store/notification_listener.h"
 #include "server/store/policy_store.h"
@@ -165,6 +169,11 @@ struct CampaignServer::Parts {
   std::unique_ptr<store::ApiKeyStore> key_store;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<RunService> service;
+  // The do-not-call list and the attempt ledger (their RPCs).
+  std::unique_ptr<store::DoNotCallStore> do_not_call_store;
+  std::unique_ptr<store::AttemptStore> attempt_store;
+  std::unique_ptr<DoNotCallService> do_not_call_service;
+  std::unique_ptr<AttemptService> attempt_service;
   // Dialing policies (their RPCs).
   std::unique_ptr<store::PolicyStore> policy_store;
   std::unique_ptr<PolicyService> policy_service;
@@ -239,6 +248,12 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                                  .unknown_lookups_per_second = config.auth_lookups_per_second,
                                  .unknown_lookup_burst = config.auth_lookups_per_second});
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
+  parts->do_not_call_store = std::make_unique<store::DoNotCallStore>(parts->database.get());
+  parts->attempt_store = std::make_unique<store::AttemptStore>(parts->database.get());
+  parts->do_not_call_service =
+      std::make_unique<DoNotCallService>(parts->do_not_call_store.get());
+  parts->attempt_service =
+      std::make_unique<AttemptService>(parts->attempt_store.get(), parts->run_store.get());
   parts->policy_store = std::make_unique<store::PolicyStore>(parts->database.get());
   parts->policy_service = std::make_unique<PolicyService>(
       parts->policy_store.get(), parts->run_store.get(), config.default_dialing_policy);
@@ -271,7 +286,9 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       std::clamp(config.auth_cache_ttl / 2, absl::Milliseconds(100), absl::Seconds(30)));
   parts->handlers = std::make_unique<api::CampaignHandlers>(
       parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get(),
-      parts->policy_service.get());
+      parts->policy_service.get(),
+      api::LedgerServices{.do_not_call = parts->do_not_call_service.get(),
+                          .attempts = parts->attempt_service.get()});
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.

@@ -46,4 +46,36 @@ absl::StatusOr<std::optional<int64_t>> DecodePageToken(absl::string_view token,
   return std::optional<int64_t>(last_id);
 }
 
+std::string EncodePageToken(absl::string_view query, PagePosition last) {
+  // The major key as the id of a token for a query that also names the
+  // minor one (so neither can be altered unnoticed), with the minor key
+  // after a '.' (never in web-safe base64), all encoded once more.
+  std::string encoded;
+  absl::WebSafeBase64Escape(
+      absl::StrCat(EncodePageToken(absl::StrCat(query, "|after:", last.minor), last.major), ".",
+                   last.minor),
+      &encoded);
+  return encoded;
+}
+
+absl::StatusOr<std::optional<PagePosition>> DecodePagePositionToken(absl::string_view token,
+                                                                    absl::string_view query) {
+  if (token.empty()) return std::optional<PagePosition>();
+  const absl::Status malformed =
+      absl::InvalidArgumentError("page_token is malformed; pass next_page_token unchanged");
+  std::string plain;
+  if (!absl::WebSafeBase64Unescape(token, &plain)) return malformed;
+  const size_t cut = plain.rfind('.');
+  int64_t minor = 0;
+  if (cut == std::string::npos || cut == 0 ||
+      !absl::SimpleAtoi(absl::string_view(plain).substr(cut + 1), &minor) || minor <= 0) {
+    return malformed;
+  }
+  absl::StatusOr<std::optional<int64_t>> major =
+      DecodePageToken(absl::string_view(plain).substr(0, cut), absl::StrCat(query, "|after:", minor));
+  if (!major.ok()) return major.status();
+  if (!major->has_value()) return malformed;
+  return std::optional<PagePosition>(PagePosition{**major, minor});
+}
+
 }  // namespace campaign

@@ -21,6 +21,22 @@ std::string EncodePageToken(absl::string_view query, int64_t last_id);
 absl::StatusOr<std::optional<int64_t>> DecodePageToken(absl::string_view token,
                                                        absl::string_view query);
 
+// A position in a listing ordered by two keys, e.g. ListAttempts' (job_id,
+// attempt): after `major`, then after `minor` within it.
+struct PagePosition {
+  int64_t major = 0;
+  int64_t minor = 0;
+};
+
+// Encodes the position after `last` of the listing described by `query`.
+std::string EncodePageToken(absl::string_view query, PagePosition last);
+
+// Decodes a token EncodePageToken(query, PagePosition) issued; nullopt for
+// an empty token. INVALID_ARGUMENT like DecodePageToken (both keys must be
+// > 0).
+absl::StatusOr<std::optional<PagePosition>> DecodePagePositionToken(absl::string_view token,
+                                                                    absl::string_view query);
+
 }  // namespace campaign
 
 #endif  // CAMPAIGN_SERVER_SERVICE_PAGE_TOKEN_H_

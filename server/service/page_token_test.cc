@@ -139,5 +139,44 @@ TEST(PageTokenTest, TamperedTokenIsRefused) {
   ExpectRefused(absl::StrCat("*", token));
 }
 
+// Two-key positions (ListAttempts' (job_id, attempt)) round-trip, stay
+// opaque, and are bound to their query and to both keys.
+TEST(PageTokenTest, PositionTokensRoundTripAndAreBound) {
+  for (const PagePosition position :
+       {PagePosition{1, 1}, PagePosition{123456789, 7},
+        PagePosition{std::numeric_limits<int64_t>::max(), 20}}) {
+    const std::string token = EncodePageToken(kQuery, position);
+    for (char c : token) {
+      EXPECT_TRUE(absl::ascii_isalnum(c) || c == '-' || c == '_') << "'" << c << "' in " << token;
+    }
+    auto decoded = DecodePagePositionToken(token, kQuery);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_TRUE(decoded->has_value());
+    EXPECT_EQ((*decoded)->major, position.major);
+    EXPECT_EQ((*decoded)->minor, position.minor);
+  }
+  EXPECT_FALSE(DecodePagePositionToken("", kQuery)->has_value());
+  const std::string token = EncodePageToken(kQuery, PagePosition{42, 3});
+  EXPECT_FALSE(absl::StrContains(token, "42")) << token;
+  auto other = DecodePagePositionToken(token, "attempts|other");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  // The minor key altered in a re-encoded token no longer matches its hash.
+  std::string plain;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token, &plain));
+  ASSERT_TRUE(absl::EndsWith(plain, ".3"));
+  std::string altered;
+  absl::WebSafeBase64Escape(absl::StrCat(plain.substr(0, plain.size() - 1), "4"), &altered);
+  EXPECT_EQ(DecodePagePositionToken(altered, kQuery).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A single-key token, garbage, and a missing minor key are refused.
+  for (const std::string& bad :
+       {EncodePageToken(kQuery, int64_t{42}), std::string("***"), std::string("bm8tZG90")}) {
+    EXPECT_EQ(DecodePagePositionToken(bad, kQuery).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace campaign

@@ -32,8 +32,9 @@ key=$("$campaignd" create-api-key --business-id "$business" --role owner --label
 
 # ---------------------------------------------------------------- server
 step "campaignd serve on a free port"
+# Calls at any hour (the default calling window would defer them at night).
 start_server server --sim-call-duration 10ms --poll-interval 50ms --auth-cache-ttl 0s \
-  --shutdown-grace 0s --max-leads-per-request 20000
+  --shutdown-grace 0s --max-leads-per-request 20000 --default-calling-hours 00:00-24:00
 
 export CAMPAIGN_ADDR=127.0.0.1:$port CAMPAIGN_API_KEY=$key CAMPAIGND=$campaignd
 unset CAMPAIGN_BUSINESS_ID CAMPAIGN_TLS_CA CAMPAIGN_TLS_CERT CAMPAIGN_TLS_KEY

@@ -11,6 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 program=$root/tools/lib/leads_csv.awk
+csv=$root/tools/lib/csv.awk
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/leads-csv-test.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT
 failures=0
@@ -36,7 +37,7 @@ check() {
   local name=$1 rc_want=$2 out_want=$3 err_want=$4 size=${5:-2} rc=0
   rm -rf -- "$tmp/chunks" && mkdir "$tmp/chunks"
   printf '%b' "$(cat)" >"$tmp/f.csv"
-  (cd "$tmp" && LC_ALL=C awk -v name=f.csv -v dir="$tmp/chunks" -v size="$size" \
+  (cd "$tmp" && LC_ALL=C awk -v name=f.csv -v dir="$tmp/chunks" -v size="$size" -f "$csv" \
     -f "$program" f.csv >"$tmp/out" 2>"$tmp/err") || rc=$?
   expect_eq "$name: exit status" "$rc" "$rc_want"
   expect_eq "$name: stdout" "$(cat -- "$tmp/out")" "$out_want"
@@ -101,16 +102,20 @@ expect_eq "backslashes: names as jq reads them" \
 \"x\y\\'
 
 echo "== header variants refused at once"
-for header in 'lead_id,phone' 'id,phone,name' 'lead_id,phone,name,extra' 'phone,lead_id,name'; do
-  check "header $header" 3 "" "f.csv:1: the header must be lead_id,phone,name" <<<"$header\\n1,+1,x\\n0,+1,x\\n"
+for header in 'lead_id,phone' 'id,phone,name' 'lead_id,phone,name,extra' 'phone,lead_id,name' \
+  'lead_id,phone,time_zone,name'; do
+  check "header $header" 3 "" \
+    "f.csv:1: the header must be lead_id,phone,name (or lead_id,phone,name,time_zone)" \
+    <<<"$header\\n1,+1,x\\n0,+1,x\\n"
 done
-check "header after blank lines" 3 "" "f.csv:3: the header must be lead_id,phone,name" <<'CSV'
+check "header after blank lines" 3 "" \
+  "f.csv:3: the header must be lead_id,phone,name (or lead_id,phone,name,time_zone)" <<'CSV'
 \n \nlead_id;phone;name\n
 CSV
 
 echo "== empty files"
-check empty 3 "" "f.csv: the file is empty (want the header lead_id,phone,name)" <<<''
-check blank-only 3 "" "f.csv: the file is empty (want the header lead_id,phone,name)" <<<'\n \r\n\t\n'
+check empty 3 "" "f.csv: the file is empty (want the header lead_id,phone,name[,time_zone])" <<<''
+check blank-only 3 "" "f.csv: the file is empty (want the header lead_id,phone,name[,time_zone])" <<<'\n \r\n\t\n'
 check header-only 0 "0 0" "" <<<'lead_id,phone,name\n'
 
 echo "== every line error, with its line number"
@@ -146,6 +151,22 @@ lead_id,phone,name\n1,+1,a"b\n
 CSV
 chunk quote-in-last-field 1 '{"lead_id":"1","phone":"+1","name":"a\"b"}' 2
 
+echo "== an optional time_zone column: sent only when given, checked for its form"
+check time-zone 0 "3 2" "" <<'CSV'
+lead_id,phone,name,Time_Zone\n1,+1,a,America/Chicago\n2,+1,b,\n3,+1,c, Etc/GMT+5 \n
+CSV
+chunk time-zone 1 '{"lead_id":"1","phone":"+1","name":"a","time_zone":"America/Chicago"},{"lead_id":"2","phone":"+1","name":"b"}' $'2\n3'
+chunk time-zone 2 '{"lead_id":"3","phone":"+1","name":"c","time_zone":"Etc/GMT+5"}' 4
+check time-zone-errors 3 "" "$(
+  cat <<'ERR'
+f.csv:2: expected 4 fields (lead_id,phone,name,time_zone), found 3
+f.csv:3: time_zone "Mars Base" is not an IANA zone name
+f.csv:4: time_zone is 65 bytes; at most 64
+ERR
+)" <<CSV
+lead_id,phone,name,time_zone\\n1,+1,a\\n2,+1,b,Mars Base\\n3,+1,c,$(printf '%065d' 1)\\n
+CSV
+
 echo "== the longest values allowed"
 check limits 0 "1 1" "" <<CSV
 lead_id,phone,name\\n1,$(printf '%064d' 1),$(printf '%0255d' 1)\\n
@@ -159,6 +180,35 @@ echo "== at most 50 bad lines listed, then a count"
 want=$(for ((i = 2; i <= 51; i++)); do printf 'f.csv:%d: lead_id must be > 0, got 0\n' "$i"; done
   printf 'f.csv: ... and 3 more bad lines')
 check many-bad 3 "" "$want" <<<"$(sed 's/$/\\n/' "$tmp/many.csv" | tr -d '\n')"
+
+echo "== phones_csv.awk (dnc import): a phone column anywhere, other columns ignored"
+phones_program=$root/tools/lib/phones_csv.awk
+# check_phones NAME RC STDOUT STDERR [CHUNK_SIZE] <<<INPUT: as check, for phones_csv.awk.
+check_phones() {
+  local saved=$program
+  program=$phones_program
+  check "$@"
+  program=$saved
+}
+check_phones phones 0 "3 2" "" <<'CSV'
+\xef\xbb\xbfname, Phone ,note\r\nAda,"+1 415 555 0101",x\r\n\r\nBob,+14155550102,"a, b"\nCy,  +44 20 7183 8750 ,\n
+CSV
+expect_eq "phones: phones.1" "$(cat -- "$tmp/chunks/phones.1")" '"+1 415 555 0101","+14155550102"'
+expect_eq "phones: lines.1" "$(cat -- "$tmp/chunks/lines.1")" $'2\n4'
+expect_eq "phones: phones.2" "$(cat -- "$tmp/chunks/phones.2")" '"+44 20 7183 8750"'
+check_phones phones-only 0 "1 1" "" <<<'phone\n+14155550101\n'
+check_phones phones-header 3 "" "f.csv:1: the header must name a phone column" <<<'tel,name\n+1,x\n'
+check_phones phones-errors 3 "" "$(
+  cat <<'ERR'
+f.csv:2: phone is empty
+f.csv:3: expected 2 fields as in the header, found 1
+f.csv:4: phone is 65 bytes; at most 64
+f.csv:5: unterminated quoted field
+ERR
+)" <<CSV
+phone,name\\n,x\\n+1\\n$(printf '%065d' 1),y\\n"+1,z\\n+2,ok\\n
+CSV
+check_phones phones-empty 3 "" "f.csv: the file is empty (want a header with a phone column)" <<<''
 
 echo "== campaignctl runs the checker from any working directory and through a symlink"
 printf 'lead_id,phone,name\n1,+1,x\n1,+1,x,y\n' >"$tmp/bad.csv"

@@ -159,3 +159,82 @@ render_plain() {
     "$(date -u +%H:%M:%S)" "$RUN_ID" "${st,,}" "$cursor" "$total" "$(percent)" \
     "$queued" "$active" "$completed" "$busy" "$no_answer" "$failed" "$cancelled" "$(dial_rate)"
 }
+
+# ------------------------------------------------------------ dialing rules
+
+# jq definitions of the dialing-rules printers: day names, HH:MM, durations,
+# windows grouped by time span with consecutive days as ranges.
+# shellcheck disable=SC2016  # jq code
+readonly JQ_RULES='
+  def day: {"DAY_OF_WEEK_MONDAY": 1, "DAY_OF_WEEK_TUESDAY": 2, "DAY_OF_WEEK_WEDNESDAY": 3,
+            "DAY_OF_WEEK_THURSDAY": 4, "DAY_OF_WEEK_FRIDAY": 5, "DAY_OF_WEEK_SATURDAY": 6,
+            "DAY_OF_WEEK_SUNDAY": 7}[.] // 0;
+  def dayname: ["?", "mon", "tue", "wed", "thu", "fri", "sat", "sun"][.];
+  def hhmm: (. // 0) as $m | "\($m / 60 | floor | tostring | if length < 2 then "0" + . else . end):\($m % 60 | tostring | if length < 2 then "0" + . else . end)";
+  def span: if .[0] == .[1] then (.[0] | dayname) else "\(.[0] | dayname)-\(.[1] | dayname)" end;
+  def ranges: reduce .[] as $d ([]; if length > 0 and .[-1][1] + 1 == $d then .[-1][1] = $d else . + [[$d, $d]] end);
+  def windows: if (. // []) | length == 0 then "none (never called)" else
+      map({d: (.dayOfWeek | day), s: (.startMinute // 0), e: (.endMinute // 0)})
+      | group_by([.s, .e]) | sort_by(map(.d) | min)
+      | map("\(map(.d) | unique | ranges | map(span) | join(",")) \(.[0].s | hhmm)-\(.[0].e | hhmm)")
+      | join("; ") end;
+  def dur: (. // 0 | tonumber) as $s
+      | if $s % 86400 == 0 then "\($s / 86400)d" elif $s % 3600 == 0 then "\($s / 3600)h"
+        elif $s % 60 == 0 then "\($s / 60)m" else "\($s)s" end;
+  def outcome: (. // "") | sub("^JOB_STATUS_"; "") | ascii_downcase;
+  def reason: (. // "") | sub("^(WAIT|SKIP)_REASON_"; "") | ascii_downcase | gsub("_"; " ");
+'
+
+print_policy() {
+  jq -r "$JQ_DEFS$JQ_RULES"'
+    (["calling windows", (.callingWindows | windows)],
+     ["restricted dates", ((.restrictedDates // []) | if length == 0 then "none" else join(", ") end)],
+     ["max attempts", (.maxAttempts | n)],
+     ["retry delays", ((.retryDelays // []) | if length == 0 then "none (no retries)"
+                       else map("\(.outcome | outcome)=\(.delaySeconds | dur)") | join(",") end)],
+     ["per-number cap", (if (.maxDialsPerNumber | n) == 0 then "none"
+                         else "\(.maxDialsPerNumber | n) dials in \(.perNumberWindowDays | n) days" end)],
+     ["default time zone", (.defaultTimeZone // "UTC")]
+     | map(tostring) | @tsv)' | align
+}
+
+print_dnc_table() {
+  jq -r "$JQ_DEFS"'["PHONE", "ADDED"], (.[] | [.phone, (.createdAt | ts)]) | map(tostring) | @tsv' |
+    align
+}
+
+print_attempts_table() {
+  jq -r "$JQ_DEFS$JQ_RULES"'
+    ["JOB", "LEAD", "ATTEMPT", "PHONE", "CALLER_ID", "STARTED", "ANSWERED", "ENDED", "OUTCOME",
+     "ANSWERED_BY", "CALL_SID", "ERROR"],
+    (.[] | [.jobId, .leadId, (.attempt | n), .phone, (.callerId // "-"), (.startedAt | ts),
+            (.answeredAt | ts), (.endedAt | ts),
+            (if (.outcome // "") == "" then "in progress" else (.outcome | outcome) end),
+            (.answeredBy // "-"), (.callSid // "-"), (.error // "")])
+    | map(tostring) | @tsv' | align
+}
+
+# PreviewRun's answer: the counts, the waits by reason, the policy it used
+# and, when asked for, one lead's decision.
+print_preview() {
+  jq -r "$JQ_DEFS$JQ_RULES"'
+    "preview at \(.at | ts)",
+    ((["  leads", (.total | n)],
+      ["  callable now", (.callableNow | n)],
+      (.deferred // [] | .[] | ["  waiting: \(.reason | reason)", "\(.count | n) (earliest \(.earliest | ts))"]),
+      ["  do-not-call", (.suppressed | n)],
+      ["  skipped", (.skipped | n)],
+      ["  invalid", (.invalid | n)],
+      ["  policy", "windows \(.policy.callingWindows | windows); max attempts \(.policy.maxAttempts | n); zone \(.policy.defaultTimeZone // "UTC")"]
+      | map(tostring) | @tsv)),
+    (if .leadDecision then .leadDecision |
+      "lead \(.leadId): \((.action // "") | sub("^ACTION_"; "") | ascii_downcase | gsub("_"; " "))"
+      + (if (.phone // "") != "" then " \(.phone)" else "" end)
+      + (if (.timeZone // "") != "" then " (\(.timeZone))" else "" end)
+      + (if .nextDialAt then " until \(.nextDialAt | ts)" else "" end)
+      + (if (.waitingReason // "") != "" then ", waiting: \(.waitingReason | reason)" else "" end)
+      + (if (.skipReason // "") != "" then ", skipped: \(.skipReason | reason)" else "" end)
+      + (if (.callerId // "") != "" then ", from \(.callerId)" else "" end)
+      + (if (.rule // "") != "" then "\n  rule: \(.rule)" else "" end)
+    else empty end)' | awk -F'\t' 'NF == 2 { printf "%-26s %s\n", $1, $2; next } { print }'
+}

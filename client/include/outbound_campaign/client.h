@@ -152,6 +152,34 @@ class Client {
   absl::StatusOr<v1::OutboundCallRun> PauseRun(int64_t run_id);
   absl::StatusOr<v1::OutboundCallRun> ResumeRun(int64_t run_id);
 
+  // Dialing rules. Reads; retried (they change nothing): the effective
+  // dialing policy of the business (run_id 0) or of a run, a page of the
+  // do-not-call list, a page of a run's attempt ledger, and PreviewRun (which
+  // writes nothing).
+  absl::StatusOr<v1::DialingPolicy> GetDialingPolicy(int64_t run_id);
+  absl::StatusOr<v1::ListDoNotCallNumbersResponse> ListDoNotCallNumbers(
+      const v1::ListDoNotCallNumbersRequest& request);
+  absl::StatusOr<v1::ListAttemptsResponse> ListAttempts(const v1::ListAttemptsRequest& request);
+  absl::StatusOr<v1::PreviewRunResponse> PreviewRun(const v1::PreviewRunRequest& request);
+
+  // Sets fields of a policy (see the RPC: the fields named in update_mask,
+  // else all, are replaced). Retried: it sets values rather than changing
+  // them by an amount, so a repeated call leaves the policy as one call does
+  // (a retry may undo a change another caller made in between, exactly as a
+  // late single call would).
+  absl::StatusOr<v1::DialingPolicy> UpdateDialingPolicy(
+      const v1::UpdateDialingPolicyRequest& request);
+
+  // Add numbers to, or remove them from, the do-not-call list. Retried: the
+  // list is a set, so repeating a call leaves it as one call does. After a
+  // retry whose first attempt did reach the server, `added` / `removed`
+  // describe the last attempt only (the numbers it found already added or
+  // removed are not counted).
+  absl::StatusOr<v1::AddDoNotCallNumbersResponse> AddDoNotCallNumbers(
+      const v1::AddDoNotCallNumbersRequest& request);
+  absl::StatusOr<v1::RemoveDoNotCallNumbersResponse> RemoveDoNotCallNumbers(
+      const v1::RemoveDoNotCallNumbersRequest& request);
+
   // Streams snapshots of a run to `on_message` (on this thread) until the
   // run reaches a terminal status (returns OK after delivering that
   // message), the callback returns false (returns CANCELLED), or the stream
