@@ -1,6 +1,9 @@
 #include "server/store/rows.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "server/store/queries.h"
 
 namespace campaign::store {
@@ -17,7 +20,68 @@ absl::Time Time(const pqxx::field& field) {
   return field.is_null() ? absl::InfinitePast() : absl::FromUnixMicros(field.as<int64_t>());
 }
 
+// The elements of a one-dimensional array's text form ("{1,2,3}",
+// "{busy,no_answer}", "{2026-12-25}"): elements without quotes, commas or
+// braces, as the dialing_policy columns hold. NULL and "{}" are none.
+std::vector<std::string> PolicyArray(const pqxx::field& field) {
+  std::vector<std::string> elements;
+  if (field.is_null()) return elements;
+  absl::string_view text = field.c_str();
+  if (!absl::ConsumePrefix(&text, "{") || !absl::ConsumeSuffix(&text, "}") || text.empty()) {
+    return elements;
+  }
+  for (absl::string_view element : absl::StrSplit(text, ',')) {
+    elements.emplace_back(absl::StripPrefix(absl::StripSuffix(element, "\""), "\""));
+  }
+  return elements;
+}
+
+std::vector<int> PolicyInts(const pqxx::field& field) {
+  std::vector<int> values;
+  for (const std::string& element : PolicyArray(field)) {
+    int value = 0;
+    values.push_back(absl::SimpleAtoi(element, &value) ? value : -1);
+  }
+  return values;
+}
+
 }  // namespace
+
+DialingPolicy PolicyFromRow(const pqxx::row& row) {
+  DialingPolicy policy;
+  const std::vector<int> days = PolicyInts(row["window_days"]);
+  const std::vector<int> starts = PolicyInts(row["window_start_minutes"]);
+  const std::vector<int> ends = PolicyInts(row["window_end_minutes"]);
+  for (size_t i = 0; i < days.size() && i < starts.size() && i < ends.size(); ++i) {
+    policy.calling_windows.push_back(DailyWindow{days[i], starts[i], ends[i]});
+  }
+  for (const std::string& date : PolicyArray(row["restricted_dates"])) {
+    std::vector<absl::string_view> parts = absl::StrSplit(date, '-');
+    LocalDate local;
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &local.year) &&
+        absl::SimpleAtoi(parts[1], &local.month) && absl::SimpleAtoi(parts[2], &local.day)) {
+      policy.restricted_dates.push_back(local);
+    }
+  }
+  if (!row["max_attempts"].is_null()) policy.max_attempts = row["max_attempts"].as<int>();
+  const std::vector<std::string> outcomes = PolicyArray(row["retry_outcomes"]);
+  const std::vector<int> delays = PolicyInts(row["retry_delay_seconds"]);
+  for (size_t i = 0; i < outcomes.size() && i < delays.size(); ++i) {
+    std::optional<JobStatus> outcome = ParseJobStatus(outcomes[i]);
+    if (!outcome) continue;
+    policy.retry_delays.push_back(RetryDelay{*outcome, absl::Seconds(delays[i])});
+  }
+  if (!row["max_dials_per_number"].is_null()) {
+    policy.max_dials_per_number = row["max_dials_per_number"].as<int>();
+  }
+  if (!row["per_number_window_days"].is_null()) {
+    policy.per_number_window_days = row["per_number_window_days"].as<int>();
+  }
+  if (!row["default_time_zone"].is_null()) {
+    policy.default_time_zone = row["default_time_zone"].as<std::string>();
+  }
+  return policy;
+}
 
 Run RunFromRow(const pqxx::row& row) {
   Run run;

@@ -24,6 +24,15 @@ CallSettings CallSettingsFromRow(const pqxx::row& row);
 // Decodes a row holding the columns of the JobColumns fragment, read by name.
 Job JobFromRow(const pqxx::row& row);
 
+// Decodes a stored dialing policy (a dialing_policy row) from the columns
+// window_days, window_start_minutes, window_end_minutes, restricted_dates,
+// retry_outcomes and retry_delay_seconds (arrays, read as their text form,
+// e.g. `p.window_days::text AS window_days`), max_attempts,
+// max_dials_per_number, per_number_window_days and default_time_zone. A NULL
+// column is a field not set here (empty list, 0, empty string); unknown
+// outcome names and malformed elements are left out.
+DialingPolicy PolicyFromRow(const pqxx::row& row);
+
 // The error message of jobs cancelled because their run ended as `ended_as`:
 // "Stopped by user", "Run failed: <error>", else "Cancelled by user".
 std::string CancelReason(RunStatus ended_as, absl::string_view error = "");
