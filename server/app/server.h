@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "server/auth/auth.h"
 #include "server/dialer/simulated_dialer.h"
+#include "server/rules/dialing_rules.h"
 #include "server/scheduler/scheduler.h"
 #include "server/service/validation.h"
 
@@ -97,8 +98,13 @@ struct ServerConfig {
   // Run a scheduler worker next to the API (off for API-only replicas; off by
   // default here so API tests see runs stay as created).
   bool scheduler_enabled = false;
-  // The worker's settings; its lease_ttl is taken from `lease_ttl` above.
+  // The worker's settings; its lease_ttl is taken from `lease_ttl` above,
+  // its default_policy from `default_dialing_policy` below.
   scheduler::SchedulerOptions scheduler;
+  // The server's default dialing policy (rules::ServerDefaultPolicy with the
+  // windows of --default-calling-hours): what runs dial by where neither
+  // the run's nor its business's policy sets a field.
+  DialingPolicy default_dialing_policy = rules::ServerDefaultPolicy();
   // The provider, and each provider's settings. The Twilio settings also
   // configure the status-callback listener, which runs whenever
   // twilio.webhook_listen is set (with any dialer, with or without the

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -58,6 +59,10 @@ struct RunControl {
 
 // A job claimed for dialing, with what the dialing rules decide it by.
 struct ClaimedJob {
+  ClaimedJob() = default;
+  ClaimedJob(int64_t job_id, int64_t lead_id, std::string phone, std::string token)
+      : job_id(job_id), lead_id(lead_id), phone(std::move(phone)), token(std::move(token)) {}
+
   int64_t job_id = 0;
   int64_t lead_id = 0;
   std::string phone;
@@ -168,6 +173,15 @@ struct CallStart {
 
 // The final result of one job, for RecordCalls.
 struct JobResult {
+  JobResult() = default;
+  JobResult(int64_t job_id, std::string token, JobStatus status, std::string error,
+            std::string call_sid)
+      : job_id(job_id),
+        token(std::move(token)),
+        status(status),
+        error(std::move(error)),
+        call_sid(std::move(call_sid)) {}
+
   int64_t job_id = 0;
   std::string token;
   // kCompleted, kFailed, kNoAnswer or kBusy.
@@ -185,6 +199,8 @@ struct JobResult {
   // Whether the outcome is the provider's (a retry may follow); false for
   // dials whose fate is unknown (failed, never redialed).
   bool retryable = true;
+  // The attempt that ended (the job's attempts; a retry is decided by it).
+  int attempts = 1;
 };
 
 // Which runs Acquire looks at.

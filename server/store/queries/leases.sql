@@ -399,16 +399,24 @@ UPDATE outbound_call_runs
 -- and the call id cleared and the error kept (not final: in progress - 1,
 -- queued + 1). Every ending fills the attempt's ledger row (by token): call
 -- id, ended_at, outcome, error, answered_by `$9` and answered_at `$10`
--- (microseconds; 0: unknown) when the dialer reported them.
+-- (microseconds; 0: unknown) when the dialer reported them. No retry once
+-- the run is stopped, cancelled (or a cancel is pending) or ended: the run
+-- row is locked by the fence, so a Stop that committed first is seen.
 -- A job whose token no longer matches or that is already final is left alone
 -- and not counted. The input is hash-joined to the run's jobs in flight
 -- (bounded by its concurrency, found through the (run_id, status) index);
 -- an `id = ANY` key filter here made the planner pick a nested loop over the
 -- input, quadratic in the batch. Returns the run's control state afterwards.
-WITH input AS (
-  SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
-                       $9::text[], $10::int8[])
-           AS o(job_id, token, status, error, call_sid, retry_at_us, answered_by,
+WITH live AS (
+  SELECT EXISTS (SELECT 1 FROM outbound_call_runs r
+                  WHERE r.id = $1 AND r.business_id = $2 AND r.status IN ('running', 'paused')
+                    AND NOT r.cancel_requested) AS live),
+input AS (
+  SELECT u.job_id, u.token, u.status, u.error, u.call_sid, u.answered_by, u.answered_at_us,
+         CASE WHEN (SELECT live FROM live) THEN u.retry_at_us ELSE 0 END AS retry_at_us
+    FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
+                $9::text[], $10::int8[])
+           AS u(job_id, token, status, error, call_sid, retry_at_us, answered_by,
                 answered_at_us)),
 finished AS (
   UPDATE outbound_call_jobs j
