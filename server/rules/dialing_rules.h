@@ -28,7 +28,9 @@ inline constexpr absl::Duration kWindowSearchHorizon = absl::Hours(24 * 366);
 DialingPolicy ServerDefaultPolicy();
 
 // Parses "HH:MM-HH:MM" (campaignd --default-calling-hours; "00:00-24:00" is
-// all day) into the same window on every weekday.
+// all day; hours may have one digit, spaces around the times are ignored)
+// into the same window on every weekday. INVALID_ARGUMENT quoting the text
+// when malformed or when the start is not before the end.
 absl::StatusOr<std::vector<DailyWindow>> ParseDailyHours(absl::string_view text);
 
 // Field by field: `run`'s value when set, else `business`'s, else
@@ -38,17 +40,40 @@ DialingPolicy Effective(const DialingPolicy& defaults, const DialingPolicy& busi
 
 // INVALID_ARGUMENT naming the field ("policy.calling_windows[2].end_minute")
 // and the offending value, for a stored policy (fields may be unset) as
-// UpdateDialingPolicy and CreateRun accept it. `field_prefix` is prepended
-// to field names ("policy.").
+// UpdateDialingPolicy and CreateRun accept it; the first problem found.
+// `field_prefix` is prepended to field names ("policy."). The rules: windows
+// day_of_week 1..7, 0 <= start_minute < end_minute <= 1440, at most 7 per
+// weekday, none overlapping another of its weekday (touching is fine);
+// restricted dates valid calendar dates, at most 366; max_attempts 0
+// (inherit) or 1..20; retry outcomes busy, no_answer or failed, each at most
+// once, delay 1..2,592,000 s; max_dials_per_number 0..1000;
+// per_number_window_days 0..365; default_time_zone empty or a zone that
+// loads.
 absl::Status ValidatePolicy(const DialingPolicy& policy, absl::string_view field_prefix);
 
-// The zones of a job's zone spec ("A&B"; empty: the policy's default zone).
-// INVALID_ARGUMENT when a zone does not load.
+// The zones of a job's zone spec ("A&B"; empty: the policy's default zone,
+// "UTC" when that is empty too). INVALID_ARGUMENT when a zone does not load.
+// Zones are loaded through a per-thread cache (cheap to call per lead).
 absl::StatusOr<std::vector<absl::TimeZone>> ZonesOf(absl::string_view zone_spec,
                                                     const DialingPolicy& policy);
 
 // Whether calls may start now in every one of `zones`, and when that next
 // changes.
+//
+// Windows and restricted dates are read on the callee's wall clock at the
+// instant of the call: a zone is open at instant t when its local date at t
+// is not restricted and its local time at t lies in [start, end) of a window
+// of its local weekday. On DST switch days this means, deliberately:
+// - spring forward (local times skipped, e.g. 02:00-03:00 in New York on
+//   2026-03-08): those local times never occur, so a window edge inside the
+//   gap takes effect at the transition instant (a window from 02:30 opens
+//   when the clock jumps to 03:00; one ending at 02:30 closes then; a window
+//   02:00-03:00 does not open that day);
+// - fall back (local times repeated, e.g. 01:00-02:00 on 2026-11-01): a
+//   repeated local time is inside (or outside) the window both times, so a
+//   window may open, close and open again around the transition.
+// An empty `zones` is UTC. Windows of one weekday that touch, and a window
+// ending at 24:00 followed by one starting at 00:00, are one stretch.
 struct WindowState {
   bool open = false;
   // When open: when the first of the zones' windows closes. When closed:
@@ -99,13 +124,26 @@ struct Decision {
   std::string rule;
 };
 
-// Decides, in this order: do-not-call (skip); the run's start_at (defer);
-// the job's own retry delay (defer until next_attempt_at); the per-number
-// cap (defer until the oldest recent dial leaves the window, or skip when
-// that is at or after end_at); the calling window in every zone of the spec
-// (defer until it opens, or skip when it does not open before end_at or
-// within the horizon). A deferral past end_at is a skip. An invalid zone
-// spec is decided in the policy's default zone.
+// Decides, in this order: do-not-call (skip); a run past its end_at (skip,
+// kWindowUnreachable: no dial from end_at on; the scheduler is expected to
+// end such a run and cancel its undialed jobs before asking); the run's
+// start_at (defer); the job's own retry delay (defer until next_attempt_at,
+// when that is in the future and waiting_reason is kRetryDelay or kNone; a
+// future next_attempt_at of an earlier window or cap deferral is decided
+// afresh); the per-number cap, when max_dials_per_number > 0 and
+// recent_dials reached it (defer until the oldest recent dial leaves the
+// rolling window of per_number_window_days * 24 h; facts that do not add up
+// wait a whole window from now); the calling window in every zone of the
+// spec (defer until all are open, or skip when that is not within the
+// horizon). Every deferral to a time at or after end_at is a skip instead:
+// kPerNumberCap for the cap, kWindowUnreachable for the others (start_at,
+// retry delay, window). An invalid zone spec is decided in the policy's
+// default zone (and the rule says so). `policy` is an effective policy.
+// Cheap enough to run per lead: 100,000 leads over 15 zone specs took
+// 0.5-0.9 s on a loaded 2-core machine (5-9 us each). The slow case is a
+// multi-zone spec whose zones are never open together: a year of window
+// openings is searched (about 1 ms); callers deciding many leads of one spec
+// at one `now` may reuse the window part.
 Decision Decide(const DialingPolicy& policy, const LeadFacts& lead, const RunSchedule& schedule,
                 absl::Time now);
 
@@ -117,10 +155,12 @@ std::optional<absl::Time> RetryAt(const DialingPolicy& policy, JobStatus outcome
                                   int attempts_made, absl::Time ended_at);
 
 // The caller id of a lead from a run's pool: with local_presence, a number
-// of the same NANP area code (else the same country calling code) when the
-// pool has one; otherwise (and among several candidates) a stable choice by
-// the lead's number, so a lead keeps its caller id on every attempt. Empty
-// when the pool is empty.
+// of the same NANP area code (the 3 digits after +1) when the pool has one,
+// else one of the same country calling code; otherwise (and among several
+// candidates) a stable choice: the 64-bit FNV-1a hash of the lead's digits
+// modulo the candidates, the same in every process and build, so a lead
+// keeps its caller id on every attempt and replica. Empty when the pool is
+// empty.
 std::string PickCallerId(const std::vector<std::string>& pool, bool local_presence,
                          absl::string_view lead_e164);
 

@@ -17,7 +17,7 @@ CAMPAIGN_DEB_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev prometheus-cpp-dev
   libcurl4-openssl-dev libcpp-httplib-dev
-  nodejs npm jq openssl python3 bsdutils
+  nodejs npm jq openssl python3 bsdutils tzdata
 )
 
 # Where campaign_install_buf puts buf, and which version it installs.
