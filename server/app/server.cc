@@ -422,6 +422,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     }
     scheduler::SchedulerOptions options = config.scheduler;
     options.lease_ttl = config.lease_ttl;
+    options.default_policy = config.default_dialing_policy;
     options.metrics = metrics->scheduler_metrics();
     parts->metrics_dialer = std::make_unique<observability::MetricsDialer>(provider, metrics);
     parts->scheduler = std::make_unique<scheduler::Scheduler>(parts->lease_store.get(),

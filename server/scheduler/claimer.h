@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/scheduler/held_run.h"
 #include "server/store/lease_repository.h"
@@ -30,19 +31,23 @@ class Claimer {
         metrics_(metrics) {}
 
   // How many jobs a claim for `run` would ask for with `budget` dials to
-  // spare: zero when the run is not dispatchable, has no free slot, has
-  // nothing queued and is not due for a probe, or its business's
+  // spare: zero when the run is not dispatchable, has no free slot, has nothing queued (or nothing due, as its
+  // last claim found) and is not due for a probe, or its business's
   // calls-per-second bucket has no whole token before run.next_token.
   int Wanted(const HeldRun& run, int budget, absl::Time now) const;
 
-  // Claims up to Wanted() jobs of `run` (nothing, without a database call,
-  // when that is zero). When the business's calls-per-second bucket limited
-  // the claim, notes when its next token is due (run.next_token) and since
-  // when the run waits (run.rate_waiting_since). When nothing could be
-  // claimed for another reason, reads the run's state to learn why, and
-  // completes a run with nothing left. Updates run.control. Errors are
-  // returned for the loop to decide on.
-  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(HeldRun& run, int budget);
+  // Claims up to Wanted() jobs of `run` due at `rules_now` (the scheduler's
+  // clock; nothing, without a database call, when Wanted() is zero or the
+  // run's end_at passed), counting each number's recent dials when the
+  // run's policy caps them. When the business's calls-per-second bucket
+  // limited the claim, notes when its next token is due (run.next_token) and
+  // since when the run waits (run.rate_waiting_since). When nothing could be
+  // claimed for another reason, reads the run's state to learn why (with
+  // queued jobs none of which is due: notes on the run when the next one is,
+  // NoteWaiting), and completes a run with nothing left. Updates
+  // run.control. Errors are returned for the loop to decide on.
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(HeldRun& run, int budget,
+                                                       absl::Time rules_now = absl::Now());
 
  private:
   store::LeaseRepository* leases_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/util/logging.h"
 
 namespace campaign::scheduler {
@@ -25,6 +26,7 @@ void Completer::Apply(HeldRun& run, const dialer::DialEvent& event) {
       run.results.push_back(store::JobResult{call.job_id, call.token, JobStatus::kFailed,
                                              absl::StrCat("dial failed: ", event.outcome.error),
                                              ""});
+      run.results.back().attempts = call.attempts;
       return;
     case dialer::DialEvent::Kind::kEnded: {
       // The start and the end in one record when the start is still queued.
@@ -40,6 +42,9 @@ void Completer::Apply(HeldRun& run, const dialer::DialEvent& event) {
       }
       run.results.push_back(store::JobResult{call.job_id, call.token, event.outcome.status,
                                              std::move(error), event.call_sid});
+      run.results.back().attempts = call.attempts;
+      // A call hung up because its run ended is not retried.
+      run.results.back().retryable = !call.hung_up;
       return;
     }
   }
@@ -47,6 +52,14 @@ void Completer::Apply(HeldRun& run, const dialer::DialEvent& event) {
 
 absl::Status Completer::Flush(HeldRun& run) {
   if (run.starts.empty() && run.results.empty()) return absl::OkStatus();
+  if (rules_ != nullptr && !run.rules_loaded && !run.results.empty()) {
+    return absl::OkStatus();  // retries depend on the policy: next round
+  }
+  const absl::Time now = clock_();
+  for (store::JobResult& result : run.results) {
+    result.retry_at = rules_ == nullptr || run.Ended() ? std::nullopt
+                                                       : rules_->RetryAt(run, result, now);
+  }
   absl::StatusOr<store::RunControl> control =
       leases_->RecordCalls(run.lease, run.starts, run.results);
   if (!control.ok()) return control.status();

@@ -5,18 +5,28 @@
 #ifndef CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
 #define CAMPAIGN_SERVER_SCHEDULER_COMPLETER_H_
 
+#include <functional>
+
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "server/dialer/dialer.h"
 #include "server/scheduler/held_run.h"
+#include "server/scheduler/rule_keeper.h"
 #include "server/store/lease_repository.h"
 
 namespace campaign::scheduler {
 
 class Completer {
  public:
-  // None is owned.
-  Completer(store::LeaseRepository* leases, dialer::Dialer* dialer, SchedulerMetrics* metrics)
-      : leases_(leases), dialer_(dialer), metrics_(metrics) {}
+  // None is owned. `rules` decides retries (null: every result is final)
+  // at `clock` (null: absl::Now).
+  Completer(store::LeaseRepository* leases, dialer::Dialer* dialer, SchedulerMetrics* metrics,
+            const RuleKeeper* rules = nullptr, std::function<absl::Time()> clock = nullptr)
+      : leases_(leases),
+        dialer_(dialer),
+        metrics_(metrics),
+        rules_(rules),
+        clock_(clock ? std::move(clock) : [] { return absl::Now(); }) {}
 
   // Queues what `event` (of a call this worker placed for `run`) means for
   // the run: an accepted call is a call start (hung up at once when the run
@@ -25,8 +35,11 @@ class Completer {
   // reconciled, or from before a lease loss) are ignored.
   void Apply(HeldRun& run, const dialer::DialEvent& event);
 
-  // Records the run's queued call starts and results in one transaction.
-  // On success, finished calls stop being tracked and run.control is what
+  // Records the run's queued call starts and results in one transaction;
+  // a busy, unanswered or failed call whose policy retries it goes back to
+  // queued (its retry_at), every other result is final. Nothing is recorded
+  // before the run's dialing rules were read (retries depend on them). On
+  // success, finished calls stop being tracked and run.control is what
   // the database says now; on error everything stays queued for the next
   // round and the status goes to the loop.
   absl::Status Flush(HeldRun& run);
@@ -42,6 +55,8 @@ class Completer {
   store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
   SchedulerMetrics* metrics_;
+  const RuleKeeper* rules_;
+  std::function<absl::Time()> clock_;
 };
 
 }  // namespace campaign::scheduler

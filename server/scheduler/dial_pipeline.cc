@@ -27,10 +27,14 @@ int DialPipeline::Dial(HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
     call.job_id = job.job_id;
     call.token = job.token;
     call.dialed_at = now;
+    call.attempts = job.attempts;
+    // The job's sticky caller id (from the run's pool) overrides the run's.
+    CallSettings settings = run.call_settings;
+    if (!job.caller_id.empty()) settings.caller_id = job.caller_id;
     // Tracked before the dial: its events may arrive before Dial returns.
     dialer_->Dial(dialer::DialRequest{run.lease.business_id, run.lease.run_id, job.job_id,
                                       job.lead_id, job.phone, job.token, worker_,
-                                      run.call_settings});
+                                      std::move(settings)});
     ++dialed;
   }
   return dialed;

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
+#include "server/rules/dialing_rules.h"
 #include "server/store/lease_repository.h"
 
 namespace campaign::scheduler {
@@ -57,6 +58,8 @@ struct TrackedCall {
   bool hung_up = false;
   // Already counted as dialed after its run ended.
   bool counted_after_end = false;
+  // The job's attempt this call is (its retry is decided by it).
+  int attempts = 1;
 };
 
 // A run this worker holds.
@@ -76,13 +79,27 @@ struct HeldRun {
   // Claims whose dial never started (the worker stalled past the guard), to
   // be undone; retried every round while the database is away.
   std::vector<store::ClaimedJob> unstarted;
+  // Claims the dialing rules vetoed (deferred or skipped) that are not
+  // undone yet; retried every round while the database is away.
+  std::vector<store::ClaimUndo> vetoed;
   // Accepted calls and outcomes not recorded yet; the completer records
   // them in one transaction per run per round.
   std::vector<store::CallStart> starts;
   std::vector<store::JobResult> results;
   bool cancel_finalized = false;
-  // Until then, a run with nothing queued (as last read) is not claimed from.
+  // Until then, a run with nothing queued (as last read), or nothing due (its
+  // last claim found none: `waiting`), is not claimed from.
   absl::Time next_probe = absl::InfinitePast();
+  bool waiting = false;
+  // The dialing rules (the rule keeper): the effective policy, the run's
+  // schedule, when they were read (the scheduler's clock), whether they ever
+  // were (no claim before), and when the run's due jobs are next screened
+  // by zone (InfinitePast: at once).
+  DialingPolicy policy;
+  rules::RunSchedule schedule;
+  absl::Time rules_read_at = absl::InfinitePast();
+  bool rules_loaded = false;
+  absl::Time next_screen = absl::InfinitePast();
   // Until then, the business's calls-per-second bucket holds no whole token
   // (as its last claim said): the run is not claimed from (the rate
   // governor; InfinitePast when it is off).

@@ -39,6 +39,7 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
   std::set<int64_t> skip;
   for (const store::ClaimedJob& job : run.unstarted) skip.insert(job.job_id);
   for (const store::JobResult& result : run.results) skip.insert(result.job_id);
+  for (const store::ClaimUndo& undo : run.vetoed) skip.insert(undo.job_id);
   int looked_up = 0, finished = 0;
   for (const store::ActiveJob& job : *active) {
     if (run.calls.count(job.job_id) > 0) continue;  // tracked already
@@ -52,6 +53,7 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
     remote.token = job.token;
     remote.call_sid = job.call_sid;
     remote.remote = true;
+    remote.attempts = job.attempts;
     if (!state.ok()) {
       spdlog::warn("run {}: cannot look up job {} at the provider: {}; retrying later",
                    run.lease.run_id, job.job_id, state.status().ToString());
@@ -72,6 +74,9 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
                                  "the commit of its claim was in doubt, so it never dialed");
       }
       run.results.push_back(store::JobResult{job.job_id, job.token, JobStatus::kFailed, error, ""});
+      // Its fate is unknown: never redialed, not even as a retry.
+      run.results.back().retryable = false;
+      run.results.back().attempts = job.attempts;
       metrics_->JobReconciled("lost");
       ++finished;
       continue;
@@ -80,6 +85,7 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
     if (call.outcome) {
       run.results.push_back(store::JobResult{job.job_id, job.token, call.outcome->status,
                                              call.outcome->error, call.call_sid});
+      run.results.back().attempts = job.attempts;
       metrics_->JobReconciled("finished");
       ++finished;
       continue;
@@ -115,9 +121,12 @@ void Reconciler::PollRemoteCalls(HeldRun& run) {
                              call.token, "; not redialed")
               : absl::StrCat("call lost: the provider has no record of call ", call.call_sid),
           ""});
+      run.results.back().retryable = false;  // fate unknown: never redialed
+      run.results.back().attempts = call.attempts;
     } else if ((*state)->outcome) {
       run.results.push_back(store::JobResult{job_id, call.token, (*state)->outcome->status,
                                              (*state)->outcome->error, (*state)->call_sid});
+      run.results.back().attempts = call.attempts;
     } else if (call.call_sid.empty()) {
       // Found in progress after an earlier lookup error: record its start.
       call.call_sid = (*state)->call_sid;

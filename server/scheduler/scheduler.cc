@@ -22,6 +22,7 @@ SchedulerOptions Normalized(SchedulerOptions options) {
   if (options.metrics == nullptr) options.metrics = NoMetrics();
   options.max_claim_batch = std::max(1, options.max_claim_batch);
   options.max_dials_in_flight = std::max(1, options.max_dials_in_flight);
+  if (!options.clock) options.clock = [] { return absl::Now(); };
   return options;
 }
 
@@ -44,8 +45,9 @@ Scheduler::Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer,
       // Past half the TTL since the claim (which renewed the lease), another
       // worker may be about to take the run over: do not dial on it.
       pipeline_(dialer, options_.worker_id, options_.lease_ttl / 2),
-      completer_(leases, dialer, options_.metrics),
-      reconciler_(leases, dialer, options_.metrics, options_.worker_id) {
+      completer_(leases, dialer, options_.metrics, &rule_keeper_, options_.clock),
+      reconciler_(leases, dialer, options_.metrics, options_.worker_id),
+      rule_keeper_(leases, options_.default_policy) {
   dialer_->SetEventCallback([this](const dialer::DialEvent& event) { pipeline_.OnEvent(event); });
 }
 
@@ -231,6 +233,10 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     } else {
       held.control = *control;
     }
+    // What the run dials by, before anything is recorded for it (retries
+    // are decided by its policy); on error, the next round reads it.
+    absl::Status rules = rule_keeper_.Refresh(held, RulesNow(), /*force=*/true);
+    if (!rules.ok() && Handle(id, rules)) continue;
     // Whatever is dialing or calling now was started by another worker (or
     // by an earlier life of this one): find out what became of it.
     absl::Status reconciled = reconciler_.Reconcile(runs_[id], absl::ZeroDuration());
@@ -274,6 +280,12 @@ void Scheduler::Settle(int64_t run_id) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return;
   HeldRun& run = it->second;
+  const absl::Time now = RulesNow();
+  absl::Status rules = rule_keeper_.Refresh(run, now);
+  if (!rules.ok()) {
+    if (Handle(run_id, rules)) return;
+  }
+  if (!UndoVetoed(run_id, run)) return;
   absl::Status flushed = completer_.Flush(run);
   if (!flushed.ok()) {
     Handle(run_id, flushed);
@@ -305,7 +317,25 @@ void Scheduler::Settle(int64_t run_id) {
     }
     run.control = *control;
   }
+  absl::Status ended = rule_keeper_.EnforceEndAt(run, now);
+  if (!ended.ok()) {
+    Handle(run_id, ended);
+    return;
+  }
   completer_.EnforceRunEnd(run);
+}
+
+bool Scheduler::UndoVetoed(int64_t run_id, HeldRun& run) {
+  if (run.vetoed.empty()) return true;
+  absl::StatusOr<store::RunControl> undone = leases_->UndoClaims(run.lease, run.vetoed);
+  if (!undone.ok()) {
+    Handle(run_id, undone.status());
+    return false;
+  }
+  spdlog::info("run {}: {} claims vetoed by the dialing rules undone", run_id, run.vetoed.size());
+  run.vetoed.clear();
+  run.control = *undone;
+  return true;
 }
 
 void Scheduler::ClaimAndDial() {
@@ -325,33 +355,55 @@ void Scheduler::ClaimAndDial() {
     if (it == runs_.end()) continue;
     HeldRun& run = it->second;
     // What an earlier error left undone goes first.
-    if (!run.unstarted.empty() || !run.starts.empty() || !run.results.empty()) continue;
-    const int wanted = claimer_.Wanted(run, budget, absl::Now());
-    const absl::Time claimed_at = absl::Now();
-    absl::StatusOr<std::vector<store::ClaimedJob>> jobs = claimer_.Claim(run, budget);
-    if (!jobs.ok()) {
-      Handle(id, jobs.status());
+    if (!run.unstarted.empty() || !run.starts.empty() || !run.results.empty() ||
+        !run.vetoed.empty()) {
       continue;
     }
-    if (jobs->empty()) continue;
+    // Nothing is claimed before the run's dialing rules were read.
+    if (!run.rules_loaded) continue;
+    const absl::Time rules_now = RulesNow();
+    // Closed zones' due jobs are deferred before they cost a claim each.
+    absl::Status screened = rule_keeper_.Screen(run, rules_now);
+    if (!screened.ok()) {
+      Handle(id, screened);
+      continue;
+    }
+    const int wanted = claimer_.Wanted(run, budget, absl::Now());
+    const absl::Time claimed_at = absl::Now();
+    absl::StatusOr<std::vector<store::ClaimedJob>> claimed =
+        claimer_.Claim(run, budget, rules_now);
+    if (!claimed.ok()) {
+      Handle(id, claimed.status());
+      continue;
+    }
+    if (claimed->empty()) continue;
     errors_.Succeeded(id);
+    // Every claimed job goes through the dialing rules; the vetoed ones are
+    // undone (deferred or skipped) before anything is dialed.
+    const std::vector<store::ClaimedJob> jobs =
+        rule_keeper_.Vet(run, *claimed, rules_now, &run.vetoed);
+    if (!run.vetoed.empty()) {
+      if (!UndoVetoed(id, run)) continue;
+      if (static_cast<int>(claimed->size()) == wanted) more_work_ = true;
+    }
+    if (jobs.empty()) continue;
     // The gate: a Stop, Cancel or Pause that committed after the claim is
     // seen here, or waits until the batch is dialed.
     bool dialed = false;
     absl::StatusOr<bool> gated = leases_->GateDials(run.lease, [&] {
-      budget -= pipeline_.Dial(run, *jobs, claimed_at);
+      budget -= pipeline_.Dial(run, jobs, claimed_at);
       dialed = true;
     });
     if (!dialed) {
       // Not dialed: the claims are undone in the next round (the store
       // decides between queued and cancelled on the locked run row).
-      run.unstarted.insert(run.unstarted.end(), jobs->begin(), jobs->end());
+      run.unstarted.insert(run.unstarted.end(), jobs.begin(), jobs.end());
       more_work_ = true;
       if (!gated.ok()) Handle(id, gated.status());
       continue;
     }
     // A full claim may have left more to claim right away.
-    if (static_cast<int>(jobs->size()) == wanted && run.FreeSlots() > 0 && budget > 0) {
+    if (static_cast<int>(claimed->size()) == wanted && run.FreeSlots() > 0 && budget > 0) {
       more_work_ = true;
     }
     if (!run.unstarted.empty()) more_work_ = true;
@@ -388,7 +440,10 @@ void Scheduler::Drop(int64_t run_id) {
 void Scheduler::ReleaseIdleRuns() {
   std::vector<int64_t> idle;
   for (const auto& [id, run] : runs_) {
-    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty()) continue;
+    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty() ||
+        !run.vetoed.empty()) {
+      continue;
+    }
     if (run.Ended() || run.control.status == RunStatus::kPaused) idle.push_back(id);
   }
   for (int64_t id : idle) {

@@ -15,6 +15,7 @@
 #define CAMPAIGN_SERVER_SCHEDULER_SCHEDULER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -32,6 +33,7 @@
 #include "server/scheduler/held_run.h"
 #include "server/scheduler/lease_keeper.h"
 #include "server/scheduler/reconciler.h"
+#include "server/scheduler/rule_keeper.h"
 #include "server/store/lease_repository.h"
 
 namespace campaign::scheduler {
@@ -68,6 +70,14 @@ struct SchedulerOptions {
   int max_dials_in_flight = 1000;
   // Receives metrics events; not owned; none when null.
   SchedulerMetrics* metrics = nullptr;
+  // The server's default dialing policy (every field set): what a run dials
+  // by where neither its own policy nor its business's sets a field
+  // (campaignd --default-calling-hours sets its windows).
+  DialingPolicy default_policy = rules::ServerDefaultPolicy();
+  // The clock of every dialing-rule decision and of every rules timestamp
+  // written (next_attempt_at, next_dial_at; the claim's due filter); null:
+  // absl::Now. Tests inject one to place windows relative to it.
+  std::function<absl::Time()> clock;
 };
 
 // A worker of the scheduler. Thread-safe.
@@ -127,6 +137,10 @@ class Scheduler {
   // claim at once); InfiniteFuture when none waits.
   absl::Time NextTokenDue(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The scheduler's clock (options.clock).
+  absl::Time RulesNow() const { return options_.clock(); }
+  // Undoes the run's vetoed claims; false when that failed (handled).
+  bool UndoVetoed(int64_t run_id, HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
@@ -137,6 +151,7 @@ class Scheduler {
   DialPipeline pipeline_;
   Completer completer_;
   Reconciler reconciler_;
+  RuleKeeper rule_keeper_;
 
   // Guards the held runs; the dispatcher holds it while it works, other
   // threads only briefly (HeldRuns, SweepNow).

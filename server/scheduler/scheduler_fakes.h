@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -150,8 +151,10 @@ class FakeLeases : public store::LeaseRepository {
   }
 
   using store::LeaseRepository::Claim;
-  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(const store::Lease& lease, int max_jobs,
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(const store::Lease& lease,
+                                                       const store::ClaimOptions& options,
                                                        store::ClaimRate* rate) override {
+    int max_jobs = options.max_jobs;
     absl::Duration stall;
     std::vector<store::ClaimedJob> jobs;
     {
@@ -177,6 +180,8 @@ class FakeLeases : public store::LeaseRepository {
         ++control_.in_progress;
         jobs.push_back(store::ClaimedJob{job_id, /*lead_id=*/job_id, "+14155550100",
                                          absl::StrCat("token-", job_id, "-", claims)});
+        jobs.back().attempts = ++attempts_[job_id];
+        jobs.back().on_do_not_call = do_not_call_.count(job_id) > 0;
         claimed.push_back(jobs.back());
       }
       if (bucket_) {
@@ -264,7 +269,83 @@ class FakeLeases : public store::LeaseRepository {
 
   absl::StatusOr<int64_t> FinalizeAbandonedCancels(int max_runs) override { return 0; }
 
+  absl::StatusOr<store::RunDialingRules> DialingRules(const store::Lease& lease) override {
+    absl::MutexLock lock(&mu_);
+    ++rules_reads;
+    return rules_;
+  }
+
+  absl::StatusOr<store::RunControl> UndoClaims(const store::Lease& lease,
+                                               const std::vector<store::ClaimUndo>& undo) override {
+    absl::MutexLock lock(&mu_);
+    for (const store::ClaimUndo& job : undo) {
+      undone.push_back(job);
+      --control_.in_progress;
+      --attempts_[job.job_id];
+      if (job.to == JobStatus::kQueued) {
+        ++control_.queued;  // deferred: not claimed again by this fake
+      }
+    }
+    return control_;
+  }
+
+  absl::StatusOr<store::RunWaiting> NoteWaiting(const store::Lease& lease,
+                                                absl::Time now) override {
+    absl::MutexLock lock(&mu_);
+    ++control_reads;
+    ++waiting_notes;
+    return store::RunWaiting{control_, std::nullopt};
+  }
+
+  absl::StatusOr<std::vector<store::ZoneDue>> DueZones(const store::Lease& lease,
+                                                       absl::Time now) override {
+    absl::MutexLock lock(&mu_);
+    ++zone_reads;
+    if (queue_.empty()) return std::vector<store::ZoneDue>{};
+    return std::vector<store::ZoneDue>{{"", static_cast<int64_t>(queue_.size())}};
+  }
+
+  absl::StatusOr<store::RunControl> ScreenZones(
+      const store::Lease& lease, absl::Time now,
+      const std::vector<store::ZoneScreen>& screens) override {
+    absl::MutexLock lock(&mu_);
+    for (const store::ZoneScreen& screen : screens) screened.push_back(screen);
+    return control_;
+  }
+
+  absl::StatusOr<store::RunControl> EndAtPassed(const store::Lease& lease,
+                                                absl::string_view reason) override {
+    absl::MutexLock lock(&mu_);
+    ++end_at_calls;
+    control_.queued = 0;
+    queue_.clear();
+    if (control_.in_progress == 0) control_.status = RunStatus::kCompleted;
+    return control_;
+  }
+
+  // Dialing rules scripted per test (before Start): the stored policy rows
+  // and schedule DialingRules returns, and the jobs on the do-not-call list.
+  void SetDialingRules(store::RunDialingRules rules) {
+    absl::MutexLock lock(&mu_);
+    rules_ = std::move(rules);
+  }
+  void AddDoNotCall(int64_t job_id) {
+    absl::MutexLock lock(&mu_);
+    do_not_call_.insert(job_id);
+  }
+
+  // Read under the fake's lock, like the fields above.
+  int rules_reads = 0;
+  int waiting_notes = 0;
+  int zone_reads = 0;
+  int end_at_calls = 0;
+  std::vector<store::ClaimUndo> undone;
+  std::vector<store::ZoneScreen> screened;
+
  private:
+  store::RunDialingRules rules_;
+  std::set<int64_t> do_not_call_;
+  std::map<int64_t, int> attempts_;
   absl::Mutex mu_;
   const int concurrency_;
   store::RunControl control_;

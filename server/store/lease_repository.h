@@ -10,11 +10,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/model/model.h"
 
@@ -55,12 +57,85 @@ struct RunControl {
   bool Dispatchable() const { return status == RunStatus::kRunning && !cancel_requested; }
 };
 
-// A job claimed for dialing.
+// A job claimed for dialing, with what the dialing rules decide it by.
 struct ClaimedJob {
+  ClaimedJob() = default;
+  ClaimedJob(int64_t job_id, int64_t lead_id, std::string phone, std::string token)
+      : job_id(job_id), lead_id(lead_id), phone(std::move(phone)), token(std::move(token)) {}
+
   int64_t job_id = 0;
   int64_t lead_id = 0;
   std::string phone;
   std::string token;
+  // The job's attempts, this claim's included (the attempt's number).
+  int attempts = 1;
+  // The job's zone spec and sticky caller id (empty: none).
+  std::string time_zone;
+  std::string caller_id;
+  // On the business's do-not-call list at the claim.
+  bool on_do_not_call = false;
+  // The number's dials in the per-number window before the claim's `now`
+  // across the business (this claim's not counted), and the oldest of them;
+  // counted only when the claim asked (ClaimOptions::per_number_window).
+  int recent_dials = 0;
+  absl::Time oldest_recent_dial = absl::InfinitePast();
+};
+
+// What a claim takes.
+struct ClaimOptions {
+  // Most jobs.
+  int max_jobs = 0;
+  // The scheduler's clock: only jobs with next_attempt_at <= now are due.
+  absl::Time now;
+  // > 0: count each claimed number's dials in this window before `now`
+  // (the per-number cap); zero: not counted.
+  absl::Duration per_number_window = absl::ZeroDuration();
+};
+
+// The stored dialing policy rows a run dials by (fields not set are empty),
+// and its schedule.
+struct RunDialingRules {
+  // The business default (dialing_policy run_id 0) and the run's overrides.
+  DialingPolicy business;
+  DialingPolicy run;
+  std::optional<absl::Time> start_at;
+  std::optional<absl::Time> end_at;
+};
+
+// A claim the dialing rules vetoed before its dial, for UndoClaims.
+struct ClaimUndo {
+  int64_t job_id = 0;
+  std::string token;
+  // kQueued (deferred until `until`, for `wait`) or kSkipped (`skip`).
+  JobStatus to = JobStatus::kQueued;
+  absl::Time until = absl::InfinitePast();
+  WaitReason wait = WaitReason::kNone;
+  SkipReason skip = SkipReason::kNone;
+  // The rule behind it (the job's error message).
+  std::string rule;
+};
+
+// The due queued jobs of one zone spec (DueZones).
+struct ZoneDue {
+  std::string zone;
+  int64_t jobs = 0;
+};
+
+// What the screen does with the due jobs of a closed zone (ScreenZones).
+struct ZoneScreen {
+  std::string zone;
+  // True: skipped (the window never opens); false: deferred until `until`.
+  bool skip = false;
+  absl::Time until = absl::InfinitePast();
+  // The rule, for a person (error message of skipped jobs).
+  std::string rule;
+};
+
+// A run's state after a claim found nothing due (NoteWaiting).
+struct RunWaiting {
+  RunControl control;
+  // When the earliest queued job becomes due, if in the future.
+  std::optional<absl::Time> next_due;
 };
 
 // What the rate governor (the business's calls per second, enforced by a
@@ -85,6 +160,8 @@ struct ActiveJob {
   std::string call_sid;
   JobStatus status = JobStatus::kDialing;
   absl::Time dial_started_at;
+  // The job's attempts (this call's number).
+  int attempts = 1;
 };
 
 // A call the provider accepted, for RecordCalls.
@@ -96,6 +173,15 @@ struct CallStart {
 
 // The final result of one job, for RecordCalls.
 struct JobResult {
+  JobResult() = default;
+  JobResult(int64_t job_id, std::string token, JobStatus status, std::string error,
+            std::string call_sid)
+      : job_id(job_id),
+        token(std::move(token)),
+        status(status),
+        error(std::move(error)),
+        call_sid(std::move(call_sid)) {}
+
   int64_t job_id = 0;
   std::string token;
   // kCompleted, kFailed, kNoAnswer or kBusy.
@@ -103,6 +189,18 @@ struct JobResult {
   std::string error;
   // The provider's call id when known and not yet recorded; empty otherwise.
   std::string call_sid;
+  // When set, the job is not final: it goes back to queued, due then
+  // (waiting_reason retry_delay), a new attempt of the same lead.
+  std::optional<absl::Time> retry_at;
+  // What the provider said about who answered, and when; empty / unset when
+  // not reported.
+  std::string answered_by;
+  std::optional<absl::Time> answered_at;
+  // Whether the outcome is the provider's (a retry may follow); false for
+  // dials whose fate is unknown (failed, never redialed).
+  bool retryable = true;
+  // The attempt that ended (the job's attempts; a retry is decided by it).
+  int attempts = 1;
 };
 
 // Which runs Acquire looks at.
@@ -144,15 +242,45 @@ class LeaseRepository {
       const std::string& worker, const std::vector<Lease>& leases) = 0;
   // Reads the run's control state.
   virtual absl::StatusOr<RunControl> Control(const Lease& lease) = 0;
-  // Claims up to `max_jobs` queued jobs of a dispatchable run; when calls
-  // per second are enforced, never more than the business's bucket holds.
-  // `rate` (may be null) receives what the governor did.
-  virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs,
+  // Claims up to `options.max_jobs` due queued jobs of a dispatchable run,
+  // each with its attempt's ledger row and its facts for the dialing rules;
+  // when calls per second are enforced, never more than the business's
+  // bucket holds. `rate` (may be null) receives what the governor did.
+  virtual absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease,
+                                                        const ClaimOptions& options,
                                                         ClaimRate* rate) = 0;
+  // Claim of jobs due now (absl::Now()), nothing counted for the cap.
+  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs,
+                                                ClaimRate* rate) {
+    ClaimOptions options;
+    options.max_jobs = max_jobs;
+    options.now = absl::Now();
+    return Claim(lease, options, rate);
+  }
   // Claim without the governor's answer.
   absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs) {
     return Claim(lease, max_jobs, nullptr);
   }
+  // The run's stored dialing policy rows and schedule.
+  virtual absl::StatusOr<RunDialingRules> DialingRules(const Lease& lease) = 0;
+  // Undoes claims the dialing rules vetoed before any dial, in one fenced
+  // statement; returns the run's control state.
+  virtual absl::StatusOr<RunControl> UndoClaims(const Lease& lease,
+                                                const std::vector<ClaimUndo>& undo) = 0;
+  // After a claim found nothing due at `now`: notes on the run when its next
+  // queued job is due and why (only when that changed); returns the run's
+  // control state and that time.
+  virtual absl::StatusOr<RunWaiting> NoteWaiting(const Lease& lease, absl::Time now) = 0;
+  // The run's due queued jobs at `now`, counted by zone spec.
+  virtual absl::StatusOr<std::vector<ZoneDue>> DueZones(const Lease& lease, absl::Time now) = 0;
+  // Defers or skips every due queued job (at `now`) of the zones in
+  // `screens`, in one fenced statement; returns the run's control state.
+  virtual absl::StatusOr<RunControl> ScreenZones(const Lease& lease, absl::Time now,
+                                                 const std::vector<ZoneScreen>& screens) = 0;
+  // The run's end_at passed: cancels its queued jobs with `reason` (counted)
+  // and completes it when no call is in progress; returns the run's control
+  // state.
+  virtual absl::StatusOr<RunControl> EndAtPassed(const Lease& lease, absl::string_view reason) = 0;
   // Runs `dial` (at most once) while the run is locked against changes and
   // verified running, uncancelled and still held; false, without running
   // it, when the run may not dial any more.

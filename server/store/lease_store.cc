@@ -1,5 +1,7 @@
 #include "server/store/lease_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "server/store/pg_array.h"
@@ -56,6 +58,7 @@ struct CounterDelta {
   int64_t completed = 0;
   int64_t failed = 0;
   int64_t cancelled = 0;
+  int64_t skipped = 0;
   int64_t cursor = 0;
   // Of `failed`: busy and unanswered calls.
   int64_t busy = 0;
@@ -99,6 +102,10 @@ struct CounterDelta {
         cancelled += count;
         cursor += count;
         return;
+      case JobStatus::kSkipped:
+        skipped += count;
+        cursor += count;
+        return;
     }
   }
 };
@@ -106,7 +113,8 @@ struct CounterDelta {
 RunControl ApplyCounts(pqxx::work& txn, const Lease& lease, const CounterDelta& delta) {
   return ControlFromRow(txn.exec_params1(
       sql::kCountJobMoves, lease.run_id, lease.business_id, delta.queued, delta.in_progress,
-      delta.completed, delta.failed, delta.cancelled, delta.cursor, delta.busy, delta.no_answer));
+      delta.completed, delta.failed, delta.cancelled, delta.cursor, delta.busy, delta.no_answer,
+      delta.skipped));
 }
 
 // Runs `body` in a transaction of the lease's business after checking (and
@@ -124,6 +132,27 @@ auto Fenced(Database* database, const Lease& lease, absl::string_view what, Body
                               }
                               return body(txn);
                             });
+}
+
+// Microseconds since the epoch of a finite time (the statements' time
+// parameters).
+int64_t Micros(absl::Time time) { return absl::ToUnixMicros(time); }
+
+ClaimedJob ClaimedJobFromRow(const pqxx::row& row) {
+  ClaimedJob job;
+  job.job_id = row["id"].as<int64_t>();
+  job.lead_id = row["lead_id"].as<int64_t>();
+  job.phone = row["phone"].as<std::string>();
+  job.token = row["dial_lock_token"].as<std::string>();
+  job.attempts = row["attempts"].as<int>();
+  job.time_zone = row["time_zone"].as<std::string>();
+  job.caller_id = row["caller_id"].as<std::string>();
+  job.on_do_not_call = row["on_do_not_call"].as<bool>();
+  job.recent_dials = row["recent_dials"].as<int>();
+  if (!row["oldest_recent_dial_us"].is_null()) {
+    job.oldest_recent_dial = absl::FromUnixMicros(row["oldest_recent_dial_us"].as<int64_t>());
+  }
+  return job;
 }
 
 }  // namespace
@@ -150,6 +179,9 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
         if (expired && !txn.exec_params1(sql::kTrySweepLock, kSweepLockKey)["locked"].as<bool>()) {
           return acquired;  // another replica is sweeping right now
         }
+        // Runs waiting for their start_at show it (a write only when not
+        // shown yet).
+        if (!expired) txn.exec0(sql::kNoteStartAt);
         for (const auto& row :
              txn.exec_params(sql::kAcquireRuns, worker, absl::ToDoubleMicroseconds(lease_ttl_),
                              max_runs, expired, max_runs_per_business)) {
@@ -199,19 +231,23 @@ absl::StatusOr<RunControl> LeaseStore::Control(const Lease& lease) {
                              });
 }
 
-absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, int max_jobs,
+absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease,
+                                                          const ClaimOptions& options,
                                                           ClaimRate* rate) {
+  const int max_jobs = options.max_jobs;
+  const int64_t now_us = Micros(options.now);
+  const int64_t window_us =
+      std::max<int64_t>(0, absl::ToInt64Microseconds(options.per_number_window));
   return database_->Transact(
       Tenancy::Business(lease.business_id), "claim jobs",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ClaimedJob>> {
         std::vector<ClaimedJob> jobs;
         ClaimRate governed;
         if (!enforce_calls_per_second_) {
-          for (const auto& row : txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id,
-                                                 lease.epoch, lease.worker, max_jobs)) {
-            jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
-                                      row["phone"].as<std::string>(),
-                                      row["dial_lock_token"].as<std::string>()});
+          for (const auto& row :
+               txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id, lease.epoch,
+                               lease.worker, max_jobs, now_us, window_us)) {
+            jobs.push_back(ClaimedJobFromRow(row));
           }
         } else {
           // At most twice: a business with no bucket row yet gets a full one
@@ -220,7 +256,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
           for (int attempt = 0; attempt < 2; ++attempt) {
             pqxx::result rows =
                 txn.exec_params(sql::kClaimJobsGoverned, lease.run_id, lease.business_id,
-                                lease.epoch, lease.worker, max_jobs);
+                                lease.epoch, lease.worker, max_jobs, now_us, window_us);
             const pqxx::row state = rows[0];
             if (!state["bucket_found"].as<bool>()) {
               txn.exec_params(sql::kCreateDialRate, lease.business_id);
@@ -230,9 +266,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease, in
             governed.next_token_in = absl::Microseconds(state["next_token_us"].as<int64_t>());
             for (const auto& row : rows) {
               if (row["id"].is_null()) continue;
-              jobs.push_back(ClaimedJob{row["id"].as<int64_t>(), row["lead_id"].as<int64_t>(),
-                                        row["phone"].as<std::string>(),
-                                        row["dial_lock_token"].as<std::string>()});
+              jobs.push_back(ClaimedJobFromRow(row));
             }
             break;
           }
@@ -283,9 +317,9 @@ absl::StatusOr<JobStatus> LeaseStore::ReleaseClaim(const Lease& lease, const Cla
                                            : CancelReason(status.value_or(RunStatus::kCancelled),
                                                           run["last_error"].as<std::string>());
         const int64_t moved =
-            txn.exec_params(sql::kReleaseClaim, job.job_id, lease.run_id, lease.business_id,
-                            job.token, std::string(JobStatusName(to)), reason)
-                .affected_rows();
+            txn.exec_params1(sql::kReleaseClaim, job.job_id, lease.run_id, lease.business_id,
+                             job.token, std::string(JobStatusName(to)), reason)["moved"]
+                .as<int64_t>();
         CounterDelta delta;
         delta.Move(JobStatus::kDialing, to, moved);
         if (moved > 0) ApplyCounts(txn, lease, delta);
@@ -309,22 +343,26 @@ absl::StatusOr<RunControl> LeaseStore::RecordCalls(const Lease& lease,
           txn.exec_params(sql::kRecordCallsStarted, lease.run_id, lease.business_id, PgArray(ids),
                           PgArray(tokens), PgArray(sids));
         }
-        std::vector<int64_t> ids;
-        std::vector<std::string> tokens, statuses, errors, sids;
+        std::vector<int64_t> ids, retry_at_us, answered_at_us;
+        std::vector<std::string> tokens, statuses, errors, sids, answered_by;
         for (const JobResult& result : results) {
           ids.push_back(result.job_id);
           tokens.push_back(result.token);
           statuses.emplace_back(JobStatusName(result.status));
           errors.push_back(result.error);
           sids.push_back(result.call_sid);
+          retry_at_us.push_back(result.retry_at ? Micros(*result.retry_at) : 0);
+          answered_by.push_back(result.answered_by);
+          answered_at_us.push_back(result.answered_at ? Micros(*result.answered_at) : 0);
         }
         RunControl control =
             results.empty()
                 ? ControlFromRow(txn.exec_params1(sql::kReadControl, lease.run_id,
                                                   lease.business_id, lease.epoch, lease.worker))
-                : ControlFromRow(txn.exec_params1(sql::kFinishJobs, lease.run_id, lease.business_id,
-                                                  PgArray(ids), PgArray(tokens), PgArray(statuses),
-                                                  PgArray(errors), PgArray(sids)));
+                : ControlFromRow(txn.exec_params1(
+                      sql::kFinishJobs, lease.run_id, lease.business_id, PgArray(ids),
+                      PgArray(tokens), PgArray(statuses), PgArray(errors), PgArray(sids),
+                      PgArray(retry_at_us), PgArray(answered_by), PgArray(answered_at_us)));
         if (control.status == RunStatus::kRunning && !control.cancel_requested &&
             control.queued == 0 && control.in_progress == 0) {
           pqxx::result completed =
@@ -372,6 +410,7 @@ absl::StatusOr<std::vector<ActiveJob>> LeaseStore::ActiveJobs(const Lease& lease
           job.status =
               ParseJobStatus(row["status"].as<std::string>()).value_or(JobStatus::kDialing);
           job.dial_started_at = absl::FromUnixMicros(row["dial_started_at_us"].as<int64_t>());
+          job.attempts = row["attempts"].as<int>();
           jobs.push_back(std::move(job));
         }
         return jobs;
@@ -391,6 +430,128 @@ absl::Status LeaseStore::Release(const Lease& lease) {
         txn.exec_params(sql::kReleaseLease, lease.run_id, lease.business_id, lease.epoch,
                         lease.worker);
         return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<RunDialingRules> LeaseStore::DialingRules(const Lease& lease) {
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "read dialing rules",
+      [&](pqxx::work& txn) -> absl::StatusOr<RunDialingRules> {
+        RunDialingRules rules;
+        for (const auto& row : txn.exec_params(sql::kRunDialingRules, lease.run_id,
+                                               lease.business_id)) {
+          (row["is_run"].as<bool>() ? rules.run : rules.business) = PolicyFromRow(row);
+        }
+        pqxx::result schedule = txn.exec_params(sql::kRunSchedule, lease.run_id, lease.business_id);
+        if (!schedule.empty()) {
+          if (!schedule[0]["start_at_us"].is_null()) {
+            rules.start_at = absl::FromUnixMicros(schedule[0]["start_at_us"].as<int64_t>());
+          }
+          if (!schedule[0]["end_at_us"].is_null()) {
+            rules.end_at = absl::FromUnixMicros(schedule[0]["end_at_us"].as<int64_t>());
+          }
+        }
+        return rules;
+      });
+}
+
+absl::StatusOr<RunControl> LeaseStore::UndoClaims(const Lease& lease,
+                                                  const std::vector<ClaimUndo>& undo) {
+  return Fenced(
+      database_, lease, "undo vetoed claims", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        // The fence locked the run row: a Stop or Cancel that committed
+        // first is seen, and a deferral then becomes a cancel.
+        const pqxx::row run = txn.exec_params1(sql::kRunState, lease.run_id, lease.business_id);
+        const std::optional<RunStatus> status = ParseRunStatus(run["status"].as<std::string>());
+        const bool live = !run["cancel_requested"].as<bool>() &&
+                          (status == RunStatus::kRunning || status == RunStatus::kPaused ||
+                           status == RunStatus::kPending);
+        const std::string cancel_reason = CancelReason(status.value_or(RunStatus::kCancelled),
+                                                       run["last_error"].as<std::string>());
+        std::vector<int64_t> ids, next_at_us;
+        std::vector<std::string> tokens, statuses, waits, skips, errors;
+        for (const ClaimUndo& job : undo) {
+          const bool cancel = job.to == JobStatus::kQueued && !live;
+          ids.push_back(job.job_id);
+          tokens.push_back(job.token);
+          statuses.emplace_back(JobStatusName(cancel ? JobStatus::kCancelled : job.to));
+          next_at_us.push_back(job.until == absl::InfinitePast() || job.until == absl::InfiniteFuture()
+                                   ? 0
+                                   : Micros(job.until));
+          waits.emplace_back(WaitReasonName(job.wait));
+          skips.emplace_back(SkipReasonName(job.skip));
+          errors.push_back(cancel ? cancel_reason : job.rule);
+        }
+        return ControlFromRow(txn.exec_params1(
+            sql::kUndoClaims, lease.run_id, lease.business_id, PgArray(ids), PgArray(tokens),
+            PgArray(statuses), PgArray(next_at_us), PgArray(waits), PgArray(skips),
+            PgArray(errors)));
+      });
+}
+
+absl::StatusOr<RunWaiting> LeaseStore::NoteWaiting(const Lease& lease, absl::Time now) {
+  return Fenced(database_, lease, "note waiting run",
+                [&](pqxx::work& txn) -> absl::StatusOr<RunWaiting> {
+                  const pqxx::row row = txn.exec_params1(sql::kNoteWaiting, lease.run_id,
+                                                         lease.business_id, Micros(now));
+                  RunWaiting waiting;
+                  waiting.control = ControlFromRow(row);
+                  if (!row["next_due_us"].is_null()) {
+                    waiting.next_due = absl::FromUnixMicros(row["next_due_us"].as<int64_t>());
+                  }
+                  return waiting;
+                });
+}
+
+absl::StatusOr<std::vector<ZoneDue>> LeaseStore::DueZones(const Lease& lease, absl::Time now) {
+  return database_->Transact(
+      Tenancy::Business(lease.business_id), "read due zones",
+      [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ZoneDue>> {
+        std::vector<ZoneDue> zones;
+        for (const auto& row :
+             txn.exec_params(sql::kDueZones, lease.run_id, lease.business_id, Micros(now))) {
+          zones.push_back(ZoneDue{row["time_zone"].as<std::string>(), row["jobs"].as<int64_t>()});
+        }
+        return zones;
+      });
+}
+
+absl::StatusOr<RunControl> LeaseStore::ScreenZones(const Lease& lease, absl::Time now,
+                                                   const std::vector<ZoneScreen>& screens) {
+  return Fenced(
+      database_, lease, "screen zones", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        std::vector<std::string> zones, statuses, rules;
+        std::vector<int64_t> until_us;
+        for (const ZoneScreen& screen : screens) {
+          zones.push_back(screen.zone);
+          statuses.emplace_back(JobStatusName(screen.skip ? JobStatus::kSkipped : JobStatus::kQueued));
+          until_us.push_back(screen.skip || screen.until == absl::InfiniteFuture() ||
+                                     screen.until == absl::InfinitePast()
+                                 ? 0
+                                 : Micros(screen.until));
+          rules.push_back(screen.rule);
+        }
+        return ControlFromRow(txn.exec_params1(sql::kScreenZones, lease.run_id, lease.business_id,
+                                               Micros(now), PgArray(zones), PgArray(until_us),
+                                               PgArray(statuses), PgArray(rules)));
+      });
+}
+
+absl::StatusOr<RunControl> LeaseStore::EndAtPassed(const Lease& lease, absl::string_view reason) {
+  return Fenced(
+      database_, lease, "end at end_at", [&](pqxx::work& txn) -> absl::StatusOr<RunControl> {
+        const int64_t cancelled =
+            CancelQueuedJobs(txn, lease.run_id, lease.business_id, std::string(reason));
+        CounterDelta delta;
+        delta.Move(JobStatus::kQueued, JobStatus::kCancelled, cancelled);
+        RunControl control = ApplyCounts(txn, lease, delta);
+        if (control.status == RunStatus::kRunning && !control.cancel_requested &&
+            control.queued == 0 && control.in_progress == 0) {
+          pqxx::result completed =
+              txn.exec_params(sql::kCompleteRun, lease.run_id, lease.business_id);
+          if (!completed.empty()) control = ControlFromRow(completed[0]);
+        }
+        return control;
       });
 }
 

@@ -51,18 +51,58 @@ class LeaseStore : public LeaseRepository {
   // before every dial.
   absl::StatusOr<RunControl> Control(const Lease& lease) override;
 
-  // Claims up to `max_jobs` queued jobs in id order, never more than the
-  // run's free concurrency slots, in one statement that also checks the run
-  // is running, not cancel-requested and still leased by this worker: a
-  // Stop, Cancel, Pause or lease loss that commits first wins. Claimed jobs
-  // become dialing with a fresh token, dial_started_at and attempts + 1.
+  // Claims up to `options.max_jobs` due queued jobs (next_attempt_at <=
+  // options.now) in (next_attempt_at, id) order, never more than the run's
+  // free concurrency slots, in one statement that also checks the run is
+  // running, not cancel-requested and still leased by this worker: a Stop,
+  // Cancel, Pause or lease loss that commits first wins. Claimed jobs become
+  // dialing with a fresh token, dial_started_at and attempts + 1, and each
+  // gets its attempt's row in call_attempts (the ledger) in the same
+  // statement; each comes back with the facts rules::Decide needs (zone
+  // spec, caller id, attempts, on do-not-call, and the number's recent dials
+  // when options.per_number_window > 0). The run's next_dial_at /
+  // waiting_reason are cleared when a job is claimed.
   // When calls per second are enforced, the same statement also takes no
   // more jobs than the business's bucket holds whole tokens and debits them
   // (a business with no bucket row gets a full one first); `rate` says
   // whether the bucket limited the claim and when its next token is due.
-  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, int max_jobs,
+  absl::StatusOr<std::vector<ClaimedJob>> Claim(const Lease& lease, const ClaimOptions& options,
                                                 ClaimRate* rate) override;
   using LeaseRepository::Claim;
+
+  // The business default and run override rows of dialing_policy (fields
+  // not set are empty) and the run's start_at / end_at.
+  absl::StatusOr<RunDialingRules> DialingRules(const Lease& lease) override;
+
+  // Undoes vetoed claims in one fenced statement: a deferred job goes back
+  // to queued (next_attempt_at, waiting_reason), a skipped one to skipped
+  // (skip_reason, error_message = the rule; counted in skipped_count and
+  // cursor_position); either way the attempt and token are given back and
+  // the attempt's ledger row deleted. When the run was stopped or cancelled
+  // meanwhile (seen on the locked row), a deferral becomes a cancel.
+  absl::StatusOr<RunControl> UndoClaims(const Lease& lease,
+                                        const std::vector<ClaimUndo>& undo) override;
+
+  // Writes the run's next_dial_at / waiting_reason from its earliest queued
+  // job when that is in the future and differs from what is shown (one
+  // fenced statement, no write when unchanged); returns the control state
+  // and that time.
+  absl::StatusOr<RunWaiting> NoteWaiting(const Lease& lease, absl::Time now) override;
+
+  // The due queued jobs at `now`, counted by zone spec (one statement).
+  absl::StatusOr<std::vector<ZoneDue>> DueZones(const Lease& lease, absl::Time now) override;
+
+  // Defers (next_attempt_at = the zone's opening, waiting_reason
+  // calling_window) or skips (window_unreachable, counted) every due queued
+  // job of each zone of `screens`, in one fenced statement.
+  absl::StatusOr<RunControl> ScreenZones(const Lease& lease, absl::Time now,
+                                         const std::vector<ZoneScreen>& screens) override;
+
+  // Cancels the queued jobs with `reason` (counted as cancelled) and
+  // completes the run when nothing is in progress, in one fenced
+  // transaction; calls in progress end as usual and the run completes with
+  // the last of them (RecordCalls).
+  absl::StatusOr<RunControl> EndAtPassed(const Lease& lease, absl::string_view reason) override;
 
   // The dial gate: runs `dial` inside a transaction that holds the run row
   // share-locked after checking the lease and that the run is running with
@@ -83,9 +123,11 @@ class LeaseStore : public LeaseRepository {
 
   // Records, in one fenced transaction, that the provider accepted the calls
   // of `starts` (dialing → calling with call_sid and started_at, one
-  // statement) and finishes the jobs of `results` (dialing or calling → their
-  // outcome, one statement that also moves the run's counters and cursor
-  // once); completes the run when nothing is queued or in progress any more.
+  // statement; the ledger row gets the call id) and finishes the jobs of
+  // `results` (dialing or calling → their outcome, or back to queued when
+  // the result carries a retry_at; one statement that also fills each
+  // attempt's ledger row and moves the run's counters and cursor once);
+  // completes the run when nothing is queued or in progress any more.
   // A job whose token no longer matches, or that is already past the state a
   // record expects, is left alone (a duplicate record changes nothing).
   // Watchers see one version bump per statement.

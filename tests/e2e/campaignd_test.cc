@@ -378,7 +378,9 @@ TEST_F(CampaigndTest, ServeAnswersCallsAndStopsOnSigterm) {
   const int port = FreePort();
   ASSERT_GT(port, 0);
   const std::string address = absl::StrCat("127.0.0.1:", port);
-  BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address});
+  BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address,
+                             "--undefok=default-calling-hours",
+                             "--default-calling-hours=00:00-24:00"});
   ASSERT_GT(serve.pid(), 0);
 
   std::shared_ptr<grpc::Channel> channel =

@@ -190,6 +190,7 @@ class SchedulerTest : public ::testing::Test {
     sched.poll_interval = absl::Milliseconds(20);
     sched.reconcile_interval = absl::Milliseconds(50);
     sched.max_runs = options.max_runs;
+    sched.default_policy = testing::sched::AllDayPolicy();
     dialer::Dialer* dials_through =
         worker->wrapper != nullptr ? worker->wrapper.get() : worker->dialer.get();
     worker->scheduler =

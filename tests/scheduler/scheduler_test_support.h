@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "server/dialer/simulated_dialer.h"
 #include "server/model/model.h"
+#include "server/rules/dialing_rules.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/lease_store.h"
 #include "server/store/run_store.h"
@@ -48,6 +49,24 @@
 extern char** environ;
 
 namespace campaign::testing::sched {
+
+// The server's default dialing policy with calls allowed all day, every
+// day (campaignd --default-calling-hours=00:00-24:00): what every test
+// worker that is not about calling windows dials by, so that it passes at
+// any time of day.
+inline DialingPolicy AllDayPolicy() {
+  DialingPolicy policy = rules::ServerDefaultPolicy();
+  policy.calling_windows.clear();
+  for (int day = 1; day <= 7; ++day) policy.calling_windows.push_back({day, 0, 24 * 60});
+  return policy;
+}
+
+// The flags that give a campaignd process the all-day default calling hours
+// (`--undefok` keeps a campaignd without the flag starting).
+inline void AddAllDayFlags(std::map<std::string, std::string>& flags) {
+  flags.emplace("default-calling-hours", "00:00-24:00");
+  flags.emplace("undefok", "default-calling-hours");
+}
 
 // Creates a run of `leads` for `business_id` through RunStore::CreateRun
 // (created by user 1, request `request_id`); returns its id, throws when the
@@ -96,7 +115,12 @@ class Campaignd {
         out_(absl::StrCat("campaignd-", name, "-out")),
         err_(absl::StrCat("campaignd-", name, "-err")) {
     std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
-    for (const auto& [flag, value] : flags) args.push_back(absl::StrCat("--", flag, "=", value));
+    // Calls all day unless the test says otherwise (tests pass at any hour).
+    std::map<std::string, std::string> all_flags = flags;
+    AddAllDayFlags(all_flags);
+    for (const auto& [flag, value] : all_flags) {
+      args.push_back(absl::StrCat("--", flag, "=", value));
+    }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -273,6 +297,8 @@ struct RunRow {
   std::string last_error;
   int64_t busy = 0;
   int64_t no_answer = 0;
+  // Jobs a dialing rule skipped (final).
+  int64_t skipped = 0;
 };
 
 // A job as stored, read as the superuser.
@@ -296,7 +322,8 @@ inline std::ostream& operator<<(std::ostream& out, const RunRow& run) {
   return out << "{status=" << run.status << " total=" << run.total << " queued=" << run.queued
              << " in_progress=" << run.in_progress << " completed=" << run.completed
              << " failed=" << run.failed << " (busy=" << run.busy << " no_answer=" << run.no_answer
-             << ") cancelled=" << run.cancelled << " cursor=" << run.cursor
+             << ") cancelled=" << run.cancelled << " skipped=" << run.skipped
+             << " cursor=" << run.cursor
              << " cancel_requested=" << run.cancel_requested << " worker=" << run.worker
              << " epoch=" << run.epoch << "}";
 }
@@ -316,7 +343,7 @@ class Inspector {
         "       (extract(epoch from lock_ts) * 1000000)::int8,"
         "       (extract(epoch from started_at) * 1000000)::int8,"
         "       (extract(epoch from ended_at) * 1000000)::int8, coalesce(last_error, ''),"
-        "       busy_count, no_answer_count"
+        "       busy_count, no_answer_count, skipped_count"
         "  FROM outbound_call_runs WHERE id = $1",
         run_id);
     RunRow run;
@@ -338,6 +365,7 @@ class Inspector {
     run.last_error = row[15].as<std::string>();
     run.busy = row[16].as<int64_t>();
     run.no_answer = row[17].as<int64_t>();
+    run.skipped = row[18].as<int64_t>();
     return run;
   }
 
@@ -399,6 +427,7 @@ class Inspector {
 inline ::testing::AssertionResult CountersExact(const RunRow& run,
                                                 const std::vector<JobRow>& jobs) {
   int64_t queued = 0, in_progress = 0, completed = 0, failed = 0, cancelled = 0, unknown = 0;
+  int64_t skipped = 0;
   int64_t busy = 0, no_answer = 0;
   for (const JobRow& job : jobs) {
     if (job.status == "queued") {
@@ -413,6 +442,8 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
       no_answer += job.status == "no_answer";
     } else if (job.status == "cancelled") {
       ++cancelled;
+    } else if (job.status == "skipped") {
+      ++skipped;
     } else {
       ++unknown;
     }
@@ -421,15 +452,17 @@ inline ::testing::AssertionResult CountersExact(const RunRow& run,
   if (unknown == 0 && run.total == total && run.queued == queued &&
       run.in_progress == in_progress && run.completed == completed && run.failed == failed &&
       run.cancelled == cancelled && run.busy == busy && run.no_answer == no_answer &&
-      run.queued + run.in_progress + run.completed + run.failed + run.cancelled == run.total &&
-      run.cursor == completed + failed + cancelled) {
+      run.skipped == skipped &&
+      run.queued + run.in_progress + run.completed + run.failed + run.cancelled + run.skipped ==
+          run.total &&
+      run.cursor == completed + failed + cancelled + skipped) {
     return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure()
          << "run " << run << " disagrees with its jobs {total=" << total << " queued=" << queued
          << " in_progress=" << in_progress << " completed=" << completed << " failed=" << failed
          << " (busy=" << busy << " no_answer=" << no_answer << ") cancelled=" << cancelled
-         << " unknown statuses=" << unknown << "}";
+         << " skipped=" << skipped << " unknown statuses=" << unknown << "}";
 }
 
 // Success when every job is final.
@@ -590,10 +623,13 @@ inline ::testing::AssertionResult WaitForRunState(
 // scheduler object. Not started: call scheduler().Start().
 class SimulatedWorker {
  public:
+  // A worker whose default policy is still the server's gets the all-day
+  // calling hours (AllDayPolicy).
   SimulatedWorker(store::LeaseStore* leases, const dialer::SimulatedDialerOptions& sim,
-                  const scheduler::SchedulerOptions& options)
+                  scheduler::SchedulerOptions options)
       : dialer_(std::make_unique<dialer::SimulatedDialer>(sim)),
-        scheduler_(std::make_unique<scheduler::Scheduler>(leases, dialer_.get(), options)) {}
+        scheduler_(std::make_unique<scheduler::Scheduler>(leases, dialer_.get(),
+                                                          WithAllDay(std::move(options)))) {}
   ~SimulatedWorker() {
     scheduler_->Shutdown(absl::ZeroDuration());
     dialer_.reset();
@@ -605,6 +641,13 @@ class SimulatedWorker {
   scheduler::Scheduler& scheduler() { return *scheduler_; }
 
  private:
+  static scheduler::SchedulerOptions WithAllDay(scheduler::SchedulerOptions options) {
+    if (options.default_policy == rules::ServerDefaultPolicy()) {
+      options.default_policy = AllDayPolicy();
+    }
+    return options;
+  }
+
   std::unique_ptr<dialer::SimulatedDialer> dialer_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
 };

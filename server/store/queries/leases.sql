@@ -31,11 +31,13 @@ SELECT pg_try_advisory_xact_lock($1) AS locked;
 -- worker holds locked is skipped). The pre-update holder is read from the
 -- same snapshot. The run's call settings come back with the lease: they never
 -- change after CreateRun, so the worker reads them once per acquisition, not
--- per claim.
+-- per claim. A pending run whose start_at (database time) has not come is not
+-- a candidate: it costs nothing while it waits (NoteStartAt shows why); its
+-- acquisition clears that note.
 WITH eligible AS (
   SELECT r.id, r.business_id
     FROM outbound_call_runs r
-   WHERE (r.status IN ('pending', 'running')
+   WHERE (r.status = 'running' OR (r.status = 'pending' AND (r.start_at IS NULL OR r.start_at <= now()))
           OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
               AND r.in_progress_count > 0))
      AND r.concurrency > 0 AND r.total_leads >= 0 AND r.queued_count >= 0
@@ -64,7 +66,7 @@ candidates AS (
     FROM outbound_call_runs r
     JOIN ranked k ON k.id = r.id
    WHERE ($5::int <= 0 OR k.turn <= $5::int)
-     AND (r.status IN ('pending', 'running')
+     AND (r.status = 'running' OR (r.status = 'pending' AND (r.start_at IS NULL OR r.start_at <= now()))
           OR (r.status IN ('paused', 'stopped', 'cancelled', 'failed')
               AND r.in_progress_count > 0))
      AND CASE WHEN $4
@@ -80,6 +82,9 @@ UPDATE outbound_call_runs r
        status = CASE WHEN r.status = 'pending' THEN 'running' ELSE r.status END,
        started_at = CASE WHEN r.status = 'pending' THEN coalesce(r.started_at, now())
                          ELSE r.started_at END,
+       next_dial_at = CASE WHEN r.waiting_reason = 'start_at' THEN NULL ELSE r.next_dial_at END,
+       waiting_reason = CASE WHEN r.waiting_reason = 'start_at' THEN NULL
+                             ELSE r.waiting_reason END,
        version = r.version + 1, updated_at = now()
   FROM candidates c
  WHERE r.id = c.id
@@ -132,29 +137,68 @@ SELECT r.id, campaign_next_run_version(r) AS next_version,
  FOR NO KEY UPDATE
 
 -- fragment: ClaimTail
--- Claims up to `(SELECT free FROM run)` queued jobs of the run `run` locked
--- (the CTEs picked, claimed, counted).
+-- Claims up to `(SELECT free FROM run)` due queued jobs of the run `run`
+-- locked: `status = 'queued' AND next_attempt_at <= $6` (`$6`: the
+-- scheduler's clock, microseconds since the epoch) in (next_attempt_at, id)
+-- order, the range of outbound_call_jobs_due_idx. Each claimed job gets its
+-- attempt's row in the ledger (call_attempts) in the same statement, so the
+-- attempt is durable before its dial. `facts` adds what rules::Decide needs
+-- per job: on the business's do-not-call list, and, when `$7` > 0 (the
+-- per-number window in microseconds; 0: no cap, nothing counted), the
+-- number's dials in the window before `$6` and the oldest of them (this
+-- statement's own ledger rows are not visible to it, so they are not
+-- counted). The run's next_dial_at / waiting_reason are cleared when a job
+-- is claimed. (CTEs picked, claimed, ledger, counted, facts.)
 picked AS (
   SELECT j.id
     FROM outbound_call_jobs j
    WHERE j.run_id = (SELECT id FROM run) AND j.business_id = $2 AND j.status = 'queued'
-   ORDER BY j.id
+     AND j.next_attempt_at <= 'epoch'::timestamptz + $6::int8 * interval '1 microsecond'
+   ORDER BY j.next_attempt_at, j.id
    LIMIT (SELECT free FROM run)
    FOR UPDATE SKIP LOCKED),
 claimed AS (
   UPDATE outbound_call_jobs j
      SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
-         dial_started_at = now(), attempts = j.attempts + 1,
+         dial_started_at = now(), attempts = j.attempts + 1, waiting_reason = NULL,
          run_version = (SELECT next_version FROM run)
    WHERE j.business_id = $2 AND j.id = ANY (ARRAY(SELECT id FROM picked))
-  RETURNING j.id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token),
+  RETURNING j.id, j.run_id, j.lead_id, coalesce(j.phone, '') AS phone, j.dial_lock_token,
+            j.attempts, coalesce(j.time_zone, '') AS time_zone,
+            coalesce(j.caller_id, '') AS caller_id),
+ledger AS (
+  INSERT INTO call_attempts (business_id, run_id, job_id, attempt, lead_id, phone, caller_id,
+                             dial_token, started_at)
+  SELECT $2, c.run_id, c.id, c.attempts, c.lead_id, c.phone, nullif(c.caller_id, ''),
+         c.dial_lock_token, now()
+    FROM claimed c
+  RETURNING 1),
 counted AS (
   UPDATE outbound_call_runs r
      SET queued_count = r.queued_count - (SELECT count(*) FROM claimed),
          in_progress_count = r.in_progress_count + (SELECT count(*) FROM claimed),
+         next_dial_at = NULL, waiting_reason = NULL,
          lock_ts = now(), version = r.version + 1, updated_at = now()
    WHERE r.id = (SELECT id FROM run) AND r.business_id = $2 AND EXISTS (SELECT 1 FROM claimed)
-  RETURNING 1)
+  RETURNING 1),
+facts AS (
+  SELECT c.id, c.lead_id, c.phone, c.dial_lock_token, c.attempts, c.time_zone, c.caller_id,
+         EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = c.phone)
+           AS on_do_not_call,
+         coalesce(n.recent_dials, 0) AS recent_dials, n.oldest_recent_dial_us
+    FROM claimed c
+    LEFT JOIN LATERAL (
+      SELECT count(*) AS recent_dials,
+             (extract(epoch FROM min(a.started_at)) * 1000000)::int8 AS oldest_recent_dial_us
+        FROM call_attempts a
+       WHERE $7::int8 > 0 AND a.business_id = $2 AND a.phone = c.phone
+         AND a.started_at > 'epoch'::timestamptz + ($6::int8 - $7::int8) * interval '1 microsecond'
+    ) n ON true)
+
+-- fragment: ClaimedColumns
+-- A claimed job and its facts (store::ClaimedJob), from `facts c`.
+c.id, c.lead_id, c.phone, c.dial_lock_token, c.attempts, c.time_zone, c.caller_id,
+c.on_do_not_call, c.recent_dials, c.oldest_recent_dial_us
 
 -- name: ClaimJobs
 -- Claims queued jobs with the run row locked and re-checked in the same
@@ -168,7 +212,7 @@ counted AS (
 WITH run AS (
 {{ClaimRun}}),
 {{ClaimTail}}
-SELECT id, lead_id, phone, dial_lock_token FROM claimed ORDER BY id;
+SELECT {{ClaimedColumns}} FROM facts c ORDER BY c.id;
 
 -- name: ClaimJobsGoverned
 -- ClaimJobs under the business's calls-per-second limit (the rate governor,
@@ -216,8 +260,8 @@ state AS (
                                ELSE ceil(extract(epoch FROM t.refilled_at - now()) * 1000000
                                          + (1 - t.tokens) / t.rate * 1000000)::int8
                           END FROM debited t), 0) AS next_token_us)
-SELECT c.id, c.lead_id, c.phone, c.dial_lock_token, s.bucket_found, s.limited, s.next_token_us
-  FROM state s LEFT JOIN claimed c ON true
+SELECT {{ClaimedColumns}}, s.bucket_found, s.limited, s.next_token_us
+  FROM state s LEFT JOIN facts c ON true
  ORDER BY c.id;
 
 -- name: CreateDialRate
@@ -240,17 +284,77 @@ SELECT r.status = 'running' AND NOT r.cancel_requested AS dispatchable
 
 -- name: ReleaseClaim
 -- Gives claimed job `$1` of run `$2` of business `$3` (token `$4`) back
--- (`$5` = 'queued') or cancels it, with reason `$6`.
-UPDATE outbound_call_jobs
-   SET status = $5::text, error_message = nullif($6, ''),
-       completed_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE now() END,
-       dial_lock_token = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_lock_token END,
-       dial_started_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_started_at END,
-       attempts = attempts - 1,
-       run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
-                       WHERE r.id = $2 AND r.business_id = $3)
- WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
-   AND status = 'dialing' AND call_sid IS NULL;
+-- (`$5` = 'queued') or cancels it, with reason `$6`; its attempt's ledger row
+-- goes with it (never dialed). `moved`: 1 when the job was released.
+WITH released AS (
+  UPDATE outbound_call_jobs
+     SET status = $5::text, error_message = nullif($6, ''),
+         completed_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE now() END,
+         dial_lock_token = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_lock_token END,
+         dial_started_at = CASE WHEN $5::text = 'queued' THEN NULL ELSE dial_started_at END,
+         attempts = attempts - 1,
+         run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                         WHERE r.id = $2 AND r.business_id = $3)
+   WHERE id = $1 AND run_id = $2 AND business_id = $3 AND dial_lock_token = $4
+     AND status = 'dialing' AND call_sid IS NULL
+  RETURNING id),
+unledgered AS (
+  DELETE FROM call_attempts a
+   WHERE a.business_id = $3 AND a.dial_token = $4 AND EXISTS (SELECT 1 FROM released)
+  RETURNING 1)
+SELECT count(*) AS moved FROM released;
+
+-- name: UndoClaims
+-- Undoes claims the rules vetoed before any dial (rules::Decide said defer
+-- or skip), for run `$1` of business `$2`, in one statement: jobs `$3`
+-- (tokens `$4`) go to `$5` ('queued': not before `$6`, microseconds since
+-- the epoch, for reason `$7`; 'skipped' with skip reason `$8`; 'cancelled'
+-- when the run ended meanwhile) with error message `$9` (the rule); the
+-- attempt and the token are given back and the attempt's ledger row
+-- deleted (never dialed). The run's counters move once. A job whose token no
+-- longer matches or that is no longer dialing is left alone. Returns the
+-- run's control state.
+WITH input AS (
+  SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[],
+                       $9::text[]) AS u(job_id, token, status, next_at_us, waiting, skip, error)),
+undone AS (
+  UPDATE outbound_call_jobs j
+     SET status = u.status, attempts = j.attempts - 1, dial_lock_token = NULL,
+         dial_started_at = NULL,
+         next_attempt_at = CASE WHEN u.status = 'queued'
+                                THEN 'epoch'::timestamptz + u.next_at_us * interval '1 microsecond'
+                                ELSE j.next_attempt_at END,
+         waiting_reason = CASE WHEN u.status = 'queued' THEN nullif(u.waiting, '') END,
+         skip_reason = CASE WHEN u.status = 'skipped' THEN nullif(u.skip, '') END,
+         error_message = nullif(u.error, ''),
+         completed_at = CASE WHEN u.status = 'queued' THEN NULL ELSE now() END,
+         run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                         WHERE r.id = $1 AND r.business_id = $2)
+    FROM input u
+   WHERE j.business_id = $2 AND j.id = u.job_id AND j.run_id = $1
+     AND j.dial_lock_token = u.token AND j.status = 'dialing' AND j.call_sid IS NULL
+  RETURNING j.status, u.token),
+unledgered AS (
+  DELETE FROM call_attempts a USING undone d
+   WHERE a.business_id = $2 AND a.dial_token = d.token
+  RETURNING 1),
+moved AS (
+  SELECT count(*) AS total,
+         count(*) FILTER (WHERE status = 'queued') AS queued,
+         count(*) FILTER (WHERE status = 'skipped') AS skipped,
+         count(*) FILTER (WHERE status = 'cancelled') AS cancelled
+    FROM undone)
+UPDATE outbound_call_runs r
+   SET in_progress_count = r.in_progress_count - m.total,
+       queued_count = r.queued_count + m.queued,
+       skipped_count = r.skipped_count + m.skipped,
+       cancelled_count = r.cancelled_count + m.cancelled,
+       cursor_position = r.cursor_position + m.skipped + m.cancelled,
+       version = r.version + CASE WHEN m.total > 0 THEN 1 ELSE 0 END,
+       updated_at = CASE WHEN m.total > 0 THEN now() ELSE r.updated_at END
+  FROM moved m
+ WHERE r.id = $1 AND r.business_id = $2
+RETURNING {{ControlColumns}};
 
 -- name: RunState
 -- The run state an undone claim is decided on, read after the fence locked
@@ -263,7 +367,8 @@ SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
 -- `$1` of business `$2` calling, and bumps the run's version once in the same
 -- statement, so the jobs' run_version is covered by the run's version
 -- (watchers read "jobs changed since version v"). A job whose token no
--- longer matches or that is no longer dialing is left alone.
+-- longer matches or that is no longer dialing is left alone. The attempt's
+-- ledger row (by token) gets the call id.
 WITH input AS (
   SELECT * FROM unnest($3::int8[], $4::text[], $5::text[]) AS s(job_id, token, call_sid)),
 started AS (
@@ -274,6 +379,11 @@ started AS (
     FROM input s
    WHERE j.business_id = $2 AND j.id = s.job_id AND j.run_id = $1
      AND j.dial_lock_token = s.token AND j.status = 'dialing'
+  RETURNING s.token, s.call_sid),
+ledgered AS (
+  UPDATE call_attempts a SET call_sid = t.call_sid
+    FROM started t
+   WHERE a.business_id = $2 AND a.dial_token = t.token
   RETURNING 1)
 UPDATE outbound_call_runs
    SET version = version + 1, updated_at = now()
@@ -284,28 +394,67 @@ UPDATE outbound_call_runs
 -- call ids `$7` when not recorded yet; parallel arrays) of run `$1` of
 -- business `$2`, and moves the run's counters and cursor once for all of them
 -- in the same statement (dialing and calling both count as in progress).
+-- `$8` (microseconds since the epoch; 0: none) is the job's retry: the job
+-- goes back to queued, due then, waiting for 'retry_delay', with the token
+-- and the call id cleared and the error kept (not final: in progress - 1,
+-- queued + 1). Every ending fills the attempt's ledger row (by token): call
+-- id, ended_at, outcome, error, answered_by `$9` and answered_at `$10`
+-- (microseconds; 0: unknown) when the dialer reported them. No retry once
+-- the run is stopped, cancelled (or a cancel is pending) or ended: the run
+-- row is locked by the fence, so a Stop that committed first is seen.
 -- A job whose token no longer matches or that is already final is left alone
 -- and not counted. The input is hash-joined to the run's jobs in flight
 -- (bounded by its concurrency, found through the (run_id, status) index);
 -- an `id = ANY` key filter here made the planner pick a nested loop over the
 -- input, quadratic in the batch. Returns the run's control state afterwards.
-WITH input AS (
-  SELECT * FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[])
-           AS o(job_id, token, status, error, call_sid)),
+WITH live AS (
+  SELECT EXISTS (SELECT 1 FROM outbound_call_runs r
+                  WHERE r.id = $1 AND r.business_id = $2 AND r.status IN ('running', 'paused')
+                    AND NOT r.cancel_requested) AS live),
+input AS (
+  SELECT u.job_id, u.token, u.status, u.error, u.call_sid, u.answered_by, u.answered_at_us,
+         CASE WHEN (SELECT live FROM live) THEN u.retry_at_us ELSE 0 END AS retry_at_us
+    FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
+                $9::text[], $10::int8[])
+           AS u(job_id, token, status, error, call_sid, retry_at_us, answered_by,
+                answered_at_us)),
 finished AS (
   UPDATE outbound_call_jobs j
-     SET status = o.status, error_message = nullif(o.error, ''), completed_at = now(),
-         call_sid = coalesce(nullif(o.call_sid, ''), j.call_sid),
-         started_at = CASE WHEN o.call_sid <> '' THEN coalesce(j.started_at, now())
+     SET status = CASE WHEN o.retry_at_us <> 0 THEN 'queued' ELSE o.status END,
+         error_message = nullif(o.error, ''),
+         completed_at = CASE WHEN o.retry_at_us <> 0 THEN NULL ELSE now() END,
+         call_sid = CASE WHEN o.retry_at_us <> 0 THEN NULL
+                         ELSE coalesce(nullif(o.call_sid, ''), j.call_sid) END,
+         started_at = CASE WHEN o.retry_at_us <> 0 THEN NULL
+                           WHEN o.call_sid <> '' THEN coalesce(j.started_at, now())
                            ELSE j.started_at END,
+         dial_lock_token = CASE WHEN o.retry_at_us <> 0 THEN NULL ELSE j.dial_lock_token END,
+         dial_started_at = CASE WHEN o.retry_at_us <> 0 THEN NULL ELSE j.dial_started_at END,
+         next_attempt_at = CASE WHEN o.retry_at_us <> 0
+                                THEN 'epoch'::timestamptz + o.retry_at_us * interval '1 microsecond'
+                                ELSE j.next_attempt_at END,
+         waiting_reason = CASE WHEN o.retry_at_us <> 0 THEN 'retry_delay' END,
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
     FROM input o
    WHERE j.business_id = $2 AND j.id = o.job_id AND j.run_id = $1
      AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
-  RETURNING j.status),
+  RETURNING j.status, o.token, o.status AS outcome, o.error, o.call_sid, o.answered_by,
+            o.answered_at_us),
+ledgered AS (
+  UPDATE call_attempts a
+     SET call_sid = coalesce(nullif(f.call_sid, ''), a.call_sid), ended_at = now(),
+         outcome = f.outcome, error = nullif(f.error, ''),
+         answered_by = coalesce(nullif(f.answered_by, ''), a.answered_by),
+         answered_at = CASE WHEN f.answered_at_us <> 0
+                            THEN 'epoch'::timestamptz + f.answered_at_us * interval '1 microsecond'
+                            ELSE a.answered_at END
+    FROM finished f
+   WHERE a.business_id = $2 AND a.dial_token = f.token
+  RETURNING 1),
 moved AS (
   SELECT count(*) AS total,
+         count(*) FILTER (WHERE status = 'queued') AS retried,
          count(*) FILTER (WHERE status = 'completed') AS completed,
          count(*) FILTER (WHERE status IN ('failed', 'busy', 'no_answer')) AS failed,
          count(*) FILTER (WHERE status = 'busy') AS busy,
@@ -313,10 +462,11 @@ moved AS (
     FROM finished)
 UPDATE outbound_call_runs r
    SET in_progress_count = r.in_progress_count - m.total,
+       queued_count = r.queued_count + m.retried,
        completed_count = r.completed_count + m.completed,
        failed_count = r.failed_count + m.failed,
        busy_count = r.busy_count + m.busy, no_answer_count = r.no_answer_count + m.no_answer,
-       cursor_position = r.cursor_position + m.total,
+       cursor_position = r.cursor_position + m.total - m.retried,
        version = r.version + CASE WHEN m.total > 0 THEN 1 ELSE 0 END,
        updated_at = CASE WHEN m.total > 0 THEN now() ELSE r.updated_at END
   FROM moved m
@@ -331,6 +481,7 @@ UPDATE outbound_call_runs r
        completed_count = r.completed_count + $5, failed_count = r.failed_count + $6,
        cancelled_count = r.cancelled_count + $7, cursor_position = r.cursor_position + $8,
        busy_count = r.busy_count + $9, no_answer_count = r.no_answer_count + $10,
+       skipped_count = r.skipped_count + $11,
        version = r.version + 1, updated_at = now()
  WHERE r.id = $1 AND r.business_id = $2
 RETURNING {{ControlColumns}};
@@ -339,6 +490,7 @@ RETURNING {{ControlColumns}};
 -- Completes running run `$1` of business `$2` with no work left.
 UPDATE outbound_call_runs r
    SET status = 'completed', ended_at = now(), completed_at = now(),
+       next_dial_at = NULL, waiting_reason = NULL,
        version = version + 1, updated_at = now()
  WHERE id = $1 AND business_id = $2 AND status = 'running' AND NOT cancel_requested
    AND queued_count = 0 AND in_progress_count = 0
@@ -350,6 +502,7 @@ RETURNING {{ControlColumns}};
 UPDATE outbound_call_runs
    SET status = $3, ended_at = now(), completed_at = now(),
        last_error = coalesce(nullif($5, ''), last_error),
+       next_dial_at = NULL, waiting_reason = NULL,
        queued_count = queued_count - $4, cancelled_count = cancelled_count + $4,
        cursor_position = cursor_position + $4,
        version = version + 1, updated_at = now()
@@ -358,7 +511,7 @@ UPDATE outbound_call_runs
 -- name: ActiveJobs
 -- The jobs of run `$1` of business `$2` with a call in flight (dialing or calling).
 SELECT id, lead_id, coalesce(phone, '') AS phone, coalesce(dial_lock_token, '') AS token,
-       coalesce(call_sid, '') AS call_sid, status,
+       coalesce(call_sid, '') AS call_sid, status, attempts,
        (extract(epoch from coalesce(dial_started_at, created_at)) * 1000000)::int8
          AS dial_started_at_us
   FROM outbound_call_jobs
@@ -386,3 +539,115 @@ SELECT id, business_id FROM outbound_call_runs
 -- Gives the lease up (the run's version is left alone).
 UPDATE outbound_call_runs r SET locked_by_worker = NULL, lock_ts = NULL
  WHERE r.id = $1 AND r.business_id = $2 AND campaign_lease_held(r, $3, $4);
+
+-- name: RunDialingRules
+-- The stored dialing policy rows run `$1` of business `$2` dials by: the
+-- business default (run_id 0, `is_run` false) and the run's overrides
+-- (`is_run` true), each when it exists; columns as PolicyFromRow reads them.
+SELECT p.run_id <> 0 AS is_run, p.window_days::text AS window_days,
+       p.window_start_minutes::text AS window_start_minutes,
+       p.window_end_minutes::text AS window_end_minutes,
+       p.restricted_dates::text AS restricted_dates, p.max_attempts,
+       p.retry_outcomes::text AS retry_outcomes,
+       p.retry_delay_seconds::text AS retry_delay_seconds, p.max_dials_per_number,
+       p.per_number_window_days, p.default_time_zone
+  FROM dialing_policy p
+ WHERE p.business_id = $2 AND p.run_id IN (0, $1);
+
+-- name: RunSchedule
+-- Run `$1` of business `$2`'s start_at and end_at (microseconds; NULL: none).
+SELECT (extract(epoch FROM start_at) * 1000000)::int8 AS start_at_us,
+       (extract(epoch FROM end_at) * 1000000)::int8 AS end_at_us
+  FROM outbound_call_runs WHERE id = $1 AND business_id = $2;
+
+-- name: NoteWaiting
+-- After a claim of run `$1` of business `$2` found nothing due at `$3`
+-- (microseconds): the earliest queued job's next_attempt_at and reason,
+-- written to the run's next_dial_at / waiting_reason only when they changed
+-- (no write per round) and only when it is in the future. Returns the run's
+-- control state and that time (`next_due_us`, NULL when nothing is queued
+-- or it is due already). The run row must be locked (the fence).
+WITH next AS (
+  SELECT j.next_attempt_at, j.waiting_reason
+    FROM outbound_call_jobs j
+   WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
+   ORDER BY j.next_attempt_at, j.id
+   LIMIT 1),
+future AS (
+  SELECT n.next_attempt_at, n.waiting_reason FROM next n
+   WHERE isfinite(n.next_attempt_at)
+     AND n.next_attempt_at > 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'),
+noted AS (
+  UPDATE outbound_call_runs r
+     SET next_dial_at = f.next_attempt_at, waiting_reason = f.waiting_reason,
+         version = r.version + 1, updated_at = now()
+    FROM future f
+   WHERE r.id = $1 AND r.business_id = $2
+     AND (r.next_dial_at IS DISTINCT FROM f.next_attempt_at
+          OR r.waiting_reason IS DISTINCT FROM f.waiting_reason)
+  RETURNING 1)
+SELECT {{ControlColumns}},
+       (SELECT (extract(epoch FROM f.next_attempt_at) * 1000000)::int8 FROM future f)
+         AS next_due_us
+  FROM outbound_call_runs r
+ WHERE r.id = $1 AND r.business_id = $2;
+
+-- name: NoteStartAt
+-- Pending runs whose start_at has not come show it: next_dial_at = start_at,
+-- waiting_reason 'start_at' (written only when not shown yet).
+UPDATE outbound_call_runs r
+   SET next_dial_at = r.start_at, waiting_reason = 'start_at', version = r.version + 1,
+       updated_at = now()
+ WHERE r.status = 'pending' AND r.start_at > now()
+   AND (r.next_dial_at IS DISTINCT FROM r.start_at OR r.waiting_reason IS DISTINCT FROM 'start_at');
+
+-- name: DueZones
+-- The due queued jobs of run `$1` of business `$2` at `$3` (microseconds),
+-- counted by zone spec (the screen: each zone's window is decided once).
+SELECT coalesce(j.time_zone, '') AS time_zone, count(*) AS jobs
+  FROM outbound_call_jobs j
+ WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
+   AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
+ GROUP BY 1 ORDER BY 1;
+
+-- name: ScreenZones
+-- Every due queued job (at `$3`, microseconds) of run `$1` of business `$2`
+-- in a closed zone, in one statement: zone specs `$4`, per zone 'queued'
+-- (deferred until `$5`, microseconds, waiting for 'calling_window') or
+-- 'skipped' (the window never opens: skip reason 'window_unreachable') in
+-- `$6`, the rule `$7` as error message of skipped jobs. Skips move the run's
+-- counters (queued - n, skipped + n, cursor + n). Returns the run's control
+-- state.
+WITH input AS (
+  SELECT * FROM unnest($4::text[], $5::int8[], $6::text[], $7::text[])
+           AS z(zone, until_us, status, rule)),
+screened AS (
+  UPDATE outbound_call_jobs j
+     SET status = z.status,
+         next_attempt_at = CASE WHEN z.status = 'queued'
+                                THEN 'epoch'::timestamptz + z.until_us * interval '1 microsecond'
+                                ELSE j.next_attempt_at END,
+         waiting_reason = CASE WHEN z.status = 'queued' THEN 'calling_window' END,
+         skip_reason = CASE WHEN z.status = 'skipped' THEN 'window_unreachable' END,
+         error_message = CASE WHEN z.status = 'skipped' THEN nullif(z.rule, '')
+                              ELSE j.error_message END,
+         completed_at = CASE WHEN z.status = 'skipped' THEN now() ELSE j.completed_at END,
+         run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
+                         WHERE r.id = $1 AND r.business_id = $2)
+    FROM input z
+   WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
+     AND coalesce(j.time_zone, '') = z.zone
+     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
+  RETURNING j.status),
+moved AS (
+  SELECT count(*) AS total, count(*) FILTER (WHERE status = 'skipped') AS skipped
+    FROM screened)
+UPDATE outbound_call_runs r
+   SET queued_count = r.queued_count - m.skipped,
+       skipped_count = r.skipped_count + m.skipped,
+       cursor_position = r.cursor_position + m.skipped,
+       version = r.version + CASE WHEN m.total > 0 THEN 1 ELSE 0 END,
+       updated_at = CASE WHEN m.total > 0 THEN now() ELSE r.updated_at END
+  FROM moved m
+ WHERE r.id = $1 AND r.business_id = $2
+RETURNING {{ControlColumns}};
