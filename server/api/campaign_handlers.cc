@@ -40,20 +40,7 @@ grpc::ServerUnaryReactor* CampaignHandlers::CreateRun(grpc::CallbackServerContex
                                                       const pb::CreateRunRequest* request,
                                                       pb::CreateRunResponse* response) {
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    CreateRunInput input;
-    input.request_id = request->request_id();
-    input.concurrency = request->concurrency();
-    input.leads = FromProto(request->leads());
-    input.outbound_list_id = request->outbound_list_id();
-    input.project_id = request->project_id();
-    input.start_paused = request->start_paused();
-    ASSIGN_OR_RETURN(input.call_settings, FromProto(request->call_settings()));
-    ASSIGN_OR_RETURN(input.policy, FromProto(request->policy(), "policy."));
-    input.caller_ids.assign(request->caller_ids().begin(), request->caller_ids().end());
-    input.local_presence = request->local_presence();
-    ASSIGN_OR_RETURN(input.start_at,
-                     FromProto(request->start_at(), request->has_start_at(), "start_at"));
-    ASSIGN_OR_RETURN(input.end_at, FromProto(request->end_at(), request->has_end_at(), "end_at"));
+    ASSIGN_OR_RETURN(const CreateRunInput input, FromProto(*request, ""));
     ASSIGN_OR_RETURN(const CreateRunOutput output, service_->CreateRun(caller, input));
     ToProto(output.run, AudienceOf(caller.principal), response->mutable_run());
     response->set_duplicate_leads_dropped(output.duplicate_leads_dropped);
@@ -236,6 +223,27 @@ grpc::ServerUnaryReactor* CampaignHandlers::ListDoNotCallNumbers(
       ToProto(number, response->add_numbers());
     }
     response->set_next_page_token(listing.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignHandlers::PreviewRun(grpc::CallbackServerContext* context,
+                                                       const pb::PreviewRunRequest* request,
+                                                       pb::PreviewRunResponse* response) {
+  if (ledger_.preview == nullptr) {
+    return pb::CampaignService::CallbackService::PreviewRun(context, request, response);
+  }
+  return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
+    PreviewInput input;
+    if (request->has_create_request()) {
+      ASSIGN_OR_RETURN(input.create, FromProto(request->create_request(), "create_request."));
+    } else {
+      input.run_id = request->run_id();
+    }
+    input.lead_id = request->lead_id();
+    ASSIGN_OR_RETURN(input.at, FromProto(request->at(), request->has_at(), "at"));
+    ASSIGN_OR_RETURN(const PreviewSummary summary, ledger_.preview->Preview(caller, input));
+    ToProto(summary, response);
     return absl::OkStatus();
   });
 }

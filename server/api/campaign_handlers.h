@@ -12,6 +12,7 @@
 #include "server/service/attempt_service.h"
 #include "server/service/dnc_service.h"
 #include "server/service/policy_service.h"
+#include "server/service/preview_service.h"
 #include "server/service/run_service.h"
 
 namespace campaign::api {
@@ -25,6 +26,8 @@ class WatchHandlers;
 struct LedgerServices {
   DoNotCallService* do_not_call = nullptr;
   AttemptService* attempts = nullptr;
+  // PreviewRun.
+  PreviewService* preview = nullptr;
 };
 
 // The CampaignService implementation.
@@ -80,6 +83,9 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
       grpc::CallbackServerContext* context,
       const outbound::v1::ListDoNotCallNumbersRequest* request,
       outbound::v1::ListDoNotCallNumbersResponse* response) override;
+  grpc::ServerUnaryReactor* PreviewRun(grpc::CallbackServerContext* context,
+                                       const outbound::v1::PreviewRunRequest* request,
+                                       outbound::v1::PreviewRunResponse* response) override;
   grpc::ServerUnaryReactor* ListAttempts(grpc::CallbackServerContext* context,
                                          const outbound::v1::ListAttemptsRequest* request,
                                          outbound::v1::ListAttemptsResponse* response) override;

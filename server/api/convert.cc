@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/util/status_macros.h"
 #include "absl/strings/str_format.h"
 
 namespace campaign::api {
@@ -343,6 +344,80 @@ absl::StatusOr<std::optional<absl::Time>> FromProto(const google::protobuf::Time
   }
   return std::optional<absl::Time>(absl::FromUnixSeconds(time.seconds()) +
                                    absl::Nanoseconds(time.nanos()));
+}
+
+absl::StatusOr<CreateRunInput> FromProto(const pb::CreateRunRequest& request,
+                                         absl::string_view field_prefix) {
+  CreateRunInput input;
+  input.request_id = request.request_id();
+  input.concurrency = request.concurrency();
+  input.leads = FromProto(request.leads());
+  input.outbound_list_id = request.outbound_list_id();
+  input.project_id = request.project_id();
+  input.start_paused = request.start_paused();
+  ASSIGN_OR_RETURN(input.call_settings, FromProto(request.call_settings()));
+  ASSIGN_OR_RETURN(input.policy,
+                   FromProto(request.policy(), absl::StrCat(field_prefix, "policy.")));
+  input.caller_ids.assign(request.caller_ids().begin(), request.caller_ids().end());
+  input.local_presence = request.local_presence();
+  ASSIGN_OR_RETURN(input.start_at, FromProto(request.start_at(), request.has_start_at(),
+                                             absl::StrCat(field_prefix, "start_at")));
+  ASSIGN_OR_RETURN(input.end_at, FromProto(request.end_at(), request.has_end_at(),
+                                           absl::StrCat(field_prefix, "end_at")));
+  return input;
+}
+
+namespace {
+
+pb::LeadDecision::Action ToProto(LeadPreview::Action action) {
+  switch (action) {
+    case LeadPreview::Action::kDialNow:
+      return pb::LeadDecision::ACTION_DIAL_NOW;
+    case LeadPreview::Action::kDefer:
+      return pb::LeadDecision::ACTION_DEFER;
+    case LeadPreview::Action::kSkip:
+      return pb::LeadDecision::ACTION_SKIP;
+    case LeadPreview::Action::kInvalid:
+      return pb::LeadDecision::ACTION_INVALID;
+    case LeadPreview::Action::kDone:
+      return pb::LeadDecision::ACTION_DONE;
+    case LeadPreview::Action::kInProgress:
+      return pb::LeadDecision::ACTION_IN_PROGRESS;
+  }
+  return pb::LeadDecision::ACTION_UNSPECIFIED;
+}
+
+}  // namespace
+
+void ToProto(const PreviewSummary& summary, pb::PreviewRunResponse* out) {
+  out->set_total(summary.total);
+  out->set_callable_now(summary.callable_now);
+  for (const auto& [reason, count] : summary.deferred) {
+    pb::DeferredLeads* deferred = out->add_deferred();
+    deferred->set_reason(ToProto(reason));
+    deferred->set_count(count.count);
+    SetTime(count.earliest, deferred->mutable_earliest());
+  }
+  out->set_suppressed(summary.suppressed);
+  out->set_invalid(summary.invalid);
+  out->set_skipped(summary.skipped);
+  if (summary.lead) {
+    const LeadPreview& lead = *summary.lead;
+    pb::LeadDecision* decision = out->mutable_lead_decision();
+    decision->set_lead_id(lead.lead_id);
+    decision->set_phone(lead.phone);
+    decision->set_time_zone(lead.time_zone);
+    decision->set_action(ToProto(lead.action));
+    if (lead.action == LeadPreview::Action::kDefer) {
+      SetTime(lead.next_dial_at, decision->mutable_next_dial_at());
+      decision->set_waiting_reason(ToProto(lead.wait));
+    }
+    decision->set_skip_reason(ToProto(lead.skip));
+    decision->set_rule(lead.rule);
+    decision->set_caller_id(lead.caller_id);
+  }
+  ToProto(summary.policy, out->mutable_policy());
+  SetTime(summary.at, out->mutable_at());
 }
 
 }  // namespace campaign::api

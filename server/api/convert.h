@@ -11,6 +11,8 @@
 #include "outbound/v1/campaign_service.pb.h"
 #include "outbound/v1/resources.pb.h"
 #include "server/model/model.h"
+#include "server/service/preview.h"
+#include "server/service/run_service.h"
 
 namespace campaign::api {
 
@@ -65,6 +67,15 @@ void ToProto(const DialingPolicy& policy, outbound::v1::DialingPolicy* out);
 // range (years 1..9999, nanos 0..999,999,999).
 absl::StatusOr<std::optional<absl::Time>> FromProto(const google::protobuf::Timestamp& time,
                                                     bool present, absl::string_view field);
+
+// CreateRun's request as the service takes it (validation happens there);
+// what cannot be represented is INVALID_ARGUMENT naming the field under
+// `field_prefix` ("" for CreateRun, "create_request." for PreviewRun).
+absl::StatusOr<CreateRunInput> FromProto(const outbound::v1::CreateRunRequest& request,
+                                         absl::string_view field_prefix);
+
+// Fills PreviewRun's response from a preview.
+void ToProto(const PreviewSummary& summary, outbound::v1::PreviewRunResponse* out);
 
 }  // namespace campaign::api
 

@@ -29,6 +29,8 @@
 #include "server/service/attempt_service.h"
 #include "server/service/dnc_service.h"
 #include "server/service/policy_service.h"
+#include "server/service/preview_service.h"
+#include "server/store/preview_store.h"
 #include "server/service/run_service.h"
 #include "server/service/validation.h"
 #include "server/store/api_key_store.h"
@@ -177,6 +179,8 @@ struct CampaignServer::Parts {
   // Dialing policies (their RPCs).
   std::unique_ptr<store::PolicyStore> policy_store;
   std::unique_ptr<PolicyService> policy_service;
+  std::unique_ptr<store::PreviewStore> preview_store;
+  std::unique_ptr<PreviewService> preview_service;
   std::unique_ptr<api::Executor> executor;
   // Per-call contexts (filled by the tenant interceptor) and the preamble
   // every handler runs calls through.
@@ -257,6 +261,10 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   parts->policy_store = std::make_unique<store::PolicyStore>(parts->database.get());
   parts->policy_service = std::make_unique<PolicyService>(
       parts->policy_store.get(), parts->run_store.get(), config.default_dialing_policy);
+  parts->preview_store = std::make_unique<store::PreviewStore>(parts->database.get());
+  parts->preview_service =
+      std::make_unique<PreviewService>(parts->service.get(), parts->policy_service.get(),
+                                       parts->preview_store.get(), config.limits);
   parts->executor = std::make_unique<api::Executor>(
       config.handler_threads, static_cast<size_t>(config.executor_queue_limit));
   parts->calls = std::make_unique<api::CallRegistry>();
@@ -288,7 +296,8 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
       parts->service.get(), parts->call_runner.get(), parts->watch_handlers.get(),
       parts->policy_service.get(),
       api::LedgerServices{.do_not_call = parts->do_not_call_service.get(),
-                          .attempts = parts->attempt_service.get()});
+                          .attempts = parts->attempt_service.get(),
+                          .preview = parts->preview_service.get()});
 
   // The health service's descriptor must be linked in for reflection to
   // describe it; naming it here keeps the linker from dropping it.

@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -380,6 +381,119 @@ TEST_F(CampaigndSchedulerTest, SigtermHandsTheRunOverWithoutWaitingForTheTtl) {
   EXPECT_EQ(DialsPerLead(dials).size(), static_cast<size_t>(kLeads));
   EXPECT_GT(DialsBy(dials, leaving.name()), 0u);
   EXPECT_GT(DialsBy(dials, other), 0u);
+  StopWorkersCleanly();
+}
+
+
+// Issue 13 across replicas: two campaignd processes dial a run under a
+// business policy of three attempts with busy and no answer retried after
+// 1 s, with a tenth of the numbers on the do-not-call list; the holder is
+// SIGKILLed mid-run and the survivor finishes. The dial log is the oracle:
+// no do-not-call number is dialed (their jobs end skipped), no lead more than
+// max_attempts times, no dial token twice; every dial is a row of the
+// attempt ledger with its token, each job's attempts equal its ledger rows,
+// and a ledger row without a dial is one of the victim's last claim, failed
+// "dial outcome unknown" and never retried. Leads the kill did not touch got
+// exactly the attempts their outcome calls for.
+TEST_F(CampaigndSchedulerTest, TwoReplicasAndAKillKeepTheDialingRules) {
+  constexpr int kRuleLeads = 400;
+  constexpr int kMaxAttempts = 3;
+  inspect_->Exec(absl::StrCat(
+      "INSERT INTO dialing_policy (business_id, run_id, max_attempts, retry_outcomes,"
+      " retry_delay_seconds) VALUES (",
+      business_id_, ", 0, ", kMaxAttempts, ", '{busy,no_answer}', '{1,1}')"));
+  std::vector<Lead> leads = MakeLeads(kRuleLeads);
+  // Every fifth lead's number is busy, every seventh one's never answered
+  // (the simulated dialer's magic endings).
+  for (Lead& lead : leads) {
+    if (lead.lead_id % 5 == 0) lead.phone = absl::StrFormat("+1415%03d0001", lead.lead_id);
+    if (lead.lead_id % 7 == 0) lead.phone = absl::StrFormat("+1415%03d0002", lead.lead_id);
+  }
+  const int64_t run = testing::sched::CreateStoreRun(*runs_, business_id_, "rules-kill",
+                                                     kConcurrency, leads);
+  inspect_->Exec(absl::StrCat(
+      "INSERT INTO do_not_call (business_id, phone) SELECT business_id, phone"
+      "  FROM outbound_call_jobs WHERE run_id = ", run, " AND lead_id % 10 = 3"));
+  StartWorker("w1", {{"sim-call-duration", "30ms"}});
+  StartWorker("w2", {{"sim-call-duration", "30ms"}});
+
+  RunRow seen;
+  ASSERT_TRUE(WaitForRun(
+      run, [&](const RunRow& r) { return r.cursor >= kRuleLeads * 2 / 5 && !r.worker.empty(); },
+      "held past 40% final jobs", &seen));
+  Campaignd& victim = *workers_[seen.worker == "w1" ? 0 : 1];
+  victim.Signal(SIGKILL);
+  ASSERT_TRUE(victim.WaitExit(absl::Seconds(10)).has_value());
+
+  RunRow done;
+  ASSERT_TRUE(WaitForRun(
+      run, [](const RunRow& r) { return r.status == "completed" && r.worker.empty(); },
+      "completed and released", &done, absl::Seconds(120)));
+  const std::vector<JobRow> jobs = inspect_->Jobs(run);
+  EXPECT_TRUE(AllFinal(jobs));
+  EXPECT_TRUE(CountersExact(done, jobs));
+  EXPECT_EQ(done.skipped, kRuleLeads / 10) << done;
+
+  const std::vector<DialLine> dials = Dials(run);
+  std::map<int64_t, int> dials_per_lead;
+  std::set<std::string> tokens;
+  for (const DialLine& dial : dials) {
+    ++dials_per_lead[dial.lead_id];
+    EXPECT_TRUE(tokens.insert(dial.token).second) << "token " << dial.token << " dialed twice";
+  }
+  // The ledger, by token.
+  struct Attempt {
+    int64_t job_id = 0;
+    int attempt = 0;
+    std::string outcome;
+    std::string error;
+  };
+  std::map<std::string, Attempt> ledger;
+  std::map<int64_t, int> ledger_per_job;
+  {
+    pqxx::connection connection(db_.admin_url());
+    pqxx::nontransaction txn(connection);
+    for (const pqxx::row& row : txn.exec_params(
+             "SELECT job_id, attempt, dial_token, coalesce(outcome, ''), coalesce(error, '')"
+             "  FROM call_attempts WHERE run_id = $1",
+             run)) {
+      ledger[row[2].as<std::string>()] =
+          Attempt{row[0].as<int64_t>(), row[1].as<int>(), row[3].as<std::string>(),
+                  row[4].as<std::string>()};
+      ++ledger_per_job[row[0].as<int64_t>()];
+    }
+  }
+  std::set<int64_t> in_doubt;  // jobs with an attempt nobody dialed
+  for (const auto& [token, attempt] : ledger) {
+    if (tokens.count(token)) continue;
+    EXPECT_TRUE(absl::StartsWith(attempt.error, testing::sched::kDialOutcomeUnknown))
+        << "ledger row of job " << attempt.job_id << " attempt " << attempt.attempt
+        << " has no dial: " << attempt.error;
+    in_doubt.insert(attempt.job_id);
+  }
+  EXPECT_LE(in_doubt.size(), static_cast<size_t>(kConcurrency));
+  for (const DialLine& dial : dials) {
+    const auto it = ledger.find(dial.token);
+    ASSERT_NE(it, ledger.end()) << "dial of lead " << dial.lead_id << " (token " << dial.token
+                                << ") is not in the ledger";
+    EXPECT_EQ(it->second.job_id, dial.job_id);
+    EXPECT_FALSE(it->second.outcome.empty()) << "attempt of job " << dial.job_id << " never ended";
+  }
+  for (const JobRow& job : jobs) {
+    const int dialed = dials_per_lead[job.lead_id];
+    EXPECT_LE(dialed, kMaxAttempts) << "lead " << job.lead_id;
+    EXPECT_EQ(job.attempts, ledger_per_job[job.id]) << "job " << job.id;
+    if (job.lead_id % 10 == 3) {
+      EXPECT_EQ(dialed, 0) << "do-not-call lead " << job.lead_id << " was dialed";
+      EXPECT_EQ(job.status, "skipped") << "lead " << job.lead_id;
+      continue;
+    }
+    if (in_doubt.count(job.id)) continue;
+    const std::string planned = testing::sched::PlannedStatus(reference_, run, job);
+    const int want = planned == "busy" || planned == "no_answer" ? kMaxAttempts : 1;
+    EXPECT_EQ(dialed, want) << "lead " << job.lead_id << " planned " << planned;
+    EXPECT_EQ(job.status, planned == "rejected" ? "failed" : planned) << "lead " << job.lead_id;
+  }
   StopWorkersCleanly();
 }
 
