@@ -168,6 +168,9 @@ TEST_F(PolicyServiceTest, TheEffectivePolicyIsRunElseBusinessElseServerDefault) 
   DialingPolicy stored_run;
   stored_run.max_attempts = 5;
   EXPECT_EQ(*effective, rules::Effective(rules::ServerDefaultPolicy(), business, stored_run));
+  EXPECT_EQ(effective->max_attempts, 5);
+  EXPECT_EQ(effective->default_time_zone, "America/Chicago");
+  EXPECT_EQ(effective->calling_windows, rules::ServerDefaultPolicy().calling_windows);
   EXPECT_EQ(*service_.GetDialingPolicy(Tenant(Role::kAgent), 5), *effective);
   EXPECT_EQ(*service_.GetDialingPolicy(Tenant(Role::kAgent), 0),
             rules::Effective(rules::ServerDefaultPolicy(), business, {}));
@@ -193,7 +196,18 @@ TEST_F(PolicyServiceTest, BadRequestsNeverReachTheStore) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(service_.UpdateDialingPolicy(owner, 0, {}, {"calling_window"}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Out of range (rules::ValidatePolicy), named under "policy.".
+  DialingPolicy bad;
+  bad.max_attempts = 21;
+  absl::StatusOr<DialingPolicy> refused =
+      service_.UpdateDialingPolicy(owner, 0, bad, {"max_attempts"});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "policy.max_attempts"))
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "21")) << refused.status();
   EXPECT_EQ(policies_.calls_, 0);
+  // Outside the mask it is not looked at.
+  EXPECT_TRUE(service_.UpdateDialingPolicy(owner, 0, bad, {"default_time_zone"}).ok());
 }
 
 TEST_F(PolicyServiceTest, AnotherBusinesssRunIsNotFoundAndAudited) {

@@ -724,6 +724,12 @@ TEST_F(RunServiceTest, BadScheduleCallerIdsAndZonesAreRefusedBeforeTheStore) {
        "local_presence"},
       {"a lead's unknown zone", [](CreateRunInput& in) { in.leads[1].time_zone = "Mars/Olympus"; },
        "leads[1].time_zone \"Mars/Olympus\" (lead_id 2)"},
+      {"a policy out of range",
+       [](CreateRunInput& in) { in.policy.calling_windows = {{1, 600, 540}}; },
+       "policy.calling_windows[0]"},
+      {"a policy's unknown zone",
+       [](CreateRunInput& in) { in.policy.default_time_zone = "Mars/Olympus"; },
+       "policy.default_time_zone"},
   };
   for (const Case& c : cases) {
     CreateRunInput input = Input();

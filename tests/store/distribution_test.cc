@@ -123,8 +123,9 @@ TEST(DistributionKeysTest, TenantTablesAreTheTablesOfABusinessExceptTheReference
   TestDatabase db;
   db.Migrate();
   EXPECT_EQ(TenantTables(db.admin_url()),
-            (std::vector<std::string>{"business_dial_rate", "outbound_call_events",
-                                      "outbound_call_jobs", "outbound_call_runs"}));
+            (std::vector<std::string>{"business_dial_rate", "call_attempts", "dialing_policy",
+                                      "do_not_call", "outbound_call_events", "outbound_call_jobs",
+                                      "outbound_call_runs"}));
 }
 
 TEST(DistributionKeysTest, EveryKeyOfATenantTableIncludesTheBusiness) {

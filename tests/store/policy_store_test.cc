@@ -29,6 +29,8 @@ using store::RunStore;
 using store::StoredPolicies;
 using testing::MakeLeads;
 using testing::TestDatabase;
+// campaign::Run under a name that gtest's Test::Run does not hide in tests.
+using RunRecord = ::campaign::Run;
 
 class PolicyStoreTest : public ::testing::Test {
  protected:
@@ -81,7 +83,7 @@ TEST_F(PolicyStoreTest, CreateRunStoresZonesCallerIdsScheduleAndTheOverrideRow) 
   run.policy.default_time_zone = "America/Chicago";
   absl::StatusOr<store::CreatedRun> created = runs_.CreateRun(run);
   ASSERT_TRUE(created.ok()) << created.status();
-  const Run& stored = created->run;
+  const RunRecord& stored = created->run;
   EXPECT_EQ(stored.caller_ids, run.caller_ids);
   EXPECT_TRUE(stored.local_presence);
   EXPECT_EQ(stored.start_at, start);
@@ -90,7 +92,7 @@ TEST_F(PolicyStoreTest, CreateRunStoresZonesCallerIdsScheduleAndTheOverrideRow) 
   EXPECT_EQ(stored.next_dial_at, start);
   EXPECT_EQ(stored.waiting_reason, WaitReason::kStartAt);
   EXPECT_EQ(stored.skipped_count, 0);
-  absl::StatusOr<Run> read = runs_.GetRun(business_a_, stored.id);
+  absl::StatusOr<RunRecord> read = runs_.GetRun(business_a_, stored.id);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->caller_ids, run.caller_ids);
   EXPECT_EQ(read->next_dial_at, start);
@@ -120,7 +122,7 @@ TEST_F(PolicyStoreTest, CreateRunStoresZonesCallerIdsScheduleAndTheOverrideRow) 
 TEST_F(PolicyStoreTest, ARunWithoutOverridesOrScheduleHasNoRowAndNothingWaits) {
   const int64_t run_id = MustCreate(MakeRun(business_a_, "plain", 2));
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM dialing_policy"), 0);
-  absl::StatusOr<Run> run = runs_.GetRun(business_a_, run_id);
+  absl::StatusOr<RunRecord> run = runs_.GetRun(business_a_, run_id);
   ASSERT_TRUE(run.ok());
   EXPECT_FALSE(run->start_at || run->end_at || run->next_dial_at);
   EXPECT_EQ(run->waiting_reason, WaitReason::kNone);
@@ -129,7 +131,7 @@ TEST_F(PolicyStoreTest, ARunWithoutOverridesOrScheduleHasNoRowAndNothingWaits) {
   NewRun past = MakeRun(business_a_, "past", 1);
   past.start_at = absl::Now() - absl::Hours(1);
   const int64_t past_id = MustCreate(past);
-  absl::StatusOr<Run> started = runs_.GetRun(business_a_, past_id);
+  absl::StatusOr<RunRecord> started = runs_.GetRun(business_a_, past_id);
   ASSERT_TRUE(started.ok());
   EXPECT_TRUE(started->start_at.has_value());
   EXPECT_FALSE(started->next_dial_at.has_value());
