@@ -62,8 +62,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
                                              const outbound::v1::GetDialingPolicyRequest* request,
                                              outbound::v1::DialingPolicy* response) override;
   grpc::ServerUnaryReactor* UpdateDialingPolicy(
-      grpc::CallbackServerContext* context,
-      const outbound::v1::UpdateDialingPolicyRequest* request,
+      grpc::CallbackServerContext* context, const outbound::v1::UpdateDialingPolicyRequest* request,
       outbound::v1::DialingPolicy* response) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunRequest* request) override;
