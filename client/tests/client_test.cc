@@ -470,8 +470,8 @@ TEST_F(ClientTest, DialingPolicyGetAndUpdate) {
   absl::StatusOr<pb::DialingPolicy> updated = client->UpdateDialingPolicy(update);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_GT(updated->calling_windows_size(), 0);
-  const std::string business_row = absl::StrCat(
-      "FROM dialing_policy WHERE business_id = ", business_, " AND run_id = 0");
+  const std::string business_row =
+      absl::StrCat("FROM dialing_policy WHERE business_id = ", business_, " AND run_id = 0");
   EXPECT_EQ(db_.QueryInt("SELECT max_attempts " + business_row), 3);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) " + business_row + " AND default_time_zone IS NULL"), 1);
 

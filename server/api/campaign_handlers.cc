@@ -13,11 +13,7 @@ namespace pb = ::outbound::v1;
 
 CampaignHandlers::CampaignHandlers(RunService* service, CallRunner* calls, WatchHandlers* watch,
                                    PolicyService* policies, LedgerServices ledger)
-    : service_(service),
-      calls_(calls),
-      watch_(watch),
-      policies_(policies),
-      ledger_(ledger) {}
+    : service_(service), calls_(calls), watch_(watch), policies_(policies), ledger_(ledger) {}
 
 grpc::ServerUnaryReactor* CampaignHandlers::Serve(grpc::CallbackServerContext* context,
                                                   std::function<absl::Status(const Caller&)> body) {
@@ -185,9 +181,9 @@ grpc::ServerUnaryReactor* CampaignHandlers::AddDoNotCallNumbers(
     return pb::CampaignService::CallbackService::AddDoNotCallNumbers(context, request, response);
   }
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    ASSIGN_OR_RETURN(const int64_t added,
-                     ledger_.do_not_call->Add(caller, {request->phones().begin(),
-                                                       request->phones().end()}));
+    ASSIGN_OR_RETURN(
+        const int64_t added,
+        ledger_.do_not_call->Add(caller, {request->phones().begin(), request->phones().end()}));
     response->set_added(added);
     return absl::OkStatus();
   });
@@ -197,13 +193,12 @@ grpc::ServerUnaryReactor* CampaignHandlers::RemoveDoNotCallNumbers(
     grpc::CallbackServerContext* context, const pb::RemoveDoNotCallNumbersRequest* request,
     pb::RemoveDoNotCallNumbersResponse* response) {
   if (ledger_.do_not_call == nullptr) {
-    return pb::CampaignService::CallbackService::RemoveDoNotCallNumbers(context, request,
-                                                                         response);
+    return pb::CampaignService::CallbackService::RemoveDoNotCallNumbers(context, request, response);
   }
   return Serve(context, [this, request, response](const Caller& caller) -> absl::Status {
-    ASSIGN_OR_RETURN(const int64_t removed,
-                     ledger_.do_not_call->Remove(caller, {request->phones().begin(),
-                                                          request->phones().end()}));
+    ASSIGN_OR_RETURN(
+        const int64_t removed,
+        ledger_.do_not_call->Remove(caller, {request->phones().begin(), request->phones().end()}));
     response->set_removed(removed);
     return absl::OkStatus();
   });

@@ -72,8 +72,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
                                       outbound::v1::OutboundCallRun* response) override;
   // The do-not-call list and the attempt ledger.
   grpc::ServerUnaryReactor* AddDoNotCallNumbers(
-      grpc::CallbackServerContext* context,
-      const outbound::v1::AddDoNotCallNumbersRequest* request,
+      grpc::CallbackServerContext* context, const outbound::v1::AddDoNotCallNumbersRequest* request,
       outbound::v1::AddDoNotCallNumbersResponse* response) override;
   grpc::ServerUnaryReactor* RemoveDoNotCallNumbers(
       grpc::CallbackServerContext* context,
@@ -94,8 +93,7 @@ class CampaignHandlers final : public outbound::v1::CampaignService::CallbackSer
                                              const outbound::v1::GetDialingPolicyRequest* request,
                                              outbound::v1::DialingPolicy* response) override;
   grpc::ServerUnaryReactor* UpdateDialingPolicy(
-      grpc::CallbackServerContext* context,
-      const outbound::v1::UpdateDialingPolicyRequest* request,
+      grpc::CallbackServerContext* context, const outbound::v1::UpdateDialingPolicyRequest* request,
       outbound::v1::DialingPolicy* response) override;
   grpc::ServerWriteReactor<outbound::v1::WatchRunResponse>* WatchRun(
       grpc::CallbackServerContext* context, const outbound::v1::WatchRunRequest* request) override;

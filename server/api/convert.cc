@@ -89,10 +89,9 @@ absl::StatusOr<std::optional<RunStatus>> RunStatusFilter(int value) {
 
 absl::StatusOr<std::optional<JobStatus>> JobStatusFilter(int value) {
   if (value == pb::JOB_STATUS_UNSPECIFIED) return std::optional<JobStatus>();
-  for (JobStatus status :
-       {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling, JobStatus::kCompleted,
-        JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy, JobStatus::kCancelled,
-        JobStatus::kSkipped}) {
+  for (JobStatus status : {JobStatus::kQueued, JobStatus::kDialing, JobStatus::kCalling,
+                           JobStatus::kCompleted, JobStatus::kFailed, JobStatus::kNoAnswer,
+                           JobStatus::kBusy, JobStatus::kCancelled, JobStatus::kSkipped}) {
     if (ToProto(status) == value) return std::optional<JobStatus>(status);
   }
   return absl::InvalidArgumentError(absl::StrCat("status ", value, " is not a JobStatus"));
@@ -120,7 +119,8 @@ void ToProto(const Run& run, RunAudience audience, pb::OutboundCallRun* out) {
   outcomes->set_completed(run.completed_count);
   outcomes->set_busy(run.busy_count);
   outcomes->set_no_answer(run.no_answer_count);
-  outcomes->set_failed(std::max<int64_t>(0, run.failed_count - run.busy_count - run.no_answer_count));
+  outcomes->set_failed(
+      std::max<int64_t>(0, run.failed_count - run.busy_count - run.no_answer_count));
   outcomes->set_cancelled(run.cancelled_count);
   outcomes->set_skipped(run.skipped_count);
   out->set_skipped_count(run.skipped_count);
@@ -338,9 +338,8 @@ absl::StatusOr<std::optional<absl::Time>> FromProto(const google::protobuf::Time
   constexpr int64_t kMaxSeconds = 253402300799;
   if (time.seconds() < kMinSeconds || time.seconds() > kMaxSeconds || time.nanos() < 0 ||
       time.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s is not a valid timestamp (seconds %d, nanos %d)", field,
-                        time.seconds(), time.nanos()));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is not a valid timestamp (seconds %d, nanos %d)", field, time.seconds(), time.nanos()));
   }
   return std::optional<absl::Time>(absl::FromUnixSeconds(time.seconds()) +
                                    absl::Nanoseconds(time.nanos()));

@@ -25,9 +25,9 @@ const std::vector<RunStatus> kAllRunStatuses = {
     RunStatus::kCancelled, RunStatus::kCompleted, RunStatus::kFailed,
 };
 const std::vector<JobStatus> kAllJobStatuses = {
-    JobStatus::kQueued, JobStatus::kDialing,  JobStatus::kCalling, JobStatus::kCompleted,
-    JobStatus::kFailed, JobStatus::kNoAnswer, JobStatus::kBusy,    JobStatus::kCancelled,
-    JobStatus::kSkipped,
+    JobStatus::kQueued,    JobStatus::kDialing,   JobStatus::kCalling,
+    JobStatus::kCompleted, JobStatus::kFailed,    JobStatus::kNoAnswer,
+    JobStatus::kBusy,      JobStatus::kCancelled, JobStatus::kSkipped,
 };
 
 // Uppercases ASCII ("no_answer" → "NO_ANSWER").
@@ -280,8 +280,8 @@ TEST(ReasonEnumTest, MapToTheProtoValuesOfTheSameName) {
     EXPECT_EQ(pb::WaitReason_Name(ToProto(reason)), "WAIT_REASON_" + Upper(WaitReasonName(reason)));
   }
   EXPECT_EQ(ToProto(WaitReason::kNone), pb::WAIT_REASON_UNSPECIFIED);
-  for (SkipReason reason : {SkipReason::kDoNotCall, SkipReason::kPerNumberCap,
-                            SkipReason::kWindowUnreachable}) {
+  for (SkipReason reason :
+       {SkipReason::kDoNotCall, SkipReason::kPerNumberCap, SkipReason::kWindowUnreachable}) {
     EXPECT_EQ(pb::SkipReason_Name(ToProto(reason)), "SKIP_REASON_" + Upper(SkipReasonName(reason)));
   }
   EXPECT_EQ(ToProto(SkipReason::kNone), pb::SKIP_REASON_UNSPECIFIED);
@@ -320,7 +320,8 @@ TEST(PolicyProtoTest, UnrepresentableValuesAreNamed) {
   };
   pb::DialingPolicy no_day;
   no_day.add_calling_windows()->set_end_minute(60);
-  EXPECT_TRUE(absl::StartsWith(error(no_day), "policy.calling_windows[0].day_of_week must be a day"))
+  EXPECT_TRUE(
+      absl::StartsWith(error(no_day), "policy.calling_windows[0].day_of_week must be a day"))
       << error(no_day);
   pb::DialingPolicy bad_day;
   bad_day.add_calling_windows()->set_day_of_week(pb::DAY_OF_WEEK_MONDAY);

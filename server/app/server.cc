@@ -254,8 +254,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   parts->service = std::make_unique<RunService>(parts->run_store.get(), config.limits);
   parts->do_not_call_store = std::make_unique<store::DoNotCallStore>(parts->database.get());
   parts->attempt_store = std::make_unique<store::AttemptStore>(parts->database.get());
-  parts->do_not_call_service =
-      std::make_unique<DoNotCallService>(parts->do_not_call_store.get());
+  parts->do_not_call_service = std::make_unique<DoNotCallService>(parts->do_not_call_store.get());
   parts->attempt_service =
       std::make_unique<AttemptService>(parts->attempt_store.get(), parts->run_store.get());
   parts->policy_store = std::make_unique<store::PolicyStore>(parts->database.get());

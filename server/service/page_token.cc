@@ -71,8 +71,8 @@ absl::StatusOr<std::optional<PagePosition>> DecodePagePositionToken(absl::string
       !absl::SimpleAtoi(absl::string_view(plain).substr(cut + 1), &minor) || minor <= 0) {
     return malformed;
   }
-  absl::StatusOr<std::optional<int64_t>> major =
-      DecodePageToken(absl::string_view(plain).substr(0, cut), absl::StrCat(query, "|after:", minor));
+  absl::StatusOr<std::optional<int64_t>> major = DecodePageToken(
+      absl::string_view(plain).substr(0, cut), absl::StrCat(query, "|after:", minor));
   if (!major.ok()) return major.status();
   if (!major->has_value()) return malformed;
   return std::optional<PagePosition>(PagePosition{**major, minor});

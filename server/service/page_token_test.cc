@@ -142,9 +142,8 @@ TEST(PageTokenTest, TamperedTokenIsRefused) {
 // Two-key positions (ListAttempts' (job_id, attempt)) round-trip, stay
 // opaque, and are bound to their query and to both keys.
 TEST(PageTokenTest, PositionTokensRoundTripAndAreBound) {
-  for (const PagePosition position :
-       {PagePosition{1, 1}, PagePosition{123456789, 7},
-        PagePosition{std::numeric_limits<int64_t>::max(), 20}}) {
+  for (const PagePosition position : {PagePosition{1, 1}, PagePosition{123456789, 7},
+                                      PagePosition{std::numeric_limits<int64_t>::max(), 20}}) {
     const std::string token = EncodePageToken(kQuery, position);
     for (char c : token) {
       EXPECT_TRUE(absl::ascii_isalnum(c) || c == '-' || c == '_') << "'" << c << "' in " << token;

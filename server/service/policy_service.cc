@@ -17,9 +17,8 @@ namespace {
 
 // The names of the fields `mask` sets, for logs.
 std::string MaskText(const store::PolicyMask& mask) {
-  const bool set[] = {mask.calling_windows,      mask.restricted_dates,
-                      mask.max_attempts,         mask.retry_delays,
-                      mask.max_dials_per_number, mask.per_number_window_days,
+  const bool set[] = {mask.calling_windows,  mask.restricted_dates,     mask.max_attempts,
+                      mask.retry_delays,     mask.max_dials_per_number, mask.per_number_window_days,
                       mask.default_time_zone};
   std::vector<std::string> names;
   for (size_t i = 0; i < std::size(set); ++i) {
@@ -46,9 +45,9 @@ absl::StatusOr<store::PolicyMask> ParsePolicyMask(const std::vector<std::string>
       }
     }
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "update_mask.paths[%d] \"%s\" is not a DialingPolicy field (one of: %s)", i,
-          paths[i].substr(0, 64), absl::StrJoin(kPolicyFieldNames, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("update_mask.paths[%d] \"%s\" is not a DialingPolicy field (one of: %s)",
+                          i, paths[i].substr(0, 64), absl::StrJoin(kPolicyFieldNames, ", ")));
     }
   }
   return mask;

@@ -20,8 +20,8 @@ namespace campaign {
 
 // The DialingPolicy field names an update_mask may hold, in field order.
 inline constexpr const char* kPolicyFieldNames[] = {
-    "calling_windows",        "restricted_dates",       "max_attempts",     "retry_delays",
-    "max_dials_per_number",   "per_number_window_days", "default_time_zone"};
+    "calling_windows",      "restricted_dates",       "max_attempts",     "retry_delays",
+    "max_dials_per_number", "per_number_window_days", "default_time_zone"};
 
 // The fields an update_mask names: an empty mask is every field; a path that
 // is not a DialingPolicy field name is INVALID_ARGUMENT naming

@@ -156,8 +156,9 @@ TEST_F(PolicyServiceTest, TheEffectivePolicyIsRunElseBusinessElseServerDefault) 
   DialingPolicy business;
   business.max_attempts = 3;
   business.default_time_zone = "America/Chicago";
-  ASSERT_TRUE(service_.UpdateDialingPolicy(Tenant(Role::kOwner), 0, business,
-                                           {"max_attempts", "default_time_zone"})
+  ASSERT_TRUE(service_
+                  .UpdateDialingPolicy(Tenant(Role::kOwner), 0, business,
+                                       {"max_attempts", "default_time_zone"})
                   .ok());
   DialingPolicy run;
   run.max_attempts = 5;

@@ -39,8 +39,8 @@ void AppendPolicy(std::string& out, const DialingPolicy& policy) {
   }
   absl::StrAppend(&out, policy.max_attempts, ";", policy.retry_delays.size(), ";");
   for (const RetryDelay& retry : policy.retry_delays) {
-    absl::StrAppend(&out, JobStatusName(retry.outcome), ",",
-                    absl::ToInt64Seconds(retry.delay), ";");
+    absl::StrAppend(&out, JobStatusName(retry.outcome), ",", absl::ToInt64Seconds(retry.delay),
+                    ";");
   }
   absl::StrAppend(&out, policy.max_dials_per_number, ";", policy.per_number_window_days, ";");
   AppendField(out, policy.default_time_zone);
@@ -103,8 +103,7 @@ std::string CreateRunDigest(const CreateRunInput& input, const std::vector<Lead>
   return Sha256Hex(canonical);
 }
 
-RunService::RunService(store::RunRepository* store, Limits limits,
-                       std::function<absl::Time()> now)
+RunService::RunService(store::RunRepository* store, Limits limits, std::function<absl::Time()> now)
     : store_(store), limits_(limits), now_(std::move(now)) {}
 
 absl::StatusOr<int64_t> RunService::BusinessOf(const Caller& caller, auth::Permission permission) {
@@ -169,7 +168,8 @@ absl::StatusOr<AddLeadsOutput> RunService::AddLeads(const Caller& caller, int64_
   // The run's caller id pool (fixed at creation) decides the new jobs' caller ids.
   absl::StatusOr<Run> run = store_->GetRun(business_id, run_id);
   if (!run.ok()) return AuditNotFound(*store_, caller.principal, business_id, run_id, run.status());
-  const ResolvedLeads resolved = ResolveLeads(normalized.leads, run->caller_ids, run->local_presence);
+  const ResolvedLeads resolved =
+      ResolveLeads(normalized.leads, run->caller_ids, run->local_presence);
   absl::StatusOr<store::AddedLeads> added = store_->AddLeads(
       business_id, run_id, normalized.leads, resolved.time_zones, resolved.caller_ids);
   if (!added.ok()) {

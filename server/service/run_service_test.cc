@@ -96,10 +96,10 @@ class FakeRunRepository : public store::RunRepository {
     return store::CreatedRun{runs_[id], /*created=*/true};
   }
 
-  absl::StatusOr<store::AddedLeads> AddLeads(int64_t business_id, int64_t run_id,
-                                             const std::vector<Lead>& leads,
-                                             const std::vector<std::string>& lead_time_zones,
-                                             const std::vector<std::string>& lead_caller_ids) override {
+  absl::StatusOr<store::AddedLeads> AddLeads(
+      int64_t business_id, int64_t run_id, const std::vector<Lead>& leads,
+      const std::vector<std::string>& lead_time_zones,
+      const std::vector<std::string>& lead_caller_ids) override {
     calls_.push_back("AddLeads");
     if (absl::Status s = TakeFailure(); !s.ok()) return s;
     last_added_ = leads;
@@ -579,7 +579,9 @@ TEST_F(RunServiceTest, ARetriedRequestIdWithADifferentBodyIsRefused) {
       {"a lead's time_zone", [](CreateRunInput& in) { in.leads[1].time_zone = "Europe/Paris"; }},
       {"policy.max_attempts", [](CreateRunInput& in) { in.policy.max_attempts = 3; }},
       {"policy.calling_windows",
-       [](CreateRunInput& in) { in.policy.calling_windows = {{1, 540, 1020}}; }},
+       [](CreateRunInput& in) {
+         in.policy.calling_windows = {{1, 540, 1020}};
+       }},
       {"policy.default_time_zone",
        [](CreateRunInput& in) { in.policy.default_time_zone = "America/Chicago"; }},
       {"caller_ids", [](CreateRunInput& in) { in.caller_ids = {"+14155550100"}; }},
@@ -715,17 +717,24 @@ TEST_F(RunServiceTest, BadScheduleCallerIdsAndZonesAreRefusedBeforeTheStore) {
          in.end_at = now + absl::Hours(1);
        },
        "must be after start_at"},
-      {"a bad caller id", [](CreateRunInput& in) { in.caller_ids = {"+14155550100", "12"}; },
+      {"a bad caller id",
+       [](CreateRunInput& in) {
+         in.caller_ids = {"+14155550100", "12"};
+       },
        "caller_ids[1] \"12\""},
       {"a repeated caller id",
-       [](CreateRunInput& in) { in.caller_ids = {"+14155550100", "+1 (415) 555-0100"}; },
+       [](CreateRunInput& in) {
+         in.caller_ids = {"+14155550100", "+1 (415) 555-0100"};
+       },
        "caller_ids[1]"},
       {"local presence without a pool", [](CreateRunInput& in) { in.local_presence = true; },
        "local_presence"},
       {"a lead's unknown zone", [](CreateRunInput& in) { in.leads[1].time_zone = "Mars/Olympus"; },
        "leads[1].time_zone \"Mars/Olympus\" (lead_id 2)"},
       {"a policy out of range",
-       [](CreateRunInput& in) { in.policy.calling_windows = {{1, 600, 540}}; },
+       [](CreateRunInput& in) {
+         in.policy.calling_windows = {{1, 600, 540}};
+       },
        "policy.calling_windows[0]"},
       {"a policy's unknown zone",
        [](CreateRunInput& in) { in.policy.default_time_zone = "Mars/Olympus"; },

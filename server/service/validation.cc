@@ -96,8 +96,8 @@ std::optional<std::string> TimeZoneProblem(absl::string_view name) {
     return refuse(absl::StrFormat("longer than %d bytes", kMaxTimeZoneBytes));
   }
   for (const char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '+' &&
-        c != '-' && c != '/') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '+' && c != '-' &&
+        c != '/') {
       return refuse("only letters, digits and _+-/ may appear");
     }
   }
@@ -140,8 +140,8 @@ absl::StatusOr<std::string> CheckLead(const Lead& lead, size_t index, ZoneCache&
     if (inserted) it->second = TimeZoneProblem(lead.time_zone);
     if (it->second) {
       return absl::InvalidArgumentError(absl::StrFormat("leads[%d].time_zone %s (lead_id %d) %s",
-                                                        index, Quote(lead.time_zone),
-                                                        lead.lead_id, *it->second));
+                                                        index, Quote(lead.time_zone), lead.lead_id,
+                                                        *it->second));
     }
   }
   return phone;
@@ -440,8 +440,8 @@ absl::Status ValidateSchedule(const std::optional<absl::Time>& start_at,
     return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
   };
   if (start_at && *end_at <= *start_at) {
-    return absl::InvalidArgumentError(absl::StrCat("end_at ", format(*end_at),
-                                                   " must be after start_at ", format(*start_at)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("end_at ", format(*end_at), " must be after start_at ", format(*start_at)));
   }
   if (*end_at <= now) {
     return absl::InvalidArgumentError(absl::StrCat("end_at ", format(*end_at),

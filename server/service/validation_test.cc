@@ -738,8 +738,9 @@ TEST(ValidateScheduleTest, EndAtAfterStartAtAndNowStartAtMayBePast) {
   EXPECT_TRUE(IsInvalidArgumentWith(
       ValidateSchedule(now + absl::Hours(2), now + absl::Hours(1), now),
       {"end_at 2027-01-15T09:00:00Z must be after start_at 2027-01-15T10:00:00Z"}));
-  EXPECT_TRUE(IsInvalidArgumentWith(ValidateSchedule(now + absl::Hours(2), now + absl::Hours(2), now),
-                                    {"must be after start_at"}));
+  EXPECT_TRUE(
+      IsInvalidArgumentWith(ValidateSchedule(now + absl::Hours(2), now + absl::Hours(2), now),
+                            {"must be after start_at"}));
 }
 
 }  // namespace

@@ -66,28 +66,28 @@ void WritePolicy(pqxx::work& txn, int64_t business_id, int64_t run_id, const Dia
     outcomes.emplace_back(JobStatusName(retry.outcome));
     delays.push_back(absl::ToInt64Seconds(retry.delay));
   }
-  txn.exec_params(sql::kUpsertDialingPolicy, business_id, run_id, mask.calling_windows,
-                  mask.restricted_dates, mask.max_attempts, mask.retry_delays,
-                  mask.max_dials_per_number, mask.per_number_window_days, mask.default_time_zone,
-                  ArrayOrNull(days), ArrayOrNull(starts), ArrayOrNull(ends), ArrayOrNull(dates),
-                  IntOrNull(values.max_attempts), ArrayOrNull(outcomes), ArrayOrNull(delays),
-                  IntOrNull(values.max_dials_per_number), IntOrNull(values.per_number_window_days),
-                  values.default_time_zone.empty() ? std::nullopt
-                                                   : std::optional(values.default_time_zone));
+  txn.exec_params(
+      sql::kUpsertDialingPolicy, business_id, run_id, mask.calling_windows, mask.restricted_dates,
+      mask.max_attempts, mask.retry_delays, mask.max_dials_per_number, mask.per_number_window_days,
+      mask.default_time_zone, ArrayOrNull(days), ArrayOrNull(starts), ArrayOrNull(ends),
+      ArrayOrNull(dates), IntOrNull(values.max_attempts), ArrayOrNull(outcomes),
+      ArrayOrNull(delays), IntOrNull(values.max_dials_per_number),
+      IntOrNull(values.per_number_window_days),
+      values.default_time_zone.empty() ? std::nullopt : std::optional(values.default_time_zone));
 }
 
 PolicyStore::PolicyStore(Database* database) : database_(database) {}
 
 absl::StatusOr<StoredPolicies> PolicyStore::GetPolicies(int64_t business_id, int64_t run_id) {
-  return database_->Transact(
-      Tenancy::Business(business_id), "get dialing policy",
-      [&](pqxx::work& txn) -> absl::StatusOr<StoredPolicies> {
-        if (run_id != 0) {
-          absl::StatusOr<std::optional<RunStatus>> status = RunStatusOf(txn, business_id, run_id);
-          if (!status.ok()) return status.status();
-        }
-        return ReadPolicies(txn, business_id, run_id);
-      });
+  return database_->Transact(Tenancy::Business(business_id), "get dialing policy",
+                             [&](pqxx::work& txn) -> absl::StatusOr<StoredPolicies> {
+                               if (run_id != 0) {
+                                 absl::StatusOr<std::optional<RunStatus>> status =
+                                     RunStatusOf(txn, business_id, run_id);
+                                 if (!status.ok()) return status.status();
+                               }
+                               return ReadPolicies(txn, business_id, run_id);
+                             });
 }
 
 absl::StatusOr<StoredPolicies> PolicyStore::UpdatePolicy(int64_t business_id, int64_t run_id,
@@ -100,10 +100,10 @@ absl::StatusOr<StoredPolicies> PolicyStore::UpdatePolicy(int64_t business_id, in
           absl::StatusOr<std::optional<RunStatus>> status = RunStatusOf(txn, business_id, run_id);
           if (!status.ok()) return status.status();
           if (!status->has_value() || IsTerminal(**status)) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "cannot change the dialing policy of run ", run_id, ": it is ",
-                status->has_value() ? RunStatusName(**status) : "in an unknown status",
-                "; policies of pending, running or paused runs can be changed"));
+            return absl::FailedPreconditionError(
+                absl::StrCat("cannot change the dialing policy of run ", run_id, ": it is ",
+                             status->has_value() ? RunStatusName(**status) : "in an unknown status",
+                             "; policies of pending, running or paused runs can be changed"));
           }
         }
         WritePolicy(txn, business_id, run_id, values, mask);

@@ -24,9 +24,10 @@ class RunStore : public RunRepository {
 
   // Creates the run, its jobs (leads already validated and de-duplicated,
   // with their zone specs and caller ids) and, when any field of run.policy
-  // is set, the run's dialing_policy row, in one transaction. If the business already has a run with this
-  // request_id, returns it when the digests match (created = false) and
-  // ALREADY_EXISTS otherwise. A missing business is NOT_FOUND.
+  // is set, the run's dialing_policy row, in one transaction. If the
+  // business already has a run with this request_id, returns it when the
+  // digests match (created = false) and ALREADY_EXISTS otherwise. A missing
+  // business is NOT_FOUND.
   absl::StatusOr<CreatedRun> CreateRun(const NewRun& run) override;
 
   // Appends jobs for `leads` to a pending, running or paused run, skipping

@@ -747,13 +747,12 @@ TEST_F(ApiTest, ReflectionListsAndDescribesTheServices) {
     }
     return methods;
   };
-  EXPECT_EQ(
-      describe(responses[1], "outbound.v1", "CampaignService"),
-      (std::set<std::string>{"CreateRun", "AddLeads", "GetRun", "ListRuns", "ListJobs", "StopRun",
-                             "CancelRun", "PauseRun", "ResumeRun", "WatchRun", "WatchRuns",
-                             "GetBusiness", "GetDialingPolicy", "UpdateDialingPolicy",
-                             "AddDoNotCallNumbers", "RemoveDoNotCallNumbers",
-                             "ListDoNotCallNumbers", "ListAttempts", "PreviewRun"}));
+  EXPECT_EQ(describe(responses[1], "outbound.v1", "CampaignService"),
+            (std::set<std::string>{
+                "CreateRun", "AddLeads", "GetRun", "ListRuns", "ListJobs", "StopRun", "CancelRun",
+                "PauseRun", "ResumeRun", "WatchRun", "WatchRuns", "GetBusiness", "GetDialingPolicy",
+                "UpdateDialingPolicy", "AddDoNotCallNumbers", "RemoveDoNotCallNumbers",
+                "ListDoNotCallNumbers", "ListAttempts", "PreviewRun"}));
   EXPECT_EQ(describe(responses[2], "grpc.health.v1", "Health").count("Check"), 1u);
 }
 

@@ -68,16 +68,15 @@ class LedgerTest : public ::testing::Test {
     pb::RemoveDoNotCallNumbersRequest request;
     for (const std::string& phone : phones) request.add_phones(phone);
     pb::RemoveDoNotCallNumbersResponse response;
-    grpc::Status status =
-        stub().RemoveDoNotCallNumbers(CallContext(key).get(), request, &response);
+    grpc::Status status = stub().RemoveDoNotCallNumbers(CallContext(key).get(), request, &response);
     if (removed != nullptr) *removed = response.removed();
     return status;
   }
 
   // Every number of the list of `key`'s business, paging by `page_size`;
   // `pages` counts the pages read.
-  std::vector<std::string> ListAll(const std::string& key, int32_t page_size,
-                                   int* pages = nullptr, const std::string& business = "") {
+  std::vector<std::string> ListAll(const std::string& key, int32_t page_size, int* pages = nullptr,
+                                   const std::string& business = "") {
     std::vector<std::string> phones;
     pb::ListDoNotCallNumbersRequest request;
     request.set_page_size(page_size);
@@ -193,9 +192,8 @@ TEST_F(LedgerTest, DoNotCallAddRemoveListCountsAndNormalises) {
   EXPECT_EQ(added, 2);
   ASSERT_TRUE(Add(admin_a_, {"+14155552002", "+442071838750", "+14155552003"}, &added).ok());
   EXPECT_EQ(added, 2) << "a number already on the list was counted";
-  EXPECT_EQ(ListAll(owner_a_, 0),
-            (std::vector<std::string>{"+14155552001", "+14155552002", "+14155552003",
-                                      "+442071838750"}));
+  EXPECT_EQ(ListAll(owner_a_, 0), (std::vector<std::string>{"+14155552001", "+14155552002",
+                                                            "+14155552003", "+442071838750"}));
   int pages = 0;
   EXPECT_EQ(ListAll(agent_a_, 1, &pages).size(), 4u) << "an agent key reads the list";
   EXPECT_EQ(pages, 4);
@@ -253,9 +251,9 @@ TEST_F(LedgerTest, DoNotCallValidation) {
   pb::ListDoNotCallNumbersRequest request;
   request.set_page_token("garbage");
   pb::ListDoNotCallNumbersResponse response;
-  EXPECT_EQ(stub().ListDoNotCallNumbers(CallContext(owner_a_).get(), request, &response)
-                .error_code(),
-            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      stub().ListDoNotCallNumbers(CallContext(owner_a_).get(), request, &response).error_code(),
+      StatusCode::INVALID_ARGUMENT);
 }
 
 // Writes need an owner or admin key, or a system admin naming the business;

@@ -159,7 +159,8 @@ TEST_F(PolicyTest, BusinessDefaultRunOverrideAndClearingInheritFieldByField) {
   EXPECT_TRUE(Same(MustGet(owner_a_, run.id()), run_expected));
 
   // Clearing the run's override (in the mask, empty value): it inherits again.
-  EXPECT_TRUE(Same(MustUpdate(owner_a_, run.id(), pb::DialingPolicy(), {"max_attempts"}), expected));
+  EXPECT_TRUE(
+      Same(MustUpdate(owner_a_, run.id(), pb::DialingPolicy(), {"max_attempts"}), expected));
   // Clearing the business's windows: the server's default windows again.
   pb::DialingPolicy cleared = expected;
   *cleared.mutable_calling_windows() = ServerDefault().calling_windows();

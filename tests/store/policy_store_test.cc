@@ -140,8 +140,8 @@ TEST_F(PolicyStoreTest, ARunWithoutOverridesOrScheduleHasNoRowAndNothingWaits) {
 
 TEST_F(PolicyStoreTest, AddLeadsStoresZonesAndCallerIds) {
   const int64_t run_id = MustCreate(MakeRun(business_a_, "r", 1));
-  absl::StatusOr<store::AddedLeads> added = runs_.AddLeads(
-      business_a_, run_id, MakeLeads(2, 10), {"Europe/Paris", ""}, {"+33123456789"});
+  absl::StatusOr<store::AddedLeads> added =
+      runs_.AddLeads(business_a_, run_id, MakeLeads(2, 10), {"Europe/Paris", ""}, {"+33123456789"});
   ASSERT_TRUE(added.ok()) << added.status();
   absl::StatusOr<store::Page<Job>> jobs = runs_.ListJobs(business_a_, run_id, {}, {}, 10);
   ASSERT_TRUE(jobs.ok());
@@ -201,7 +201,8 @@ TEST_F(PolicyStoreTest, RunOverridesAreIsolatedAndEndedRunsRefuseThem) {
   values.max_attempts = 5;
   PolicyMask mask;
   mask.max_attempts = true;
-  absl::StatusOr<StoredPolicies> written = policies_.UpdatePolicy(business_a_, run_id, values, mask);
+  absl::StatusOr<StoredPolicies> written =
+      policies_.UpdatePolicy(business_a_, run_id, values, mask);
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(written->run.max_attempts, 5);
   EXPECT_EQ(written->business, DialingPolicy{});
