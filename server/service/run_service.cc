@@ -21,10 +21,9 @@ std::string ScopeText(std::optional<int64_t> business_id) {
   return business_id ? absl::StrCat(*business_id) : std::string("*");
 }
 
-// The process-wide prefix -> time-zone map.
-// TODO(merge): the rules helper's process-wide accessor (the map loaded from
-// --time-zone-map, else the embedded one) once it lands.
-const rules::TimeZoneMap& ZoneMap() { return rules::TimeZoneMap::Embedded(); }
+// The process-wide prefix -> time-zone map (campaignd --time-zone-map, else
+// the embedded one).
+const rules::TimeZoneMap& ZoneMap() { return rules::TimeZones(); }
 
 // Appends the canonical encoding of a policy (every field, set or not).
 void AppendPolicy(std::string& out, const DialingPolicy& policy) {
