@@ -426,7 +426,7 @@ class CampaigndProcess {
     std::filesystem::create_directories(dir_);
     // Calls all day (tests pass at any hour); --undefok keeps a campaignd
     // without the flag starting.
-    std::vector<std::string> args = {CAMPAIGND_PATH, "serve", "--undefok=default-calling-hours",
+    std::vector<std::string> args = {CAMPAIGND_PATH, "serve", "--undefok=default_calling_hours",
                                      "--default-calling-hours=00:00-24:00"};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;

@@ -65,7 +65,7 @@ inline DialingPolicy AllDayPolicy() {
 // (`--undefok` keeps a campaignd without the flag starting).
 inline void AddAllDayFlags(std::map<std::string, std::string>& flags) {
   flags.emplace("default-calling-hours", "00:00-24:00");
-  flags.emplace("undefok", "default-calling-hours");
+  flags.emplace("undefok", "default_calling_hours");
 }
 
 // Creates a run of `leads` for `business_id` through RunStore::CreateRun
