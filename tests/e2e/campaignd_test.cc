@@ -379,7 +379,6 @@ TEST_F(CampaigndTest, ServeAnswersCallsAndStopsOnSigterm) {
   ASSERT_GT(port, 0);
   const std::string address = absl::StrCat("127.0.0.1:", port);
   BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address,
-                             "--undefok=default_calling_hours",
                              "--default-calling-hours=00:00-24:00"});
   ASSERT_GT(serve.pid(), 0);
 

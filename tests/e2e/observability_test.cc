@@ -424,9 +424,8 @@ class CampaigndProcess {
       : dir_(std::filesystem::temp_directory_path() /
              absl::StrCat("campaignd-obs-", getpid(), "-", absl::ToUnixNanos(absl::Now()))) {
     std::filesystem::create_directories(dir_);
-    // Calls all day (tests pass at any hour); --undefok keeps a campaignd
-    // without the flag starting.
-    std::vector<std::string> args = {CAMPAIGND_PATH, "serve", "--undefok=default_calling_hours",
+    // Calls all day (tests pass at any hour).
+    std::vector<std::string> args = {CAMPAIGND_PATH, "serve",
                                      "--default-calling-hours=00:00-24:00"};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;

@@ -61,11 +61,10 @@ inline DialingPolicy AllDayPolicy() {
   return policy;
 }
 
-// The flags that give a campaignd process the all-day default calling hours
-// (`--undefok` keeps a campaignd without the flag starting).
+// The flag that gives a campaignd process the all-day default calling hours
+// (kept when the test set its own).
 inline void AddAllDayFlags(std::map<std::string, std::string>& flags) {
   flags.emplace("default-calling-hours", "00:00-24:00");
-  flags.emplace("undefok", "default_calling_hours");
 }
 
 // Creates a run of `leads` for `business_id` through RunStore::CreateRun

@@ -112,10 +112,8 @@ start_server() {
   local name=$1 log_fd
   shift
   mkfifo "$tmp/$name.fifo"
-  # Calls all day (tests pass at any hour); --undefok keeps a campaignd
-  # without the flag starting.
-  "$campaignd" serve --listen 127.0.0.1:0 --undefok=default_calling_hours \
-    --default-calling-hours=00:00-24:00 "$@" </dev/null >/dev/null 2>"$tmp/$name.fifo" &
+  # Calls all day (tests pass at any hour).
+  "$campaignd" serve --listen 127.0.0.1:0 --default-calling-hours=00:00-24:00 "$@" </dev/null >/dev/null 2>"$tmp/$name.fifo" &
   server_pids+=("$!")
   exec {log_fd}<"$tmp/$name.fifo"
   wait_for_log_port "$log_fd" "$tmp/$name.log" ||

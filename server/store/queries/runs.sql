@@ -188,9 +188,12 @@ SELECT {{JobColumns}}
 -- name: ApplyTransition
 -- Writes a planned transition; `$6` queued jobs moved to cancelled. `$7`:
 -- the Stop's or Cancel's hang_up, recorded only when `$8` (the run's first
--- Stop or Cancel).
+-- Stop or Cancel). A run that ends waits for nothing any more: its
+-- next_dial_at and waiting_reason are cleared.
 UPDATE outbound_call_runs r
    SET status = $3,
+       next_dial_at = CASE WHEN $5 THEN NULL ELSE r.next_dial_at END,
+       waiting_reason = CASE WHEN $5 THEN NULL ELSE r.waiting_reason END,
        cancel_requested = r.cancel_requested OR $4,
        hang_up_on_end = CASE WHEN $8::bool THEN $7::bool ELSE r.hang_up_on_end END,
        ended_at = CASE WHEN $5 THEN now() ELSE r.ended_at END,
