@@ -37,7 +37,8 @@ agent_key=$(new_key "$business" agent)
 other_key=$(new_key "$other_business" owner)
 
 step "campaignd serve (no scheduler) on a free port"
-start_server server --scheduler=false --auth-cache-ttl 0s --shutdown-grace 0s
+start_server server --scheduler=false --auth-cache-ttl 0s --shutdown-grace 0s \
+  --default-calling-hours 08:00-21:00  # the default shown as is (nothing is dialed here)
 export CAMPAIGN_ADDR=127.0.0.1:$port CAMPAIGN_API_KEY=$key
 unset CAMPAIGN_BUSINESS_ID CAMPAIGN_TLS_CA CAMPAIGN_TLS_CERT CAMPAIGN_TLS_KEY
 

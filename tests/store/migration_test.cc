@@ -578,6 +578,11 @@ TEST_F(MigrationTest, AcquisitionSkipsLegacyRowsTheChecksRefuse) {
   for (const MigrationFile& file : EmbeddedMigrations()) {
     if (file.version == 13) Exec(db_.app_url(), std::string(file.sql));
   }
+  // And the run schedule columns of 0015 (0015 itself validates the job
+  // status check, which the legacy rows here would fail).
+  Exec(db_.app_url(),
+       "ALTER TABLE outbound_call_runs ADD COLUMN start_at timestamptz,"
+       " ADD COLUMN next_dial_at timestamptz, ADD COLUMN waiting_reason text");
   absl::StatusOr<std::vector<int64_t>> acquired = AcquireAll(db_.app_url(), "w1");
   ASSERT_TRUE(acquired.ok()) << acquired.status();
   EXPECT_EQ(*acquired, (std::vector<int64_t>{4}));

@@ -21,9 +21,10 @@ TestServer::TestServer(const TestDatabase& database, app::ServerConfig config) {
   database.Migrate();
   config.database_url = database.app_url();
   config.listen = "127.0.0.1:0";
-  // Calls all day (--default-calling-hours=00:00-24:00) unless the test set
-  // a default policy of its own: tests pass at any hour.
-  if (config.default_dialing_policy == rules::ServerDefaultPolicy()) {
+  // A server that dials calls all day (--default-calling-hours=00:00-24:00)
+  // unless the test set a default policy of its own: tests pass at any hour.
+  // One that does not dial keeps the server's default as is.
+  if (config.scheduler_enabled && config.default_dialing_policy == rules::ServerDefaultPolicy()) {
     config.default_dialing_policy.calling_windows.clear();
     for (int day = 1; day <= 7; ++day) {
       config.default_dialing_policy.calling_windows.push_back({day, 0, 24 * 60});

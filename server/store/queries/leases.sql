@@ -615,23 +615,38 @@ SELECT coalesce(j.time_zone, '') AS time_zone, count(*) AS jobs
 -- in a closed zone, in one statement: zone specs `$4`, per zone 'queued'
 -- (deferred until `$5`, microseconds, waiting for 'calling_window') or
 -- 'skipped' (the window never opens: skip reason 'window_unreachable') in
--- `$6`, the rule `$7` as error message of skipped jobs. Skips move the run's
--- counters (queued - n, skipped + n, cursor + n). Returns the run's control
--- state.
+-- `$6`, the rule `$7` as error message of skipped jobs. A job whose number
+-- is on the business's do-not-call list is skipped for that instead (the
+-- first rule rules::Decide applies), whatever its zone: so a run shows such
+-- a lead as PreviewRun does, and it never waits for a window. Skips move the
+-- run's counters (queued - n, skipped + n, cursor + n). Returns the run's
+-- control state.
 WITH input AS (
   SELECT * FROM unnest($4::text[], $5::int8[], $6::text[], $7::text[])
            AS z(zone, until_us, status, rule)),
+barred AS (
+  SELECT j.id
+    FROM outbound_call_jobs j
+    JOIN input z ON coalesce(j.time_zone, '') = z.zone
+   WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
+     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
+     AND EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = j.phone)),
 screened AS (
   UPDATE outbound_call_jobs j
-     SET status = z.status,
-         next_attempt_at = CASE WHEN z.status = 'queued'
+     SET status = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'skipped' ELSE z.status END,
+         next_attempt_at = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
                                 THEN 'epoch'::timestamptz + z.until_us * interval '1 microsecond'
                                 ELSE j.next_attempt_at END,
-         waiting_reason = CASE WHEN z.status = 'queued' THEN 'calling_window' END,
-         skip_reason = CASE WHEN z.status = 'skipped' THEN 'window_unreachable' END,
-         error_message = CASE WHEN z.status = 'skipped' THEN nullif(z.rule, '')
+         waiting_reason = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
+                               THEN 'calling_window' END,
+         skip_reason = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'do_not_call'
+                            WHEN z.status = 'skipped' THEN 'window_unreachable' END,
+         error_message = CASE WHEN j.id IN (SELECT id FROM barred)
+                              THEN 'the number is on the business''s do-not-call list'
+                              WHEN z.status = 'skipped' THEN nullif(z.rule, '')
                               ELSE j.error_message END,
-         completed_at = CASE WHEN z.status = 'skipped' THEN now() ELSE j.completed_at END,
+         completed_at = CASE WHEN z.status = 'skipped' OR j.id IN (SELECT id FROM barred)
+                             THEN now() ELSE j.completed_at END,
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
     FROM input z
