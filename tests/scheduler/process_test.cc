@@ -389,7 +389,9 @@ TEST_F(CampaigndSchedulerTest, SigtermHandsTheRunOverWithoutWaitingForTheTtl) {
 // business policy of three attempts with busy and no answer retried after
 // 1 s, with a tenth of the numbers on the do-not-call list; the holder is
 // SIGKILLed mid-run and the survivor finishes. The dial log is the oracle:
-// no do-not-call number is dialed (their jobs end skipped), no lead more than
+// no do-not-call number is dialed (their jobs end skipped, or failed "dial
+// outcome unknown" when the victim died between claiming and vetting them),
+// no lead more than
 // max_attempts times, no dial token twice; every dial is a row of the
 // attempt ledger with its token, each job's attempts equal its ledger rows,
 // and a ledger row without a dial is one of the victim's last claim, failed
@@ -432,7 +434,7 @@ TEST_F(CampaigndSchedulerTest, TwoReplicasAndAKillKeepTheDialingRules) {
   const std::vector<JobRow> jobs = inspect_->Jobs(run);
   EXPECT_TRUE(AllFinal(jobs));
   EXPECT_TRUE(CountersExact(done, jobs));
-  EXPECT_EQ(done.skipped, kRuleLeads / 10) << done;
+  EXPECT_LE(done.skipped, kRuleLeads / 10) << done;
 
   const std::vector<DialLine> dials = Dials(run);
   std::map<int64_t, int> dials_per_lead;
@@ -472,6 +474,9 @@ TEST_F(CampaigndSchedulerTest, TwoReplicasAndAKillKeepTheDialingRules) {
     in_doubt.insert(attempt.job_id);
   }
   EXPECT_LE(in_doubt.size(), static_cast<size_t>(kConcurrency));
+  int64_t dnc_in_doubt = 0;
+  for (const JobRow& job : jobs) dnc_in_doubt += job.lead_id % 10 == 3 && in_doubt.count(job.id);
+  EXPECT_EQ(done.skipped + dnc_in_doubt, kRuleLeads / 10) << done;
   for (const DialLine& dial : dials) {
     const auto it = ledger.find(dial.token);
     ASSERT_NE(it, ledger.end()) << "dial of lead " << dial.lead_id << " (token " << dial.token
@@ -485,7 +490,14 @@ TEST_F(CampaigndSchedulerTest, TwoReplicasAndAKillKeepTheDialingRules) {
     EXPECT_EQ(job.attempts, ledger_per_job[job.id]) << "job " << job.id;
     if (job.lead_id % 10 == 3) {
       EXPECT_EQ(dialed, 0) << "do-not-call lead " << job.lead_id << " was dialed";
-      EXPECT_EQ(job.status, "skipped") << "lead " << job.lead_id;
+      // Skipped by the vet, unless the victim had claimed it and died before
+      // vetting: then the survivor fails it "dial outcome unknown", undialed.
+      if (in_doubt.count(job.id)) {
+        EXPECT_TRUE(absl::StartsWith(job.error, testing::sched::kDialOutcomeUnknown))
+            << job.error;
+      } else {
+        EXPECT_EQ(job.status, "skipped") << "lead " << job.lead_id;
+      }
       continue;
     }
     if (in_doubt.count(job.id)) continue;
