@@ -14,6 +14,7 @@ CAMPAIGN_DEB_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev
   postgresql postgresql-client libpq-dev libpqxx-dev
+  pgbouncer postgresql-15-auto-failover
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libspdlog-dev libabsl-dev libphonenumber-dev libssl-dev prometheus-cpp-dev
   libcurl4-openssl-dev libcpp-httplib-dev
