@@ -32,8 +32,8 @@ SELECT pg_try_advisory_xact_lock($1) AS locked;
 -- same snapshot. The run's call settings come back with the lease: they never
 -- change after CreateRun, so the worker reads them once per acquisition, not
 -- per claim. A pending run whose start_at (database time) has not come is not
--- a candidate: it costs nothing while it waits (NoteStartAt shows why); its
--- acquisition clears that note.
+-- a candidate: it costs nothing while it waits (CreateRun showed why in its
+-- next_dial_at / waiting_reason); its acquisition clears that note.
 WITH eligible AS (
   SELECT r.id, r.business_id
     FROM outbound_call_runs r
@@ -592,15 +592,6 @@ SELECT {{ControlColumns}},
   FROM outbound_call_runs r
  WHERE r.id = $1 AND r.business_id = $2;
 
--- name: NoteStartAt
--- Pending runs whose start_at has not come show it: next_dial_at = start_at,
--- waiting_reason 'start_at' (written only when not shown yet).
-UPDATE outbound_call_runs r
-   SET next_dial_at = r.start_at, waiting_reason = 'start_at', version = r.version + 1,
-       updated_at = now()
- WHERE r.status = 'pending' AND r.start_at > now()
-   AND (r.next_dial_at IS DISTINCT FROM r.start_at OR r.waiting_reason IS DISTINCT FROM 'start_at');
-
 -- name: DueZones
 -- The due queued jobs of run `$1` of business `$2` at `$3` (microseconds),
 -- counted by zone spec (the screen: each zone's window is decided once).
@@ -624,35 +615,34 @@ SELECT coalesce(j.time_zone, '') AS time_zone, count(*) AS jobs
 WITH input AS (
   SELECT * FROM unnest($4::text[], $5::int8[], $6::text[], $7::text[])
            AS z(zone, until_us, status, rule)),
-barred AS (
-  SELECT j.id
+target AS (
+  SELECT j.id, z.zone, z.until_us, z.status, z.rule,
+         EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = j.phone)
+           AS barred
     FROM outbound_call_jobs j
     JOIN input z ON coalesce(j.time_zone, '') = z.zone
    WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
-     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
-     AND EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = j.phone)),
+     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'),
 screened AS (
   UPDATE outbound_call_jobs j
-     SET status = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'skipped' ELSE z.status END,
-         next_attempt_at = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
-                                THEN 'epoch'::timestamptz + z.until_us * interval '1 microsecond'
+     SET status = CASE WHEN t.barred THEN 'skipped' ELSE t.status END,
+         next_attempt_at = CASE WHEN t.status = 'queued' AND NOT t.barred
+                                THEN 'epoch'::timestamptz + t.until_us * interval '1 microsecond'
                                 ELSE j.next_attempt_at END,
-         waiting_reason = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
+         waiting_reason = CASE WHEN t.status = 'queued' AND NOT t.barred
                                THEN 'calling_window' END,
-         skip_reason = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'do_not_call'
-                            WHEN z.status = 'skipped' THEN 'window_unreachable' END,
-         error_message = CASE WHEN j.id IN (SELECT id FROM barred)
+         skip_reason = CASE WHEN t.barred THEN 'do_not_call'
+                            WHEN t.status = 'skipped' THEN 'window_unreachable' END,
+         error_message = CASE WHEN t.barred
                               THEN 'the number is on the business''s do-not-call list'
-                              WHEN z.status = 'skipped' THEN nullif(z.rule, '')
+                              WHEN t.status = 'skipped' THEN nullif(t.rule, '')
                               ELSE j.error_message END,
-         completed_at = CASE WHEN z.status = 'skipped' OR j.id IN (SELECT id FROM barred)
+         completed_at = CASE WHEN t.status = 'skipped' OR t.barred
                              THEN now() ELSE j.completed_at END,
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
-    FROM input z
-   WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
-     AND coalesce(j.time_zone, '') = z.zone
-     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
+    FROM target t
+   WHERE j.business_id = $2 AND j.id = t.id AND j.run_id = $1 AND j.status = 'queued'
   RETURNING j.status),
 moved AS (
   SELECT count(*) AS total, count(*) FILTER (WHERE status = 'skipped') AS skipped
