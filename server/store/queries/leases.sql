@@ -333,10 +333,11 @@ undone AS (
     FROM input u
    WHERE j.business_id = $2 AND j.id = u.job_id AND j.run_id = $1
      AND j.dial_lock_token = u.token AND j.status = 'dialing' AND j.call_sid IS NULL
-  RETURNING j.status, u.token),
+  RETURNING j.id, j.attempts + 1 AS attempt, j.status, u.token),
 unledgered AS (
   DELETE FROM call_attempts a USING undone d
-   WHERE a.business_id = $2 AND a.dial_token = d.token
+   WHERE a.business_id = $2 AND a.job_id = d.id AND a.attempt = d.attempt
+     AND a.dial_token = d.token
   RETURNING 1),
 moved AS (
   SELECT count(*) AS total,
@@ -368,7 +369,7 @@ SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
 -- statement, so the jobs' run_version is covered by the run's version
 -- (watchers read "jobs changed since version v"). A job whose token no
 -- longer matches or that is no longer dialing is left alone. The attempt's
--- ledger row (by token) gets the call id.
+-- ledger row (by its key, the token re-checked) gets the call id.
 WITH input AS (
   SELECT * FROM unnest($3::int8[], $4::text[], $5::text[]) AS s(job_id, token, call_sid)),
 started AS (
@@ -379,11 +380,12 @@ started AS (
     FROM input s
    WHERE j.business_id = $2 AND j.id = s.job_id AND j.run_id = $1
      AND j.dial_lock_token = s.token AND j.status = 'dialing'
-  RETURNING s.token, s.call_sid),
+  RETURNING j.id, j.attempts, s.token, s.call_sid),
 ledgered AS (
   UPDATE call_attempts a SET call_sid = t.call_sid
     FROM started t
-   WHERE a.business_id = $2 AND a.dial_token = t.token
+   WHERE a.business_id = $2 AND a.job_id = t.id AND a.attempt = t.attempts
+     AND a.dial_token = t.token
   RETURNING 1)
 UPDATE outbound_call_runs
    SET version = version + 1, updated_at = now()
@@ -397,7 +399,8 @@ UPDATE outbound_call_runs
 -- `$8` (microseconds since the epoch; 0: none) is the job's retry: the job
 -- goes back to queued, due then, waiting for 'retry_delay', with the token
 -- and the call id cleared and the error kept (not final: in progress - 1,
--- queued + 1). Every ending fills the attempt's ledger row (by token): call
+-- queued + 1). Every ending fills the attempt's ledger row (by its key
+-- (business, job, attempt), the token re-checked; see below): call
 -- id, ended_at, outcome, error, answered_by `$9` and answered_at `$10`
 -- (microseconds; 0: unknown) when the dialer reported them. No retry once
 -- the run is stopped, cancelled (or a cancel is pending) or ended: the run
@@ -406,7 +409,12 @@ UPDATE outbound_call_runs
 -- and not counted. The input is hash-joined to the run's jobs in flight
 -- (bounded by its concurrency, found through the (run_id, status) index);
 -- an `id = ANY` key filter here made the planner pick a nested loop over the
--- input, quadratic in the batch. Returns the run's control state afterwards.
+-- input, quadratic in the batch.
+-- The ledger rows are found by their primary key: a join on the token
+-- alone let the planner, which expects one finished row, filter every
+-- ledger row of the business once per outcome (2.8 s for 1,000 outcomes on
+-- a 100,000-job run, with the run row locked: dispatch fell to 0.13 of the
+-- raw loop). Returns the run's control state afterwards.
 WITH live AS (
   SELECT EXISTS (SELECT 1 FROM outbound_call_runs r
                   WHERE r.id = $1 AND r.business_id = $2 AND r.status IN ('running', 'paused')
@@ -439,8 +447,8 @@ finished AS (
     FROM input o
    WHERE j.business_id = $2 AND j.id = o.job_id AND j.run_id = $1
      AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
-  RETURNING j.status, o.token, o.status AS outcome, o.error, o.call_sid, o.answered_by,
-            o.answered_at_us),
+  RETURNING j.id, j.attempts, j.status, o.token, o.status AS outcome, o.error, o.call_sid,
+            o.answered_by, o.answered_at_us),
 ledgered AS (
   UPDATE call_attempts a
      SET call_sid = coalesce(nullif(f.call_sid, ''), a.call_sid), ended_at = now(),
@@ -450,7 +458,8 @@ ledgered AS (
                             THEN 'epoch'::timestamptz + f.answered_at_us * interval '1 microsecond'
                             ELSE a.answered_at END
     FROM finished f
-   WHERE a.business_id = $2 AND a.dial_token = f.token
+   WHERE a.business_id = $2 AND a.job_id = f.id AND a.attempt = f.attempts
+     AND a.dial_token = f.token
   RETURNING 1),
 moved AS (
   SELECT count(*) AS total,
