@@ -464,6 +464,13 @@ DialingPolicy ServerDefaultPolicy() {
   return p;
 }
 
+DialingPolicy AllDayPolicy() {
+  DialingPolicy p = ServerDefaultPolicy();
+  p.calling_windows.clear();
+  for (int day = 1; day <= 7; ++day) p.calling_windows.push_back({day, 0, 24 * 60});
+  return p;
+}
+
 absl::StatusOr<std::vector<DailyWindow>> ParseDailyHours(absl::string_view text) {
   const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   auto bad = [&](absl::string_view why) {

@@ -27,6 +27,11 @@ inline constexpr absl::Duration kWindowSearchHorizon = absl::Hours(24 * 366);
 // no per-number cap (window 1 day), default zone "UTC".
 DialingPolicy ServerDefaultPolicy();
 
+// ServerDefaultPolicy with calls allowed all day, every day (campaignd
+// --default-calling-hours=00:00-24:00): what a worker that is not about
+// calling windows dials by, e.g. every test that must pass at any hour.
+DialingPolicy AllDayPolicy();
+
 // Parses "HH:MM-HH:MM" (campaignd --default-calling-hours; "00:00-24:00" is
 // all day; hours may have one digit, spaces around the times are ignored)
 // into the same window on every weekday. INVALID_ARGUMENT quoting the text

@@ -31,13 +31,6 @@ HeldRun Held(FakeLeases& leases) {
   return run;
 }
 
-DialingPolicy AllDay() {
-  DialingPolicy policy = rules::ServerDefaultPolicy();
-  policy.calling_windows.clear();
-  for (int day = 1; day <= 7; ++day) policy.calling_windows.push_back({day, 0, 24 * 60});
-  return policy;
-}
-
 // Tuesday 2026-12-01 12:00 UTC.
 absl::Time TuesdayNoon() {
   return absl::FromCivil(absl::CivilSecond(2026, 12, 1, 12, 0, 0), absl::UTCTimeZone());
@@ -50,12 +43,12 @@ TEST(RuleKeeperTest, ReadsThePolicyOnceThenAtMostEveryRefreshInterval) {
   stored.run.max_dials_per_number = 2;
   stored.end_at = TuesdayNoon() + absl::Hours(1);
   leases.SetDialingRules(stored);
-  RuleKeeper keeper(&leases, AllDay());
+  RuleKeeper keeper(&leases, rules::AllDayPolicy());
   HeldRun run = Held(leases);
   const absl::Time now = TuesdayNoon();
   ASSERT_TRUE(keeper.Refresh(run, now).ok());
   EXPECT_TRUE(run.rules_loaded);
-  EXPECT_EQ(run.policy, rules::Effective(AllDay(), stored.business, stored.run));
+  EXPECT_EQ(run.policy, rules::Effective(rules::AllDayPolicy(), stored.business, stored.run));
   EXPECT_EQ(run.schedule.end_at, stored.end_at);
   ASSERT_TRUE(keeper.Refresh(run, now + RuleKeeper::kPolicyRefresh / 2).ok());
   {
@@ -70,7 +63,7 @@ TEST(RuleKeeperTest, ReadsThePolicyOnceThenAtMostEveryRefreshInterval) {
 
 TEST(RuleKeeperTest, AChangedScheduleOrPolicyAsksForAScreenAnUnchangedOneDoesNot) {
   FakeLeases leases(1);
-  RuleKeeper keeper(&leases, AllDay());
+  RuleKeeper keeper(&leases, rules::AllDayPolicy());
   HeldRun run = Held(leases);
   ASSERT_TRUE(keeper.Refresh(run, TuesdayNoon()).ok());
   run.next_screen = TuesdayNoon() + absl::Minutes(1);
@@ -85,7 +78,7 @@ TEST(RuleKeeperTest, AChangedScheduleOrPolicyAsksForAScreenAnUnchangedOneDoesNot
 
 TEST(RuleKeeperTest, ADoNotCallNumberIsVetoedAsSkippedTheOthersAreDialedInOrder) {
   FakeLeases leases(0);
-  RuleKeeper keeper(&leases, AllDay());
+  RuleKeeper keeper(&leases, rules::AllDayPolicy());
   HeldRun run = Held(leases);
   ASSERT_TRUE(keeper.Refresh(run, TuesdayNoon()).ok());
   std::vector<store::ClaimedJob> jobs = {{1, 1, "+14155551001", "t1"},
@@ -107,7 +100,7 @@ TEST(RuleKeeperTest, ADoNotCallNumberIsVetoedAsSkippedTheOthersAreDialedInOrder)
 
 TEST(RuleKeeperTest, AResultWhoseFateIsUnknownOrThatSucceededIsNeverRetried) {
   FakeLeases leases(0);
-  DialingPolicy policy = AllDay();
+  DialingPolicy policy = rules::AllDayPolicy();
   policy.max_attempts = 5;
   policy.retry_delays = {{JobStatus::kBusy, absl::Seconds(10)},
                          {JobStatus::kFailed, absl::Seconds(10)}};
@@ -128,7 +121,7 @@ TEST(RuleKeeperTest, AResultWhoseFateIsUnknownOrThatSucceededIsNeverRetried) {
 // Real rules (RetryAt).
 TEST(RuleKeeperTest, ABusyCallIsRetriedAfterItsDelayUpToMaxAttemptsAndNotPastEndAt) {
   FakeLeases leases(0);
-  DialingPolicy policy = AllDay();
+  DialingPolicy policy = rules::AllDayPolicy();
   policy.max_attempts = 3;
   policy.retry_delays = {{JobStatus::kBusy, absl::Seconds(10)}};
   RuleKeeper keeper(&leases, policy);
@@ -146,7 +139,7 @@ TEST(RuleKeeperTest, ABusyCallIsRetriedAfterItsDelayUpToMaxAttemptsAndNotPastEnd
 
 TEST(RuleKeeperTest, EndAtCancelsTheQueuedJobsOnceItHasPassedAndNotBefore) {
   FakeLeases leases(5);
-  RuleKeeper keeper(&leases, AllDay());
+  RuleKeeper keeper(&leases, rules::AllDayPolicy());
   HeldRun run = Held(leases);
   ASSERT_TRUE(keeper.Refresh(run, TuesdayNoon()).ok());
   run.schedule.end_at = TuesdayNoon() + absl::Minutes(1);
@@ -168,7 +161,7 @@ TEST(RuleKeeperTest, EndAtCancelsTheQueuedJobsOnceItHasPassedAndNotBefore) {
 
 TEST(RuleKeeperTest, TheScreenReadsZonesOnlyWhenDue) {
   FakeLeases leases(5);
-  RuleKeeper keeper(&leases, AllDay());
+  RuleKeeper keeper(&leases, rules::AllDayPolicy());
   HeldRun run = Held(leases);
   ASSERT_TRUE(keeper.Refresh(run, TuesdayNoon()).ok());
   ASSERT_TRUE(keeper.Screen(run, TuesdayNoon()).ok());
@@ -189,7 +182,7 @@ TEST(RuleKeeperTest, TheScreenReadsZonesOnlyWhenDue) {
 // deferred until it opens, or skipped when it opens only after end_at.
 TEST(RuleKeeperTest, AClosedZoneIsDeferredUntilItOpensOrSkippedWhenThatIsAfterEndAt) {
   FakeLeases leases(5);
-  DialingPolicy policy = AllDay();
+  DialingPolicy policy = rules::AllDayPolicy();
   policy.default_time_zone = "UTC";
   policy.calling_windows = {{1, 9 * 60, 17 * 60}};  // Mondays 09:00-17:00
   RuleKeeper keeper(&leases, policy);
@@ -221,7 +214,7 @@ SchedulerOptions FastOptions() {
   options.heartbeat_interval = absl::Hours(1);
   options.reconcile_interval = absl::Hours(1);
   options.lease_ttl = absl::Hours(2);
-  options.default_policy = AllDay();
+  options.default_policy = rules::AllDayPolicy();
   return options;
 }
 

@@ -179,9 +179,6 @@ absl::StatusOr<std::vector<AcquiredRun>> LeaseStore::Acquire(const std::string& 
         if (expired && !txn.exec_params1(sql::kTrySweepLock, kSweepLockKey)["locked"].as<bool>()) {
           return acquired;  // another replica is sweeping right now
         }
-        // Runs waiting for their start_at show it (a write only when not
-        // shown yet).
-        if (!expired) txn.exec0(sql::kNoteStartAt);
         for (const auto& row :
              txn.exec_params(sql::kAcquireRuns, worker, absl::ToDoubleMicroseconds(lease_ttl_),
                              max_runs, expired, max_runs_per_business)) {

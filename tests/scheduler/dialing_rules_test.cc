@@ -290,8 +290,13 @@ TEST_F(DialingRulesTest, EndAtCancelsTheRestAndCompletes) {
 TEST_F(DialingRulesTest, StartAtWaits) {
   const int64_t run = CreateRun(MakeLeads(5), 5);
   const absl::Time start_at = absl::Now() + absl::Seconds(3);
+  // As CreateRun stores a start_at still to come: also the run's
+  // next_dial_at, waiting for 'start_at'.
   inspect_->Exec(absl::StrCat("UPDATE outbound_call_runs SET start_at = to_timestamp(",
-                              absl::ToUnixMicros(start_at), " / 1000000.0) WHERE id = ", run));
+                              absl::ToUnixMicros(start_at),
+                              " / 1000000.0), next_dial_at = to_timestamp(",
+                              absl::ToUnixMicros(start_at),
+                              " / 1000000.0), waiting_reason = 'start_at' WHERE id = ", run));
   StartWorker(AllDay());
   ASSERT_TRUE(WaitUntil([&] { return RunText(run, "waiting_reason") == "start_at"; }))
       << "the run never showed it waits for start_at";

@@ -50,16 +50,9 @@ extern char** environ;
 
 namespace campaign::testing::sched {
 
-// The server's default dialing policy with calls allowed all day, every
-// day (campaignd --default-calling-hours=00:00-24:00): what every test
-// worker that is not about calling windows dials by, so that it passes at
-// any time of day.
-inline DialingPolicy AllDayPolicy() {
-  DialingPolicy policy = rules::ServerDefaultPolicy();
-  policy.calling_windows.clear();
-  for (int day = 1; day <= 7; ++day) policy.calling_windows.push_back({day, 0, 24 * 60});
-  return policy;
-}
+// The server's default dialing policy with calls allowed all day (every
+// test worker that is not about calling windows dials by it).
+inline DialingPolicy AllDayPolicy() { return rules::AllDayPolicy(); }
 
 // The flag that gives a campaignd process the all-day default calling hours
 // (kept when the test set its own).

@@ -240,10 +240,6 @@ const std::set<std::string> kCrossBusinessQueries = {
     "AcquireRuns",
     // The sweep of cancels no live lease holds (one sweeper at a time).
     "AbandonedCancels",
-    // With acquisition: pending runs of every business whose start_at has not
-    // come show it as their next_dial_at (a no-op for runs CreateRun already
-    // marked).
-    "NoteStartAt",
     // A worker renews every lease it holds, across businesses, in one
     // statement per heartbeat (not per dial); each row is matched on its
     // (business_id, id) key.

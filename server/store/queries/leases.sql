@@ -32,8 +32,8 @@ SELECT pg_try_advisory_xact_lock($1) AS locked;
 -- same snapshot. The run's call settings come back with the lease: they never
 -- change after CreateRun, so the worker reads them once per acquisition, not
 -- per claim. A pending run whose start_at (database time) has not come is not
--- a candidate: it costs nothing while it waits (NoteStartAt shows why); its
--- acquisition clears that note.
+-- a candidate: it costs nothing while it waits (CreateRun showed why in its
+-- next_dial_at / waiting_reason); its acquisition clears that note.
 WITH eligible AS (
   SELECT r.id, r.business_id
     FROM outbound_call_runs r
@@ -333,10 +333,11 @@ undone AS (
     FROM input u
    WHERE j.business_id = $2 AND j.id = u.job_id AND j.run_id = $1
      AND j.dial_lock_token = u.token AND j.status = 'dialing' AND j.call_sid IS NULL
-  RETURNING j.status, u.token),
+  RETURNING j.id, j.attempts + 1 AS attempt, j.status, u.token),
 unledgered AS (
   DELETE FROM call_attempts a USING undone d
-   WHERE a.business_id = $2 AND a.dial_token = d.token
+   WHERE a.business_id = $2 AND a.job_id = d.id AND a.attempt = d.attempt
+     AND a.dial_token = d.token
   RETURNING 1),
 moved AS (
   SELECT count(*) AS total,
@@ -368,7 +369,7 @@ SELECT status, cancel_requested, coalesce(last_error, '') AS last_error
 -- statement, so the jobs' run_version is covered by the run's version
 -- (watchers read "jobs changed since version v"). A job whose token no
 -- longer matches or that is no longer dialing is left alone. The attempt's
--- ledger row (by token) gets the call id.
+-- ledger row (by its key, the token re-checked) gets the call id.
 WITH input AS (
   SELECT * FROM unnest($3::int8[], $4::text[], $5::text[]) AS s(job_id, token, call_sid)),
 started AS (
@@ -379,11 +380,12 @@ started AS (
     FROM input s
    WHERE j.business_id = $2 AND j.id = s.job_id AND j.run_id = $1
      AND j.dial_lock_token = s.token AND j.status = 'dialing'
-  RETURNING s.token, s.call_sid),
+  RETURNING j.id, j.attempts, s.token, s.call_sid),
 ledgered AS (
   UPDATE call_attempts a SET call_sid = t.call_sid
     FROM started t
-   WHERE a.business_id = $2 AND a.dial_token = t.token
+   WHERE a.business_id = $2 AND a.job_id = t.id AND a.attempt = t.attempts
+     AND a.dial_token = t.token
   RETURNING 1)
 UPDATE outbound_call_runs
    SET version = version + 1, updated_at = now()
@@ -397,7 +399,8 @@ UPDATE outbound_call_runs
 -- `$8` (microseconds since the epoch; 0: none) is the job's retry: the job
 -- goes back to queued, due then, waiting for 'retry_delay', with the token
 -- and the call id cleared and the error kept (not final: in progress - 1,
--- queued + 1). Every ending fills the attempt's ledger row (by token): call
+-- queued + 1). Every ending fills the attempt's ledger row (by its key
+-- (business, job, attempt), the token re-checked; see below): call
 -- id, ended_at, outcome, error, answered_by `$9` and answered_at `$10`
 -- (microseconds; 0: unknown) when the dialer reported them. No retry once
 -- the run is stopped, cancelled (or a cancel is pending) or ended: the run
@@ -406,7 +409,12 @@ UPDATE outbound_call_runs
 -- and not counted. The input is hash-joined to the run's jobs in flight
 -- (bounded by its concurrency, found through the (run_id, status) index);
 -- an `id = ANY` key filter here made the planner pick a nested loop over the
--- input, quadratic in the batch. Returns the run's control state afterwards.
+-- input, quadratic in the batch.
+-- The ledger rows are found by their primary key: a join on the token
+-- alone let the planner, which expects one finished row, filter every
+-- ledger row of the business once per outcome (2.8 s for 1,000 outcomes on
+-- a 100,000-job run, with the run row locked: dispatch fell to 0.13 of the
+-- raw loop). Returns the run's control state afterwards.
 WITH live AS (
   SELECT EXISTS (SELECT 1 FROM outbound_call_runs r
                   WHERE r.id = $1 AND r.business_id = $2 AND r.status IN ('running', 'paused')
@@ -439,8 +447,8 @@ finished AS (
     FROM input o
    WHERE j.business_id = $2 AND j.id = o.job_id AND j.run_id = $1
      AND j.dial_lock_token = o.token AND j.status IN ('dialing', 'calling')
-  RETURNING j.status, o.token, o.status AS outcome, o.error, o.call_sid, o.answered_by,
-            o.answered_at_us),
+  RETURNING j.id, j.attempts, j.status, o.token, o.status AS outcome, o.error, o.call_sid,
+            o.answered_by, o.answered_at_us),
 ledgered AS (
   UPDATE call_attempts a
      SET call_sid = coalesce(nullif(f.call_sid, ''), a.call_sid), ended_at = now(),
@@ -450,7 +458,8 @@ ledgered AS (
                             THEN 'epoch'::timestamptz + f.answered_at_us * interval '1 microsecond'
                             ELSE a.answered_at END
     FROM finished f
-   WHERE a.business_id = $2 AND a.dial_token = f.token
+   WHERE a.business_id = $2 AND a.job_id = f.id AND a.attempt = f.attempts
+     AND a.dial_token = f.token
   RETURNING 1),
 moved AS (
   SELECT count(*) AS total,
@@ -592,15 +601,6 @@ SELECT {{ControlColumns}},
   FROM outbound_call_runs r
  WHERE r.id = $1 AND r.business_id = $2;
 
--- name: NoteStartAt
--- Pending runs whose start_at has not come show it: next_dial_at = start_at,
--- waiting_reason 'start_at' (written only when not shown yet).
-UPDATE outbound_call_runs r
-   SET next_dial_at = r.start_at, waiting_reason = 'start_at', version = r.version + 1,
-       updated_at = now()
- WHERE r.status = 'pending' AND r.start_at > now()
-   AND (r.next_dial_at IS DISTINCT FROM r.start_at OR r.waiting_reason IS DISTINCT FROM 'start_at');
-
 -- name: DueZones
 -- The due queued jobs of run `$1` of business `$2` at `$3` (microseconds),
 -- counted by zone spec (the screen: each zone's window is decided once).
@@ -624,35 +624,34 @@ SELECT coalesce(j.time_zone, '') AS time_zone, count(*) AS jobs
 WITH input AS (
   SELECT * FROM unnest($4::text[], $5::int8[], $6::text[], $7::text[])
            AS z(zone, until_us, status, rule)),
-barred AS (
-  SELECT j.id
+target AS (
+  SELECT j.id, z.zone, z.until_us, z.status, z.rule,
+         EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = j.phone)
+           AS barred
     FROM outbound_call_jobs j
     JOIN input z ON coalesce(j.time_zone, '') = z.zone
    WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
-     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
-     AND EXISTS (SELECT 1 FROM do_not_call d WHERE d.business_id = $2 AND d.phone = j.phone)),
+     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'),
 screened AS (
   UPDATE outbound_call_jobs j
-     SET status = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'skipped' ELSE z.status END,
-         next_attempt_at = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
-                                THEN 'epoch'::timestamptz + z.until_us * interval '1 microsecond'
+     SET status = CASE WHEN t.barred THEN 'skipped' ELSE t.status END,
+         next_attempt_at = CASE WHEN t.status = 'queued' AND NOT t.barred
+                                THEN 'epoch'::timestamptz + t.until_us * interval '1 microsecond'
                                 ELSE j.next_attempt_at END,
-         waiting_reason = CASE WHEN z.status = 'queued' AND j.id NOT IN (SELECT id FROM barred)
+         waiting_reason = CASE WHEN t.status = 'queued' AND NOT t.barred
                                THEN 'calling_window' END,
-         skip_reason = CASE WHEN j.id IN (SELECT id FROM barred) THEN 'do_not_call'
-                            WHEN z.status = 'skipped' THEN 'window_unreachable' END,
-         error_message = CASE WHEN j.id IN (SELECT id FROM barred)
+         skip_reason = CASE WHEN t.barred THEN 'do_not_call'
+                            WHEN t.status = 'skipped' THEN 'window_unreachable' END,
+         error_message = CASE WHEN t.barred
                               THEN 'the number is on the business''s do-not-call list'
-                              WHEN z.status = 'skipped' THEN nullif(z.rule, '')
+                              WHEN t.status = 'skipped' THEN nullif(t.rule, '')
                               ELSE j.error_message END,
-         completed_at = CASE WHEN z.status = 'skipped' OR j.id IN (SELECT id FROM barred)
+         completed_at = CASE WHEN t.status = 'skipped' OR t.barred
                              THEN now() ELSE j.completed_at END,
          run_version = (SELECT campaign_next_run_version(r) FROM outbound_call_runs r
                          WHERE r.id = $1 AND r.business_id = $2)
-    FROM input z
-   WHERE j.run_id = $1 AND j.business_id = $2 AND j.status = 'queued'
-     AND coalesce(j.time_zone, '') = z.zone
-     AND j.next_attempt_at <= 'epoch'::timestamptz + $3::int8 * interval '1 microsecond'
+    FROM target t
+   WHERE j.business_id = $2 AND j.id = t.id AND j.run_id = $1 AND j.status = 'queued'
   RETURNING j.status),
 moved AS (
   SELECT count(*) AS total, count(*) FILTER (WHERE status = 'skipped') AS skipped
