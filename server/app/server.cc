@@ -103,6 +103,7 @@ void CheckPoolFits(const ServerConfig& config, bool listener_shares_url) {
   const absl::Time started = absl::Now();
   const int answered =
       store::CountAnsweringConnections(config.database_url, wanted, config.db_pool_check_timeout);
+  if (answered == 0) return;  // the database does not answer: the start fails next, saying so
   if (answered >= wanted) {
     spdlog::info("pool check: {} database connections opened and answered in {}", wanted,
                  absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))));
