@@ -93,6 +93,32 @@ bool IsSid(absl::string_view sid, absl::string_view prefix) {
   return true;
 }
 
+// Opens as many connections as this replica holds at once (the pool, and the
+// LISTEN connection when it goes the same way) and warns, in one line, when
+// not all of them answer within the bound: a session-mode pooler's pool or
+// PostgreSQL's max_connections is too small, and part of the pool (or the
+// listener) would wait for a connection forever. Never fails the start.
+void CheckPoolFits(const ServerConfig& config, bool listener_shares_url) {
+  const int wanted = config.db_pool_size + (listener_shares_url ? 1 : 0);
+  const absl::Time started = absl::Now();
+  const int answered =
+      store::CountAnsweringConnections(config.database_url, wanted, config.db_pool_check_timeout);
+  if (answered == 0) return;  // the database does not answer: the start fails next, saying so
+  if (answered >= wanted) {
+    spdlog::info("pool check: {} database connections opened and answered in {}", wanted,
+                 absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))));
+    return;
+  }
+  spdlog::warn(
+      "pool check: only {} of {} database connections (--db-pool-size {}{}) answered within {}: "
+      "the pooler's pool (PgBouncer default_pool_size/max_db_connections in session mode) or "
+      "PostgreSQL's max_connections is smaller than replicas x (--db-pool-size + 1); lower "
+      "--db-pool-size, raise the pool or max_connections, or point --listen-database-url "
+      "straight at PostgreSQL (--db-pool-check-timeout=0 skips this check)",
+      answered, wanted, config.db_pool_size, listener_shares_url ? " + 1 LISTEN" : "",
+      absl::FormatDuration(config.db_pool_check_timeout));
+}
+
 }  // namespace
 
 absl::Status ValidateTwilioConfig(const ServerConfig& config) {
@@ -237,6 +263,11 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                            metrics->RecordDatabaseError(error);
                          },
                          .prepared_statements = config.db_prepared_statements});
+  const std::string& listen_url =
+      config.listen_database_url.empty() ? config.database_url : config.listen_database_url;
+  if (config.db_pool_check_timeout > absl::ZeroDuration()) {
+    CheckPoolFits(config, listen_url == config.database_url);
+  }
   absl::StatusOr<bool> bypasses_rls = store::RoleBypassesRowSecurity(parts->database.get());
   if (!bypasses_rls.ok()) return bypasses_rls.status();
   if (*bypasses_rls) {
@@ -277,15 +308,29 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                            .max_rate = config.watch_max_rate});
   parts->hub->Start();
   progress::ProgressHub* hub = parts->hub.get();
+  store::Database* pool = parts->database.get();
   parts->listener = std::make_unique<store::NotificationListener>(
-      config.database_url,
-      store::ListenerCallbacks{.on_notification =
-                                   [hub](const store::RunNotification& change) {
-                                     hub->OnNotification(change.business_id, change.run_id);
-                                   },
-                               // Whatever changed while nobody listened reaches open streams
-                               // through a fresh read.
-                               .on_listening = [hub] { hub->RefreshAll(); }});
+      listen_url,
+      store::ListenerCallbacks{
+          .on_notification =
+              [hub](const store::RunNotification& change) {
+                hub->OnNotification(change.business_id, change.run_id);
+              },
+          // Whatever changed while nobody listened reaches open streams
+          // through a fresh read.
+          .on_listening = [hub] { hub->RefreshAll(); },
+          // The probe takes the run notifications' path: a transaction of
+          // the pool (through the pooler, when there is one).
+          .send_probe =
+              [pool](absl::string_view channel, absl::string_view payload) {
+                return store::NotifyThroughPool(*pool, channel, payload);
+              },
+          .on_probe =
+              [metrics](bool came_back) {
+                if (!came_back) metrics->ListenerProbeFailed();
+              }},
+      store::ListenerOptions{.probe_interval = config.listener_probe_interval,
+                             .probe_timeout = config.listener_probe_timeout});
   parts->listener->Start();
   parts->watch_handlers = std::make_unique<api::WatchHandlers>(
       parts->hub.get(), parts->authenticator.get(), parts->call_runner.get(),
@@ -329,6 +374,7 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   // Health follows the database: SERVING only while it answers.
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   store::Database* database = parts->database.get();
+  store::NotificationListener* listener = parts->listener.get();
   parts->health_probe =
       std::make_unique<observability::HealthProbe>(observability::HealthProbeOptions{
           .interval = config.health_probe_interval,
@@ -346,7 +392,16 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
                     store::CountRunsByStatus(database);
                 if (runs.ok()) metrics->SetRunsByStatus(*runs);
               },
-          .refresh_interval = config.runs_gauge_interval});
+          .refresh_interval = config.runs_gauge_interval,
+          // The LISTEN connection's probe, as its own service name: the
+          // overall status follows the database (dialing and the API work
+          // without live progress).
+          .details = {{.name = store::kListenerHealthService,
+                       .healthy = [listener] { return listener->healthy(); }}},
+          .on_detail_change =
+              [health](const std::string& name, bool healthy) {
+                if (health != nullptr) health->SetServingStatus(name, healthy);
+              }});
   parts->health_probe->Start();
   metrics->AddScrapeGauge("campaign_db_pool_open_connections",
                           "Database connections open in the pool",
@@ -354,6 +409,9 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
   metrics->AddScrapeGauge("campaign_db_pool_busy_connections",
                           "Database connections of the pool in use",
                           [database] { return database->BusyConnections(); });
+  metrics->AddScrapeGauge("campaign_listener_up",
+                          "1 while the LISTEN connection's last liveness probe came back",
+                          [listener] { return listener->healthy() ? 1 : 0; });
   metrics->AddScrapeGauge("campaign_watch_streams", "Open WatchRun and WatchRuns streams",
                           [hub] { return hub->stats().streams; });
   if (!config.metrics_listen.empty()) {

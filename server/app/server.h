@@ -71,6 +71,20 @@ enum class DialerKind { kSimulated, kTwilio };
 struct ServerConfig {
   // libpq connection string or URI; the role must not bypass row-level security.
   std::string database_url;
+  // Where the LISTEN connection of live progress goes; empty: database_url.
+  // Behind a transaction-pooling pooler (PgBouncer) it must reach PostgreSQL
+  // directly (or through a session-mode pool): LISTEN is session state.
+  std::string listen_database_url;
+  // The LISTEN connection's liveness probe: a self-NOTIFY sent every
+  // interval that must come back within the timeout
+  // (store::ListenerOptions).
+  absl::Duration listener_probe_interval = absl::Seconds(5);
+  absl::Duration listener_probe_timeout = absl::Seconds(5);
+  // At start, how long every connection of the pool (and the LISTEN
+  // connection when it shares the URL) may take to open and answer before
+  // campaignd warns that the pooler's pool or max_connections is too small;
+  // zero: no check.
+  absl::Duration db_pool_check_timeout = absl::Seconds(5);
   // host:port to listen on; port 0 picks a free one (see CampaignServer::port).
   std::string listen = "127.0.0.1:50051";
   // Database connections, and threads running handler work.

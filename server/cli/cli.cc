@@ -59,6 +59,20 @@ ABSL_FLAG(std::string, tls_cert, "", "serve: PEM certificate (chain); with --tls
 ABSL_FLAG(std::string, tls_key, "", "serve: PEM private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "serve: PEM CA bundle; clients must present a certificate it signed (mutual TLS)");
+ABSL_FLAG(std::string, listen_database_url, EnvOr("CAMPAIGN_LISTEN_DATABASE_URL", ""),
+          "serve: PostgreSQL connection string or URI of the LISTEN connection (live progress); "
+          "empty: --database-url. Behind a transaction-pooling pooler (PgBouncer) point it "
+          "straight at PostgreSQL (env CAMPAIGN_LISTEN_DATABASE_URL)");
+ABSL_FLAG(absl::Duration, listener_probe_interval, absl::Seconds(5),
+          "serve: how often the LISTEN connection proves it still receives (a self-NOTIFY)");
+ABSL_FLAG(absl::Duration, listener_probe_timeout, absl::Seconds(5),
+          "serve: how long the self-NOTIFY may take to come back before the LISTEN connection "
+          "is replaced (logged, campaign_listener_probe_failures_total, health service "
+          "campaignd.progress_listener NOT_SERVING)");
+ABSL_FLAG(absl::Duration, db_pool_check_timeout, absl::Seconds(5),
+          "serve: at start, how long the whole pool (+1 LISTEN connection when it shares "
+          "--database-url) may take to open and answer before a warning that the pooler's "
+          "pool or max_connections is too small; 0: no check");
 ABSL_FLAG(int, db_pool_size, 16, "database connections of serve");
 ABSL_FLAG(bool, db_prepared_statements, true,
           "serve: run the hottest statements as server-side prepared statements; false behind "
@@ -308,6 +322,35 @@ int Serve(const std::string& url) {
   TuneAllocator();
   app::ServerConfig config;
   config.database_url = url;
+  config.listen_database_url = absl::GetFlag(FLAGS_listen_database_url);
+  if (!config.listen_database_url.empty()) {
+    if (absl::StatusOr<std::string> parsed =
+            store::WithConnectionSettings(config.listen_database_url, {}, {});
+        !parsed.ok()) {
+      return Fail(absl::StrCat("--listen-database-url: ", parsed.status().message()));
+    }
+    if (absl::Status status = store::CheckConnection(config.listen_database_url); !status.ok()) {
+      return Fail(absl::StrCat(status.message(),
+                               " (--listen-database-url / CAMPAIGN_LISTEN_DATABASE_URL)"));
+    }
+  }
+  config.listener_probe_interval = absl::GetFlag(FLAGS_listener_probe_interval);
+  config.listener_probe_timeout = absl::GetFlag(FLAGS_listener_probe_timeout);
+  if (config.listener_probe_interval <= absl::ZeroDuration()) {
+    return Fail(absl::StrCat("--listener-probe-interval (",
+                             absl::FormatDuration(config.listener_probe_interval),
+                             ") must be > 0"));
+  }
+  if (config.listener_probe_timeout <= absl::ZeroDuration()) {
+    return Fail(absl::StrCat("--listener-probe-timeout (",
+                             absl::FormatDuration(config.listener_probe_timeout), ") must be > 0"));
+  }
+  config.db_pool_check_timeout = absl::GetFlag(FLAGS_db_pool_check_timeout);
+  if (config.db_pool_check_timeout < absl::ZeroDuration()) {
+    return Fail(absl::StrCat("--db-pool-check-timeout (",
+                             absl::FormatDuration(config.db_pool_check_timeout),
+                             ") must be >= 0"));
+  }
   config.listen = absl::GetFlag(FLAGS_listen);
   config.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   config.db_prepared_statements = absl::GetFlag(FLAGS_db_prepared_statements);

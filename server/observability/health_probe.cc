@@ -43,6 +43,15 @@ void HealthProbe::CheckOnce() {
     }
     if (options_.on_change) options_.on_change(healthy);
   }
+  detail_states_.resize(options_.details.size());
+  for (size_t i = 0; i < options_.details.size(); ++i) {
+    const HealthDetail& detail = options_.details[i];
+    const bool detail_healthy = detail.healthy();
+    if (detail_states_[i] == detail_healthy) continue;
+    detail_states_[i] = detail_healthy;
+    spdlog::info("health: {} is {}", detail.name, detail_healthy ? "SERVING" : "NOT_SERVING");
+    if (options_.on_detail_change) options_.on_detail_change(detail.name, detail_healthy);
+  }
   if (healthy && options_.refresh && absl::Now() >= next_refresh_) {
     options_.refresh();
     next_refresh_ = absl::Now() + options_.refresh_interval;

@@ -6,7 +6,9 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -14,6 +16,15 @@
 #include "absl/time/time.h"
 
 namespace campaign::observability {
+
+// A named part of the service whose health is reported besides the
+// database's (the gRPC health service's status for that name), e.g. the
+// LISTEN connection of live progress.
+struct HealthDetail {
+  std::string name;
+  // True while the part works; polled on the probe thread every interval.
+  std::function<bool()> healthy;
+};
 
 struct HealthProbeOptions {
   // How often the database is asked.
@@ -26,6 +37,10 @@ struct HealthProbeOptions {
   std::function<void()> refresh;
   // How often `refresh` runs at most.
   absl::Duration refresh_interval = absl::Seconds(5);
+  // Details polled with every check; `on_detail_change` gets the first result
+  // of each and every change.
+  std::vector<HealthDetail> details;
+  std::function<void(const std::string& name, bool healthy)> on_detail_change;
 };
 
 class HealthProbe {
@@ -52,6 +67,8 @@ class HealthProbe {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<bool> healthy_ ABSL_GUARDED_BY(mu_);
   absl::Time next_refresh_ = absl::InfinitePast();  // probe thread only
+  // The last result of each detail (probe thread only).
+  std::vector<std::optional<bool>> detail_states_;
   std::thread thread_;
 };
 

@@ -164,6 +164,13 @@ struct Metrics::Impl {
                             .Help("Database errors (failed connects and statements) by "
                                   "status code")
                             .Register(*registry)),
+        listener_probe_failures(
+            prometheus::BuildCounter()
+                .Name("campaign_listener_probe_failures_total")
+                .Help("Liveness probes of the LISTEN connection (a self-NOTIFY) that did not "
+                      "come back in time; each is followed by a reconnect")
+                .Register(*registry)
+                .Add({})),
         database_up(prometheus::BuildGauge()
                         .Name("campaign_database_up")
                         .Help("1 while the health probe reaches the database, else 0")
@@ -186,6 +193,7 @@ struct Metrics::Impl {
   prometheus::Counter& record_batches;
   prometheus::Family<prometheus::Counter>& recorded_calls;
   prometheus::Family<prometheus::Counter>& database_errors;
+  prometheus::Counter& listener_probe_failures;
   prometheus::Gauge& database_up;
   SchedulerAdapter scheduler_adapter;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -251,6 +259,8 @@ void Metrics::SetRunsByStatus(const std::map<std::string, int64_t>& counts) {
 }
 
 void Metrics::SetDatabaseUp(bool up) { impl_->database_up.Set(up ? 1 : 0); }
+
+void Metrics::ListenerProbeFailed() { impl_->listener_probe_failures.Increment(); }
 
 void Metrics::AddScrapeGauge(const std::string& name, const std::string& help,
                              std::function<double()> value) {

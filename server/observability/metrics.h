@@ -23,6 +23,10 @@
 //   database_errors_total{code}            counter: database errors by status code
 //   database_up                            gauge: 1 while the health probe reaches
 //                                          the database
+//   listener_probe_failures_total          counter: liveness probes of the LISTEN
+//                                          connection that did not come back
+//   listener_up                            gauge: 1 while the LISTEN connection's
+//                                          last probe came back
 //   db_pool_open_connections               gauge
 //   db_pool_busy_connections               gauge
 #ifndef CAMPAIGN_SERVER_OBSERVABILITY_METRICS_H_
@@ -82,6 +86,8 @@ class Metrics {
   // Replaces the runs-by-status gauge (missing known statuses become 0).
   void SetRunsByStatus(const std::map<std::string, int64_t>& counts);
   void SetDatabaseUp(bool up);
+  // A liveness probe of the LISTEN connection did not come back in time.
+  void ListenerProbeFailed();
 
   // Gauges computed when scraped (pool usage, open streams). Register before
   // Serve; `value` must stay callable until this object is destroyed.

@@ -1,10 +1,12 @@
 #include "server/store/database.h"
 
 #include <libpq-fe.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -71,6 +73,57 @@ absl::Status StatusFromException(const std::exception& error, absl::string_view 
   return absl::InternalError(absl::StrCat(what, ": internal error"));
 }
 
+int CountAnsweringConnections(const std::string& url, int count, absl::Duration bound) {
+  const absl::Time deadline = absl::Now() + bound;
+  // libpq's connect_timeout counts whole seconds, at least 2.
+  const int64_t connect_seconds = std::max<int64_t>(2, absl::ToInt64Seconds(bound) + 1);
+  absl::StatusOr<std::string> conninfo =
+      WithConnectionSettings(url, {{"connect_timeout", absl::StrCat(connect_seconds)}}, {});
+  // The watchdog shuts down the socket of a query still waiting at the
+  // deadline (behind a full session pool it would wait for minutes).
+  absl::Mutex mu;
+  int socket = -1;
+  bool done = false;
+  bool cut = false;
+  std::thread watchdog([&] {
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithDeadline(absl::Condition(&done), deadline);
+    if (!done && socket >= 0) {
+      ::shutdown(socket, SHUT_RDWR);
+      cut = true;
+    }
+  });
+  std::vector<std::unique_ptr<pqxx::connection>> connections;
+  int answered = 0;
+  while (answered < count && absl::Now() < deadline) {
+    try {
+      connections.push_back(std::make_unique<pqxx::connection>(conninfo.ok() ? *conninfo : url));
+      {
+        absl::MutexLock lock(&mu);
+        if (cut) break;
+        socket = connections.back()->sock();
+      }
+      pqxx::nontransaction txn(*connections.back(), "pool check");
+      txn.exec(sql::kPing);
+      absl::MutexLock lock(&mu);
+      socket = -1;
+      if (cut) break;
+    } catch (const std::exception& error) {
+      spdlog::debug("pool check: connection {} failed: {}", answered + 1, error.what());
+      absl::MutexLock lock(&mu);
+      socket = -1;
+      break;
+    }
+    ++answered;
+  }
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  watchdog.join();
+  return answered;
+}
+
 absl::Status CheckConnection(const std::string& url) {
   try {
     pqxx::connection connection(url);
@@ -96,22 +149,6 @@ std::string QuoteConnectionValue(absl::string_view value) {
   }
   quoted.push_back('\'');
   return quoted;
-}
-
-// The connection string connections of a pool with `options` are opened with.
-std::string PoolConnectionString(const std::string& url, const PoolOptions& options) {
-  if (options.idle_in_transaction_timeout <= absl::ZeroDuration()) return url;
-  absl::StatusOr<std::string> merged = WithConnectionSettings(
-      url, {},
-      {{"idle_in_transaction_session_timeout",
-        absl::StrCat(absl::ToInt64Milliseconds(options.idle_in_transaction_timeout))}});
-  if (!merged.ok()) {
-    // Connecting reports the problem (with libpq's reason) to every caller.
-    spdlog::warn("cannot add the pool's settings to the database URL: {}",
-                 merged.status().ToString());
-    return url;
-  }
-  return *merged;
 }
 
 }  // namespace
@@ -156,7 +193,13 @@ absl::StatusOr<std::string> WithConnectionSettings(
 }
 
 Database::Database(std::string url, PoolOptions options)
-    : options_(options), conninfo_(PoolConnectionString(url, options_)) {}
+    : options_(options),
+      conninfo_(std::move(url)),
+      idle_timeout_setting_(options_.idle_in_transaction_timeout > absl::ZeroDuration()
+                                ? absl::StrCat(absl::ToInt64Milliseconds(
+                                                   options_.idle_in_transaction_timeout),
+                                               "ms")
+                                : std::string()) {}
 
 absl::Status CommitOutcomeUnknown(absl::string_view what, const std::exception& error) {
   spdlog::error("commit of {} is in doubt: {}", what, error.what());
@@ -224,7 +267,21 @@ void Database::SetTenancy(Lease& lease, pqxx::work& txn, const Tenancy& tenancy)
   static constexpr sql::NamedQuery kQuery{"SetTenancy", sql::kSetTenancy};
   Execute(lease, txn, kQuery,
           tenancy.business_id ? std::to_string(*tenancy.business_id) : std::string(),
-          std::string(tenancy.business_id ? "off" : "on"));
+          std::string(tenancy.business_id ? "off" : "on"), idle_timeout_setting_);
+}
+
+void Database::ReportPreparedStatementError(const pqxx::sql_error& error) {
+  const std::string& state = error.sqlstate();
+  // 26000: the prepared statement does not exist; 42P05: it exists already.
+  // Both mean the statements were prepared on another server connection
+  // than the one this transaction got: a pooler in transaction mode.
+  if (state != "26000" && state != "42P05") return;
+  if (prepared_error_reported_.exchange(true)) return;
+  spdlog::error(
+      "the database lost or mixed up this pool's prepared statements (SQLSTATE {}): a "
+      "connection pooler in transaction mode (PgBouncer pool_mode=transaction) is the likely "
+      "cause; run campaignd with --db-prepared-statements=false behind it",
+      state);
 }
 
 absl::Status Database::Ping() {

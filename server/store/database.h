@@ -4,6 +4,7 @@
 #ifndef CAMPAIGN_SERVER_STORE_DATABASE_H_
 #define CAMPAIGN_SERVER_STORE_DATABASE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -49,6 +50,14 @@ absl::Status CommitOutcomeUnknown(absl::string_view what, const std::exception& 
 // else UNAVAILABLE carrying libpq's reason (it never contains a password).
 absl::Status CheckConnection(const std::string& url);
 
+// Opens up to `count` connections to `url` one after the other, keeping each
+// open, and runs a trivial query on each; stops at the first that fails or
+// does not answer before `bound` has passed since the call. Returns how many
+// answered: fewer than `count` means that the pooler's pool (in session
+// mode) or PostgreSQL's max_connections cannot hold that many connections of
+// this process at once. Closes them all before returning.
+int CountAnsweringConnections(const std::string& url, int count, absl::Duration bound);
+
 // `url` (a postgresql:// URI, also multi-host, or a key=value string) as a
 // key=value connection string with `defaults` added where `url` sets no value
 // for them and `server_settings` (name, value) appended to its `options`
@@ -66,8 +75,10 @@ struct PoolOptions {
   // How long Transact waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(5);
   // When positive, PostgreSQL ends a session of this pool that stays idle
-  // inside a transaction this long (its locks are released). Set in the
-  // connection's options, so it also holds after a reconnect.
+  // inside a transaction this long (its locks are released). Set locally in
+  // every transaction (with the tenancy, no extra round trip), never for the
+  // session: a server connection shared through a pooler keeps the server's
+  // value for everyone else.
   absl::Duration idle_in_transaction_timeout = absl::ZeroDuration();
   // Called with every database error (failed connects, errors raised by the
   // database or the connection, including ones retried), for metrics. Not
@@ -140,8 +151,16 @@ class Database {
                        const Args&... args) {
     if (!options_.prepared_statements) return txn.exec_params(query.sql, args...);
     if (lease.prepared.insert(query.name).second) lease.connection->prepare(query.name, query.sql);
-    return txn.exec_prepared(query.name, args...);
+    try {
+      return txn.exec_prepared(query.name, args...);
+    } catch (const pqxx::sql_error& error) {
+      ReportPreparedStatementError(error);
+      throw;
+    }
   }
+  // Logs once, naming --db-prepared-statements, when `error` says that the
+  // server connection does not hold this pool's prepared statements.
+  void ReportPreparedStatementError(const pqxx::sql_error& error);
   // The status of a transaction whose every attempt hit a deadlock or a
   // serialization failure.
   static absl::Status ConflictsPersisted(absl::string_view what);
@@ -152,8 +171,12 @@ class Database {
   }
 
   const PoolOptions options_;
-  // The url with the pool's settings: what connections are opened with.
+  // What connections are opened with.
   const std::string conninfo_;
+  // SetTenancy's value of idle_in_transaction_session_timeout ("" keeps the
+  // server's).
+  const std::string idle_timeout_setting_;
+  std::atomic<bool> prepared_error_reported_{false};
   mutable absl::Mutex mu_;
   std::vector<Lease> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;

@@ -44,25 +44,35 @@ struct LedgerRow {
   std::string checksum;
 };
 
-absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
-                                              const std::vector<MigrationFile>& files) {
-  {
-    pqxx::work txn(connection);
-    txn.exec(sql::kCreateLedger);
-    txn.commit();
-  }
+// What one transaction of Migrate found or did.
+struct StepResult {
+  // The migration applied by this step; empty when none was missing.
+  std::string applied;
+  // The highest version in the ledger at the end of the step.
+  int current_version = 0;
+};
+
+// One transaction: takes the migration lock (transaction-scoped), reads the
+// ledger, refuses a changed migration, and applies the first missing one, if
+// any. The lock and the ledger check share the transaction that applies, so
+// two processes never apply the same migration and nothing outlives the
+// transaction (correct behind a transaction-pooling pooler).
+absl::StatusOr<StepResult> MigrateOneStep(pqxx::connection& connection,
+                                          const std::vector<MigrationFile>& files,
+                                          const std::vector<std::string>& checksums,
+                                          bool first_step) {
+  pqxx::work txn(connection);
+  txn.exec_params(sql::kLockMigrationsForTransaction, kMigrationLockKey);
+  txn.exec(sql::kCreateLedger);
   std::map<int, LedgerRow> ledger;
-  {
-    pqxx::work txn(connection);
-    for (const auto& row : txn.exec(sql::kReadLedger)) {
-      ledger[row["version"].as<int>()] = {row["name"].as<std::string>(),
-                                          row["checksum"].as<std::string>()};
-    }
-    txn.commit();
+  for (const auto& row : txn.exec(sql::kReadLedger)) {
+    ledger[row["version"].as<int>()] = {row["name"].as<std::string>(),
+                                        row["checksum"].as<std::string>()};
   }
-  MigrationReport report;
-  for (const MigrationFile& file : files) {
-    const std::string checksum = Sha256Hex(file.sql);
+  StepResult step;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const MigrationFile& file = files[i];
+    const std::string& checksum = checksums[i];
     if (auto it = ledger.find(file.version); it != ledger.end()) {
       if (it->second.checksum == checksum) continue;
       if (!IsSuperseded(file.version, it->second.checksum)) {
@@ -71,13 +81,14 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
             it->second.checksum, ", file checksum ", checksum,
             "); add a new migration instead of editing an applied one"));
       }
-      spdlog::info("migration {} was applied with an earlier, equivalent text (checksum {})",
-                   file.name, it->second.checksum);
+      if (first_step) {
+        spdlog::info("migration {} was applied with an earlier, equivalent text (checksum {})",
+                     file.name, it->second.checksum);
+      }
       continue;
     }
     spdlog::info("applying migration {}", file.name);
     try {
-      pqxx::work txn(connection);
       txn.exec(sql::kAllBusinesses);
       txn.exec(file.sql);
       txn.exec_params(sql::kRecordMigration, file.version, file.name, checksum);
@@ -87,10 +98,29 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
       return absl::FailedPreconditionError(
           absl::StrCat("migration ", file.name, " failed: ", error.what()));
     }
-    report.applied.push_back(file.name);
+    step.applied = file.name;
     ledger[file.version] = {file.name, checksum};
+    break;
   }
-  if (!ledger.empty()) report.current_version = ledger.rbegin()->first;
+  if (step.applied.empty()) txn.commit();  // releases the lock
+  if (!ledger.empty()) step.current_version = ledger.rbegin()->first;
+  return step;
+}
+
+absl::StatusOr<MigrationReport> MigrateAll(pqxx::connection& connection,
+                                           const std::vector<MigrationFile>& files) {
+  std::vector<std::string> checksums;
+  checksums.reserve(files.size());
+  for (const MigrationFile& file : files) checksums.push_back(Sha256Hex(file.sql));
+  MigrationReport report;
+  while (true) {
+    absl::StatusOr<StepResult> step =
+        MigrateOneStep(connection, files, checksums, report.applied.empty());
+    if (!step.ok()) return step.status();
+    report.current_version = step->current_version;
+    if (step->applied.empty()) break;
+    report.applied.push_back(step->applied);
+  }
   const int known = files.empty() ? 0 : files.back().version;
   if (report.current_version > known) {
     spdlog::warn("the database is at migration {}, newer than this build knows ({})",
@@ -104,17 +134,10 @@ absl::StatusOr<MigrationReport> MigrateLocked(pqxx::connection& connection,
 absl::StatusOr<MigrationReport> Migrate(const std::string& url,
                                         const std::vector<MigrationFile>& files) {
   try {
+    // No session state: every step takes the lock inside its own
+    // transaction (see MigrateOneStep), so `url` may point at a pooler.
     pqxx::connection connection(url);
-    // Session-level lock: held across the per-migration transactions and
-    // released by the unlock below, or by PostgreSQL if this process dies.
-    {
-      pqxx::nontransaction txn(connection);
-      txn.exec_params(sql::kLockMigrations, kMigrationLockKey);
-    }
-    absl::StatusOr<MigrationReport> report = MigrateLocked(connection, files);
-    pqxx::nontransaction txn(connection);
-    txn.exec_params(sql::kUnlockMigrations, kMigrationLockKey);
-    return report;
+    return MigrateAll(connection, files);
   } catch (const std::exception& error) {
     return StatusFromException(error, "migrate");
   }

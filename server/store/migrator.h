@@ -1,5 +1,7 @@
-// Applies the numbered SQL migrations in order, each in its own transaction,
-// under a PostgreSQL advisory lock so concurrent replicas converge, and
+// Applies the numbered SQL migrations in order, each in its own transaction
+// that also takes a transaction-scoped PostgreSQL advisory lock and checks the
+// ledger, so concurrent replicas converge, nothing outlives a transaction
+// (correct behind PgBouncer in transaction mode), and
 // records each with a checksum so an edited migration is refused (except
 // earlier texts listed as superseded by an equivalent one).
 #ifndef CAMPAIGN_SERVER_STORE_MIGRATOR_H_

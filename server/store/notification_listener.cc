@@ -1,9 +1,12 @@
 #include "server/store/notification_listener.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <pqxx/pqxx>
+#include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -39,7 +42,45 @@ class Receiver final : public pqxx::notification_receiver {
   const ListenerCallbacks* const callbacks_;
 };
 
+// Hands each payload of the probe channel to `on_payload`.
+class ProbeReceiver final : public pqxx::notification_receiver {
+ public:
+  ProbeReceiver(pqxx::connection_base& connection,
+                std::function<void(const std::string&)> on_payload)
+      : pqxx::notification_receiver(connection, kProbeChannel),
+        on_payload_(std::move(on_payload)) {}
+
+  void operator()(const std::string& payload, int backend_pid) override { on_payload_(payload); }
+
+ private:
+  const std::function<void(const std::string&)> on_payload_;
+};
+
+// Thrown on the listener thread when a probe did not come back (already
+// logged): the connection is replaced.
+class ProbeLost : public std::runtime_error {
+ public:
+  ProbeLost() : std::runtime_error("the listener's probe did not come back") {}
+};
+
+// A prefix of probe payloads unique to this process and listener.
+std::string ProbePrefix() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host, ":", getpid(), ":", std::random_device()(), ":");
+}
+
 }  // namespace
+
+absl::Status NotifyThroughPool(Database& database, absl::string_view channel,
+                               absl::string_view payload) {
+  return database.Transact(Tenancy::AllBusinesses(), "send the listener's probe",
+                           [&](pqxx::work& txn) {
+                             txn.exec_params(sql::kNotify, std::string(channel),
+                                             std::string(payload));
+                             return absl::OkStatus();
+                           });
+}
 
 std::optional<RunNotification> ParseNotification(absl::string_view payload) {
   std::vector<absl::string_view> parts = absl::StrSplit(payload, ':');
@@ -79,7 +120,8 @@ NotificationListener::NotificationListener(std::string database_url, ListenerCal
                                            ListenerOptions options)
     : url_(WithListenerKeepalives(WithApplicationName(database_url, kListenerApplicationName))),
       callbacks_(std::move(callbacks)),
-      options_(options) {}
+      options_(options),
+      probe_prefix_(ProbePrefix()) {}
 
 NotificationListener::~NotificationListener() { Stop(); }
 
@@ -102,6 +144,16 @@ void NotificationListener::Stop() {
 bool NotificationListener::listening() const {
   absl::MutexLock lock(&mu_);
   return listening_;
+}
+
+bool NotificationListener::healthy() const {
+  absl::MutexLock lock(&mu_);
+  return listening_ && healthy_;
+}
+
+int64_t NotificationListener::probe_failures() const {
+  absl::MutexLock lock(&mu_);
+  return probe_failures_;
 }
 
 int64_t NotificationListener::connections() const {
@@ -150,7 +202,8 @@ void NotificationListener::Watchdog() {
   }
 }
 
-void NotificationListener::Probe(pqxx::connection_base& connection) {
+void NotificationListener::ExecUnderWatchdog(
+    pqxx::connection_base& connection, const std::function<void(pqxx::connection_base&)>& query) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -160,8 +213,7 @@ void NotificationListener::Probe(pqxx::connection_base& connection) {
   }
   bool cut = false;
   try {
-    pqxx::nontransaction txn(connection, "listener probe");
-    txn.exec(sql::kPing);  // the liveness probe
+    query(connection);
   } catch (...) {
     absl::MutexLock lock(&mu_);
     probe_socket_ = -1;
@@ -179,6 +231,80 @@ void NotificationListener::Probe(pqxx::connection_base& connection) {
   }
 }
 
+void NotificationListener::SendProbe(pqxx::connection_base& connection) {
+  awaited_payload_ = absl::StrCat(probe_prefix_, ++probes_sent_);
+  probe_returned_ = false;
+  if (callbacks_.send_probe) {
+    const absl::Status sent = callbacks_.send_probe(kProbeChannel, awaited_payload_);
+    if (sent.ok()) return;
+    spdlog::debug("the listener's probe could not be sent through the pool ({}); sending it on "
+                  "the listening connection",
+                  sent.ToString());
+  }
+  // On the listening connection itself: a partitioned connection does not
+  // answer (the watchdog cuts it), a working one notifies itself.
+  ExecUnderWatchdog(connection, [&](pqxx::connection_base& listening) {
+    pqxx::nontransaction txn(listening, "listener probe");
+    txn.exec_params(sql::kNotify, std::string(kProbeChannel), awaited_payload_);
+  });
+}
+
+void NotificationListener::ReportLostProbe(pqxx::connection_base& connection) {
+  // Does the connection itself still answer? Then the LISTEN does not hold
+  // on it: its notifications go elsewhere.
+  bool answers = true;
+  try {
+    ExecUnderWatchdog(connection, [](pqxx::connection_base& listening) {
+      pqxx::nontransaction txn(listening, "listener liveness");
+      txn.exec(sql::kPing);
+    });
+  } catch (const std::exception&) {
+    answers = false;
+  }
+  ProbeFinished(false);
+  if (failures_in_a_row_ > 1) {
+    spdlog::debug("the {} listener's probe did not come back again ({} in a row); reconnecting",
+                  kProgressChannel, failures_in_a_row_);
+    return;
+  }
+  if (answers) {
+    spdlog::warn(
+        "the {} listener's probe notification did not come back within {} although its "
+        "connection answers queries: LISTEN does not hold on this connection, so live progress "
+        "(WatchRun, WatchRuns) would freeze. A connection pooler in transaction mode (PgBouncer "
+        "pool_mode=transaction) is the likely cause: point --listen-database-url straight at "
+        "PostgreSQL (or at a session-mode pool). Reconnecting; metric "
+        "campaign_listener_probe_failures_total, health service {} NOT_SERVING until a probe "
+        "comes back",
+        kProgressChannel, absl::FormatDuration(options_.probe_timeout), kListenerHealthService);
+  } else {
+    spdlog::warn(
+        "the {} listener's probe got no answer within {} (network partition or database "
+        "down); reconnecting. Health service {} NOT_SERVING until a probe comes back",
+        kProgressChannel, absl::FormatDuration(options_.probe_timeout), kListenerHealthService);
+  }
+}
+
+void NotificationListener::ProbeFinished(bool came_back) {
+  awaited_payload_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    healthy_ = came_back;
+    if (!came_back) ++probe_failures_;
+  }
+  if (came_back) {
+    if (failures_in_a_row_ > 0) {
+      spdlog::info("the {} listener's probe came back after {} that did not; listening reliably "
+                   "again",
+                   kProgressChannel, failures_in_a_row_);
+    }
+    failures_in_a_row_ = 0;
+  } else {
+    ++failures_in_a_row_;
+  }
+  if (callbacks_.on_probe) callbacks_.on_probe(came_back);
+}
+
 void NotificationListener::Run() {
   absl::Duration backoff = options_.min_backoff;
   while (true) {
@@ -189,6 +315,9 @@ void NotificationListener::Run() {
     try {
       pqxx::connection connection(url_);
       Receiver receiver(connection, &callbacks_);  // issues LISTEN
+      ProbeReceiver probe_receiver(connection, [this](const std::string& payload) {
+        if (!awaited_payload_.empty() && payload == awaited_payload_) probe_returned_ = true;
+      });
       int64_t established = 0;
       {
         absl::MutexLock lock(&mu_);
@@ -202,27 +331,50 @@ void NotificationListener::Run() {
       // LISTEN) were not notified: the receiver refreshes.
       if (callbacks_.on_listening) callbacks_.on_listening();
       backoff = options_.min_backoff;
-      absl::Time last_heard = absl::Now();
+      // The first probe goes out at once: health says whether this
+      // connection really receives.
+      awaited_payload_.clear();
+      absl::Time next_probe = absl::Now();
+      absl::Time probe_deadline = absl::InfiniteFuture();
       while (true) {
         {
           absl::MutexLock lock(&mu_);
           if (stopping_) break;
         }
-        if (connection.await_notification(0, kAwaitMicros) > 0) last_heard = absl::Now();
+        connection.await_notification(0, kAwaitMicros);
         if (!connection.is_open()) throw pqxx::broken_connection("listener connection closed");
-        if (absl::Now() - last_heard >= options_.probe_interval) {
-          Probe(connection);
-          last_heard = absl::Now();
+        const absl::Time now = absl::Now();
+        if (!awaited_payload_.empty()) {
+          if (probe_returned_) {
+            ProbeFinished(true);
+            next_probe = now + options_.probe_interval;
+          } else if (now >= probe_deadline) {
+            ReportLostProbe(connection);
+            throw ProbeLost();
+          }
+        } else if (now >= next_probe) {
+          SendProbe(connection);
+          // The bound runs from when the NOTIFY was committed.
+          probe_deadline = absl::Now() + options_.probe_timeout;
         }
       }
       absl::MutexLock lock(&mu_);
       listening_ = false;
       return;
-    } catch (const std::exception& error) {
+    } catch (const ProbeLost&) {
       {
         absl::MutexLock lock(&mu_);
         listening_ = false;
       }
+      if (!Sleep(backoff)) return;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    } catch (const std::exception& error) {
+      {
+        absl::MutexLock lock(&mu_);
+        listening_ = false;
+        healthy_ = false;
+      }
+      awaited_payload_.clear();
       std::string reason = error.what();
       std::replace(reason.begin(), reason.end(), '\n', ' ');
       spdlog::warn(

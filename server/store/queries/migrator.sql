@@ -1,12 +1,14 @@
 -- The migrator's ledger and lock (store::Migrate); the migrations themselves
 -- live in migrations/.
 
--- name: LockMigrations
--- Session-level advisory lock that serialises migrations across replicas.
-SELECT pg_advisory_lock($1);
-
--- name: UnlockMigrations
-SELECT pg_advisory_unlock($1);
+-- name: LockMigrationsForTransaction
+-- Transaction-scoped advisory lock that serialises migrations across
+-- replicas: taken first in each migration's transaction and released by its
+-- COMMIT or ROLLBACK, so it never outlives the transaction and stays correct
+-- behind a transaction-pooling connection pooler (PgBouncer), where a
+-- session-level lock and its unlock could land on different server
+-- connections and leak.
+SELECT pg_advisory_xact_lock($1);
 
 -- name: CreateLedger
 CREATE TABLE IF NOT EXISTS schema_migrations (
