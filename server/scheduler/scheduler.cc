@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -254,7 +255,12 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     // than the TTL) go back to the queue (Settle), not to the reconciler,
     // which would fail them as dials of unknown outcome.
     if (auto known = undispatched_.find(id); known != undispatched_.end()) {
-      for (const auto& [token, job] : known->second) held.unstarted.push_back(job);
+      // (A run this worker still held in memory may already list some.)
+      std::set<std::string> listed;
+      for (const store::ClaimedJob& job : held.unstarted) listed.insert(job.token);
+      for (const auto& [token, job] : known->second) {
+        if (listed.count(token) == 0) held.unstarted.push_back(job);
+      }
       if (!known->second.empty()) {
         spdlog::warn(
             "worker {} holds run {} again (previous holder: {}): {} claims it never dialed go "
