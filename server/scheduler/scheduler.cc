@@ -500,6 +500,8 @@ absl::Time Scheduler::ConfirmHeld(bool draining) {
     state = gate_.Poll();
     if (!state->ok()) errors_.DatabaseAnswered(state->status());
   }
+  // Hold times include the check's round trip: what the gate adds.
+  const absl::Time checked = absl::Now();
   for (int64_t id : TurnOrder()) {
     auto it = runs_.find(id);
     if (it == runs_.end() || it->second.gated.empty()) continue;
@@ -508,7 +510,7 @@ absl::Time Scheduler::ConfirmHeld(bool draining) {
     for (GatedBatch& batch : batches) {
       auto run = runs_.find(id);
       if (run == runs_.end()) break;  // dropped: its claims stay in undispatched_
-      const absl::Duration waited = now - batch.held_since;
+      const absl::Duration waited = checked - batch.held_since;
       const int jobs = static_cast<int>(batch.jobs.size());
       if (state && state->ok() && ReplicationGate::Confirmed(**state, batch.lsn)) {
         gate_.NoteConfirmed(jobs, waited);
