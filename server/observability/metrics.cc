@@ -262,8 +262,8 @@ void Metrics::ClaimsHeld(double seconds, bool confirmed, int jobs) {
   // Hold times: 100 us .. 10 s (a synchronous standby on a LAN confirms in
   // about a millisecond; the give-back timeout is seconds).
   static const prometheus::Histogram::BucketBoundaries kHoldBuckets = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-      5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   impl_->held_batches.Add({{"result", confirmed ? "confirmed" : "given_back"}}, kHoldBuckets)
       .Observe(seconds);
   if (!confirmed) impl_->claims_given_back.Increment(jobs);

@@ -16,8 +16,9 @@ int Claimer::Wanted(const HeldRun& run, int budget, absl::Time now) const {
   return std::max(0, std::min({run.FreeSlots(), budget, max_batch_}));
 }
 
-absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(
-    HeldRun& run, int budget, absl::Time rules_now, std::optional<uint64_t>* commit_lsn) {
+absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int budget,
+                                                              absl::Time rules_now,
+                                                              std::optional<uint64_t>* commit_lsn) {
   if (commit_lsn != nullptr) commit_lsn->reset();
   const absl::Time now = absl::Now();
   const int wanted = Wanted(run, budget, now);

@@ -14,8 +14,8 @@ absl::StatusOr<ReplicatedClaimsMode> ParseReplicatedClaimsMode(absl::string_view
   if (text == "auto") return ReplicatedClaimsMode::kAuto;
   if (text == "on") return ReplicatedClaimsMode::kOn;
   if (text == "off") return ReplicatedClaimsMode::kOff;
-  return absl::InvalidArgumentError(absl::StrCat("--require-replicated-claims \"", text,
-                                                 "\" is not one of auto, on, off"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--require-replicated-claims \"", text, "\" is not one of auto, on, off"));
 }
 
 absl::string_view ReplicatedClaimsModeName(ReplicatedClaimsMode mode) {
@@ -119,7 +119,8 @@ std::string ReplicationGate::Explain(const store::ReplicationState& state) {
     return "the database role cannot read pg_stat_replication (GRANT pg_read_all_stats)";
   }
   if (!state.sync_flushed) {
-    return absl::StrCat(state.standbys, " standby(s), none synchronous (synchronous_standby_names '",
+    return absl::StrCat(state.standbys,
+                        " standby(s), none synchronous (synchronous_standby_names '",
                         state.synchronous_standby_names, "')");
   }
   return "the synchronous standby did not flush the claim in time";
@@ -132,9 +133,8 @@ void ReplicationGate::NoteConfirmed(int jobs, absl::Duration held) {
 
 void ReplicationGate::NoteGivenBack(int jobs, absl::Duration held, const std::string& why) {
   metrics_->ClaimsHeld(absl::ToDoubleSeconds(held), /*confirmed=*/false, jobs);
-  spdlog::warn(
-      "replicated-claims gate: {} claims given back to the queue undialed after {}: {}", jobs,
-      absl::FormatDuration(held), why);
+  spdlog::warn("replicated-claims gate: {} claims given back to the queue undialed after {}: {}",
+               jobs, absl::FormatDuration(held), why);
   SetHealth(false, absl::StrCat("claims given back unconfirmed: ", why));
 }
 

@@ -518,9 +518,9 @@ absl::Time Scheduler::ConfirmHeld(bool draining) {
         DialBatch(id, run->second, batch.jobs, batch.claimed_at, &unlimited);
       } else if (draining || waited >= options_.replication.timeout) {
         gate_.NoteGivenBack(jobs, waited,
-                            draining              ? std::string("the worker is shutting down")
-                            : !state->ok()        ? state->status().ToString()
-                                                  : ReplicationGate::Explain(**state));
+                            draining       ? std::string("the worker is shutting down")
+                            : !state->ok() ? state->status().ToString()
+                                           : ReplicationGate::Explain(**state));
         run->second.unstarted.insert(run->second.unstarted.end(), batch.jobs.begin(),
                                      batch.jobs.end());
         more_work_ = true;
@@ -579,8 +579,8 @@ void Scheduler::Drop(int64_t run_id) {
 void Scheduler::ReleaseIdleRuns() {
   std::vector<int64_t> idle;
   for (const auto& [id, run] : runs_) {
-    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty() ||
-        !run.vetoed.empty() || !run.unstarted.empty() || !run.gated.empty()) {
+    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty() || !run.vetoed.empty() ||
+        !run.unstarted.empty() || !run.gated.empty()) {
       continue;
     }
     if (run.Ended() || run.control.status == RunStatus::kPaused) idle.push_back(id);

@@ -231,8 +231,13 @@ class FakeLeases : public store::LeaseRepository {
         jobs.back().attempts = ++attempts_[job_id];
         jobs.back().on_do_not_call = do_not_call_.count(job_id) > 0;
         claimed.push_back(jobs.back());
-        dialing_[job_id] = store::ActiveJob{job_id, job_id, "+14155550100", jobs.back().token,
-                                            "", JobStatus::kDialing, absl::Now(),
+        dialing_[job_id] = store::ActiveJob{job_id,
+                                            job_id,
+                                            "+14155550100",
+                                            jobs.back().token,
+                                            "",
+                                            JobStatus::kDialing,
+                                            absl::Now(),
                                             jobs.back().attempts};
       }
       if (bucket_) {

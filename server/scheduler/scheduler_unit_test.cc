@@ -41,7 +41,8 @@ SchedulerOptions FastOptions() {
   // Calls all day, every day: the tests pass at any hour (the server's
   // default windows close at 21:00 in the number's zone).
   options.default_policy.calling_windows.clear();
-  for (int day = 1; day <= 7; ++day) options.default_policy.calling_windows.push_back({day, 0, 24 * 60});
+  for (int day = 1; day <= 7; ++day)
+    options.default_policy.calling_windows.push_back({day, 0, 24 * 60});
   return options;
 }
 
@@ -289,7 +290,8 @@ TEST(SchedulerUnitTest, TheReplicatedClaimsGateNeverDialsAClaimNoSynchronousStan
 // auto without any replication in sight reads the state now and then but
 // holds nothing; auto with a standby gates.
 TEST(SchedulerUnitTest, TheReplicatedClaimsGateOffOrAutoWithoutStandbysHoldsNothing) {
-  for (const ReplicatedClaimsMode mode : {ReplicatedClaimsMode::kOff, ReplicatedClaimsMode::kAuto}) {
+  for (const ReplicatedClaimsMode mode :
+       {ReplicatedClaimsMode::kOff, ReplicatedClaimsMode::kAuto}) {
     SchedulerOptions options = FastOptions();
     GateMetrics metrics;
     options.metrics = &metrics;
@@ -342,8 +344,8 @@ TEST(SchedulerUnitTest, AWorkerTakingItsOwnRunBackRequeuesTheClaimsItNeverDialed
   Scheduler scheduler(&leases, &dialer, options);
   scheduler.Start();
 
-  ASSERT_TRUE(leases.WaitFor(
-      [](const FakeLeases& f) { return f.gates == 1 && f.release_attempts >= 2; }));
+  ASSERT_TRUE(
+      leases.WaitFor([](const FakeLeases& f) { return f.gates == 1 && f.release_attempts >= 2; }));
   EXPECT_EQ(scheduler.UndispatchedClaims(), 3);
   leases.ExpireLeaseForTakeover();
   ASSERT_TRUE(leases.WaitFor([](const FakeLeases& f) { return f.started_calls.size() == 3; }));

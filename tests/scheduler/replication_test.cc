@@ -102,9 +102,8 @@ class ReplicationTest : public ::testing::Test {
 
   int64_t CreateRun(int leads, int32_t concurrency) {
     static std::atomic<int> counter{0};
-    return testing::sched::CreateStoreRun(*runs_, business_id_,
-                                          absl::StrCat("repl-", counter++), concurrency,
-                                          MakeLeads(leads));
+    return testing::sched::CreateStoreRun(*runs_, business_id_, absl::StrCat("repl-", counter++),
+                                          concurrency, MakeLeads(leads));
   }
 
   // A worker with short intervals, the gate in `mode`, 10 ms calls.
@@ -169,8 +168,8 @@ TEST_F(ReplicationTest, APlainRoleNeedsPgReadAllStatsToSeeTheStandbysPositions) 
   EXPECT_EQ(granted->unreadable, 0);
   EXPECT_TRUE(granted->can_read_positions);
   ASSERT_TRUE(granted->sync_flushed.has_value());
-  const uint64_t wal = std::stoull(
-      pair_.QueryText("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text"));
+  const uint64_t wal =
+      std::stoull(pair_.QueryText("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text"));
   // Synchronous commit: everything committed so far is flushed on the standby.
   EXPECT_GE(*granted->sync_flushed + (1 << 20), wal);
 }
@@ -187,8 +186,7 @@ TEST_F(ReplicationTest, WithASynchronousStandbyARunDispatchesCompletely) {
   worker->scheduler().Start();
   RunRow done;
   ASSERT_TRUE(WaitForRunState(
-      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed",
-      &done));
+      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done));
   const absl::Duration took = absl::Now() - start;
   worker.reset();
   const auto dials = DialsOfRun(ReadDialLog(dial_log_.path()), run);
@@ -252,15 +250,15 @@ TEST_F(ReplicationTest, NoClaimMadeWhileSynchronousReplicationIsOffIsDialed) {
   // concurrency), none with a call.
   EXPECT_LE(inspect_->Int(absl::StrCat("SELECT count(*) FROM call_attempts WHERE run_id = ", run)),
             10);
-  EXPECT_EQ(inspect_->Int(absl::StrCat(
-                "SELECT count(*) FROM call_attempts WHERE call_sid IS NOT NULL AND run_id = ", run)),
-            0);
+  EXPECT_EQ(
+      inspect_->Int(absl::StrCat(
+          "SELECT count(*) FROM call_attempts WHERE call_sid IS NOT NULL AND run_id = ", run)),
+      0);
   const absl::Time back_on = absl::Now();
   pair_.SetSynchronous(true);
   RunRow done;
   ASSERT_TRUE(WaitForRunState(
-      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed",
-      &done));
+      *inspect_, run, [](const RunRow& r) { return r.status == "completed"; }, "completed", &done));
   worker.reset();
   const auto dials = DialsOfRun(ReadDialLog(dial_log_.path()), run);
   EXPECT_EQ(DialsPerLead(dials).size(), static_cast<size_t>(kLeads));

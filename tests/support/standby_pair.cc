@@ -96,9 +96,8 @@ StandbyPair::StandbyPair() {
 
 StandbyPair::~StandbyPair() {
   for (const char* server : {"standby", "primary"}) {
-    const std::string command =
-        absl::StrCat("runuser -u postgres -- ", kBin, "/pg_ctl -D ", dir_, "/", server,
-                     " -m immediate -w stop >/dev/null 2>&1");
+    const std::string command = absl::StrCat("runuser -u postgres -- ", kBin, "/pg_ctl -D ", dir_,
+                                             "/", server, " -m immediate -w stop >/dev/null 2>&1");
     (void)std::system(command.c_str());
   }
   if (!dir_.empty() && dir_.rfind("/tmp/campaign-standby-", 0) == 0) {
@@ -107,8 +106,8 @@ StandbyPair::~StandbyPair() {
 }
 
 void StandbyPair::ExecAsAdmin(const std::string& sql) const {
-  pqxx::connection connection(
-      admin_url_.empty() ? Url(primary_port_, "postgres", "postgres") : admin_url_);
+  pqxx::connection connection(admin_url_.empty() ? Url(primary_port_, "postgres", "postgres")
+                                                 : admin_url_);
   pqxx::nontransaction txn(connection);
   txn.exec(sql);
 }
@@ -123,16 +122,16 @@ std::string StandbyPair::QueryText(const std::string& sql) const {
 void StandbyPair::SetSynchronous(bool on, absl::Duration timeout) {
   pqxx::connection connection(Url(primary_port_, "postgres", "postgres"));
   pqxx::nontransaction txn(connection);
-  txn.exec(absl::StrCat("ALTER SYSTEM SET synchronous_standby_names = '",
-                        on ? kStandbyName : "", "'"));
+  txn.exec(
+      absl::StrCat("ALTER SYSTEM SET synchronous_standby_names = '", on ? kStandbyName : "", "'"));
   txn.exec("SELECT pg_reload_conf()");
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
-    const bool sync =
-        txn.exec1(absl::StrCat("SELECT count(*) > 0 FROM pg_stat_replication WHERE "
-                               "application_name = '",
-                               kStandbyName, "' AND state = 'streaming' AND sync_state = 'sync'"))[0]
-            .as<bool>();
+    const bool sync = txn.exec1(absl::StrCat(
+        "SELECT count(*) > 0 FROM pg_stat_replication WHERE "
+        "application_name = '",
+        kStandbyName, "' AND state = 'streaming' AND sync_state = 'sync'"))[0]
+                          .as<bool>();
     if (sync == on) return;
     if (absl::Now() > deadline) {
       throw std::runtime_error(absl::StrCat("standby pair: synchronous replication not ",
