@@ -65,6 +65,10 @@ constexpr int kMaxGrpcThreads = 32;
 
 // The service name the health service reports besides the overall "".
 constexpr char kServiceName[] = "outbound.v1.CampaignService";
+// The health detail of the replicated-claims gate: NOT_SERVING while claims
+// cannot be confirmed on a synchronous standby (given back undialed, or the
+// role cannot read pg_stat_replication); SERVING otherwise (gate off too).
+constexpr char kReplicatedClaimsHealthName[] = "campaign.ReplicatedClaims";
 // The full names of its methods start with this; the tenant interceptor
 // handles these calls only.
 constexpr char kServiceMethodPrefix[] = "/outbound.v1.CampaignService/";
@@ -117,6 +121,27 @@ void CheckPoolFits(const ServerConfig& config, bool listener_shares_url) {
       "straight at PostgreSQL (--db-pool-check-timeout=0 skips this check)",
       answered, wanted, config.db_pool_size, listener_shares_url ? " + 1 LISTEN" : "",
       absl::FormatDuration(config.db_pool_check_timeout));
+}
+
+// With the replicated-claims gate on (or auto with replication in sight),
+// the service role must read pg_stat_replication's positions, or no claim
+// could ever be confirmed and nothing would be dialed: refuse to start,
+// saying which grant is missing.
+absl::Status CheckReplicatedClaimsPrivilege(store::LeaseStore* leases,
+                                            const scheduler::ReplicationGateOptions& gate) {
+  if (gate.mode == scheduler::ReplicatedClaimsMode::kOff) return absl::OkStatus();
+  absl::StatusOr<store::ReplicationState> state = leases->ReadReplication();
+  if (!state.ok()) return state.status();
+  const bool gated = gate.mode == scheduler::ReplicatedClaimsMode::kOn || gate.multi_host ||
+                     state->standbys > 0 || !state->synchronous_standby_names.empty();
+  if (gated && !state->can_read_positions) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--require-replicated-claims=", scheduler::ReplicatedClaimsModeName(gate.mode),
+        " gates claims on a synchronous standby, but the database role cannot read "
+        "pg_stat_replication's positions: run GRANT pg_read_all_stats TO <the service role> as a "
+        "superuser (or set --require-replicated-claims=off on a database with no standby)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -488,6 +513,20 @@ absl::StatusOr<std::unique_ptr<CampaignServer>> CampaignServer::Start(const Serv
     }
     scheduler::SchedulerOptions options = config.scheduler;
     options.lease_ttl = config.lease_ttl;
+    options.replication.multi_host = scheduler::NamesSeveralHosts(config.database_url);
+    if (absl::Status readable =
+            CheckReplicatedClaimsPrivilege(parts->lease_store.get(), options.replication);
+        !readable.ok()) {
+      return readable;
+    }
+    options.replication.on_health = [health](bool ok, const std::string& why) {
+      if (ok) {
+        spdlog::info("replicated-claims gate healthy ({})", why);
+      } else {
+        spdlog::warn("replicated-claims gate unhealthy: {}", why);
+      }
+      if (health != nullptr) health->SetServingStatus(kReplicatedClaimsHealthName, ok);
+    };
     options.default_policy = config.default_dialing_policy;
     options.metrics = metrics->scheduler_metrics();
     parts->metrics_dialer = std::make_unique<observability::MetricsDialer>(provider, metrics);

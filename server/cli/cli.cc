@@ -93,7 +93,15 @@ ABSL_FLAG(bool, scheduler, true, "serve: run a scheduler worker (false for API-o
 ABSL_FLAG(std::string, worker_id, "",
           "scheduler identity in locked_by_worker (default host:pid:random)");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
-          "how often held leases are renewed");
+          "how often held leases are renewed (and at once when the database answers again)");
+ABSL_FLAG(std::string, require_replicated_claims, "auto",
+          "serve: dial a claimed batch only once a synchronous standby flushed its claim: on, "
+          "off, or auto (on once the primary has or had a standby, synchronous_standby_names "
+          "is or was set, or --database-url names several hosts); needs GRANT "
+          "pg_read_all_stats to the service role when on");
+ABSL_FLAG(absl::Duration, replicated_claim_timeout, absl::Seconds(2),
+          "serve: longest a claimed batch waits for a synchronous standby before its claims "
+          "go back to the queue undialed (capped at a quarter of --lease-ttl)");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(10),
           "how often expired leases are taken over (with up to 50% jitter)");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(200),
@@ -410,6 +418,16 @@ int Serve(const std::string& url) {
     return Fail("--poll-interval must be > 0");
   }
   if (config.scheduler.max_runs < 1) return Fail("--max-runs must be >= 1");
+  absl::StatusOr<scheduler::ReplicatedClaimsMode> replicated =
+      scheduler::ParseReplicatedClaimsMode(absl::GetFlag(FLAGS_require_replicated_claims));
+  if (!replicated.ok()) return Fail(std::string(replicated.status().message()));
+  config.scheduler.replication.mode = *replicated;
+  config.scheduler.replication.timeout = absl::GetFlag(FLAGS_replicated_claim_timeout);
+  if (config.scheduler.replication.timeout <= absl::ZeroDuration()) {
+    return Fail(absl::StrCat("--replicated-claim-timeout (",
+                             absl::FormatDuration(config.scheduler.replication.timeout),
+                             ") must be > 0"));
+  }
   config.scheduler.max_dials_in_flight = absl::GetFlag(FLAGS_max_dials_in_flight);
   config.scheduler.max_claim_batch = absl::GetFlag(FLAGS_max_claim_batch);
   if (config.scheduler.max_dials_in_flight < 1) {

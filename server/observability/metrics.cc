@@ -72,6 +72,10 @@ class SchedulerAdapter : public scheduler::SchedulerMetrics {
   void CallHungUpOnRunEnd() override { metrics_->CallHungUpOnRunEnd(); }
   void ClaimRateLimited() override { metrics_->ClaimRateLimited(); }
   void CallsRecorded(int starts, int results) override { metrics_->CallsRecorded(starts, results); }
+  void ReplicationGateOn(bool on) override { metrics_->ReplicationGateOn(on); }
+  void ClaimsHeld(double seconds, bool confirmed, int jobs) override {
+    metrics_->ClaimsHeld(seconds, confirmed, jobs);
+  }
 
  private:
   Metrics* metrics_;
@@ -176,6 +180,25 @@ struct Metrics::Impl {
                         .Help("1 while the health probe reaches the database, else 0")
                         .Register(*registry)
                         .Add({})),
+        replication_gate(prometheus::BuildGauge()
+                             .Name("campaign_replicated_claims_gate")
+                             .Help("1 while claimed batches wait for a synchronous standby "
+                                   "before they are dialed (--require-replicated-claims), "
+                                   "else 0")
+                             .Register(*registry)
+                             .Add({})),
+        held_batches(prometheus::BuildHistogram()
+                         .Name("campaign_replicated_claims_hold_seconds")
+                         .Help("How long the replicated-claims gate held each claimed batch, "
+                               "by result: confirmed (a synchronous standby flushed it; "
+                               "dialed) or given_back (returned to the queue undialed)")
+                         .Register(*registry)),
+        claims_given_back(prometheus::BuildCounter()
+                              .Name("campaign_replicated_claims_given_back_total")
+                              .Help("Claims returned to the queue undialed because no "
+                                    "synchronous standby confirmed them in time")
+                              .Register(*registry)
+                              .Add({})),
         scheduler_adapter(owner) {}
 
   std::shared_ptr<prometheus::Registry> registry;
@@ -195,6 +218,9 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& database_errors;
   prometheus::Counter& listener_probe_failures;
   prometheus::Gauge& database_up;
+  prometheus::Gauge& replication_gate;
+  prometheus::Family<prometheus::Histogram>& held_batches;
+  prometheus::Counter& claims_given_back;
   SchedulerAdapter scheduler_adapter;
   std::unique_ptr<prometheus::Exposer> exposer;
   int port = 0;
@@ -237,6 +263,19 @@ void Metrics::LeaseTakenOver() { impl_->lease_takeovers.Increment(); }
 void Metrics::DialedAfterRunEnded() { impl_->dials_after_run_end.Increment(); }
 
 void Metrics::ClaimRateLimited() { impl_->rate_limited_claims.Increment(); }
+
+void Metrics::ReplicationGateOn(bool on) { impl_->replication_gate.Set(on ? 1 : 0); }
+
+void Metrics::ClaimsHeld(double seconds, bool confirmed, int jobs) {
+  // Hold times: 100 us .. 10 s (a synchronous standby on a LAN confirms in
+  // about a millisecond; the give-back timeout is seconds).
+  static const prometheus::Histogram::BucketBoundaries kHoldBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  impl_->held_batches.Add({{"result", confirmed ? "confirmed" : "given_back"}}, kHoldBuckets)
+      .Observe(seconds);
+  if (!confirmed) impl_->claims_given_back.Increment(jobs);
+}
 
 void Metrics::CallHungUpOnRunEnd() { impl_->hangups_on_run_end.Increment(); }
 

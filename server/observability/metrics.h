@@ -81,6 +81,11 @@ class Metrics {
   // A claim the business's calls-per-second bucket limited (see
   // SchedulerMetrics).
   void ClaimRateLimited();
+  // The replicated-claims gate is on or off (see SchedulerMetrics).
+  void ReplicationGateOn(bool on);
+  // The gate held a batch of `jobs` claims `seconds`, then dialed it
+  // (confirmed) or gave its claims back to the queue.
+  void ClaimsHeld(double seconds, bool confirmed, int jobs);
   // One transaction recorded `starts` accepted calls and `results` outcomes.
   void CallsRecorded(int starts, int results);
   // Replaces the runs-by-status gauge (missing known statuses become 0).

@@ -17,7 +17,9 @@ int Claimer::Wanted(const HeldRun& run, int budget, absl::Time now) const {
 }
 
 absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int budget,
-                                                              absl::Time rules_now) {
+                                                              absl::Time rules_now,
+                                                              std::optional<uint64_t>* commit_lsn) {
+  if (commit_lsn != nullptr) commit_lsn->reset();
   const absl::Time now = absl::Now();
   const int wanted = Wanted(run, budget, now);
   if (wanted == 0 || RuleKeeper::PastEnd(run, rules_now)) return std::vector<store::ClaimedJob>{};
@@ -25,10 +27,12 @@ absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int 
   store::ClaimOptions options;
   options.max_jobs = wanted;
   options.now = rules_now;
+  options.read_commit_lsn = commit_lsn != nullptr;
   if (run.policy.max_dials_per_number > 0) {
     options.per_number_window = absl::Hours(24) * std::max(1, run.policy.per_number_window_days);
   }
   ASSIGN_OR_RETURN(std::vector<store::ClaimedJob> jobs, leases_->Claim(run.lease, options, &rate));
+  if (commit_lsn != nullptr) *commit_lsn = rate.commit_lsn;
   // The next token's time is counted from the answer (a little late rather
   // than early: a claim before it would find the bucket empty).
   run.next_token = rate.next_token_in > absl::ZeroDuration() ? absl::Now() + rate.next_token_in

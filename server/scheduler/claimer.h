@@ -7,6 +7,7 @@
 #ifndef CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_
 #define CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_
 
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,8 +47,12 @@ class Claimer {
   // queued jobs none of which is due: notes on the run when the next one is,
   // NoteWaiting), and completes a run with nothing left. Updates
   // run.control. Errors are returned for the loop to decide on.
-  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(HeldRun& run, int budget,
-                                                       absl::Time rules_now = absl::Now());
+  // With `commit_lsn` (the replicated-claims gate is on), receives a WAL
+  // position at or past the claim's commit record when jobs were claimed
+  // (unset when it could not be read).
+  absl::StatusOr<std::vector<store::ClaimedJob>> Claim(
+      HeldRun& run, int budget, absl::Time rules_now = absl::Now(),
+      std::optional<uint64_t>* commit_lsn = nullptr);
 
  private:
   store::LeaseRepository* leases_;

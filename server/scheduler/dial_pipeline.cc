@@ -44,6 +44,7 @@ int DialPipeline::InFlight(const std::map<int64_t, HeldRun>& runs) {
   int in_flight = 0;
   for (const auto& [id, run] : runs) {
     for (const auto& [job_id, call] : run.calls) in_flight += call.remote ? 0 : 1;
+    in_flight += run.GatedJobs();  // held by the replicated-claims gate
   }
   return in_flight;
 }

@@ -15,12 +15,17 @@ bool DatabaseAway(const absl::Status& status) {
 
 }  // namespace
 
+absl::Duration ErrorHandler::MaxBackoffFor(absl::Duration lease_ttl, absl::Duration min_backoff) {
+  return std::max(min_backoff, std::min(kMaxBackoff, lease_ttl * kMaxBackoffTtlFraction));
+}
+
 void ErrorHandler::BackOff() {
-  backoff_ = std::min(kMaxBackoff, std::max(min_backoff_, backoff_ * 2));
+  backoff_ = std::min(max_backoff_, std::max(min_backoff_, backoff_ * 2));
 }
 
 void ErrorHandler::DatabaseAnswered(const absl::Status& status) {
   if (status.ok()) {
+    if (backoff_ > absl::ZeroDuration()) recovered_ = true;
     backoff_ = absl::ZeroDuration();
   } else if (DatabaseAway(status)) {
     BackOff();

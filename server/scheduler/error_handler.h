@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -29,11 +30,21 @@ class ErrorHandler {
  public:
   // Consecutive unexpected errors on one run before the run is failed.
   static constexpr int kMaxConsecutiveErrors = 5;
-  // Longest pause after database errors.
+  // Longest pause after database errors, whatever the lease TTL.
   static constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+  // The pause never exceeds this fraction of the lease TTL: a worker whose
+  // database comes back renews its leases long before they expire (a 3 s
+  // lease backs off at most 300 ms, a 30 s one at most 3 s).
+  static constexpr double kMaxBackoffTtlFraction = 0.1;
 
-  // `min_backoff` is the first pause when the database is away.
-  explicit ErrorHandler(absl::Duration min_backoff) : min_backoff_(min_backoff) {}
+  // The longest pause for `lease_ttl`: min(kMaxBackoff, TTL x fraction),
+  // never below `min_backoff`.
+  static absl::Duration MaxBackoffFor(absl::Duration lease_ttl, absl::Duration min_backoff);
+
+  // `min_backoff` is the first pause when the database is away; the pause
+  // doubles up to MaxBackoffFor(`lease_ttl`).
+  ErrorHandler(absl::Duration min_backoff, absl::Duration lease_ttl)
+      : min_backoff_(min_backoff), max_backoff_(MaxBackoffFor(lease_ttl, min_backoff)) {}
 
   // The action for `run_id` after `status` (not OK). A lease loss drops; an
   // unavailable database (UNAVAILABLE, DEADLINE_EXCEEDED) never fails a run
@@ -51,12 +62,20 @@ class ErrorHandler {
 
   // Extra wait before the next round (zero while the database answers).
   absl::Duration backoff() const { return backoff_; }
+  // The longest pause this handler takes.
+  absl::Duration max_backoff() const { return max_backoff_; }
+
+  // True once after the database answered again following a back-off: the
+  // loop renews its leases at once rather than at the next heartbeat.
+  bool TakeRecovered() { return std::exchange(recovered_, false); }
 
  private:
   void BackOff();
 
   absl::Duration min_backoff_;
+  absl::Duration max_backoff_;
   absl::Duration backoff_ = absl::ZeroDuration();
+  bool recovered_ = false;
   std::map<int64_t, int> errors_;
 };
 

@@ -41,6 +41,24 @@ class SchedulerMetrics {
   // One batch of `starts` accepted calls and `results` outcomes was recorded
   // in one transaction.
   virtual void CallsRecorded(int starts, int results) {}
+  // The replicated-claims gate is on (claims wait for a synchronous
+  // standby) or off.
+  virtual void ReplicationGateOn(bool on) {}
+  // The gate held a batch of `jobs` claims for `seconds`; then it was
+  // confirmed (dialed) or given back to the queue unconfirmed.
+  virtual void ClaimsHeld(double seconds, bool confirmed, int jobs) {}
+};
+
+// A claimed batch the replicated-claims gate holds until a synchronous
+// standby flushed past `lsn` (never dialed before).
+struct GatedBatch {
+  std::vector<store::ClaimedJob> jobs;
+  // A WAL position at or past the claim's commit record.
+  uint64_t lsn = 0;
+  // When the claim was asked for (the dial pipeline's stall guard) and when
+  // the hold began.
+  absl::Time claimed_at;
+  absl::Time held_since;
 };
 
 // A call of a held run in flight: dialed by this worker (local) or found in
@@ -86,6 +104,8 @@ struct HeldRun {
   // them in one transaction per run per round.
   std::vector<store::CallStart> starts;
   std::vector<store::JobResult> results;
+  // Claimed batches the replicated-claims gate holds (at most one).
+  std::vector<GatedBatch> gated;
   bool cancel_finalized = false;
   // Until then, a run with nothing queued (as last read), or nothing due (its
   // last claim found none: `waiting`), is not claimed from.
@@ -112,7 +132,14 @@ struct HeldRun {
   absl::Time rate_waiting_since = absl::InfiniteFuture();
 
   // Dial slots of the run's concurrency not taken by a call in flight.
-  int FreeSlots() const { return concurrency - static_cast<int>(calls.size()); }
+  // (A batch held by the replicated-claims gate takes its slots.)
+  int FreeSlots() const { return concurrency - static_cast<int>(calls.size()) - GatedJobs(); }
+  // Claims held by the replicated-claims gate.
+  int GatedJobs() const {
+    int jobs = 0;
+    for (const GatedBatch& batch : gated) jobs += static_cast<int>(batch.jobs.size());
+    return jobs;
+  }
   // True when the run has ended (stopped, cancelled, completed or failed).
   bool Ended() const { return control.status && IsTerminal(*control.status); }
 };

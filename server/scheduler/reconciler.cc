@@ -40,6 +40,9 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
   for (const store::ClaimedJob& job : run.unstarted) skip.insert(job.job_id);
   for (const store::JobResult& result : run.results) skip.insert(result.job_id);
   for (const store::ClaimUndo& undo : run.vetoed) skip.insert(undo.job_id);
+  for (const GatedBatch& batch : run.gated) {
+    for (const store::ClaimedJob& job : batch.jobs) skip.insert(job.job_id);
+  }
   int looked_up = 0, finished = 0;
   for (const store::ActiveJob& job : *active) {
     if (run.calls.count(job.job_id) > 0) continue;  // tracked already

@@ -55,13 +55,13 @@ class CountingMetrics : public SchedulerMetrics {
 };
 
 TEST(ErrorHandlerTest, ALostLeaseDropsTheRun) {
-  ErrorHandler errors(absl::Milliseconds(10));
+  ErrorHandler errors(absl::Milliseconds(10), absl::Hours(1));
   EXPECT_EQ(errors.Decide(kRun, LeaseLostStatus()), ErrorAction::kDrop);
   EXPECT_EQ(errors.backoff(), absl::ZeroDuration());
 }
 
 TEST(ErrorHandlerTest, AnAwayDatabaseKeepsTheRunAndBacksOffUpToTheCap) {
-  ErrorHandler errors(absl::Milliseconds(10));
+  ErrorHandler errors(absl::Milliseconds(10), absl::Hours(1));
   absl::Duration last = absl::ZeroDuration();
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(errors.Decide(kRun, absl::UnavailableError("away")), ErrorAction::kKeep) << i;
@@ -76,8 +76,33 @@ TEST(ErrorHandlerTest, AnAwayDatabaseKeepsTheRunAndBacksOffUpToTheCap) {
   EXPECT_EQ(errors.backoff(), absl::Milliseconds(10));
 }
 
+// The issue-14 failover: a 3 s lease with a back-off of up to 5 s outlived
+// the lease during a 3-7 s write outage. The pause stays a tenth of the TTL.
+TEST(ErrorHandlerTest, TheBackOffStaysWellInsideTheLeaseTtl) {
+  for (const absl::Duration ttl : {absl::Seconds(3), absl::Seconds(10), absl::Seconds(30)}) {
+    ErrorHandler errors(absl::Milliseconds(50), ttl);
+    for (int i = 0; i < 30; ++i) errors.DatabaseAnswered(absl::UnavailableError("away"));
+    EXPECT_EQ(errors.backoff(), std::min(ErrorHandler::kMaxBackoff, ttl / 10)) << ttl;
+    EXPECT_LE(errors.backoff() * 5, ttl) << ttl;
+  }
+  // Never below the first pause, whatever the TTL.
+  EXPECT_EQ(ErrorHandler::MaxBackoffFor(absl::Milliseconds(100), absl::Milliseconds(50)),
+            absl::Milliseconds(50));
+}
+
+TEST(ErrorHandlerTest, TheFirstAnswerAfterABackOffAsksForARenewalOnce) {
+  ErrorHandler errors(absl::Milliseconds(10), absl::Seconds(3));
+  errors.DatabaseAnswered(absl::OkStatus());
+  EXPECT_FALSE(errors.TakeRecovered());  // no back-off before: nothing to recover from
+  EXPECT_EQ(errors.Decide(kRun, absl::UnavailableError("away")), ErrorAction::kKeep);
+  EXPECT_FALSE(errors.TakeRecovered());
+  errors.DatabaseAnswered(absl::OkStatus());
+  EXPECT_TRUE(errors.TakeRecovered());
+  EXPECT_FALSE(errors.TakeRecovered());
+}
+
 TEST(ErrorHandlerTest, RepeatedUnexpectedErrorsFailTheRunUnlessASuccessComesBetween) {
-  ErrorHandler errors(absl::Milliseconds(10));
+  ErrorHandler errors(absl::Milliseconds(10), absl::Hours(1));
   for (int i = 1; i < ErrorHandler::kMaxConsecutiveErrors; ++i) {
     EXPECT_EQ(errors.Decide(kRun, absl::InternalError("bad")), ErrorAction::kKeep) << i;
   }

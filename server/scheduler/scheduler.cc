@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,9 @@ SchedulerOptions Normalized(SchedulerOptions options) {
   options.max_claim_batch = std::max(1, options.max_claim_batch);
   options.max_dials_in_flight = std::max(1, options.max_dials_in_flight);
   if (!options.clock) options.clock = [] { return absl::Now(); };
+  // A held claim must be given back well before the dial pipeline's stall
+  // guard (half the TTL) would refuse it anyway.
+  options.replication.timeout = std::min(options.replication.timeout, options.lease_ttl / 4);
   return options;
 }
 
@@ -39,7 +43,7 @@ Scheduler::Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer,
     : leases_(leases),
       dialer_(dialer),
       options_(Normalized(std::move(options))),
-      errors_(options_.poll_interval),
+      errors_(options_.poll_interval, options_.lease_ttl),
       keeper_(leases, options_.worker_id, options_.max_runs, options_.max_runs_per_business),
       claimer_(leases, options_.max_claim_batch, options_.poll_interval, options_.metrics),
       // Past half the TTL since the claim (which renewed the lease), another
@@ -47,7 +51,8 @@ Scheduler::Scheduler(store::LeaseRepository* leases, dialer::Dialer* dialer,
       pipeline_(dialer, options_.worker_id, options_.lease_ttl / 2),
       completer_(leases, dialer, options_.metrics, &rule_keeper_, options_.clock),
       reconciler_(leases, dialer, options_.metrics, options_.worker_id),
-      rule_keeper_(leases, options_.default_policy) {
+      rule_keeper_(leases, options_.default_policy),
+      gate_(leases, options_.metrics, options_.replication) {
   dialer_->SetEventCallback([this](const dialer::DialEvent& event) { pipeline_.OnEvent(event); });
 }
 
@@ -81,6 +86,13 @@ std::vector<int64_t> Scheduler::HeldRuns() const {
   std::vector<int64_t> ids;
   for (const auto& [id, run] : runs_) ids.push_back(id);
   return ids;
+}
+
+int Scheduler::UndispatchedClaims() const {
+  absl::MutexLock lock(&mu_);
+  int claims = 0;
+  for (const auto& [id, tokens] : undispatched_) claims += static_cast<int>(tokens.size());
+  return claims;
 }
 
 int Scheduler::SweepNow() {
@@ -125,10 +137,14 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
     AcquireRuns(store::AcquireMode::kFree);
     next_acquire_ = now + options_.poll_interval;
   }
-  if (now >= next_renewal_) {
-    RenewLeases();
-    next_renewal_ = now + options_.heartbeat_interval;
+  // Renewed every heartbeat, and at once when the database answers again
+  // after a back-off (a write outage must not outlive the leases); a failed
+  // renewal is retried every round until one succeeds.
+  const bool recovered = errors_.TakeRecovered();
+  if (now >= next_renewal_ || recovered) {
+    next_renewal_ = RenewLeases() ? now + options_.heartbeat_interval : now;
   }
+  if (!draining) gate_.Detect(now);
   ApplyEvents();
   if (now >= next_reconcile_) {
     for (auto& [id, run] : runs_) reconciler_.PollRemoteCalls(run);
@@ -149,10 +165,13 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
     Settle(id);
   }
   if (!draining) ClaimAndDial();
+  const absl::Time gate_due = ConfirmHeld(draining);
   ReleaseIdleRuns();
   if (draining) {
     bool calls_left = false;
-    for (const auto& [id, run] : runs_) calls_left |= !run.calls.empty();
+    // Claims never dialed are given back (Settle, every round) before the
+    // leases are: the next holder would otherwise reconcile them.
+    for (const auto& [id, run] : runs_) calls_left |= !run.calls.empty() || !run.unstarted.empty();
     if (!calls_left || absl::Now() >= drain_deadline) {
       ReleaseAll();
       spdlog::info("scheduler worker {} stopped", options_.worker_id);
@@ -173,6 +192,10 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
   if (next_token < absl::InfiniteFuture()) {
     wait = std::min(wait, std::max(absl::ZeroDuration(), next_token - now_after) +
                               absl::Microseconds(absl::Uniform(random, 0, 2000)));
+  }
+  // Batches held by the replicated-claims gate are checked when due.
+  if (gate_due < absl::InfiniteFuture()) {
+    wait = std::min(wait, std::max(absl::ZeroDuration(), gate_due - now_after));
   }
   return wait;
 }
@@ -227,6 +250,25 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     held.concurrency = run.concurrency;
     held.call_settings = run.call_settings;
     held.previous_worker = run.previous_worker;
+    // Claims this process made for the run and never handed to the dialer
+    // (its lease lapsed before it gave them back: a database outage longer
+    // than the TTL) go back to the queue (Settle), not to the reconciler,
+    // which would fail them as dials of unknown outcome.
+    if (auto known = undispatched_.find(id); known != undispatched_.end()) {
+      // (A run this worker still held in memory may already list some.)
+      std::set<std::string> listed;
+      for (const store::ClaimedJob& job : held.unstarted) listed.insert(job.token);
+      for (const auto& [token, job] : known->second) {
+        if (listed.count(token) == 0) held.unstarted.push_back(job);
+      }
+      if (!known->second.empty()) {
+        spdlog::warn(
+            "worker {} holds run {} again (previous holder: {}): {} claims it never dialed go "
+            "back to the queue",
+            options_.worker_id, id, run.previous_worker.empty() ? "none" : run.previous_worker,
+            known->second.size());
+      }
+    }
     absl::StatusOr<store::RunControl> control = leases_->Control(held.lease);
     if (!control.ok()) {
       if (Handle(id, control.status())) continue;
@@ -248,13 +290,13 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
   }
 }
 
-void Scheduler::RenewLeases() {
+bool Scheduler::RenewLeases() {
   absl::StatusOr<LeaseKeeper::Renewal> renewal = keeper_.Renew(runs_);
   errors_.DatabaseAnswered(renewal.status());
   if (!renewal.ok()) {
     spdlog::warn("worker {} cannot renew its leases: {}", options_.worker_id,
                  renewal.status().ToString());
-    return;
+    return false;
   }
   for (int64_t id : renewal->lost) {
     spdlog::warn("worker {} lost its lease on run {}; letting go", options_.worker_id, id);
@@ -266,6 +308,7 @@ void Scheduler::RenewLeases() {
     it->second.control = control;
     completer_.EnforceRunEnd(it->second);
   }
+  return true;
 }
 
 void Scheduler::ApplyEvents() {
@@ -299,6 +342,7 @@ void Scheduler::Settle(int64_t run_id) {
     }
     spdlog::info("run {}: claim of job {} undone: {}", run_id, run.unstarted.back().job_id,
                  JobStatusName(*undone));
+    NoteGone(run_id, run.unstarted.back().token);
     run.unstarted.pop_back();
   }
   if (run.control.cancel_requested && !run.Ended() && !run.cancel_finalized) {
@@ -333,6 +377,7 @@ bool Scheduler::UndoVetoed(int64_t run_id, HeldRun& run) {
     return false;
   }
   spdlog::info("run {}: {} claims vetoed by the dialing rules undone", run_id, run.vetoed.size());
+  for (const store::ClaimUndo& undo : run.vetoed) NoteGone(run_id, undo.token);
   run.vetoed.clear();
   run.control = *undone;
   return true;
@@ -356,7 +401,7 @@ void Scheduler::ClaimAndDial() {
     HeldRun& run = it->second;
     // What an earlier error left undone goes first.
     if (!run.unstarted.empty() || !run.starts.empty() || !run.results.empty() ||
-        !run.vetoed.empty()) {
+        !run.vetoed.empty() || !run.gated.empty()) {
       continue;
     }
     // Nothing is claimed before the run's dialing rules were read.
@@ -370,14 +415,17 @@ void Scheduler::ClaimAndDial() {
     }
     const int wanted = claimer_.Wanted(run, budget, absl::Now());
     const absl::Time claimed_at = absl::Now();
+    const bool gated = gate_.Active();
+    std::optional<uint64_t> commit_lsn;
     absl::StatusOr<std::vector<store::ClaimedJob>> claimed =
-        claimer_.Claim(run, budget, rules_now);
+        claimer_.Claim(run, budget, rules_now, gated ? &commit_lsn : nullptr);
     if (!claimed.ok()) {
       Handle(id, claimed.status());
       continue;
     }
     if (claimed->empty()) continue;
     errors_.Succeeded(id);
+    NoteClaimed(id, *claimed);
     // Every claimed job goes through the dialing rules; the vetoed ones are
     // undone (deferred or skipped) before anything is dialed.
     const std::vector<store::ClaimedJob> jobs =
@@ -387,27 +435,118 @@ void Scheduler::ClaimAndDial() {
       if (static_cast<int>(claimed->size()) == wanted) more_work_ = true;
     }
     if (jobs.empty()) continue;
-    // The gate: a Stop, Cancel or Pause that committed after the claim is
-    // seen here, or waits until the batch is dialed.
-    bool dialed = false;
-    absl::StatusOr<bool> gated = leases_->GateDials(run.lease, [&] {
-      budget -= pipeline_.Dial(run, jobs, claimed_at);
-      dialed = true;
-    });
-    if (!dialed) {
-      // Not dialed: the claims are undone in the next round (the store
-      // decides between queued and cancelled on the locked run row).
-      run.unstarted.insert(run.unstarted.end(), jobs.begin(), jobs.end());
-      more_work_ = true;
-      if (!gated.ok()) Handle(id, gated.status());
+    if (gated) {
+      // Held until a synchronous standby flushed the claim (ConfirmHeld,
+      // right after this loop): never dialed before.
+      if (!commit_lsn) {
+        gate_.NoteGivenBack(static_cast<int>(jobs.size()), absl::ZeroDuration(),
+                            "the claim's WAL position could not be read");
+        run.unstarted.insert(run.unstarted.end(), jobs.begin(), jobs.end());
+        more_work_ = true;
+        continue;
+      }
+      run.gated.push_back(GatedBatch{jobs, *commit_lsn, claimed_at, absl::Now()});
+      budget -= static_cast<int>(jobs.size());
+      next_gate_poll_ = absl::InfinitePast();
       continue;
     }
+    DialBatch(id, run, jobs, claimed_at, &budget);
+    if (runs_.count(id) == 0) continue;  // dropped (lease lost)
     // A full claim may have left more to claim right away.
     if (static_cast<int>(claimed->size()) == wanted && run.FreeSlots() > 0 && budget > 0) {
       more_work_ = true;
     }
     if (!run.unstarted.empty()) more_work_ = true;
   }
+}
+
+void Scheduler::DialBatch(int64_t run_id, HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
+                          absl::Time claimed_at, int* budget) {
+  // The gate: a Stop, Cancel or Pause that committed after the claim is
+  // seen here, or waits until the batch is dialed.
+  bool dialed = false;
+  absl::StatusOr<bool> gated = leases_->GateDials(run.lease, [&] {
+    *budget -= pipeline_.Dial(run, jobs, claimed_at);
+    dialed = true;
+  });
+  if (!dialed) {
+    // Not dialed: the claims are undone in the next round (the store
+    // decides between queued and cancelled on the locked run row).
+    run.unstarted.insert(run.unstarted.end(), jobs.begin(), jobs.end());
+    more_work_ = true;
+    if (!gated.ok()) Handle(run_id, gated.status());
+    return;
+  }
+  // Handed to the dialer: from now on a lost outcome is reconciled, never
+  // given back.
+  for (const store::ClaimedJob& job : jobs) {
+    auto call = run.calls.find(job.job_id);
+    if (call != run.calls.end() && call->second.token == job.token) NoteGone(run_id, job.token);
+  }
+}
+
+absl::Time Scheduler::ConfirmHeld(bool draining) {
+  bool held = false;
+  for (const auto& [id, run] : runs_) held |= !run.gated.empty();
+  if (!held) {
+    next_gate_poll_ = absl::InfiniteFuture();
+    return absl::InfiniteFuture();
+  }
+  const absl::Time now = absl::Now();
+  if (!draining && now < next_gate_poll_) return next_gate_poll_;
+  std::optional<absl::StatusOr<store::ReplicationState>> state;
+  if (!draining) {
+    // One statement for every batch the worker holds.
+    state = gate_.Poll();
+    if (!state->ok()) errors_.DatabaseAnswered(state->status());
+  }
+  // Hold times include the check's round trip: what the gate adds.
+  const absl::Time checked = absl::Now();
+  for (int64_t id : TurnOrder()) {
+    auto it = runs_.find(id);
+    if (it == runs_.end() || it->second.gated.empty()) continue;
+    std::vector<GatedBatch> batches;
+    batches.swap(it->second.gated);
+    for (GatedBatch& batch : batches) {
+      auto run = runs_.find(id);
+      if (run == runs_.end()) break;  // dropped: its claims stay in undispatched_
+      const absl::Duration waited = checked - batch.held_since;
+      const int jobs = static_cast<int>(batch.jobs.size());
+      if (state && state->ok() && ReplicationGate::Confirmed(**state, batch.lsn)) {
+        gate_.NoteConfirmed(jobs, waited);
+        int unlimited = jobs;  // the batch took its slots when it was claimed
+        DialBatch(id, run->second, batch.jobs, batch.claimed_at, &unlimited);
+      } else if (draining || waited >= options_.replication.timeout) {
+        gate_.NoteGivenBack(jobs, waited,
+                            draining       ? std::string("the worker is shutting down")
+                            : !state->ok() ? state->status().ToString()
+                                           : ReplicationGate::Explain(**state));
+        run->second.unstarted.insert(run->second.unstarted.end(), batch.jobs.begin(),
+                                     batch.jobs.end());
+        more_work_ = true;
+      } else {
+        run->second.gated.push_back(std::move(batch));
+      }
+    }
+  }
+  next_gate_poll_ = now + options_.replication.poll_interval;
+  for (const auto& [id, run] : runs_) {
+    if (!run.gated.empty()) return next_gate_poll_;
+  }
+  next_gate_poll_ = absl::InfiniteFuture();
+  return next_gate_poll_;
+}
+
+void Scheduler::NoteClaimed(int64_t run_id, const std::vector<store::ClaimedJob>& jobs) {
+  std::map<std::string, store::ClaimedJob>& tokens = undispatched_[run_id];
+  for (const store::ClaimedJob& job : jobs) tokens[job.token] = job;
+}
+
+void Scheduler::NoteGone(int64_t run_id, const std::string& token) {
+  auto it = undispatched_.find(run_id);
+  if (it == undispatched_.end()) return;
+  it->second.erase(token);
+  if (it->second.empty()) undispatched_.erase(it);
 }
 
 bool Scheduler::Handle(int64_t run_id, const absl::Status& status) {
@@ -440,8 +579,8 @@ void Scheduler::Drop(int64_t run_id) {
 void Scheduler::ReleaseIdleRuns() {
   std::vector<int64_t> idle;
   for (const auto& [id, run] : runs_) {
-    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty() ||
-        !run.vetoed.empty()) {
+    if (!run.calls.empty() || !run.starts.empty() || !run.results.empty() || !run.vetoed.empty() ||
+        !run.unstarted.empty() || !run.gated.empty()) {
       continue;
     }
     if (run.Ended() || run.control.status == RunStatus::kPaused) idle.push_back(id);

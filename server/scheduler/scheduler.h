@@ -33,6 +33,7 @@
 #include "server/scheduler/held_run.h"
 #include "server/scheduler/lease_keeper.h"
 #include "server/scheduler/reconciler.h"
+#include "server/scheduler/replication_gate.h"
 #include "server/scheduler/rule_keeper.h"
 #include "server/store/lease_repository.h"
 
@@ -42,10 +43,15 @@ namespace campaign::scheduler {
 struct SchedulerOptions {
   // Identity written to locked_by_worker; "host:pid:random" when empty.
   std::string worker_id;
-  // How often held leases are renewed.
+  // How often held leases are renewed (and at once when the database
+  // answers again after errors).
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // A lease older than this is expired and may be taken over (must be
-  // larger than heartbeat_interval).
+  // larger than heartbeat_interval). With the defaults a write outage of
+  // up to TTL - heartbeat - the largest back-off (30 - 5 - 3 = 22 s) costs
+  // no takeover: the back-off is capped at a tenth of the TTL
+  // (ErrorHandler::MaxBackoffFor) and the leases are renewed as soon as the
+  // database answers (docs/design.md, "Leases that survive a failover").
   absl::Duration lease_ttl = absl::Seconds(30);
   // How often expired leases are swept (each time with up to 50% jitter).
   absl::Duration sweep_interval = absl::Seconds(10);
@@ -78,6 +84,9 @@ struct SchedulerOptions {
   // written (next_attempt_at, next_dial_at; the claim's due filter); null:
   // absl::Now. Tests inject one to place windows relative to it.
   std::function<absl::Time()> clock;
+  // The replicated-claims gate (--require-replicated-claims); its timeout
+  // is capped at a quarter of lease_ttl.
+  ReplicationGateOptions replication;
 };
 
 // A worker of the scheduler. Thread-safe.
@@ -110,13 +119,20 @@ class Scheduler {
   // jitter); returns how many runs it took.
   int SweepNow();
 
+  // Claims this worker made and never handed to the dialer, not given back
+  // yet (held by the replicated-claims gate, undone later, or left behind
+  // by a lost lease), across all runs: kept for the process's life so a
+  // run this worker takes over again returns them to the queue.
+  int UndispatchedClaims() const;
+
  private:
   void Loop();
   // One round of the loop; returns how long to wait for the next one.
   absl::Duration Round(bool draining, absl::Time drain_deadline, bool* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AcquireRuns(store::AcquireMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RenewLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Renews every held lease; false when the database did not answer.
+  bool RenewLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands the dialer's events to the completer, per run.
   void ApplyEvents() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records, undoes and finalises what each run has pending.
@@ -141,6 +157,19 @@ class Scheduler {
   absl::Time RulesNow() const { return options_.clock(); }
   // Undoes the run's vetoed claims; false when that failed (handled).
   bool UndoVetoed(int64_t run_id, HeldRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Passes `jobs` (claimed at `claimed_at`) through the dial gate to the
+  // dialer; what is not dialed is undone in the next round.
+  void DialBatch(int64_t run_id, HeldRun& run, const std::vector<store::ClaimedJob>& jobs,
+                 absl::Time claimed_at, int* budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks every batch the replicated-claims gate holds with one statement:
+  // dials the confirmed ones, gives back those held past the timeout (all
+  // of them when draining). Returns when to check again (InfiniteFuture:
+  // nothing held).
+  absl::Time ConfirmHeld(bool draining) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bookkeeping of claims never handed to the dialer (undispatched_).
+  void NoteClaimed(int64_t run_id, const std::vector<store::ClaimedJob>& jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteGone(int64_t run_id, const std::string& token) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
@@ -152,6 +181,7 @@ class Scheduler {
   Completer completer_;
   Reconciler reconciler_;
   RuleKeeper rule_keeper_;
+  ReplicationGate gate_;
 
   // Guards the held runs; the dispatcher holds it while it works, other
   // threads only briefly (HeldRuns, SweepNow).
@@ -165,6 +195,13 @@ class Scheduler {
   absl::Time next_untracked_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Set when a round left work undone: no idle wait.
   bool more_work_ ABSL_GUARDED_BY(mu_) = false;
+  // When the batches held by the replicated-claims gate are checked next.
+  absl::Time next_gate_poll_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  // Claims never handed to the dialer and not given back, by run id and
+  // token; survives Drop (a lost lease), so that when this worker takes the
+  // run over again it returns them to the queue rather than reconciling
+  // them as dials of unknown outcome.
+  std::map<int64_t, std::map<std::string, store::ClaimedJob>> undispatched_ ABSL_GUARDED_BY(mu_);
 
   // The shutdown signal; a separate lock so Shutdown never waits for
   // database work.

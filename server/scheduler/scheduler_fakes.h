@@ -101,6 +101,34 @@ class FakeLeases : public store::LeaseRepository {
     absl::MutexLock lock(&mu_);
     lease_lost_ = true;
   }
+  // The lease lapsed (a database outage longer than the TTL): every fenced
+  // write and renewal with the old epoch finds it lost, and the next Acquire
+  // (either mode) hands the run out again at the next epoch, naming the
+  // last holder as the previous worker. Store errors scripted for
+  // ReleaseClaim end (the database is back).
+  void ExpireLeaseForTakeover() {
+    absl::MutexLock lock(&mu_);
+    ++epoch_;
+    reoffer_ = true;
+    release_errors_left_ = 0;
+  }
+  void SetGateErrors(int count, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    gate_errors_left_ = count;
+    gate_error_ = std::move(status);
+  }
+  void SetReleaseErrors(int count, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    release_errors_left_ = count;
+    release_error_ = std::move(status);
+  }
+  // What ReadReplication answers from now on (replication_reads counts
+  // reads); claims that ask for their commit position get increasing ones
+  // (last_commit_lsn).
+  void SetReplication(store::ReplicationState state) {
+    absl::MutexLock lock(&mu_);
+    replication_ = std::move(state);
+  }
 
   // Read under the fake's lock (inside WaitFor, or via Snapshot).
   int claims = 0;
@@ -118,6 +146,16 @@ class FakeLeases : public store::LeaseRepository {
   int releases = 0;
   // Claims the bucket (SetBucket) limited.
   int rate_limited_claims = 0;
+  // ReleaseClaim calls (failed ones included), ReadReplication calls, claims
+  // that asked for their commit position and the last position handed out.
+  int release_attempts = 0;
+  int replication_reads = 0;
+  int lsn_claims = 0;
+  uint64_t last_commit_lsn = 0;
+  // The epochs of the leases handed out, in order, and their previous
+  // workers.
+  std::vector<int64_t> acquired_epochs;
+  std::vector<std::string> previous_workers;
 
   // The lock of the fields above.
   absl::Mutex& mu() { return mu_; }
@@ -126,11 +164,19 @@ class FakeLeases : public store::LeaseRepository {
                                                           store::AcquireMode mode,
                                                           int max_runs_per_business) override {
     absl::MutexLock lock(&mu_);
-    if (mode != store::AcquireMode::kFree || handed_out_) return std::vector<store::AcquiredRun>{};
-    handed_out_ = true;
     store::AcquiredRun run;
-    run.lease = store::Lease{kRun, kBusiness, /*epoch=*/1, worker};
+    if (reoffer_) {
+      reoffer_ = false;
+      run.previous_worker = holder_;
+    } else if (mode != store::AcquireMode::kFree || handed_out_) {
+      return std::vector<store::AcquiredRun>{};
+    }
+    handed_out_ = true;
+    holder_ = worker;
+    run.lease = store::Lease{kRun, kBusiness, epoch_, worker};
     run.concurrency = concurrency_;
+    acquired_epochs.push_back(epoch_);
+    previous_workers.push_back(run.previous_worker);
     return std::vector<store::AcquiredRun>{run};
   }
 
@@ -140,7 +186,9 @@ class FakeLeases : public store::LeaseRepository {
     ++renewals;
     std::map<int64_t, store::RunControl> held;
     if (lease_lost_) return held;
-    for (const store::Lease& lease : leases) held[lease.run_id] = control_;
+    for (const store::Lease& lease : leases) {
+      if (lease.epoch == epoch_) held[lease.run_id] = control_;
+    }
     return held;
   }
 
@@ -183,6 +231,14 @@ class FakeLeases : public store::LeaseRepository {
         jobs.back().attempts = ++attempts_[job_id];
         jobs.back().on_do_not_call = do_not_call_.count(job_id) > 0;
         claimed.push_back(jobs.back());
+        dialing_[job_id] = store::ActiveJob{job_id,
+                                            job_id,
+                                            "+14155550100",
+                                            jobs.back().token,
+                                            "",
+                                            JobStatus::kDialing,
+                                            absl::Now(),
+                                            jobs.back().attempts};
       }
       if (bucket_) {
         *bucket_ -= static_cast<int>(jobs.size());
@@ -191,6 +247,10 @@ class FakeLeases : public store::LeaseRepository {
           governed.next_token_in = next_token_at_ - now;
         }
         if (governed.limited) ++rate_limited_claims;
+      }
+      if (options.read_commit_lsn && !jobs.empty()) {
+        ++lsn_claims;
+        governed.commit_lsn = last_commit_lsn += 100;
       }
       if (rate != nullptr) *rate = governed;
       stall = std::exchange(first_claim_stall_, absl::ZeroDuration());
@@ -205,6 +265,10 @@ class FakeLeases : public store::LeaseRepository {
     {
       absl::MutexLock lock(&mu_);
       ++gates;
+      if (gate_errors_left_ > 0) {
+        --gate_errors_left_;
+        return gate_error_;
+      }
       if (!control_.Dispatchable()) return false;
     }
     dial();
@@ -214,7 +278,18 @@ class FakeLeases : public store::LeaseRepository {
   absl::StatusOr<JobStatus> ReleaseClaim(const store::Lease& lease,
                                          const store::ClaimedJob& job) override {
     absl::MutexLock lock(&mu_);
+    ++release_attempts;
+    if (release_errors_left_ > 0) {
+      --release_errors_left_;
+      return release_error_;
+    }
+    if (lease.epoch != epoch_) return LeaseLostStatus();
     released_claims.push_back(job);
+    // Like the store: only a claim still dialing with this token moves.
+    auto it = dialing_.find(job.job_id);
+    if (it == dialing_.end() || it->second.token != job.token) return JobStatus::kQueued;
+    dialing_.erase(it);
+    --attempts_[job.job_id];
     queue_.push_front(job.job_id);
     ++control_.queued;
     --control_.in_progress;
@@ -231,7 +306,9 @@ class FakeLeases : public store::LeaseRepository {
     }
     ++record_batches;
     for (const store::CallStart& start : starts) started_calls.push_back(start.token);
+    for (const store::CallStart& start : starts) dialing_.erase(start.job_id);
     for (const store::JobResult& result : results) {
+      dialing_.erase(result.job_id);
       outcomes.push_back(result);
       --control_.in_progress;
     }
@@ -257,8 +334,18 @@ class FakeLeases : public store::LeaseRepository {
     return absl::OkStatus();
   }
 
+  // Claims neither released, undone nor recorded (dialing, no call id).
   absl::StatusOr<std::vector<store::ActiveJob>> ActiveJobs(const store::Lease& lease) override {
-    return std::vector<store::ActiveJob>{};
+    absl::MutexLock lock(&mu_);
+    std::vector<store::ActiveJob> active;
+    for (const auto& [job_id, job] : dialing_) active.push_back(job);
+    return active;
+  }
+
+  absl::StatusOr<store::ReplicationState> ReadReplication() override {
+    absl::MutexLock lock(&mu_);
+    ++replication_reads;
+    return replication_;
   }
 
   absl::Status Release(const store::Lease& lease) override {
@@ -280,6 +367,7 @@ class FakeLeases : public store::LeaseRepository {
     absl::MutexLock lock(&mu_);
     for (const store::ClaimUndo& job : undo) {
       undone.push_back(job);
+      dialing_.erase(job.job_id);
       --control_.in_progress;
       --attempts_[job.job_id];
       if (job.to == JobStatus::kQueued) {
@@ -352,6 +440,20 @@ class FakeLeases : public store::LeaseRepository {
   std::deque<int64_t> queue_;
   bool handed_out_ = false;
   bool lease_lost_ = false;
+  // The current lease epoch; a re-offer after ExpireLeaseForTakeover.
+  int64_t epoch_ = 1;
+  bool reoffer_ = false;
+  std::string holder_;
+  std::map<int64_t, store::ActiveJob> dialing_;
+  int gate_errors_left_ = 0;
+  absl::Status gate_error_;
+  int release_errors_left_ = 0;
+  absl::Status release_error_;
+  store::ReplicationState replication_ = [] {
+    store::ReplicationState none;
+    none.can_read_positions = true;
+    return none;
+  }();
   int record_errors_left_ = 0;
   absl::Status record_error_;
   int claim_errors_left_ = 0;

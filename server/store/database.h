@@ -112,8 +112,13 @@ class Database {
   // UNAVAILABLE (transient: retry later), never ABORTED, which callers such
   // as the scheduler reserve for their own conflicts (a lost lease).
   // Exceptions become statuses. `what` names the operation for messages.
+  // `after_commit`, when set, runs once after a successful COMMIT on the same
+  // connection, outside any transaction (e.g. to read the WAL position the
+  // commit reached on the server that took it); an exception it throws is
+  // swallowed (the commit stands) and it must note its own failure.
   template <typename Body>
-  auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
+  auto Transact(const Tenancy& tenancy, absl::string_view what, Body&& body,
+                const std::function<void(pqxx::connection&)>& after_commit = nullptr)
       -> std::invoke_result_t<Body&, pqxx::work&>;
 
   // Runs one read-only statement in its own implicit transaction, in one
@@ -188,7 +193,8 @@ class Database {
 inline constexpr int kMaxTransactionAttempts = 3;
 
 template <typename Body>
-auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& body)
+auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& body,
+                        const std::function<void(pqxx::connection&)>& after_commit)
     -> std::invoke_result_t<Body&, pqxx::work&> {
   using Result = std::invoke_result_t<Body&, pqxx::work&>;
   absl::Status last_error;
@@ -202,19 +208,31 @@ auto Database::Transact(const Tenancy& tenancy, absl::string_view what, Body&& b
     bool broken = false;
     bool committing = false;
     try {
-      pqxx::work txn(*lease->connection);
-      SetTenancy(*lease, txn, tenancy);
-      result.emplace(body(txn));
-      if (result->ok()) {
-        committing = true;
-        txn.commit();
-      } else {
-        // A rollback that fails leaves the connection in an unknown state:
-        // drop it rather than pool it.
+      bool committed = false;
+      {
+        pqxx::work txn(*lease->connection);
+        SetTenancy(*lease, txn, tenancy);
+        result.emplace(body(txn));
+        if (result->ok()) {
+          committing = true;
+          txn.commit();
+          committed = true;
+        } else {
+          // A rollback that fails leaves the connection in an unknown state:
+          // drop it rather than pool it.
+          try {
+            txn.abort();
+          } catch (const std::exception&) {
+            broken = true;
+          }
+        }
+      }
+      if (committed && after_commit) {
         try {
-          txn.abort();
-        } catch (const std::exception&) {
-          broken = true;
+          after_commit(*lease->connection);
+        } catch (const std::exception& error) {
+          (void)Observe(StatusFromException(error, what));
+          broken = !lease->connection->is_open();
         }
       }
     } catch (const pqxx::broken_connection& error) {

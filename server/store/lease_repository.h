@@ -90,6 +90,11 @@ struct ClaimOptions {
   // > 0: count each claimed number's dials in this window before `now`
   // (the per-number cap); zero: not counted.
   absl::Duration per_number_window = absl::ZeroDuration();
+  // Read, after the claim committed and on the connection that committed
+  // it, a WAL position at or past the claim's commit record
+  // (ClaimRate::commit_lsn): the replicated-claims gate waits for a
+  // synchronous standby to flush that far. Off: no extra statement.
+  bool read_commit_lsn = false;
 };
 
 // The stored dialing policy rows a run dials by (fields not set are empty),
@@ -148,6 +153,29 @@ struct ClaimRate {
   // one now (or the governor is off). No claim of the business gets a job
   // before then.
   absl::Duration next_token_in = absl::ZeroDuration();
+  // With ClaimOptions::read_commit_lsn: the WAL position (bytes since 0/0)
+  // at or past the claim's commit record on the server that committed it;
+  // unset when not asked for or when it could not be read (the claim still
+  // committed: such a batch can never be confirmed and is given back).
+  std::optional<uint64_t> commit_lsn;
+};
+
+// The primary's replication as the replicated-claims gate sees it
+// (LeaseRepository::ReadReplication).
+struct ReplicationState {
+  // The primary's synchronous_standby_names (empty: synchronous replication
+  // is off).
+  std::string synchronous_standby_names;
+  // Standbys streaming from the primary (rows of pg_stat_replication).
+  int64_t standbys = 0;
+  // Of those, the ones whose state this role may not read.
+  int64_t unreadable = 0;
+  // The highest flush position (bytes since 0/0) of the standbys that are
+  // synchronous now (sync_state sync or quorum); unset when none is.
+  std::optional<uint64_t> sync_flushed;
+  // Whether the role may read pg_stat_replication's positions (it has
+  // pg_read_all_stats, or is a superuser).
+  bool can_read_positions = false;
 };
 
 // A job in dialing or calling, as found when a worker acquires a run.
@@ -304,6 +332,14 @@ class LeaseRepository {
   virtual absl::Status Release(const Lease& lease) = 0;
   // Finalises up to `max_runs` pending cancels no live lease holds.
   virtual absl::StatusOr<int64_t> FinalizeAbandonedCancels(int max_runs) = 0;
+  // The primary's replication state (one statement). Repositories of no
+  // replicated database (the unit tests' fakes) answer: no standby, nothing
+  // synchronous, positions readable.
+  virtual absl::StatusOr<ReplicationState> ReadReplication() {
+    ReplicationState none;
+    none.can_read_positions = true;
+    return none;
+  }
 };
 
 }  // namespace campaign::store

@@ -277,7 +277,30 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease,
         }
         if (rate != nullptr) *rate = governed;
         return jobs;
+      },
+      [&](pqxx::connection& connection) {
+        if (!options.read_commit_lsn || rate == nullptr) return;
+        pqxx::nontransaction read(connection);
+        const pqxx::row row = read.exec1(sql::kCommitWalPosition);
+        rate->commit_lsn = row["lsn"].as<uint64_t>();
       });
+}
+
+absl::StatusOr<ReplicationState> LeaseStore::ReadReplication() {
+  static constexpr sql::NamedQuery kQuery{"ReplicationState", sql::kReplicationState};
+  return database_->ReadOnce("read replication state", kQuery,
+                             [](const pqxx::result& rows) -> absl::StatusOr<ReplicationState> {
+                               const pqxx::row row = rows.at(0);
+                               ReplicationState state;
+                               state.synchronous_standby_names =
+                                   row["sync_names"].as<std::string>();
+                               state.standbys = row["standbys"].as<int64_t>();
+                               state.unreadable = row["unreadable"].as<int64_t>();
+                               if (!row["sync_flushed"].is_null())
+                                 state.sync_flushed = row["sync_flushed"].as<uint64_t>();
+                               state.can_read_positions = row["can_read"].as<bool>();
+                               return state;
+                             });
 }
 
 absl::StatusOr<bool> LeaseStore::GateDials(const Lease& lease, const std::function<void()>& dial) {

@@ -113,6 +113,10 @@ class LeaseStore : public LeaseRepository {
   // transaction is retried or fails after it ran (the gate writes nothing).
   absl::StatusOr<bool> GateDials(const Lease& lease, const std::function<void()>& dial) override;
 
+  // One read of pg_stat_replication and synchronous_standby_names (see
+  // ReplicationState in queries/leases.sql), in one round trip.
+  absl::StatusOr<ReplicationState> ReadReplication() override;
+
   // Undoes a claim whose dial never started, decided on the run row locked
   // in the same transaction (so a Stop or Cancel that committed first wins
   // over whatever the worker read before): the job goes back to queued when

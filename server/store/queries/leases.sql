@@ -665,3 +665,29 @@ UPDATE outbound_call_runs r
   FROM moved m
  WHERE r.id = $1 AND r.business_id = $2
 RETURNING {{ControlColumns}};
+
+-- name: CommitWalPosition
+-- The server's WAL insert position, read by the scheduler right after a
+-- claim committed, on the same connection (so on the server that took the
+-- commit): at or past the end of the claim's commit record, because that
+-- record was inserted before COMMIT returned and the insert position never
+-- goes back (pg_current_wal_lsn, the write position, can lag it under
+-- synchronous_commit = off). A standby that flushed this far holds the
+-- claim. In bytes since 0/0, as text (pg_lsn has no integer cast).
+SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text AS lsn;
+
+-- name: ReplicationState
+-- What the replicated-claims gate decides by, in one statement: the
+-- primary's synchronous_standby_names, its standbys (rows of
+-- pg_stat_replication), how many of them this role may not read (every
+-- column but pid is NULL without pg_read_all_stats), the highest flush
+-- position (bytes since 0/0, as text; NULL when none) of the standbys that
+-- are synchronous now (sync_state sync or quorum), and whether this role has
+-- pg_read_all_stats.
+SELECT current_setting('synchronous_standby_names') AS sync_names,
+       (SELECT count(*) FROM pg_stat_replication) AS standbys,
+       (SELECT count(*) FROM pg_stat_replication WHERE sync_state IS NULL) AS unreadable,
+       (SELECT (max(flush_lsn) - '0/0'::pg_lsn)::text
+          FROM pg_stat_replication
+         WHERE sync_state IN ('sync', 'quorum')) AS sync_flushed,
+       pg_has_role('pg_read_all_stats', 'USAGE') AS can_read;
