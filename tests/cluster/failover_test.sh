@@ -25,8 +25,8 @@ started=$SECONDS
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 step() { printf '== %s (%ds)\n' "$*" "$((SECONDS - started))"; }
 
-leads=${CAMPAIGN_CLUSTER_TEST_LEADS:-400}
-concurrency=5 call=400ms failovers=3
+leads=${CAMPAIGN_CLUSTER_TEST_LEADS:-600}
+concurrency=8 call=300ms failovers=3
 [[ -x $campaignd ]] || fail "campaignd not found at $campaignd"
 for tool in psql jq pg_autoctl /usr/sbin/pgbouncer setpriv; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
