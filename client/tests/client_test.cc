@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.pb.h"
 #include "server/app/server.h"
+#include "server/rules/dialing_rules.h"
 #include "tests/support/test_database.h"
 
 namespace campaign {
@@ -143,6 +144,9 @@ class ClientTest : public ::testing::Test {
     config.scheduler.heartbeat_interval = absl::Milliseconds(200);
     config.scheduler.sweep_interval = absl::Milliseconds(500);
     config.simulated_dialer.call_duration = absl::Milliseconds(20);
+    // Dials at any hour (the default hours, 08:00-21:00 in the number's
+    // zone, left runs waiting at night).
+    config.default_dialing_policy = rules::AllDayPolicy();
     absl::StatusOr<std::unique_ptr<app::CampaignServer>> server =
         app::CampaignServer::Start(config);
     if (!server.ok()) throw std::runtime_error(server.status().ToString());

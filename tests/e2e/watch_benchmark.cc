@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
 #include "server/app/server.h"
+#include "server/rules/dialing_rules.h"
 #include "server/progress/hub.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
@@ -41,6 +42,7 @@ double Measure(int jobs, bool notify, int watchers) {
   config.database_url = db.app_url();
   config.listen = "127.0.0.1:0";
   config.scheduler_enabled = true;
+  config.default_dialing_policy = rules::AllDayPolicy();  // at any hour
   config.scheduler.poll_interval = absl::Milliseconds(5);
   config.scheduler.heartbeat_interval = absl::Seconds(1);
   config.simulated_dialer.call_duration = absl::ZeroDuration();
