@@ -18,7 +18,8 @@ int Claimer::Wanted(const HeldRun& run, int budget, absl::Time now) const {
 
 absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int budget,
                                                               absl::Time rules_now,
-                                                              std::optional<uint64_t>* commit_lsn) {
+                                                              std::optional<uint64_t>* commit_lsn,
+                                                              const std::string& claim_id) {
   if (commit_lsn != nullptr) commit_lsn->reset();
   const absl::Time now = absl::Now();
   const int wanted = Wanted(run, budget, now);
@@ -28,6 +29,7 @@ absl::StatusOr<std::vector<store::ClaimedJob>> Claimer::Claim(HeldRun& run, int 
   options.max_jobs = wanted;
   options.now = rules_now;
   options.read_commit_lsn = commit_lsn != nullptr;
+  options.claim_id = claim_id;
   if (run.policy.max_dials_per_number > 0) {
     options.per_number_window = absl::Hours(24) * std::max(1, run.policy.per_number_window_days);
   }

@@ -8,6 +8,7 @@
 #define CAMPAIGN_SERVER_SCHEDULER_CLAIMER_H_
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,10 +50,11 @@ class Claimer {
   // run.control. Errors are returned for the loop to decide on.
   // With `commit_lsn` (the replicated-claims gate is on), receives a WAL
   // position at or past the claim's commit record when jobs were claimed
-  // (unset when it could not be read).
+  // (unset when it could not be read). `claim_id` prefixes the claimed jobs'
+  // dial tokens (store::ClaimOptions::claim_id; empty: the store picks one).
   absl::StatusOr<std::vector<store::ClaimedJob>> Claim(
       HeldRun& run, int budget, absl::Time rules_now = absl::Now(),
-      std::optional<uint64_t>* commit_lsn = nullptr);
+      std::optional<uint64_t>* commit_lsn = nullptr, const std::string& claim_id = "");
 
  private:
   store::LeaseRepository* leases_;

@@ -31,7 +31,9 @@ absl::StatusOr<std::optional<dialer::CallState>> LookUp(dialer::Dialer* dialer,
 
 }  // namespace
 
-absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
+absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age,
+                                   const std::set<std::string>& in_doubt_claims,
+                                   std::vector<store::ClaimedJob>* requeued) {
   absl::StatusOr<std::vector<store::ActiveJob>> active = leases_->ActiveJobs(run.lease);
   if (!active.ok()) return active.status();
   const bool acquired = min_age == absl::ZeroDuration();
@@ -43,10 +45,22 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
   for (const GatedBatch& batch : run.gated) {
     for (const store::ClaimedJob& job : batch.jobs) skip.insert(job.job_id);
   }
-  int looked_up = 0, finished = 0;
+  int looked_up = 0, finished = 0, never_dialed = 0;
   for (const store::ActiveJob& job : *active) {
     if (run.calls.count(job.job_id) > 0) continue;  // tracked already
     if (skip.count(job.job_id) > 0) continue;       // ours, recorded or undone later
+    if (job.call_sid.empty() && job.status == JobStatus::kDialing &&
+        in_doubt_claims.count(std::string(store::ClaimIdOfToken(job.token))) > 0) {
+      // Claimed by a commit this worker never heard back from: it never had
+      // the token, so it never dialed. Back to the queue, not failed.
+      store::ClaimedJob claim(job.job_id, job.lead_id, job.phone, job.token);
+      claim.attempts = job.attempts;
+      run.unstarted.push_back(claim);
+      if (requeued != nullptr) requeued->push_back(claim);
+      metrics_->JobReconciled("requeued");
+      ++never_dialed;
+      continue;
+    }
     if (job.dial_started_at > cutoff) continue;
     ++looked_up;
     absl::StatusOr<std::optional<dialer::CallState>> state =
@@ -99,6 +113,12 @@ absl::Status Reconciler::Reconcile(HeldRun& run, absl::Duration min_age) {
     remote.call_sid = call.call_sid;
     run.calls[job.job_id] = std::move(remote);
     metrics_->JobReconciled("in_progress");
+  }
+  if (never_dialed > 0) {
+    spdlog::warn(
+        "run {}: {} jobs claimed by a commit this worker never heard back from (never dialed) "
+        "go back to the queue",
+        run.lease.run_id, never_dialed);
   }
   if (looked_up > 0) {
     spdlog::info("run {}: reconciled {} {} jobs ({} finished)", run.lease.run_id, looked_up,

@@ -6,7 +6,9 @@
 #ifndef CAMPAIGN_SERVER_SCHEDULER_RECONCILER_H_
 #define CAMPAIGN_SERVER_SCHEDULER_RECONCILER_H_
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -30,7 +32,14 @@ class Reconciler {
   // the provider never saw (failed, never redialed) are queued as results,
   // calls in progress are tracked as remote (and their start queued when not
   // recorded yet); the completer records them.
-  absl::Status Reconcile(HeldRun& run, absl::Duration min_age);
+  // Jobs still dialing with a token of one of `in_doubt_claims` (the claim
+  // ids of this worker's claims that failed with their commit in doubt,
+  // whatever their age) were committed but never handed to this worker, so
+  // never dialed: they go to run.unstarted (queued again by Settle) and to
+  // `requeued`, not to the provider.
+  absl::Status Reconcile(HeldRun& run, absl::Duration min_age,
+                         const std::set<std::string>& in_doubt_claims = {},
+                         std::vector<store::ClaimedJob>* requeued = nullptr);
 
   // Looks up the run's remote calls and queues the results of those that
   // ended (or that the provider lost). Lookup errors are retried next time.

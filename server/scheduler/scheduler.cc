@@ -156,10 +156,11 @@ absl::Duration Scheduler::Round(bool draining, absl::Time drain_deadline, bool* 
     // Older than the lease TTL: no claim of this worker is still on its way
     // to a dial (the stall guard undoes those), so an untracked dialing job
     // is a claim whose commit this worker never learned of.
-    if (check_untracked) {
-      auto it = runs_.find(id);
-      if (it == runs_.end()) continue;
-      absl::Status reconciled = reconciler_.Reconcile(it->second, options_.lease_ttl);
+    // A claim whose commit was in doubt is looked for every round until the
+    // database answers: what it committed goes back to the queue at once.
+    if (check_untracked || in_doubt_claims_.count(id) > 0) {
+      if (runs_.count(id) == 0) continue;
+      absl::Status reconciled = ReconcileRun(id, options_.lease_ttl);
       if (!reconciled.ok() && Handle(id, reconciled)) continue;
     }
     Settle(id);
@@ -281,7 +282,7 @@ void Scheduler::AcquireRuns(store::AcquireMode mode) {
     if (!rules.ok() && Handle(id, rules)) continue;
     // Whatever is dialing or calling now was started by another worker (or
     // by an earlier life of this one): find out what became of it.
-    absl::Status reconciled = reconciler_.Reconcile(runs_[id], absl::ZeroDuration());
+    absl::Status reconciled = ReconcileRun(id, absl::ZeroDuration());
     if (!reconciled.ok() && Handle(id, reconciled)) continue;
     // What the reconciliation found is recorded now (SweepNow callers and
     // the next claim's free slots see it); on error, the next round retries.
@@ -417,9 +418,13 @@ void Scheduler::ClaimAndDial() {
     const absl::Time claimed_at = absl::Now();
     const bool gated = gate_.Active();
     std::optional<uint64_t> commit_lsn;
+    // This claim's id, chosen here so that if its commit is in doubt the
+    // jobs it committed can be told apart: never dialed, queued again.
+    const std::string claim_id = RandomToken(16);
     absl::StatusOr<std::vector<store::ClaimedJob>> claimed =
-        claimer_.Claim(run, budget, rules_now, gated ? &commit_lsn : nullptr);
+        claimer_.Claim(run, budget, rules_now, gated ? &commit_lsn : nullptr, claim_id);
     if (!claimed.ok()) {
+      NoteInDoubt(id, claim_id);
       Handle(id, claimed.status());
       continue;
     }
@@ -540,6 +545,34 @@ absl::Time Scheduler::ConfirmHeld(bool draining) {
 void Scheduler::NoteClaimed(int64_t run_id, const std::vector<store::ClaimedJob>& jobs) {
   std::map<std::string, store::ClaimedJob>& tokens = undispatched_[run_id];
   for (const store::ClaimedJob& job : jobs) tokens[job.token] = job;
+}
+
+void Scheduler::NoteInDoubt(int64_t run_id, const std::string& claim_id) {
+  const absl::Time now = absl::Now();
+  const absl::Time horizon = now - kInDoubtClaimRetention * options_.lease_ttl;
+  for (auto run = in_doubt_claims_.begin(); run != in_doubt_claims_.end();) {
+    std::map<std::string, absl::Time>& claims = run->second;
+    for (auto it = claims.begin(); it != claims.end();) {
+      it = it->second < horizon ? claims.erase(it) : std::next(it);
+    }
+    run = claims.empty() ? in_doubt_claims_.erase(run) : std::next(run);
+  }
+  in_doubt_claims_[run_id][claim_id] = now;
+}
+
+absl::Status Scheduler::ReconcileRun(int64_t run_id, absl::Duration min_age) {
+  std::set<std::string> in_doubt;
+  if (auto it = in_doubt_claims_.find(run_id); it != in_doubt_claims_.end()) {
+    for (const auto& [claim_id, failed_at] : it->second) in_doubt.insert(claim_id);
+  }
+  std::vector<store::ClaimedJob> requeued;
+  absl::Status reconciled = reconciler_.Reconcile(runs_.at(run_id), min_age, in_doubt, &requeued);
+  if (!reconciled.ok()) return reconciled;
+  // Seen: what they committed is in run.unstarted now, and in undispatched_
+  // in case the lease lapses before Settle queues it again.
+  in_doubt_claims_.erase(run_id);
+  if (!requeued.empty()) NoteClaimed(run_id, requeued);
+  return absl::OkStatus();
 }
 
 void Scheduler::NoteGone(int64_t run_id, const std::string& token) {

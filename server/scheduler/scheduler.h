@@ -90,6 +90,11 @@ struct SchedulerOptions {
 };
 
 // A worker of the scheduler. Thread-safe.
+// How long (in lease TTLs) a worker remembers a failed claim's id when it
+// never holds the run again: by then the run's next holder has dealt with
+// the claim's jobs.
+inline constexpr int kInDoubtClaimRetention = 10;
+
 class Scheduler {
  public:
   // `leases` (LeaseStore in the server, a fake in unit tests) and `dialer`
@@ -170,6 +175,13 @@ class Scheduler {
   void NoteClaimed(int64_t run_id, const std::vector<store::ClaimedJob>& jobs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteGone(int64_t run_id, const std::string& token) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Remembers the id of a claim of run `run_id` that failed (in_doubt_claims_).
+  void NoteInDoubt(int64_t run_id, const std::string& claim_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reconciles run `run_id` (Reconciler::Reconcile with `min_age`) with the
+  // claim ids of its in-doubt claims; once that succeeds they are forgotten
+  // (every job they committed was seen and is being queued again).
+  absl::Status ReconcileRun(int64_t run_id, absl::Duration min_age)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::LeaseRepository* leases_;
   dialer::Dialer* dialer_;
@@ -202,6 +214,12 @@ class Scheduler {
   // run over again it returns them to the queue rather than reconciling
   // them as dials of unknown outcome.
   std::map<int64_t, std::map<std::string, store::ClaimedJob>> undispatched_ ABSL_GUARDED_BY(mu_);
+  // The claim ids of claims that failed (their commit possibly in doubt),
+  // by run id, with when they failed: jobs found dialing with one of them
+  // were never handed to the dialer and go back to the queue (ReconcileRun,
+  // next round or on acquisition). Survives Drop like undispatched_;
+  // entries older than kInDoubtClaimRetention lease TTLs are dropped.
+  std::map<int64_t, std::map<std::string, absl::Time>> in_doubt_claims_ ABSL_GUARDED_BY(mu_);
 
   // The shutdown signal; a separate lock so Shutdown never waits for
   // database work.

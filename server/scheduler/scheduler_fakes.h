@@ -61,6 +61,13 @@ class FakeLeases : public store::LeaseRepository {
     claim_errors_left_ = count;
     claim_error_ = std::move(status);
   }
+  // The next `count` claims commit (their jobs are dialing, as the database
+  // would have them) but answer `status`: a COMMIT whose answer was lost.
+  void SetClaimsCommitThenFail(int count, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    in_doubt_claims_left_ = count;
+    in_doubt_error_ = std::move(status);
+  }
   void SetRecordErrors(int count, absl::Status status) {
     absl::MutexLock lock(&mu_);
     record_errors_left_ = count;
@@ -138,6 +145,8 @@ class FakeLeases : public store::LeaseRepository {
   int control_reads = 0;
   int record_batches = 0;
   std::vector<store::ClaimedJob> claimed;
+  // Jobs claimed by the claims SetClaimsCommitThenFail scripted.
+  std::vector<store::ClaimedJob> in_doubt_claimed;
   std::vector<store::ClaimedJob> released_claims;
   std::vector<std::string> started_calls;  // tokens
   std::vector<store::JobResult> outcomes;
@@ -226,8 +235,11 @@ class FakeLeases : public store::LeaseRepository {
         queue_.pop_front();
         --control_.queued;
         ++control_.in_progress;
+        // Like the store: `<claim id>.<job id>` when the caller chose one.
         jobs.push_back(store::ClaimedJob{job_id, /*lead_id=*/job_id, "+14155550100",
-                                         absl::StrCat("token-", job_id, "-", claims)});
+                                         options.claim_id.empty()
+                                             ? absl::StrCat("token-", job_id, "-", claims)
+                                             : absl::StrCat(options.claim_id, ".", job_id)});
         jobs.back().attempts = ++attempts_[job_id];
         jobs.back().on_do_not_call = do_not_call_.count(job_id) > 0;
         claimed.push_back(jobs.back());
@@ -253,6 +265,11 @@ class FakeLeases : public store::LeaseRepository {
         governed.commit_lsn = last_commit_lsn += 100;
       }
       if (rate != nullptr) *rate = governed;
+      if (in_doubt_claims_left_ > 0 && !jobs.empty()) {
+        --in_doubt_claims_left_;
+        in_doubt_claimed.insert(in_doubt_claimed.end(), jobs.begin(), jobs.end());
+        return in_doubt_error_;
+      }
       stall = std::exchange(first_claim_stall_, absl::ZeroDuration());
     }
     // A worker stalled between its claim and its dial (swapped out, paused).
@@ -458,6 +475,8 @@ class FakeLeases : public store::LeaseRepository {
   absl::Status record_error_;
   int claim_errors_left_ = 0;
   absl::Status claim_error_;
+  int in_doubt_claims_left_ = 0;
+  absl::Status in_doubt_error_;
   absl::Duration first_claim_stall_;
   // Whole tokens of the business's bucket; no governor when unset.
   std::optional<int> bucket_;

@@ -372,6 +372,41 @@ TEST(SchedulerUnitTest, AWorkerTakingItsOwnRunBackRequeuesTheClaimsItNeverDialed
   EXPECT_EQ(dialer.dialed().size(), 3u);
 }
 
+// Issue 14: a claim's COMMIT took effect but its answer was lost (a
+// failover). The worker never had those jobs' tokens, so it never dialed
+// them: as soon as the database answers it finds them dialing under the
+// claim id it chose, queues them again and dials each once, never failing
+// one as "dial outcome unknown".
+TEST(SchedulerUnitTest, JobsOfAClaimWhoseCommitWasInDoubtAreQueuedAgainAndDialedOnce) {
+  FakeLeases leases(/*queued_jobs=*/3, /*concurrency=*/3);
+  leases.SetClaimsCommitThenFail(
+      1, absl::UnavailableError("claim jobs: the database connection was lost during commit; "
+                                "the outcome is unknown"));
+  FakeDialer dialer;
+  Scheduler scheduler(&leases, &dialer, FastOptions());
+  scheduler.Start();
+  ASSERT_TRUE(leases.WaitFor([](const FakeLeases& f) { return f.started_calls.size() == 3; }));
+  scheduler.Shutdown(absl::ZeroDuration());
+
+  absl::MutexLock lock(&leases.mu());
+  ASSERT_EQ(leases.in_doubt_claimed.size(), 3u);
+  std::set<std::string> in_doubt, released;
+  for (const store::ClaimedJob& job : leases.in_doubt_claimed) in_doubt.insert(job.token);
+  for (const store::ClaimedJob& job : leases.released_claims) released.insert(job.token);
+  EXPECT_EQ(released, in_doubt);
+  EXPECT_EQ(store::ClaimIdOfToken(leases.in_doubt_claimed[0].token).size(), 22u);
+  std::map<int64_t, int> dials_per_job;
+  for (const std::string& token : dialer.dialed()) {
+    EXPECT_EQ(in_doubt.count(token), 0u) << token;
+    for (const store::ClaimedJob& job : leases.claimed) {
+      if (job.token == token) ++dials_per_job[job.job_id];
+    }
+  }
+  EXPECT_EQ(dials_per_job, (std::map<int64_t, int>{{1, 1}, {2, 1}, {3, 1}}));
+  EXPECT_TRUE(leases.outcomes.empty());  // nothing failed (the fake's calls never end)
+  EXPECT_TRUE(leases.failed_runs.empty());
+}
+
 // The leases are renewed as soon as the database answers again, not a
 // heartbeat (here an hour) later.
 TEST(SchedulerUnitTest, LeasesAreRenewedAsSoonAsTheDatabaseAnswersAgain) {

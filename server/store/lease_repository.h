@@ -95,7 +95,21 @@ struct ClaimOptions {
   // (ClaimRate::commit_lsn): the replicated-claims gate waits for a
   // synchronous standby to flush that far. Off: no extra statement.
   bool read_commit_lsn = false;
+  // The prefix of this claim's dial tokens (`<claim_id>.<job id>`), chosen by
+  // the caller before the claim: when the claim fails with its commit in
+  // doubt, jobs found dialing later with this prefix were committed but
+  // never handed to the caller, so it knows they were never dialed and can
+  // queue them again. Empty: the store picks a random one.
+  std::string claim_id;
 };
+
+// The claim id of a dial token (`<claim_id>.<job id>`, ClaimOptions::
+// claim_id); empty for a token of another form (the random UUIDs of claims
+// made by earlier versions).
+inline absl::string_view ClaimIdOfToken(absl::string_view token) {
+  const size_t dot = token.rfind('.');
+  return dot == absl::string_view::npos ? absl::string_view() : token.substr(0, dot);
+}
 
 // The stored dialing policy rows a run dials by (fields not set are empty),
 // and its schedule.

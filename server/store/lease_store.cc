@@ -7,6 +7,7 @@
 #include "server/store/pg_array.h"
 #include "server/store/queries.h"
 #include "server/store/rows.h"
+#include "server/util/crypto.h"
 
 namespace campaign::store {
 namespace {
@@ -235,6 +236,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease,
   const int64_t now_us = Micros(options.now);
   const int64_t window_us =
       std::max<int64_t>(0, absl::ToInt64Microseconds(options.per_number_window));
+  const std::string claim_id = options.claim_id.empty() ? RandomToken(16) : options.claim_id;
   return database_->Transact(
       Tenancy::Business(lease.business_id), "claim jobs",
       [&](pqxx::work& txn) -> absl::StatusOr<std::vector<ClaimedJob>> {
@@ -243,7 +245,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease,
         if (!enforce_calls_per_second_) {
           for (const auto& row :
                txn.exec_params(sql::kClaimJobs, lease.run_id, lease.business_id, lease.epoch,
-                               lease.worker, max_jobs, now_us, window_us)) {
+                               lease.worker, max_jobs, now_us, window_us, claim_id)) {
             jobs.push_back(ClaimedJobFromRow(row));
           }
         } else {
@@ -253,7 +255,7 @@ absl::StatusOr<std::vector<ClaimedJob>> LeaseStore::Claim(const Lease& lease,
           for (int attempt = 0; attempt < 2; ++attempt) {
             pqxx::result rows =
                 txn.exec_params(sql::kClaimJobsGoverned, lease.run_id, lease.business_id,
-                                lease.epoch, lease.worker, max_jobs, now_us, window_us);
+                                lease.epoch, lease.worker, max_jobs, now_us, window_us, claim_id);
             const pqxx::row state = rows[0];
             if (!state["bucket_found"].as<bool>()) {
               txn.exec_params(sql::kCreateDialRate, lease.business_id);

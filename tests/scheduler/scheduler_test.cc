@@ -1093,6 +1093,44 @@ store::Lease AcquireOnlyRun(store::LeaseStore& leases, const std::string& worker
   return (*acquired)[0].lease;
 }
 
+// A claim's dial tokens are `<claim id>.<job id>` with the claim id its
+// caller chose (so a caller whose claim commit was in doubt can recognise the
+// jobs it committed), in the job row and its attempt's ledger row alike; a
+// caller that chose none gets a random one per claim.
+TEST_F(SchedulerTest, ClaimTokensCarryTheCallersClaimId) {
+  const int64_t run = CreateRun(MakeLeads(4), 4);
+  store::LeaseStore leases(database_.get(), kLeaseTtl);
+  const store::Lease lease = AcquireOnlyRun(leases, "A");
+  store::ClaimOptions options;
+  options.max_jobs = 2;
+  options.now = absl::Now();
+  options.claim_id = "claim-one";
+  absl::StatusOr<std::vector<store::ClaimedJob>> claimed = leases.Claim(lease, options, nullptr);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  for (const store::ClaimedJob& job : *claimed) {
+    EXPECT_EQ(job.token, absl::StrCat("claim-one.", job.job_id));
+    EXPECT_EQ(store::ClaimIdOfToken(job.token), "claim-one");
+    EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM call_attempts WHERE job_id = ",
+                                        job.job_id, " AND dial_token = '", job.token, "'")),
+              1);
+  }
+  int tokens_in_rows = 0;
+  for (const JobRow& row : inspect_->Jobs(run)) {
+    tokens_in_rows += absl::StartsWith(row.token, "claim-one.") ? 1 : 0;
+  }
+  EXPECT_EQ(tokens_in_rows, 2);
+  options.claim_id.clear();
+  absl::StatusOr<std::vector<store::ClaimedJob>> rest = leases.Claim(lease, options, nullptr);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), 2u);
+  const absl::string_view random = store::ClaimIdOfToken((*rest)[0].token);
+  EXPECT_GE(random.size(), 16u) << (*rest)[0].token;
+  EXPECT_EQ(store::ClaimIdOfToken((*rest)[1].token), random);
+  EXPECT_NE(random, "claim-one");
+  EXPECT_TRUE(CountersExact(inspect_->Run(run), inspect_->Jobs(run)));
+}
+
 // LeaseStore::ReleaseClaim undoes a claim whose dial never started (the
 // scheduler's path when it stalled between claim and dial), deciding from
 // the run row: running, back to queued with no token, no dial time and the

@@ -159,7 +159,7 @@ picked AS (
    FOR UPDATE SKIP LOCKED),
 claimed AS (
   UPDATE outbound_call_jobs j
-     SET status = 'dialing', dial_lock_token = gen_random_uuid()::text,
+     SET status = 'dialing', dial_lock_token = $8::text || '.' || j.id::text,
          dial_started_at = now(), attempts = j.attempts + 1, waiting_reason = NULL,
          run_version = (SELECT next_version FROM run)
    WHERE j.business_id = $2 AND j.id = ANY (ARRAY(SELECT id FROM picked))
