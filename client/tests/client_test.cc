@@ -7,8 +7,6 @@
 #include "outbound_campaign/client.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -32,6 +30,7 @@
 #include "outbound/v1/campaign_service.pb.h"
 #include "server/app/server.h"
 #include "server/rules/dialing_rules.h"
+#include "tests/support/ports.h"
 #include "tests/support/test_database.h"
 
 namespace campaign {
@@ -48,25 +47,6 @@ constexpr absl::Duration kEventTimeout = absl::Seconds(30);
 
 // A version 4 UUID in its canonical lower-case form.
 const std::regex kUuidV4("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
-
-// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
-// pick for a socket that is then closed).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 bool IsFinal(pb::JobStatus status) {
   return status == pb::JOB_STATUS_COMPLETED || status == pb::JOB_STATUS_FAILED ||
@@ -250,7 +230,7 @@ TEST_F(ClientTest, GeneratesRequestIdOnlyWhenMissing) {
 // backoff, and succeeds once a server starts on that port; the generated
 // request_id made the retried CreateRun create exactly one run.
 TEST_F(ClientTest, RetriesUnavailableUntilServerStarts) {
-  const int port = FreePort();
+  const int port = testing::FreeLoopbackPort();
   std::unique_ptr<Client> client = MakeClient(Options(port, owner_));
 
   absl::StatusOr<pb::CreateRunResponse> created = absl::UnknownError("not called");
@@ -273,7 +253,7 @@ TEST_F(ClientTest, RetriesUnavailableUntilServerStarts) {
 
 // Retries stop after max_attempts, and only UNAVAILABLE is retried.
 TEST_F(ClientTest, RetriesOnlyUnavailableAndOnlyMaxAttemptsTimes) {
-  ClientOptions options = Options(FreePort(), owner_);
+  ClientOptions options = Options(testing::FreeLoopbackPort(), owner_);
   options.retry.max_attempts = 3;
   std::unique_ptr<Client> unreachable = MakeClient(options);
   EXPECT_EQ(unreachable->GetRun(1).status().code(), absl::StatusCode::kUnavailable);
@@ -498,7 +478,7 @@ TEST_F(ClientTest, DialingPolicyGetAndUpdate) {
 // made while nothing listens succeeds once a server starts, and the number
 // is on the list once.
 TEST_F(ClientTest, DoNotCallWritesAreRetriedOnUnavailable) {
-  const int port = FreePort();
+  const int port = testing::FreeLoopbackPort();
   std::unique_ptr<Client> client = MakeClient(Options(port, owner_));
   pb::AddDoNotCallNumbersRequest add;
   add.add_phones("+14155550177");

@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outbound/v1/campaign_service.grpc.pb.h"
+#include "tests/support/ports.h"
 #include "tests/support/test_server.h"
 
 extern char** environ;
@@ -287,24 +288,6 @@ TEST_F(CampaigndTest, ServeWithAnUnusableListenAddressFails) {
   EXPECT_TRUE(result.out.empty()) << result.out;
 }
 
-// A port nothing listens on right now (bound to port 0, then released).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // A campaignd process started in the background, its output in a file. Kills
 // and reaps it if the test ends without having reaped it.
 class BackgroundCampaignd {
@@ -375,7 +358,7 @@ TEST_F(CampaigndTest, ServeAnswersCallsAndStopsOnSigterm) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string key = Lines(created.out).at(0);
 
-  const int port = FreePort();
+  const int port = FreeLoopbackPort();
   ASSERT_GT(port, 0);
   const std::string address = absl::StrCat("127.0.0.1:", port);
   BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address,
@@ -660,7 +643,7 @@ TEST_F(CampaigndTest, HalfSentLargeMessagesAreCutByTheMemoryQuota) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string key = Lines(created.out).at(0);
 
-  const int port = FreePort();
+  const int port = FreeLoopbackPort();
   ASSERT_GT(port, 0);
   const std::string address = absl::StrCat("127.0.0.1:", port);
   BackgroundCampaignd serve({"serve", "--database-url", db_.app_url(), "--listen", address,

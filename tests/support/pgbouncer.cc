@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/support/ports.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_database.h"
 
@@ -26,23 +27,6 @@ namespace campaign::testing {
 namespace {
 
 constexpr char kPgBouncer[] = "/usr/sbin/pgbouncer";
-
-// A port nobody listens on now (the kernel's pick; PgBouncer binds it right
-// after, and a start that loses the race is retried).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error("cannot find a free port for pgbouncer");
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // True when 127.0.0.1:`port` accepts a TCP connection.
 bool Accepts(int port) {
@@ -87,7 +71,7 @@ PgBouncer::PgBouncer(PgBouncerOptions options) : options_(std::move(options)) {
     users << "\"postgres\" \"\"\n\"" << kAppRole << "\" \"\"\n";
   }
   for (int attempt = 1; attempt <= 3 && pid_ < 0; ++attempt) {
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();  // a start that loses the race is retried
     {
       std::ofstream ini(dir_ + "/pgbouncer.ini");
       ini << "[databases]\n"

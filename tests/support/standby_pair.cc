@@ -1,7 +1,5 @@
 #include "tests/support/standby_pair.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,30 +10,12 @@
 #include "absl/time/clock.h"
 #include "server/store/embedded_migrations.h"
 #include "server/store/migrator.h"
+#include "tests/support/ports.h"
 
 namespace campaign::testing {
 namespace {
 
 constexpr char kBin[] = "/usr/lib/postgresql/15/bin";
-
-// A TCP port nothing listens on now (the kernel's pick for port 0).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd);
-    throw std::runtime_error("cannot find a free port");
-  }
-  const int port = ntohs(address.sin_port);
-  close(fd);
-  return port;
-}
 
 std::string Url(int port, const std::string& user, const std::string& database) {
   return absl::StrCat("postgresql://", user, "@127.0.0.1:", port, "/", database);
@@ -63,9 +43,9 @@ StandbyPair::StandbyPair() {
   char pattern[] = "/tmp/campaign-standby-XXXXXX";
   if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
-  primary_port_ = FreePort();
-  standby_port_ = FreePort();
-  while (standby_port_ == primary_port_) standby_port_ = FreePort();
+  primary_port_ = FreeLoopbackPort();
+  standby_port_ = FreeLoopbackPort();
+  while (standby_port_ == primary_port_) standby_port_ = FreeLoopbackPort();
   Run(absl::StrCat("chown postgres:postgres ", dir_));
   const std::string primary = absl::StrCat(dir_, "/primary");
   const std::string standby = absl::StrCat(dir_, "/standby");
