@@ -3,18 +3,13 @@
 // transaction (or session) pooling mode in front of the test PostgreSQL.
 // Waits poll an observable condition with a bound; nothing sleeps to
 // synchronise.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <pqxx/pqxx>
@@ -34,13 +29,12 @@
 #include "server/store/database.h"
 #include "server/store/embedded_migrations.h"
 #include "server/store/notification_listener.h"
+#include "tests/scheduler/scheduler_test_support.h"
 #include "tests/support/leads.h"
 #include "tests/support/pgbouncer.h"
 #include "tests/support/test_database.h"
 #include "tests/support/test_server.h"
 #include "tests/support/wait.h"
-
-extern char** environ;
 
 namespace campaign {
 namespace {
@@ -306,50 +300,24 @@ TEST(PoolerSettingsTest, IdleTimeoutIsPerTransactionAndStillApplies) {
   EXPECT_EQ(attempts, 2) << "the idle transaction was not ended by the server";
 }
 
-// A campaignd serve process with stderr in a file; killed on destruction.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::vector<std::string>& flags)
-      : err_(absl::StrCat("/tmp/pooler-serve-", getpid(), "-", counter_++, ".err")) {
-    std::vector<std::string> args = {CAMPAIGND_PATH, "serve"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) throw std::runtime_error("cannot spawn campaignd");
-  }
-  ~ServeProcess() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    std::remove(err_.c_str());
-  }
-  std::string Stderr() const { return ReadFile(err_); }
-  bool Running() const { return waitpid(pid_, nullptr, WNOHANG) == 0; }
-
- private:
-  static inline std::atomic<int> counter_{0};
-  std::string err_;
-  pid_t pid_ = -1;
-};
-
 // Starts campaignd serve with a pool of 4 through a session-mode PgBouncer
 // of `server_connections`; returns its log once it serves.
 std::string ServeThroughSessionPool(const TestDatabase& db, int server_connections) {
   PgBouncer bouncer(PgBouncerOptions{.pool_mode = "session", .pool_size = server_connections});
-  ServeProcess serve({"--database-url=" + bouncer.Through(db.app_url()),
-                      "--listen-database-url=" + db.app_url(), "--db-pool-size=4",
-                      "--db-prepared-statements=false", "--scheduler=false", "--migrate=false",
-                      "--db-pool-check-timeout=1s", "--listen=127.0.0.1:0"});
+  static std::atomic<int> started{0};
+  testing::sched::Campaignd serve(absl::StrCat("pooler-", started++),
+                                  {{"database-url", bouncer.Through(db.app_url())},
+                                   {"listen-database-url", db.app_url()},
+                                   {"db-pool-size", "4"},
+                                   {"db-prepared-statements", "false"},
+                                   {"scheduler", "false"},
+                                   {"migrate", "false"},
+                                   {"db-pool-check-timeout", "1s"},
+                                   {"listen", "127.0.0.1:0"}});
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return !serve.Running() || absl::StrContains(serve.Stderr(), "campaignd serving on");
+        return serve.WaitExit(absl::ZeroDuration()).has_value() ||
+               absl::StrContains(serve.Stderr(), "campaignd serving on");
       },
       absl::Seconds(30)));
   return serve.Stderr();
